@@ -1,0 +1,45 @@
+# labelwatch: `make test` and `make demo` are all a new clone needs.
+# Tools the tests use are installed into the repository (node_modules/, .bin/)
+# from lock files, so nothing is installed by hand.
+
+RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
+BIN         := $(CURDIR)/.bin
+RIE         := $(BIN)/aws-lambda-rie
+GO_BUILD    := CGO_ENABLED=0 go build -tags lambda.norpc -trimpath -ldflags='-s -w'
+
+.PHONY: test deps lint demo soak bench build build-LabelwatchFunction clean
+
+# sam build calls this target (Metadata: BuildMethod: makefile).
+build-LabelwatchFunction:
+	GOOS=linux GOARCH=arm64 $(GO_BUILD) -o $(ARTIFACTS_DIR)/bootstrap ./cmd/handler
+
+build:
+	$(MAKE) build-LabelwatchFunction ARTIFACTS_DIR=$(CURDIR)/.aws-sam/manual
+
+deps: node_modules/.package-lock.json $(RIE)
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts
+
+$(RIE):
+	GOBIN=$(BIN) go install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
+
+lint:
+	@test -z "$$(gofmt -s -l $$(git ls-files '*.go'))" || { gofmt -s -l $$(git ls-files '*.go'); echo "gofmt -s would change the files above"; exit 1; }
+	go vet ./...
+	go mod tidy -diff
+
+test: deps lint
+	go test -race -count=1 ./...
+
+demo:
+	go run ./cmd/labelwatch demo
+
+soak: deps
+	go test -count=1 -run 'TestSoak' -timeout 60m ./internal/watch/ -soak.cycles=1000 -soak.jobs=2000
+
+bench: deps
+	go run ./cmd/labelbench -out docs/PERFORMANCE.md
+
+clean:
+	rm -rf .bin .aws-sam node_modules

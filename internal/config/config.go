@@ -1,0 +1,260 @@
+// Package config reads labelwatch's settings from environment variables and
+// checks them all at once, so a bad deploy fails its cold start with one
+// message that lists every problem.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labelwatch/labelwatch/internal/labeling"
+)
+
+// Mode says how alerts reach Slack.
+type Mode int
+
+// The ways labelwatch can deliver alerts.
+const (
+	ModePrint   Mode = iota // print to the terminal (local runs only)
+	ModeWebhook             // incoming webhook
+	ModeBot                 // bot token and chat.postMessage
+)
+
+// Slack holds the Slack delivery settings. Its fields are secrets or lead to
+// them: never log or print them.
+type Slack struct {
+	Mode       Mode
+	WebhookURL string
+	BotToken   string
+	Channel    string
+	APIURL     string // Web API base URL, with a trailing slash
+	Timeout    time.Duration
+	Pace       time.Duration // least time between two posts to the channel
+}
+
+// Config is every labelwatch setting.
+type Config struct {
+	StateTable          string
+	Slack               Slack
+	AlertOn             map[labeling.Status]bool
+	NameContains        string
+	IgnoreCreatedBefore time.Time // zero when unset
+	Lookback            time.Duration
+	Overlap             time.Duration
+	Retention           time.Duration
+	DeadlineMargin      time.Duration
+	DigestThreshold     int
+}
+
+// Defaults, as the README documents them.
+const (
+	DefaultAlertOn         = "Failed,Completed,Stopped"
+	DefaultLookback        = time.Hour
+	DefaultOverlap         = 10 * time.Minute
+	DefaultRetention       = 90 * 24 * time.Hour
+	DefaultDeadlineMargin  = 5 * time.Second
+	DefaultSlackTimeout    = 10 * time.Second
+	DefaultSlackPace       = time.Second
+	DefaultSlackAPIURL     = "https://slack.com/api/"
+	DefaultDigestThreshold = 10
+)
+
+// Load reads the settings of the deployed Lambda: STATE_TABLE and one Slack
+// mode are required.
+func Load(getenv func(string) string) (Config, error) {
+	return load(getenv, false)
+}
+
+// LoadLocal reads the settings of a local run: the state table is optional
+// (an embedded store is used without it) and so is Slack (alerts are printed).
+func LoadLocal(getenv func(string) string) (Config, error) {
+	return load(getenv, true)
+}
+
+func load(getenv func(string) string, local bool) (Config, error) {
+	p := parser{getenv: getenv}
+	c := Config{
+		StateTable:      strings.TrimSpace(getenv("STATE_TABLE")),
+		NameContains:    strings.TrimSpace(getenv("NAME_CONTAINS")),
+		AlertOn:         p.statuses("ALERT_ON", DefaultAlertOn),
+		Lookback:        p.duration("LOOKBACK", DefaultLookback),
+		Overlap:         p.duration("OVERLAP", DefaultOverlap),
+		Retention:       p.duration("RETENTION", DefaultRetention),
+		DeadlineMargin:  p.duration("DEADLINE_MARGIN", DefaultDeadlineMargin),
+		DigestThreshold: p.positiveInt("DIGEST_THRESHOLD", DefaultDigestThreshold),
+	}
+	if c.StateTable == "" && !local {
+		p.fail("STATE_TABLE", "is required (the DynamoDB table that holds job state)")
+	}
+	if v := strings.TrimSpace(getenv("IGNORE_CREATED_BEFORE")); v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			p.fail("IGNORE_CREATED_BEFORE", fmt.Sprintf("%q is not an RFC 3339 time such as 2026-01-02T15:04:05Z", v))
+		}
+		c.IgnoreCreatedBefore = t
+	}
+	if c.Retention > 0 && c.Retention < 24*time.Hour {
+		p.fail("RETENTION", "must be at least 24h, or finished jobs could be forgotten and alerted again")
+	}
+	c.Slack = p.slack(local)
+	if err := errors.Join(p.errs...); err != nil {
+		return Config{}, fmt.Errorf("invalid configuration:\n%w", err)
+	}
+	return c, nil
+}
+
+// parser collects every problem instead of stopping at the first.
+type parser struct {
+	getenv func(string) string
+	errs   []error
+}
+
+func (p *parser) fail(name, problem string) {
+	p.errs = append(p.errs, fmt.Errorf("  %s %s", name, problem))
+}
+
+func (p *parser) duration(name string, def time.Duration) time.Duration {
+	v := strings.TrimSpace(p.getenv(name))
+	if v == "" {
+		return def
+	}
+	d, err := ParseDuration(v)
+	if err != nil || d <= 0 {
+		p.fail(name, fmt.Sprintf("%q is not a positive duration such as 90s, 10m, 1h or 90d", v))
+		return def
+	}
+	return d
+}
+
+func (p *parser) positiveInt(name string, def int) int {
+	v := strings.TrimSpace(p.getenv(name))
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		p.fail(name, fmt.Sprintf("%q is not a whole number of at least 1", v))
+		return def
+	}
+	return n
+}
+
+func (p *parser) statuses(name, def string) map[labeling.Status]bool {
+	v := strings.TrimSpace(p.getenv(name))
+	if v == "" {
+		v = def
+	}
+	set := map[labeling.Status]bool{}
+	for _, field := range strings.Split(v, ",") {
+		s := labeling.Status(strings.TrimSpace(field))
+		if s == "" {
+			continue
+		}
+		if !s.Known() {
+			p.fail(name, fmt.Sprintf("names unknown status %q (want any of %s)", s, joinStatuses()))
+			continue
+		}
+		set[s] = true
+	}
+	if len(set) == 0 && len(p.errs) == 0 {
+		p.fail(name, "names no status")
+	}
+	return set
+}
+
+func (p *parser) slack(local bool) Slack {
+	s := Slack{
+		WebhookURL: strings.TrimSpace(p.getenv("SLACK_WEBHOOK_URL")),
+		BotToken:   strings.TrimSpace(p.getenv("SLACK_BOT_TOKEN")),
+		Channel:    strings.TrimSpace(p.getenv("SLACK_CHANNEL")),
+		APIURL:     strings.TrimSpace(p.getenv("SLACK_API_URL")),
+		Timeout:    p.duration("SLACK_TIMEOUT", DefaultSlackTimeout),
+		Pace:       DefaultSlackPace,
+	}
+	// SLACK_PACE may be 0 (no pacing, for a private test endpoint).
+	if v := strings.TrimSpace(p.getenv("SLACK_PACE")); v != "" {
+		d, err := ParseDuration(v)
+		if err != nil || d < 0 {
+			p.fail("SLACK_PACE", fmt.Sprintf("%q is not a duration such as 1s or 0s", v))
+		} else {
+			s.Pace = d
+		}
+	}
+	bot := s.BotToken != "" || s.Channel != ""
+	switch {
+	case s.WebhookURL != "" && bot:
+		p.fail("SLACK_WEBHOOK_URL", "and SLACK_BOT_TOKEN/SLACK_CHANNEL are both set: choose one Slack mode")
+	case s.WebhookURL != "":
+		s.Mode = ModeWebhook
+		if problem := checkURL(s.WebhookURL); problem != "" {
+			// The URL is a secret: say what is wrong, never what it is.
+			p.fail("SLACK_WEBHOOK_URL", problem)
+		}
+	case bot:
+		s.Mode = ModeBot
+		if s.BotToken == "" {
+			p.fail("SLACK_BOT_TOKEN", "is required when SLACK_CHANNEL is set")
+		}
+		if s.Channel == "" {
+			p.fail("SLACK_CHANNEL", "is required when SLACK_BOT_TOKEN is set")
+		}
+	case !local:
+		p.fail("SLACK_WEBHOOK_URL", "or SLACK_BOT_TOKEN with SLACK_CHANNEL is required")
+	}
+	if s.APIURL == "" {
+		s.APIURL = DefaultSlackAPIURL
+	} else {
+		if problem := checkURL(s.APIURL); problem != "" {
+			p.fail("SLACK_API_URL", problem)
+		}
+		if !strings.HasSuffix(s.APIURL, "/") {
+			s.APIURL += "/"
+		}
+	}
+	return s
+}
+
+// checkURL says what is wrong with a Slack URL, or "" if nothing is. Plain
+// http is allowed only to this machine, for tests and local Slack stand-ins.
+func checkURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "is not an absolute URL"
+	}
+	switch u.Scheme {
+	case "https":
+		return ""
+	case "http":
+		if ip := net.ParseIP(u.Hostname()); u.Hostname() == "localhost" || (ip != nil && ip.IsLoopback()) {
+			return ""
+		}
+		return "must use https (plain http is allowed only to localhost)"
+	default:
+		return "must be an https URL"
+	}
+}
+
+// ParseDuration is time.ParseDuration plus a whole-day unit, "d", as in 90d.
+func ParseDuration(v string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil {
+			return 0, fmt.Errorf("parse duration %q: %w", v, err)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(v)
+}
+
+func joinStatuses() string {
+	names := make([]string, len(labeling.Statuses))
+	for i, s := range labeling.Statuses {
+		names[i] = string(s)
+	}
+	return strings.Join(names, ", ")
+}

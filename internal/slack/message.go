@@ -1,0 +1,23 @@
+// Package slack turns labeling-job alerts into Slack Block Kit messages and
+// delivers them with slack-go, by incoming webhook or bot token. It only
+// classifies failures as retryable or final; the caller owns the retry policy.
+package slack
+
+import (
+	slackapi "github.com/slack-go/slack"
+
+	"github.com/labelwatch/labelwatch/internal/labeling"
+)
+
+// Alert is one job's move into an alerting status.
+type Alert struct {
+	Job      labeling.Job
+	Previous labeling.Status // the status stored before; "" for a job not seen before
+}
+
+// Message is a rendered Slack message: Block Kit blocks and the plain text
+// fallback that notifications and screen readers use.
+type Message struct {
+	Text   string
+	Blocks []slackapi.Block
+}

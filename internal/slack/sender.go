@@ -1,0 +1,414 @@
+package slack
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+
+	slackapi "github.com/slack-go/slack"
+)
+
+// Modes a Sender delivers in.
+const (
+	ModeWebhook = "webhook"
+	ModeBot     = "bot"
+	ModePrint   = "print"
+)
+
+// defaultRetryAfter is the wait a 429 without a usable Retry-After header
+// asks for: Slack's documented pace is about one message per second per
+// channel.
+const defaultRetryAfter = time.Second
+
+// maxAnswer is how much of a webhook's answer body is kept: Slack's answers
+// are a word ("ok", "no_service"), and anything longer is not from Slack.
+const maxAnswer = 512
+
+// redacted stands in for a webhook URL in errors.
+const redacted = "<redacted>"
+
+// Sender delivers messages to one Slack destination, by incoming webhook or
+// by chat.postMessage with a bot token. Each Send is one attempt; it says
+// whether a failure is worth retrying and leaves when and how often to the
+// caller. A Sender is safe for concurrent use, and neither its errors nor its
+// String ever contain the webhook URL or the token.
+type Sender struct {
+	mode    string
+	webhook string           // the incoming webhook URL, a secret
+	api     *slackapi.Client // the Web API client, for ModeBot
+	channel string
+	hc      *http.Client // the caller's client, its transport recording answers
+	where   string       // the destination without secrets, for String
+	invalid error        // why this configuration cannot deliver, found up front
+	secrets []string     // strings no error may contain
+}
+
+// NewWebhookSender returns a Sender that posts to the incoming webhook at
+// webhookURL with hc (nil means a client without a timeout, so the context
+// of each Send bounds it). A malformed URL is reported, as a final error, by
+// every Send.
+func NewWebhookSender(webhookURL string, hc *http.Client) *Sender {
+	s := &Sender{mode: ModeWebhook, webhook: webhookURL, hc: recordingClient(hc), where: "slack incoming webhook"}
+	s.secrets = webhookSecrets(webhookURL)
+	u, err := url.Parse(webhookURL)
+	switch {
+	case err != nil || webhookURL == "":
+		s.invalid = errors.New("post to slack webhook: the webhook URL is empty or not a URL")
+	case u.Scheme != "https" && u.Scheme != "http" || u.Host == "":
+		s.invalid = errors.New("post to slack webhook: the webhook URL is not an http(s) URL with a host")
+	default:
+		s.where += " at " + u.Scheme + "://" + u.Host + "/" + redacted
+	}
+	return s
+}
+
+// webhookSecrets are the parts of a webhook URL that grant posting: the URL,
+// its path and each long path segment (Slack's are team, hook and secret).
+func webhookSecrets(webhookURL string) []string {
+	secrets := []string{webhookURL}
+	u, err := url.Parse(webhookURL)
+	if err != nil {
+		return secrets
+	}
+	if len(u.Path) >= 8 {
+		secrets = append(secrets, u.Path)
+	}
+	for _, seg := range strings.Split(u.Path, "/") {
+		if len(seg) >= 8 && seg != "services" {
+			secrets = append(secrets, seg)
+		}
+	}
+	if len(u.RawQuery) >= 8 {
+		secrets = append(secrets, u.RawQuery)
+	}
+	return secrets
+}
+
+// NewBotSender returns a Sender that calls chat.postMessage with token to
+// post in channel (an ID such as C0123456789, or a name), using hc (nil
+// means a client without a timeout) against the Web API at apiURL ("" means
+// Slack's own, https://slack.com/api/).
+func NewBotSender(token, channel, apiURL string, hc *http.Client) *Sender {
+	if apiURL == "" {
+		apiURL = slackapi.APIURL
+	}
+	if !strings.HasSuffix(apiURL, "/") {
+		apiURL += "/" // slack-go appends the method name
+	}
+	s := &Sender{mode: ModeBot, channel: channel, hc: recordingClient(hc)}
+	if token != "" {
+		s.secrets = []string{token}
+	}
+	s.api = slackapi.New(token, slackapi.OptionAPIURL(apiURL), slackapi.OptionHTTPClient(s.hc))
+	s.where = "slack chat.postMessage to channel " + strconv.Quote(channel) + " at " + apiURL
+	u, err := url.Parse(apiURL)
+	switch {
+	case token == "":
+		s.invalid = errors.New("chat.postMessage: no bot token")
+	case channel == "":
+		s.invalid = errors.New("chat.postMessage: no channel")
+	case err != nil || u.Scheme != "https" && u.Scheme != "http" || u.Host == "":
+		s.invalid = errors.New("chat.postMessage: the Web API URL is not an http(s) URL with a host")
+		s.where = "slack chat.postMessage to channel " + strconv.Quote(channel)
+	}
+	return s
+}
+
+// Mode is how s delivers: ModeWebhook or ModeBot.
+func (s *Sender) Mode() string { return s.mode }
+
+// String describes where s delivers, without the webhook's path or the
+// token, so it can go in logs.
+func (s *Sender) String() string { return s.where }
+
+// Send makes one attempt to post m. It reports retry true when trying again
+// later may succeed: HTTP 5xx, 429 (the error then wraps a
+// *slackapi.RateLimitedError whose RetryAfter says how long to wait), network
+// errors and timeouts, and answers that show Slack may not have posted. It
+// reports false for failures that need a person (invalid_auth,
+// channel_not_found, no_service, other 4xx) and when ctx is done, since the
+// caller is then stopping anyway.
+func (s *Sender) Send(ctx context.Context, m Message) (retry bool, err error) {
+	if s.invalid != nil {
+		return false, s.invalid
+	}
+	if s.mode == ModeWebhook {
+		return s.postWebhook(ctx, m)
+	}
+	return s.postMessage(ctx, m)
+}
+
+func (s *Sender) postWebhook(ctx context.Context, m Message) (bool, error) {
+	const op = "post to slack webhook"
+	msg := &slackapi.WebhookMessage{Text: m.Text}
+	if len(m.Blocks) > 0 {
+		msg.Blocks = &slackapi.Blocks{BlockSet: m.Blocks}
+	}
+	if _, err := json.Marshal(msg); err != nil {
+		return false, s.fail(op, fmt.Errorf("encode message: %w", err))
+	}
+	ans := &answer{keepBody: true}
+	err := slackapi.PostWebhookCustomHTTPContext(context.WithValue(ctx, answerKey{}, ans), s.webhook, s.hc, msg)
+	if err != nil {
+		return s.classify(ctx, op, err, ans)
+	}
+	// slack-go checks only the status code. Slack's webhook answers "ok"
+	// once it has posted; a 200 with anything else comes from something in
+	// between (a proxy, a captive portal) or from a changed API, and the
+	// message has most likely not been posted. That is retryable: a
+	// duplicate alert is cheaper than a lost one, and the caller's retry
+	// budget bounds the attempts.
+	if body := strings.TrimSpace(string(ans.body)); body != "ok" {
+		got := s.answerText(ans.body)
+		if got == "" {
+			got = "an empty answer"
+		}
+		return true, s.fail(op, fmt.Errorf("status 200 with %s, want \"ok\"", got))
+	}
+	return false, nil
+}
+
+func (s *Sender) postMessage(ctx context.Context, m Message) (bool, error) {
+	op := "chat.postMessage to channel " + strconv.Quote(s.channel)
+	if _, err := json.Marshal(m.Blocks); err != nil {
+		return false, s.fail(op, fmt.Errorf("encode blocks: %w", err))
+	}
+	opts := []slackapi.MsgOption{slackapi.MsgOptionText(m.Text, false)}
+	if len(m.Blocks) > 0 {
+		opts = append(opts, slackapi.MsgOptionBlocks(m.Blocks...))
+	}
+	ans := &answer{}
+	if _, _, err := s.api.PostMessageContext(context.WithValue(ctx, answerKey{}, ans), s.channel, opts...); err != nil {
+		return s.classify(ctx, op, err, ans)
+	}
+	return false, nil
+}
+
+// classify turns a failed attempt into (retry, error), the error stripped of
+// the URL that net/http and slack-go put in theirs.
+func (s *Sender) classify(ctx context.Context, op string, err error, ans *answer) (bool, error) {
+	var (
+		rate   *slackapi.RateLimitedError
+		status slackapi.StatusCodeError
+		api    slackapi.SlackErrorResponse
+		urlErr *url.Error
+	)
+	switch {
+	case ans.status == http.StatusTooManyRequests:
+		// slack-go makes a RateLimitedError only when Retry-After is a
+		// number of seconds; without one, or with a date, it does not.
+		if !errors.As(err, &rate) {
+			rate = &slackapi.RateLimitedError{RetryAfter: retryAfter(ans.header)}
+		}
+		return true, s.fail(op, rate)
+	case errors.As(err, &status):
+		var e error = status
+		if text := s.answerText(ans.body); text != "" {
+			e = fmt.Errorf("%w: %s", status, text) // a webhook says why: no_service, invalid_token, ...
+		}
+		return status.Code >= 500, s.fail(op, e)
+	case errors.As(err, &api):
+		if api.Err == "ratelimited" {
+			return true, s.fail(op, fmt.Errorf("%w: %w", api, &slackapi.RateLimitedError{RetryAfter: retryAfter(ans.header)}))
+		}
+		return retryableAPIError(api.Err), s.fail(op, api)
+	case ctx.Err() != nil:
+		// The caller gave up; that, not the transport's view of it, is the news.
+		return false, s.fail(op, ctx.Err())
+	case errors.As(err, &urlErr):
+		safe := &url.Error{Op: urlErr.Op, URL: redacted, Err: urlErr.Err}
+		return !permanentTransportError(urlErr), s.fail(op, safe)
+	}
+	// The answer was cut short or was not Slack's JSON: the message may not
+	// have been posted.
+	var (
+		syntax *json.SyntaxError
+		typ    *json.UnmarshalTypeError
+	)
+	if errors.As(err, &syntax) || errors.As(err, &typ) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		err = fmt.Errorf("decode answer: %w", err)
+	}
+	return true, s.fail(op, err)
+}
+
+// retryableAPIError reports whether a Web API error code means Slack had a
+// passing problem rather than a problem with the request, the token or the
+// channel (chat.postMessage's documented errors).
+func retryableAPIError(code string) bool {
+	switch code {
+	case "internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited", "team_added_to_org":
+		return true
+	}
+	return false
+}
+
+// permanentTransportError reports whether a request failed for a reason that
+// a later attempt cannot fix: an unparseable URL or a certificate that does
+// not verify.
+func permanentTransportError(e *url.Error) bool {
+	if e.Op == "parse" {
+		return true
+	}
+	var (
+		verify   *tls.CertificateVerificationError
+		unknown  x509.UnknownAuthorityError
+		hostname x509.HostnameError
+		invalid  x509.CertificateInvalidError
+	)
+	return errors.As(e.Err, &verify) || errors.As(e.Err, &unknown) || errors.As(e.Err, &hostname) || errors.As(e.Err, &invalid)
+}
+
+// fail wraps err with what was being done. Classification has happened by
+// now; if a secret still shows in the text (a server echoing the URL, say),
+// the error is replaced by its text with the secrets cut out, so no caller
+// can print them even by unwrapping.
+func (s *Sender) fail(op string, err error) error {
+	e := fmt.Errorf("%s: %w", op, err)
+	msg := e.Error()
+	clean := msg
+	for _, secret := range s.secrets {
+		clean = strings.ReplaceAll(clean, secret, redacted)
+	}
+	if clean != msg {
+		return errors.New(clean)
+	}
+	return e
+}
+
+// retryAfter is the wait a 429's Retry-After header asks for, in seconds or
+// as an HTTP date, or defaultRetryAfter when it says neither.
+func retryAfter(h http.Header) time.Duration {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
+		return time.Duration(secs) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(time.Until(t).Round(time.Second), 0)
+	}
+	return defaultRetryAfter
+}
+
+// answerText is a webhook's answer body fit for an error: quoted, short,
+// without secrets, and empty when there was none.
+func (s *Sender) answerText(body []byte) string {
+	text := strings.TrimSpace(strings.ToValidUTF8(string(body), "\uFFFD"))
+	for _, secret := range s.secrets {
+		text = strings.ReplaceAll(text, secret, redacted)
+	}
+	if text == "" {
+		return ""
+	}
+	text = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, text)
+	if r := []rune(text); len(r) > 100 {
+		text = string(r[:100]) + ellipsis
+	}
+	return strconv.Quote(text)
+}
+
+// answer is what the recording transport saw of the response to one Send:
+// slack-go keeps the status and headers of a failure to itself (a 429
+// without Retry-After becomes a bare StatusCodeError) and never reads a
+// webhook's body.
+type answer struct {
+	keepBody bool
+	status   int
+	header   http.Header
+	body     []byte
+}
+
+// answerKey is the context key under which a Send hands its *answer to the
+// transport. Each Send has its own, so concurrent Sends do not mix.
+type answerKey struct{}
+
+// recordingClient is a shallow copy of hc whose transport records answers.
+func recordingClient(hc *http.Client) *http.Client {
+	c := &http.Client{}
+	if hc != nil {
+		*c = *hc
+	}
+	base := c.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	c.Transport = recordingTransport{base: base}
+	return c
+}
+
+// recordingTransport fills in the *answer in a request's context. It runs
+// inside http.Client.Do, so the answer is complete when Do returns.
+type recordingTransport struct {
+	base http.RoundTripper
+}
+
+func (t recordingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	ans, ok := req.Context().Value(answerKey{}).(*answer)
+	if !ok {
+		return resp, nil
+	}
+	ans.status, ans.header, ans.body = resp.StatusCode, resp.Header.Clone(), nil
+	if ans.keepBody {
+		body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+		if err != nil {
+			_ = resp.Body.Close()
+			return nil, fmt.Errorf("read answer: %w", err)
+		}
+		ans.body = body
+		resp.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(body), resp.Body), resp.Body}
+	}
+	return resp, nil
+}
+
+// Printer stands in for Slack in the local demo and CLI: its Send writes
+// each message, formatted by Format, to a writer. It is safe for concurrent
+// use; messages do not interleave.
+type Printer struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+// NewPrinter returns a Printer that writes to w.
+func NewPrinter(w io.Writer) *Printer { return &Printer{w: w} }
+
+// Mode is ModePrint.
+func (p *Printer) Mode() string { return ModePrint }
+
+// String describes p for logs.
+func (p *Printer) String() string { return "printer (messages are printed, not posted)" }
+
+// Send writes m to p's writer. A write error is final: a broken terminal or
+// pipe does not heal.
+func (p *Printer) Send(ctx context.Context, m Message) (retry bool, err error) {
+	if err := ctx.Err(); err != nil {
+		return false, fmt.Errorf("print message: %w", err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, err := io.WriteString(p.w, Format(m)); err != nil {
+		return false, fmt.Errorf("print message: %w", err)
+	}
+	return false, nil
+}

@@ -1,0 +1,374 @@
+package state
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/labelwatch/labelwatch/internal/labeling"
+)
+
+// The contract every Store keeps, run against each implementation.
+
+// t0 is the fake clock's start; whole milliseconds, as the stores keep time.
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// retention is what the contract opens stores with.
+const retention = 72 * time.Hour
+
+// clock is a settable time source shared by a test and its store.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// expiryProbe reads a job's stored expiry, which the Store interface does
+// not expose; ok is false when the record has none.
+type expiryProbe func(t *testing.T, job string) (expiresAt time.Time, ok bool)
+
+// opener returns a new, empty store that reads time from now.
+type opener func(t *testing.T, now func() time.Time) (Store, expiryProbe)
+
+// env is one contract case's store and clock.
+type env struct {
+	t      *testing.T
+	ctx    context.Context
+	store  Store
+	clock  *clock
+	expiry expiryProbe
+}
+
+// load returns job's record, failing the test on error; ok is false when the
+// store has none.
+func (e env) load(job string) (Record, bool) {
+	e.t.Helper()
+	recs, err := e.store.Load(e.ctx, []string{job})
+	if err != nil {
+		e.t.Fatalf("Load(%q): %v", job, err)
+	}
+	rec, ok := recs[job]
+	return rec, ok
+}
+
+func (e env) mustLoad(job string) Record {
+	e.t.Helper()
+	rec, ok := e.load(job)
+	if !ok {
+		e.t.Fatalf("Load(%q): no record", job)
+	}
+	return rec
+}
+
+func (e env) save(prev Record, status labeling.Status, modifiedAt time.Time) Record {
+	e.t.Helper()
+	if err := e.store.Save(e.ctx, prev, status, modifiedAt); err != nil {
+		e.t.Fatalf("Save(%q v%d, %s): %v", prev.Job, prev.Version, status, err)
+	}
+	return e.mustLoad(prev.Job)
+}
+
+func (e env) claim(prev Record, owner string, target labeling.Status, d time.Duration) Record {
+	e.t.Helper()
+	if err := e.store.Claim(e.ctx, prev, Lease{Owner: owner, Target: target, Until: e.clock.Now().Add(d)}); err != nil {
+		e.t.Fatalf("Claim(%q v%d) by %s: %v", prev.Job, prev.Version, owner, err)
+	}
+	return e.mustLoad(prev.Job)
+}
+
+// wantRecord fails unless got equals want, comparing times as instants.
+func wantRecord(t *testing.T, got, want Record) {
+	t.Helper()
+	same := got.Job == want.Job && got.Status == want.Status && got.Version == want.Version &&
+		got.ModifiedAt.Equal(want.ModifiedAt) && got.AlertedAt.Equal(want.AlertedAt) &&
+		(got.Lease == nil) == (want.Lease == nil)
+	if same && got.Lease != nil {
+		same = got.Lease.Owner == want.Lease.Owner && got.Lease.Target == want.Lease.Target &&
+			got.Lease.Until.Equal(want.Lease.Until)
+	}
+	if !same {
+		t.Errorf("record:\n got %s\nwant %s", fmtRecord(got), fmtRecord(want))
+	}
+}
+
+func fmtRecord(r Record) string {
+	s := fmt.Sprintf("{Job:%s Status:%q ModifiedAt:%s AlertedAt:%s Version:%d Lease:", r.Job, r.Status,
+		r.ModifiedAt.Format(time.RFC3339Nano), r.AlertedAt.Format(time.RFC3339Nano), r.Version)
+	if r.Lease == nil {
+		return s + "nil}"
+	}
+	return s + fmt.Sprintf("{%s %s %s}}", r.Lease.Owner, r.Lease.Target, r.Lease.Until.Format(time.RFC3339Nano))
+}
+
+func wantConflict(t *testing.T, what string, err error) {
+	t.Helper()
+	if !errors.Is(err, ErrConflict) {
+		t.Fatalf("%s: got %v, want ErrConflict", what, err)
+	}
+}
+
+// testStore runs the Store contract against stores made by open. Every case
+// gets its own store and runs in parallel with the others.
+func testStore(t *testing.T, open opener) {
+	const job = "job-1"
+	m1 := t0.Add(-time.Hour)
+	m2 := t0.Add(-time.Minute)
+
+	tests := []struct {
+		name string
+		run  func(e env)
+	}{
+		{"cursor is unset at first", func(e env) {
+			_, ok, err := e.store.Cursor(e.ctx)
+			if err != nil || ok {
+				e.t.Fatalf("Cursor() = ok %v, %v; want unset", ok, err)
+			}
+		}},
+		{"cursor only moves forward", func(e env) {
+			steps := []struct {
+				to, want time.Time
+			}{
+				{t0, t0},
+				{t0.Add(-time.Second), t0}, // behind: kept, no error
+				{t0, t0},                   // equal: kept, no error
+				{t0.Add(time.Minute), t0.Add(time.Minute)},
+				// Sub-millisecond parts are cut, never rounded up past a job.
+				{t0.Add(time.Hour + 1500*time.Microsecond), t0.Add(time.Hour + time.Millisecond)},
+			}
+			for _, step := range steps {
+				if err := e.store.AdvanceCursor(e.ctx, step.to); err != nil {
+					e.t.Fatalf("AdvanceCursor(%s): %v", step.to, err)
+				}
+				got, ok, err := e.store.Cursor(e.ctx)
+				if err != nil || !ok || !got.Equal(step.want) {
+					e.t.Fatalf("after AdvanceCursor(%s): Cursor() = %s, %v, %v; want %s", step.to, got, ok, err, step.want)
+				}
+			}
+		}},
+		{"load of jobs without records is empty", func(e env) {
+			for _, jobs := range [][]string{nil, {}, {"a-1", "b-2"}} {
+				recs, err := e.store.Load(e.ctx, jobs)
+				if err != nil || len(recs) != 0 {
+					e.t.Fatalf("Load(%q) = %v, %v; want empty", jobs, recs, err)
+				}
+			}
+		}},
+		{"load takes MaxBatch names and repeats", func(e env) {
+			var names []string
+			for i := range MaxBatch {
+				name := fmt.Sprintf("job-%03d", i)
+				names = append(names, name)
+				if i%3 == 0 {
+					e.save(Record{Job: name}, labeling.StatusInProgress, m1.Add(time.Duration(i)*time.Second))
+				}
+			}
+			recs, err := e.store.Load(e.ctx, append(names, names[0], names[3]))
+			if err != nil {
+				e.t.Fatalf("Load(%d names): %v", len(names), err)
+			}
+			if len(recs) != (MaxBatch+2)/3 {
+				e.t.Errorf("Load(%d names) returned %d records, want %d", len(names), len(recs), (MaxBatch+2)/3)
+			}
+			for i := 0; i < MaxBatch; i += 3 {
+				wantRecord(e.t, recs[names[i]], Record{Job: names[i], Status: labeling.StatusInProgress, ModifiedAt: m1.Add(time.Duration(i) * time.Second), Version: 1})
+			}
+			if _, err := e.store.Load(e.ctx, append(names, "one-too-many")); err == nil {
+				e.t.Errorf("Load(%d names) succeeded, want error", MaxBatch+1)
+			}
+		}},
+		{"load and writes reject names no job can have", func(e env) {
+			if _, err := e.store.Load(e.ctx, []string{cursorKey}); err == nil {
+				e.t.Errorf("Load(%q) succeeded, want error", cursorKey)
+			}
+			err := e.store.Save(e.ctx, Record{Job: ""}, labeling.StatusInProgress, m1)
+			if err == nil || errors.Is(err, ErrConflict) {
+				e.t.Errorf("Save of empty job name = %v, want a non-conflict error", err)
+			}
+			err = e.store.Claim(e.ctx, Record{Job: cursorKey}, Lease{Owner: "a", Target: labeling.StatusCompleted, Until: t0.Add(time.Minute)})
+			if err == nil || errors.Is(err, ErrConflict) {
+				e.t.Errorf("Claim of %q = %v, want a non-conflict error", cursorKey, err)
+			}
+		}},
+		{"save creates, then only from the version read", func(e env) {
+			rec := e.save(Record{Job: job}, labeling.StatusInProgress, m1)
+			wantRecord(e.t, rec, Record{Job: job, Status: labeling.StatusInProgress, ModifiedAt: m1, Version: 1})
+
+			err := e.store.Save(e.ctx, Record{Job: job}, labeling.StatusStopping, m2)
+			wantConflict(e.t, "Save as new of an existing job", err)
+			if !strings.Contains(err.Error(), job) {
+				e.t.Errorf("error %q does not name the job", err)
+			}
+
+			next := e.save(rec, labeling.StatusCompleted, m2)
+			wantRecord(e.t, next, Record{Job: job, Status: labeling.StatusCompleted, ModifiedAt: m2, Version: 2})
+			wantConflict(e.t, "Save from a stale version", e.store.Save(e.ctx, rec, labeling.StatusFailed, m2))
+			wantRecord(e.t, e.mustLoad(job), next)
+		}},
+		{"second claim conflicts", func(e env) {
+			rec := e.claim(Record{Job: job}, "run-a", labeling.StatusInProgress, time.Minute)
+			wantRecord(e.t, rec, Record{Job: job, Version: 1, Lease: &Lease{Owner: "run-a", Target: labeling.StatusInProgress, Until: t0.Add(time.Minute)}})
+			if !rec.Live(e.clock.Now()) {
+				e.t.Errorf("fresh lease not live")
+			}
+			lease := Lease{Owner: "run-b", Target: labeling.StatusInProgress, Until: t0.Add(time.Minute)}
+			wantConflict(e.t, "Claim from the version before", e.store.Claim(e.ctx, Record{Job: job}, lease))
+			wantConflict(e.t, "Claim over a live lease", e.store.Claim(e.ctx, rec, lease))
+			wantRecord(e.t, e.mustLoad(job), rec)
+		}},
+		{"expired lease can be claimed again", func(e env) {
+			rec := e.claim(Record{Job: job}, "run-a", labeling.StatusInProgress, time.Minute)
+			e.clock.Advance(time.Minute - time.Millisecond)
+			wantConflict(e.t, "Claim a millisecond before expiry",
+				e.store.Claim(e.ctx, rec, Lease{Owner: "run-b", Target: labeling.StatusInProgress, Until: e.clock.Now().Add(time.Minute)}))
+			e.clock.Advance(time.Millisecond) // exactly Until: expired, as Record.Live has it
+			if rec.Live(e.clock.Now()) {
+				e.t.Fatalf("lease live at its Until")
+			}
+			next := e.claim(rec, "run-b", labeling.StatusInProgress, time.Minute)
+			wantRecord(e.t, next, Record{Job: job, Version: 2, Lease: &Lease{Owner: "run-b", Target: labeling.StatusInProgress, Until: e.clock.Now().Add(time.Minute)}})
+		}},
+		{"live lease blocks save; expired lease is dropped by it", func(e env) {
+			rec := e.save(Record{Job: job}, labeling.StatusInitializing, m1)
+			rec = e.claim(rec, "run-a", labeling.StatusInProgress, time.Minute)
+			wantConflict(e.t, "Save under a live lease", e.store.Save(e.ctx, rec, labeling.StatusInProgress, m2))
+			e.clock.Advance(2 * time.Minute)
+			next := e.save(rec, labeling.StatusInProgress, m2)
+			wantRecord(e.t, next, Record{Job: job, Status: labeling.StatusInProgress, ModifiedAt: m2, Version: 3})
+		}},
+		{"owner commits", func(e env) {
+			e.claim(e.save(Record{Job: job}, labeling.StatusInProgress, m1), "run-a", labeling.StatusCompleted, time.Minute)
+			alerted := t0.Add(3 * time.Second)
+			if err := e.store.Commit(e.ctx, job, "run-a", labeling.StatusCompleted, m2, alerted); err != nil {
+				e.t.Fatalf("Commit by owner: %v", err)
+			}
+			want := Record{Job: job, Status: labeling.StatusCompleted, ModifiedAt: m2, AlertedAt: alerted, Version: 3}
+			wantRecord(e.t, e.mustLoad(job), want)
+			wantConflict(e.t, "second Commit", e.store.Commit(e.ctx, job, "run-a", labeling.StatusCompleted, m2, alerted))
+			wantRecord(e.t, e.mustLoad(job), want)
+		}},
+		{"commit by another run conflicts", func(e env) {
+			rec := e.claim(Record{Job: job}, "run-a", labeling.StatusFailed, time.Minute)
+			wantConflict(e.t, "Commit by non-owner", e.store.Commit(e.ctx, job, "run-b", labeling.StatusFailed, m2, t0))
+			wantConflict(e.t, "Commit of a job without record", e.store.Commit(e.ctx, "job-2", "run-a", labeling.StatusFailed, m2, t0))
+			wantRecord(e.t, e.mustLoad(job), rec)
+			if _, ok := e.load("job-2"); ok {
+				e.t.Errorf("failed Commit created a record")
+			}
+		}},
+		{"release keeps the status and frees the job", func(e env) {
+			saved := e.save(Record{Job: job}, labeling.StatusInProgress, m1)
+			e.claim(saved, "run-a", labeling.StatusCompleted, time.Minute)
+			if err := e.store.Release(e.ctx, job, "run-a"); err != nil {
+				e.t.Fatalf("Release by owner: %v", err)
+			}
+			rec := e.mustLoad(job)
+			wantRecord(e.t, rec, Record{Job: job, Status: labeling.StatusInProgress, ModifiedAt: m1, Version: 3})
+			e.claim(rec, "run-b", labeling.StatusCompleted, time.Minute)
+			wantConflict(e.t, "Release of a lease another run holds", e.store.Release(e.ctx, job, "run-a"))
+			wantConflict(e.t, "Release of a job without record", e.store.Release(e.ctx, "job-2", "run-a"))
+		}},
+		{"lease taken over after expiry: old owner can neither commit nor release", func(e env) {
+			rec := e.claim(Record{Job: job}, "run-a", labeling.StatusCompleted, time.Minute)
+			e.clock.Advance(2 * time.Minute)
+			e.claim(rec, "run-b", labeling.StatusCompleted, time.Minute)
+			wantConflict(e.t, "Commit by the expired owner", e.store.Commit(e.ctx, job, "run-a", labeling.StatusCompleted, m2, t0))
+			wantConflict(e.t, "Release by the expired owner", e.store.Release(e.ctx, job, "run-a"))
+			if err := e.store.Commit(e.ctx, job, "run-b", labeling.StatusCompleted, m2, t0); err != nil {
+				e.t.Fatalf("Commit by the new owner: %v", err)
+			}
+		}},
+		{"owner may commit after its lease expired if nobody claimed", func(e env) {
+			e.claim(Record{Job: job}, "run-a", labeling.StatusCompleted, time.Minute)
+			e.clock.Advance(2 * time.Minute)
+			if err := e.store.Commit(e.ctx, job, "run-a", labeling.StatusCompleted, m2, t0); err != nil {
+				e.t.Fatalf("Commit after expiry: %v", err)
+			}
+		}},
+		{"only terminal statuses expire", func(e env) {
+			wantExpiry := func(what string, want time.Time) {
+				e.t.Helper()
+				got, ok := e.expiry(e.t, job)
+				switch {
+				case want.IsZero() && ok:
+					e.t.Errorf("%s: expires at %s, want never", what, got)
+				case !want.IsZero() && (!ok || !got.Equal(want)):
+					e.t.Errorf("%s: expires at %s (set %v), want %s", what, got, ok, want)
+				}
+			}
+			rec := e.save(Record{Job: job}, labeling.StatusInProgress, m1)
+			wantExpiry("InProgress", time.Time{})
+			e.claim(rec, "run-a", labeling.StatusCompleted, time.Minute)
+			wantExpiry("claimed", time.Time{})
+			e.clock.Advance(1500 * time.Millisecond)
+			if err := e.store.Commit(e.ctx, job, "run-a", labeling.StatusCompleted, m2, t0); err != nil {
+				e.t.Fatalf("Commit: %v", err)
+			}
+			// TTL is in whole seconds; the sub-second part is cut.
+			wantExpiry("Completed", t0.Add(retention+time.Second))
+			rec = e.save(e.mustLoad(job), labeling.StatusStopping, m2) // not a real move; the store does not judge
+			wantExpiry("Stopping again", time.Time{})
+			e.save(rec, labeling.StatusStopped, m2)
+			wantExpiry("Stopped", t0.Add(retention+time.Second))
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := &clock{now: t0}
+			store, probe := open(t, c.Now)
+			tt.run(env{t: t, ctx: context.Background(), store: store, clock: c, expiry: probe})
+		})
+	}
+
+	// Racing runs: of 8 claims on the same version exactly one wins, whether
+	// the record is new or exists.
+	t.Run("concurrent claims", func(t *testing.T) {
+		t.Parallel()
+		c := &clock{now: t0}
+		store, _ := open(t, c.Now)
+		e := env{t: t, ctx: context.Background(), store: store, clock: c}
+		existing := e.save(Record{Job: "job-2"}, labeling.StatusInProgress, m1)
+		for _, prev := range []Record{{Job: job}, existing} {
+			const runs = 8
+			errs := make(chan error, runs)
+			var wg sync.WaitGroup
+			for i := range runs {
+				wg.Go(func() {
+					errs <- store.Claim(e.ctx, prev, Lease{Owner: fmt.Sprintf("run-%d", i), Target: labeling.StatusCompleted, Until: t0.Add(time.Minute)})
+				})
+			}
+			wg.Wait()
+			close(errs)
+			won := 0
+			for err := range errs {
+				switch {
+				case err == nil:
+					won++
+				case !errors.Is(err, ErrConflict):
+					t.Errorf("Claim(%q): %v", prev.Job, err)
+				}
+			}
+			if won != 1 {
+				t.Errorf("Claim(%q v%d): %d of %d runs won, want 1", prev.Job, prev.Version, won, runs)
+			}
+			if rec := e.mustLoad(prev.Job); rec.Lease == nil || rec.Version != prev.Version+1 {
+				t.Errorf("after racing claims: %s", fmtRecord(rec))
+			}
+		}
+	})
+}

@@ -1,0 +1,378 @@
+package state
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/labelwatch/labelwatch/internal/labeling"
+)
+
+// DynamoAPI is the part of the DynamoDB client DynamoStore calls. The
+// function's IAM policy grants exactly these actions, on the state table only.
+type DynamoAPI interface {
+	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+}
+
+// The state table's layout: a string partition key "pk" and nothing else
+// declared. A job's item sits at pk = job name; the cursor at pk = cursorKey.
+const (
+	attrPK          = "pk"
+	attrStatus      = "status"      // S: labeling.Status; absent until a status is committed
+	attrModifiedAt  = "modifiedAt"  // N: epoch millis
+	attrAlertedAt   = "alertedAt"   // N: epoch millis
+	attrVersion     = "version"     // N: writes so far
+	attrLeaseOwner  = "leaseOwner"  // S
+	attrLeaseTarget = "leaseTarget" // S: labeling.Status
+	attrLeaseUntil  = "leaseUntil"  // N: epoch millis
+	attrExpiresAt   = "expiresAt"   // N: epoch seconds; the table's TTL attribute
+	attrCursor      = "cursor"      // N: epoch millis, on the cursor item only
+
+	cursorKey = reservedPrefix + "cursor"
+)
+
+// Load retries keys DynamoDB left unprocessed (it does so under throttling)
+// this many times in all, starting batchRetryDelay apart and doubling.
+// Throttling errors proper are retried by the SDK's retryer; an unprocessed
+// key is a partial success the SDK hands back, so the store owns this loop.
+const (
+	batchAttempts   = 6
+	batchRetryDelay = 50 * time.Millisecond
+	batchRetryMax   = time.Second
+)
+
+// DynamoStore is the Store the deployed function uses: one item per job in a
+// DynamoDB table, every write a conditional UpdateItem. Terminal records get
+// an expiresAt for the table's TTL, so finished jobs age out after the
+// retention period.
+type DynamoStore struct {
+	client     DynamoAPI
+	table      string
+	retention  time.Duration
+	now        func() time.Time
+	retryDelay time.Duration // first wait before re-reading unprocessed keys
+}
+
+var _ Store = (*DynamoStore)(nil)
+
+// NewDynamoStore returns a store over table. Records of jobs in a terminal
+// status expire retention after they were written (DynamoDB TTL deletes them
+// some time later); retention <= 0 keeps them forever. now is the clock used
+// for lease expiry and retention; nil means time.Now.
+func NewDynamoStore(client DynamoAPI, table string, retention time.Duration, now func() time.Time) *DynamoStore {
+	if now == nil {
+		now = time.Now
+	}
+	return &DynamoStore{client: client, table: table, retention: retention, now: now, retryDelay: batchRetryDelay}
+}
+
+// dynamoItem is a job's item as stored.
+type dynamoItem struct {
+	PK          string `dynamodbav:"pk"`
+	Status      string `dynamodbav:"status"`
+	ModifiedAt  int64  `dynamodbav:"modifiedAt"`
+	AlertedAt   int64  `dynamodbav:"alertedAt"`
+	Version     int64  `dynamodbav:"version"`
+	LeaseOwner  string `dynamodbav:"leaseOwner"`
+	LeaseTarget string `dynamodbav:"leaseTarget"`
+	LeaseUntil  int64  `dynamodbav:"leaseUntil"`
+}
+
+func (it dynamoItem) record() Record {
+	rec := Record{
+		Job:        it.PK,
+		Status:     labeling.Status(it.Status),
+		ModifiedAt: fromMillis(it.ModifiedAt),
+		AlertedAt:  fromMillis(it.AlertedAt),
+		Version:    it.Version,
+	}
+	if it.LeaseOwner != "" {
+		rec.Lease = &Lease{Owner: it.LeaseOwner, Target: labeling.Status(it.LeaseTarget), Until: fromMillis(it.LeaseUntil)}
+	}
+	return rec
+}
+
+func key(pk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{attrPK: &types.AttributeValueMemberS{Value: pk}}
+}
+
+// Cursor reads the cursor item with a consistent read.
+func (s *DynamoStore) Cursor(ctx context.Context) (time.Time, bool, error) {
+	const op = "read cursor"
+	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      aws.String(s.table),
+		Key:            key(cursorKey),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return time.Time{}, false, s.fail(op, err)
+	}
+	if out.Item == nil {
+		return time.Time{}, false, nil
+	}
+	var it struct {
+		Cursor int64 `dynamodbav:"cursor"`
+	}
+	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
+		return time.Time{}, false, fmt.Errorf("%s: decode item: %w", op, err)
+	}
+	if it.Cursor == 0 {
+		return time.Time{}, false, nil
+	}
+	return fromMillis(it.Cursor), true, nil
+}
+
+// AdvanceCursor writes t only if the stored cursor is older, so two runs
+// racing to advance it can never move it back.
+func (s *DynamoStore) AdvanceCursor(ctx context.Context, t time.Time) error {
+	op := fmt.Sprintf("advance cursor to %s", t.UTC().Format(time.RFC3339Nano))
+	if t.IsZero() {
+		return fmt.Errorf("%s: zero time", op)
+	}
+	ms := millis(t)
+	update := expression.Set(expression.Name(attrCursor), expression.Value(ms))
+	cond := expression.Or(
+		expression.AttributeNotExists(expression.Name(attrPK)),
+		expression.Name(attrCursor).LessThan(expression.Value(ms)),
+	)
+	err := s.update(ctx, cursorKey, update, cond)
+	var behind *types.ConditionalCheckFailedException
+	if errors.As(err, &behind) {
+		return nil // already at or past t
+	}
+	if err != nil {
+		return s.fail(op, err)
+	}
+	return nil
+}
+
+// Load reads the records with one BatchGetItem, consistent reads, and
+// re-requests any keys DynamoDB leaves unprocessed.
+func (s *DynamoStore) Load(ctx context.Context, jobs []string) (map[string]Record, error) {
+	const op = "load job state"
+	names, err := checkBatch(jobs)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	recs := make(map[string]Record, len(names))
+	if len(names) == 0 {
+		return recs, nil
+	}
+	keys := make([]map[string]types.AttributeValue, len(names))
+	for i, name := range names {
+		keys[i] = key(name)
+	}
+	pending := types.KeysAndAttributes{Keys: keys, ConsistentRead: aws.Bool(true)}
+	delay := s.retryDelay
+	for attempt := 1; ; attempt++ {
+		out, err := s.client.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{
+			RequestItems: map[string]types.KeysAndAttributes{s.table: pending},
+		})
+		if err != nil {
+			return nil, s.fail(op, err)
+		}
+		for _, item := range out.Responses[s.table] {
+			var it dynamoItem
+			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+				return nil, fmt.Errorf("%s: decode item: %w", op, err)
+			}
+			recs[it.PK] = it.record()
+		}
+		left := out.UnprocessedKeys[s.table].Keys
+		if len(left) == 0 {
+			return recs, nil
+		}
+		if attempt == batchAttempts {
+			return nil, fmt.Errorf("%s: %d of %d jobs still unprocessed after %d attempts (table throttled?)", op, len(left), len(names), attempt)
+		}
+		pending = types.KeysAndAttributes{Keys: left, ConsistentRead: aws.Bool(true)}
+		if err := sleep(ctx, delay/2+rand.N(delay/2+1)); err != nil {
+			return nil, fmt.Errorf("%s: %d of %d jobs unprocessed: %w", op, len(left), len(names), err)
+		}
+		delay = min(2*delay, batchRetryMax)
+	}
+}
+
+// Save writes status as of modifiedAt without an alert, dropping an expired
+// lease.
+func (s *DynamoStore) Save(ctx context.Context, prev Record, status labeling.Status, modifiedAt time.Time) error {
+	op := fmt.Sprintf("save state of job %q", prev.Job)
+	if err := checkJob(prev.Job); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if status == "" {
+		return fmt.Errorf("%s: empty status", op)
+	}
+	now := s.now()
+	update := expression.Set(expression.Name(attrStatus), expression.Value(string(status))).
+		Set(expression.Name(attrVersion), expression.Value(prev.Version+1))
+	update = setTime(update, attrModifiedAt, modifiedAt)
+	update = s.setExpiry(update, status, now)
+	update = removeLease(update)
+	cond := expression.And(versionIs(prev.Version), noLiveLease(now))
+	if err := s.update(ctx, prev.Job, update, cond); err != nil {
+		return s.fail(op, err)
+	}
+	return nil
+}
+
+// Claim writes lease onto prev.Job's item, creating an item without a status
+// for a job seen for the first time.
+func (s *DynamoStore) Claim(ctx context.Context, prev Record, lease Lease) error {
+	op := fmt.Sprintf("claim alert for job %q", prev.Job)
+	if err := checkJob(prev.Job); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if err := checkLease(lease); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	update := expression.Set(expression.Name(attrLeaseOwner), expression.Value(lease.Owner)).
+		Set(expression.Name(attrLeaseTarget), expression.Value(string(lease.Target))).
+		Set(expression.Name(attrLeaseUntil), expression.Value(millis(lease.Until))).
+		Set(expression.Name(attrVersion), expression.Value(prev.Version+1))
+	cond := expression.And(versionIs(prev.Version), noLiveLease(s.now()))
+	if err := s.update(ctx, prev.Job, update, cond); err != nil {
+		return s.fail(op, err)
+	}
+	return nil
+}
+
+// Commit writes the alerted status and drops owner's lease, whether or not
+// it has expired, as long as no other run has claimed since.
+func (s *DynamoStore) Commit(ctx context.Context, job, owner string, status labeling.Status, modifiedAt, alertedAt time.Time) error {
+	op := fmt.Sprintf("commit alert for job %q", job)
+	if err := checkJob(job); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if status == "" {
+		return fmt.Errorf("%s: empty status", op)
+	}
+	if owner == "" {
+		return fmt.Errorf("%s: empty owner", op)
+	}
+	update := expression.Set(expression.Name(attrStatus), expression.Value(string(status))).
+		Set(expression.Name(attrVersion), expression.Name(attrVersion).Plus(expression.Value(1)))
+	update = setTime(update, attrModifiedAt, modifiedAt)
+	update = setTime(update, attrAlertedAt, alertedAt)
+	update = s.setExpiry(update, status, s.now())
+	update = removeLease(update)
+	if err := s.update(ctx, job, update, ownedBy(owner)); err != nil {
+		return s.fail(op, err)
+	}
+	return nil
+}
+
+// Release drops owner's lease and leaves the status as it was.
+func (s *DynamoStore) Release(ctx context.Context, job, owner string) error {
+	op := fmt.Sprintf("release claim on job %q", job)
+	if err := checkJob(job); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if owner == "" {
+		return fmt.Errorf("%s: empty owner", op)
+	}
+	update := removeLease(expression.Set(expression.Name(attrVersion), expression.Name(attrVersion).Plus(expression.Value(1))))
+	if err := s.update(ctx, job, update, ownedBy(owner)); err != nil {
+		return s.fail(op, err)
+	}
+	return nil
+}
+
+// update runs one conditional UpdateItem on the item at pk.
+func (s *DynamoStore) update(ctx context.Context, pk string, update expression.UpdateBuilder, cond expression.ConditionBuilder) error {
+	expr, err := expression.NewBuilder().WithUpdate(update).WithCondition(cond).Build()
+	if err != nil {
+		return fmt.Errorf("build expression: %w", err)
+	}
+	_, err = s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       key(pk),
+		UpdateExpression:          expr.Update(),
+		ConditionExpression:       expr.Condition(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+	})
+	return err
+}
+
+// fail wraps err from op: a failed condition becomes ErrConflict, and a
+// missing table says which table it looked for.
+func (s *DynamoStore) fail(op string, err error) error {
+	var conflict *types.ConditionalCheckFailedException
+	if errors.As(err, &conflict) {
+		return fmt.Errorf("%s: %w", op, ErrConflict)
+	}
+	var missing *types.ResourceNotFoundException
+	if errors.As(err, &missing) {
+		return fmt.Errorf("%s: table %q not found (or not active): %w", op, s.table, err)
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// setExpiry sets the TTL attribute for a terminal status and removes it
+// otherwise.
+func (s *DynamoStore) setExpiry(update expression.UpdateBuilder, status labeling.Status, now time.Time) expression.UpdateBuilder {
+	at := expiry(status, now, s.retention)
+	if at.IsZero() {
+		return update.Remove(expression.Name(attrExpiresAt))
+	}
+	return update.Set(expression.Name(attrExpiresAt), expression.Value(at.Unix()))
+}
+
+// setTime stores t as epoch millis; a zero t removes the attribute.
+func setTime(update expression.UpdateBuilder, attr string, t time.Time) expression.UpdateBuilder {
+	if t.IsZero() {
+		return update.Remove(expression.Name(attr))
+	}
+	return update.Set(expression.Name(attr), expression.Value(millis(t)))
+}
+
+func removeLease(update expression.UpdateBuilder) expression.UpdateBuilder {
+	return update.Remove(expression.Name(attrLeaseOwner)).
+		Remove(expression.Name(attrLeaseTarget)).
+		Remove(expression.Name(attrLeaseUntil))
+}
+
+// versionIs holds when the item is still the one the writer read; version 0
+// means the writer read no item.
+func versionIs(version int64) expression.ConditionBuilder {
+	if version == 0 {
+		return expression.AttributeNotExists(expression.Name(attrPK))
+	}
+	return expression.Name(attrVersion).Equal(expression.Value(version))
+}
+
+// noLiveLease holds when the item carries no lease or one that has expired
+// at now. A lease is live while now < until, as Record.Live has it.
+func noLiveLease(now time.Time) expression.ConditionBuilder {
+	return expression.Or(
+		expression.AttributeNotExists(expression.Name(attrLeaseUntil)),
+		expression.Name(attrLeaseUntil).LessThanEqual(expression.Value(millis(now))),
+	)
+}
+
+func ownedBy(owner string) expression.ConditionBuilder {
+	return expression.Name(attrLeaseOwner).Equal(expression.Value(owner))
+}
+
+// sleep waits for d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,203 @@
+package state
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/labelwatch/labelwatch/internal/labeling"
+	"github.com/labelwatch/labelwatch/internal/testenv"
+)
+
+// TestDynamoStore runs everything against one dynalite; each case gets its
+// own table.
+func TestDynamoStore(t *testing.T) {
+	client := dynamodb.NewFromConfig(testenv.AWSConfig(testenv.Dynalite(t)))
+
+	t.Run("contract", func(t *testing.T) {
+		t.Parallel()
+		testStore(t, func(t *testing.T, now func() time.Time) (Store, expiryProbe) {
+			table := newTable(t, client)
+			return NewDynamoStore(client, table, retention, now), func(t *testing.T, job string) (time.Time, bool) {
+				return dynamoExpiry(t, client, table, job)
+			}
+		})
+	})
+
+	t.Run("missing table", func(t *testing.T) {
+		t.Parallel()
+		const table = "no-such-table"
+		store := NewDynamoStore(client, table, retention, nil)
+		ctx := context.Background()
+		calls := map[string]error{
+			"Cursor":        func() error { _, _, err := store.Cursor(ctx); return err }(),
+			"AdvanceCursor": store.AdvanceCursor(ctx, t0),
+			"Load":          func() error { _, err := store.Load(ctx, []string{"job-1"}); return err }(),
+			"Save":          store.Save(ctx, Record{Job: "job-1"}, labeling.StatusInProgress, t0),
+			"Claim":         store.Claim(ctx, Record{Job: "job-1"}, Lease{Owner: "run-a", Target: labeling.StatusCompleted, Until: t0}),
+			"Commit":        store.Commit(ctx, "job-1", "run-a", labeling.StatusCompleted, t0, t0),
+			"Release":       store.Release(ctx, "job-1", "run-a"),
+		}
+		for name, err := range calls {
+			var missing *types.ResourceNotFoundException
+			if !errors.As(err, &missing) {
+				t.Errorf("%s: got %v, want a ResourceNotFoundException", name, err)
+				continue
+			}
+			if !strings.Contains(err.Error(), strconv.Quote(table)) {
+				t.Errorf("%s: error %q does not name the table", name, err)
+			}
+		}
+	})
+
+	t.Run("load", func(t *testing.T) {
+		t.Parallel()
+		table := newTable(t, client)
+		ctx := context.Background()
+		seed := NewDynamoStore(client, table, retention, nil)
+		var names []string
+		for i := range 10 {
+			name := fmt.Sprintf("job-%d", i)
+			names = append(names, name)
+			if err := seed.Save(ctx, Record{Job: name}, labeling.StatusInProgress, t0); err != nil {
+				t.Fatal(err)
+			}
+		}
+
+		tests := []struct {
+			name      string
+			serve     int // keys answered per call
+			ctx       func() context.Context
+			wantCalls []int  // keys asked for, per call
+			wantErr   error  // to match with errors.Is
+			wantText  string // to find in the error
+		}{
+			{name: "one call when all keys are served", serve: MaxBatch, wantCalls: []int{10}},
+			{name: "unprocessed keys asked for again", serve: 3, wantCalls: []int{10, 7, 4, 1}},
+			{name: "gives up after bounded attempts", serve: 0, wantCalls: []int{10, 10, 10, 10, 10, 10}, wantText: "6 attempts"},
+			{name: "stops waiting when ctx ends", serve: 0, wantCalls: []int{10}, wantErr: context.Canceled, ctx: func() context.Context {
+				ctx, cancel := context.WithCancel(context.Background())
+				cancel()
+				return ctx
+			}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				api := &stingyDynamo{DynamoAPI: client, serve: tt.serve}
+				store := NewDynamoStore(api, table, retention, nil)
+				store.retryDelay = time.Millisecond
+				ctx := context.Background()
+				if tt.ctx != nil {
+					ctx = tt.ctx()
+				}
+				recs, err := store.Load(ctx, names)
+				switch {
+				case tt.wantText != "":
+					if err == nil || !strings.Contains(err.Error(), tt.wantText) {
+						t.Errorf("Load: got %v, want an error saying %q", err, tt.wantText)
+					}
+				case tt.wantErr != nil:
+					if !errors.Is(err, tt.wantErr) {
+						t.Errorf("Load: got %v, want %v", err, tt.wantErr)
+					}
+				case err != nil:
+					t.Errorf("Load: %v", err)
+				case len(recs) != len(names):
+					t.Errorf("Load returned %d records, want %d", len(recs), len(names))
+				}
+				if got := fmt.Sprint(api.calls); got != fmt.Sprint(tt.wantCalls) {
+					t.Errorf("BatchGetItem calls asked for %s keys, want %v", got, tt.wantCalls)
+				}
+				if api.inconsistent {
+					t.Errorf("a BatchGetItem call did not ask for consistent reads")
+				}
+			})
+		}
+	})
+}
+
+// stingyDynamo answers at most serve keys of each BatchGetItem call and hands
+// the rest back as UnprocessedKeys, as DynamoDB does when throttled.
+type stingyDynamo struct {
+	DynamoAPI
+	serve int
+
+	mu           sync.Mutex
+	calls        []int
+	inconsistent bool
+}
+
+func (s *stingyDynamo) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
+	out := &dynamodb.BatchGetItemOutput{
+		Responses:       map[string][]map[string]types.AttributeValue{},
+		UnprocessedKeys: map[string]types.KeysAndAttributes{},
+	}
+	for table, req := range in.RequestItems {
+		s.mu.Lock()
+		s.calls = append(s.calls, len(req.Keys))
+		s.inconsistent = s.inconsistent || !aws.ToBool(req.ConsistentRead)
+		s.mu.Unlock()
+		n := min(s.serve, len(req.Keys))
+		if n > 0 {
+			served := req
+			served.Keys = req.Keys[:n]
+			res, err := s.DynamoAPI.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: map[string]types.KeysAndAttributes{table: served}}, optFns...)
+			if err != nil {
+				return nil, err
+			}
+			out.Responses[table] = res.Responses[table]
+		}
+		if n < len(req.Keys) {
+			left := req
+			left.Keys = req.Keys[n:]
+			out.UnprocessedKeys[table] = left
+		}
+	}
+	return out, nil
+}
+
+// newTable creates a table named after the test.
+func newTable(t *testing.T, client *dynamodb.Client) string {
+	name := regexp.MustCompile(`[^a-zA-Z0-9_.-]+`).ReplaceAllString(t.Name(), "-")
+	if len(name) > 255 {
+		name = name[len(name)-255:]
+	}
+	testenv.CreateTable(t, client, name)
+	return name
+}
+
+// dynamoExpiry reads a job item's TTL attribute.
+func dynamoExpiry(t *testing.T, client *dynamodb.Client, table, job string) (time.Time, bool) {
+	t.Helper()
+	out, err := client.GetItem(context.Background(), &dynamodb.GetItemInput{
+		TableName:      aws.String(table),
+		Key:            key(job),
+		ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		t.Fatalf("get item %q: %v", job, err)
+	}
+	av, ok := out.Item[attrExpiresAt]
+	if !ok {
+		return time.Time{}, false
+	}
+	n, ok := av.(*types.AttributeValueMemberN)
+	if !ok {
+		t.Fatalf("item %q: %s is %T, want a number", job, attrExpiresAt, av)
+	}
+	sec, err := strconv.ParseInt(n.Value, 10, 64)
+	if err != nil {
+		t.Fatalf("item %q: %s: %v", job, attrExpiresAt, err)
+	}
+	return time.Unix(sec, 0), true
+}

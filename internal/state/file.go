@@ -1,0 +1,338 @@
+package state
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/labelwatch/labelwatch/internal/labeling"
+)
+
+// fileFormat is written into every state file; a file without it is not
+// labelwatch state, and a later incompatible layout gets a new number.
+const fileFormat = 1
+
+// FileStore is the Store for local runs: the whole state in one JSON file,
+// with the same conditional semantics as DynamoStore.
+//
+// Every write rewrites the whole file (to a temporary file in the same
+// directory, synced, then renamed over the old one, then the directory
+// synced), so a crash leaves the old state or the new, never a torn file.
+// That costs a write of the whole state per change, which is fine for the
+// thousands of jobs a local run sees (10,000 jobs are a few MB), not for a
+// deployment. A FileStore is safe for concurrent use within one process;
+// two processes must not share a file.
+type FileStore struct {
+	path      string
+	retention time.Duration
+	now       func() time.Time
+
+	mu     sync.Mutex // guards the fields below and the file
+	cursor time.Time
+	jobs   map[string]fileRecord
+}
+
+var _ Store = (*FileStore)(nil)
+
+// fileState is the file's content.
+type fileState struct {
+	Format int                   `json:"format"`
+	Cursor time.Time             `json:"cursor,omitzero"`
+	Jobs   map[string]fileRecord `json:"jobs"`
+}
+
+type fileRecord struct {
+	Status     labeling.Status `json:"status,omitempty"`
+	ModifiedAt time.Time       `json:"modifiedAt,omitzero"`
+	AlertedAt  time.Time       `json:"alertedAt,omitzero"`
+	Version    int64           `json:"version"`
+	Lease      *fileLease      `json:"lease,omitempty"`
+	ExpiresAt  time.Time       `json:"expiresAt,omitzero"` // set while Status is terminal
+}
+
+type fileLease struct {
+	Owner  string          `json:"owner"`
+	Target labeling.Status `json:"target"`
+	Until  time.Time       `json:"until"`
+}
+
+func (r fileRecord) record(job string) Record {
+	rec := Record{Job: job, Status: r.Status, ModifiedAt: r.ModifiedAt, AlertedAt: r.AlertedAt, Version: r.Version}
+	if r.Lease != nil {
+		rec.Lease = &Lease{Owner: r.Lease.Owner, Target: r.Lease.Target, Until: r.Lease.Until}
+	}
+	return rec
+}
+
+func (r fileRecord) live(now time.Time) bool {
+	return r.Lease != nil && now.Before(r.Lease.Until)
+}
+
+// OpenFile opens the state file at path, creating it if it does not exist
+// (its directory must). A file that is not valid labelwatch state is an
+// error; it is left as it is. retention and now mean what they mean for
+// NewDynamoStore; expired records are dropped at the next write.
+func OpenFile(path string, retention time.Duration, now func() time.Time) (*FileStore, error) {
+	if now == nil {
+		now = time.Now
+	}
+	s := &FileStore{path: path, retention: retention, now: now, jobs: map[string]fileRecord{}}
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := s.persist(); err != nil {
+			return nil, fmt.Errorf("create state file: %w", err)
+		}
+		return s, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open state file: %w", err)
+	}
+	st, err := decodeFile(data)
+	if err != nil {
+		return nil, fmt.Errorf("open state file %s: corrupt, not overwriting it (move it aside to start afresh): %w", path, err)
+	}
+	s.cursor = st.Cursor
+	s.jobs = st.Jobs
+	return s, nil
+}
+
+func decodeFile(data []byte) (fileState, error) {
+	var st fileState
+	if err := json.Unmarshal(data, &st); err != nil {
+		return fileState{}, err
+	}
+	if st.Format != fileFormat {
+		return fileState{}, fmt.Errorf("format %d, want %d", st.Format, fileFormat)
+	}
+	if st.Jobs == nil {
+		st.Jobs = map[string]fileRecord{}
+	}
+	for job, r := range st.Jobs {
+		if err := checkJob(job); err != nil {
+			return fileState{}, err
+		}
+		if r.Version < 1 {
+			return fileState{}, fmt.Errorf("job %q: version %d", job, r.Version)
+		}
+	}
+	return st, nil
+}
+
+// Cursor returns the cursor as of the last write.
+func (s *FileStore) Cursor(ctx context.Context) (time.Time, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cursor, !s.cursor.IsZero(), nil
+}
+
+// AdvanceCursor moves the cursor to t if it is older.
+func (s *FileStore) AdvanceCursor(ctx context.Context, t time.Time) error {
+	op := fmt.Sprintf("advance cursor to %s", t.UTC().Format(time.RFC3339Nano))
+	if t.IsZero() {
+		return fmt.Errorf("%s: zero time", op)
+	}
+	t = fromMillis(millis(t))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.cursor.Before(t) {
+		return nil
+	}
+	old := s.cursor
+	s.cursor = t
+	if err := s.persist(); err != nil {
+		s.cursor = old
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return nil
+}
+
+// Load returns the records in memory, which are those on disk.
+func (s *FileStore) Load(ctx context.Context, jobs []string) (map[string]Record, error) {
+	names, err := checkBatch(jobs)
+	if err != nil {
+		return nil, fmt.Errorf("load job state: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	recs := make(map[string]Record, len(names))
+	for _, job := range names {
+		if r, ok := s.jobs[job]; ok {
+			recs[job] = r.record(job)
+		}
+	}
+	return recs, nil
+}
+
+// Save writes status as of modifiedAt, dropping an expired lease.
+func (s *FileStore) Save(ctx context.Context, prev Record, status labeling.Status, modifiedAt time.Time) error {
+	op := fmt.Sprintf("save state of job %q", prev.Job)
+	if status == "" {
+		return fmt.Errorf("%s: empty status", op)
+	}
+	return s.write(op, prev.Job, func(r fileRecord, now time.Time) (fileRecord, error) {
+		if r.Version != prev.Version || r.live(now) {
+			return r, ErrConflict
+		}
+		r.Status = status
+		r.ModifiedAt = fromMillis(millis(modifiedAt))
+		r.Version++
+		r.Lease = nil
+		r.ExpiresAt = expiry(status, now, s.retention)
+		return r, nil
+	})
+}
+
+// Claim puts lease on prev.Job's record, creating a record without a status
+// for a job seen for the first time.
+func (s *FileStore) Claim(ctx context.Context, prev Record, lease Lease) error {
+	op := fmt.Sprintf("claim alert for job %q", prev.Job)
+	if err := checkLease(lease); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return s.write(op, prev.Job, func(r fileRecord, now time.Time) (fileRecord, error) {
+		if r.Version != prev.Version || r.live(now) {
+			return r, ErrConflict
+		}
+		r.Version++
+		r.Lease = &fileLease{Owner: lease.Owner, Target: lease.Target, Until: fromMillis(millis(lease.Until))}
+		return r, nil
+	})
+}
+
+// Commit writes the alerted status and drops owner's lease, whether or not
+// it has expired, as long as no other run has claimed since.
+func (s *FileStore) Commit(ctx context.Context, job, owner string, status labeling.Status, modifiedAt, alertedAt time.Time) error {
+	op := fmt.Sprintf("commit alert for job %q", job)
+	if status == "" {
+		return fmt.Errorf("%s: empty status", op)
+	}
+	if owner == "" {
+		return fmt.Errorf("%s: empty owner", op)
+	}
+	return s.write(op, job, func(r fileRecord, now time.Time) (fileRecord, error) {
+		if r.Lease == nil || r.Lease.Owner != owner {
+			return r, ErrConflict
+		}
+		r.Status = status
+		r.ModifiedAt = fromMillis(millis(modifiedAt))
+		r.AlertedAt = fromMillis(millis(alertedAt))
+		r.Version++
+		r.Lease = nil
+		r.ExpiresAt = expiry(status, now, s.retention)
+		return r, nil
+	})
+}
+
+// Release drops owner's lease and leaves the status as it was.
+func (s *FileStore) Release(ctx context.Context, job, owner string) error {
+	op := fmt.Sprintf("release claim on job %q", job)
+	if owner == "" {
+		return fmt.Errorf("%s: empty owner", op)
+	}
+	return s.write(op, job, func(r fileRecord, now time.Time) (fileRecord, error) {
+		if r.Lease == nil || r.Lease.Owner != owner {
+			return r, ErrConflict
+		}
+		r.Version++
+		r.Lease = nil
+		return r, nil
+	})
+}
+
+// write applies change to job's record (the zero record if there is none)
+// and persists the result; on any error memory and disk keep the old record.
+// Records that expired by now are dropped first, as DynamoDB's TTL would
+// have deleted them.
+func (s *FileStore) write(op, job string, change func(r fileRecord, now time.Time) (fileRecord, error)) error {
+	if err := checkJob(job); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	maps.DeleteFunc(s.jobs, func(_ string, r fileRecord) bool {
+		return !r.ExpiresAt.IsZero() && !now.Before(r.ExpiresAt)
+	})
+	old, existed := s.jobs[job]
+	r, err := change(old, now)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	s.jobs[job] = r
+	if err := s.persist(); err != nil {
+		if existed {
+			s.jobs[job] = old
+		} else {
+			delete(s.jobs, job)
+		}
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return nil
+}
+
+// persist replaces the file with the state in memory. The caller holds mu
+// (or is OpenFile, before anyone else can).
+func (s *FileStore) persist() error {
+	data, err := json.MarshalIndent(fileState{Format: fileFormat, Cursor: s.cursor, Jobs: s.jobs}, "", "\t")
+	if err != nil {
+		return fmt.Errorf("encode state: %w", err)
+	}
+	return writeFileAtomic(s.path, append(data, '\n'))
+}
+
+// writeFileAtomic replaces path with data so that, after a crash at any
+// point, path holds either its old content or data. The temporary file
+// lives in path's directory because rename is only atomic within one file
+// system.
+func writeFileAtomic(path string, data []byte) (err error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	tmp, err := os.CreateTemp(dir, "."+base+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("write state file: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tmp.Close()
+			_ = os.Remove(tmp.Name())
+		}
+	}()
+	if _, err := tmp.Write(data); err != nil {
+		return fmt.Errorf("write state file: %w", err)
+	}
+	// Without this sync a crash after the rename can leave path empty: the
+	// rename may reach the disk before the data does.
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("sync state file: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write state file: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("replace state file: %w", err)
+	}
+	// The rename itself is durable only once the directory is synced.
+	// Windows cannot open a directory for syncing.
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync state directory: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync state directory: %w", err)
+	}
+	return nil
+}

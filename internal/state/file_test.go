@@ -1,0 +1,273 @@
+package state
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/labelwatch/labelwatch/internal/labeling"
+)
+
+func TestFileStore(t *testing.T) {
+	testStore(t, func(t *testing.T, now func() time.Time) (Store, expiryProbe) {
+		path := filepath.Join(t.TempDir(), "state.json")
+		store, err := OpenFile(path, retention, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Read expiry back from disk, which also checks every write reached it.
+		return store, func(t *testing.T, job string) (time.Time, bool) {
+			st := readStateFile(t, path)
+			r, ok := st.Jobs[job]
+			return r.ExpiresAt, ok && !r.ExpiresAt.IsZero()
+		}
+	})
+}
+
+func readStateFile(t *testing.T, path string) fileState {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := decodeFile(data)
+	if err != nil {
+		t.Fatalf("state file: %v", err)
+	}
+	return st
+}
+
+func openFile(t *testing.T, path string, now func() time.Time) *FileStore {
+	t.Helper()
+	store, err := OpenFile(path, retention, now)
+	if err != nil {
+		t.Fatalf("OpenFile: %v", err)
+	}
+	return store
+}
+
+func TestFileStoreSurvivesReopen(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state.json")
+	c := &clock{now: t0}
+	first := openFile(t, path, c.Now)
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("OpenFile did not create the file: %v", err)
+	}
+	if err := first.Save(ctx, Record{Job: "job-1"}, labeling.StatusCompleted, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Claim(ctx, Record{Job: "job-2"}, Lease{Owner: "run-a", Target: labeling.StatusFailed, Until: t0.Add(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.AdvanceCursor(ctx, t0); err != nil {
+		t.Fatal(err)
+	}
+	want, err := first.Load(ctx, []string{"job-1", "job-2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	second := openFile(t, path, c.Now)
+	got, err := second.Load(ctx, []string{"job-1", "job-2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("after reopen: %d records, want %d", len(got), len(want))
+	}
+	for job, rec := range want {
+		wantRecord(t, got[job], rec)
+	}
+	if cur, ok, err := second.Cursor(ctx); err != nil || !ok || !cur.Equal(t0) {
+		t.Errorf("after reopen: Cursor() = %s, %v, %v; want %s", cur, ok, err, t0)
+	}
+	// The reopened store continues the same records.
+	if err := second.Commit(ctx, "job-2", "run-a", labeling.StatusFailed, t0, t0); err != nil {
+		t.Errorf("Commit after reopen: %v", err)
+	}
+}
+
+func TestOpenFileRejectsCorrupt(t *testing.T) {
+	tests := []struct {
+		name, content string
+	}{
+		{"empty", ""},
+		{"torn", `{"format": 1, "jobs": {"job-1": {"status": "InPro`},
+		{"not JSON", "labelwatch"},
+		{"trailing garbage", `{"format": 1, "jobs": {}} x`},
+		{"not an object", `[]`},
+		{"no format", `{"jobs": {}}`},
+		{"unknown format", `{"format": 2, "jobs": {}}`},
+		{"reserved key", `{"format": 1, "jobs": {"#cursor": {"version": 1}}}`},
+		{"version zero", `{"format": 1, "jobs": {"job-1": {"status": "InProgress"}}}`},
+		{"bad time", `{"format": 1, "cursor": "yesterday", "jobs": {}}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "state.json")
+			if err := os.WriteFile(path, []byte(tt.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := OpenFile(path, retention, nil)
+			if err == nil || !strings.Contains(err.Error(), "corrupt") || !strings.Contains(err.Error(), path) {
+				t.Errorf("OpenFile: got %v, want an error calling %s corrupt", err, path)
+			}
+			if data, _ := os.ReadFile(path); string(data) != tt.content {
+				t.Errorf("OpenFile changed the corrupt file to %q", data)
+			}
+		})
+	}
+}
+
+func TestOpenFileMissingDirectory(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "no-such-dir", "state.json")
+	if _, err := OpenFile(path, retention, nil); err == nil {
+		t.Fatalf("OpenFile(%s) succeeded, want error", path)
+	}
+}
+
+// A crash between creating the temporary file and renaming it leaves the
+// temporary file behind; the state file is untouched by it.
+func TestFileStoreIgnoresLeftoverTempFile(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.json")
+	store := openFile(t, path, nil)
+	if err := store.Save(ctx, Record{Job: "job-1"}, labeling.StatusInProgress, t0); err != nil {
+		t.Fatal(err)
+	}
+	leftover := filepath.Join(dir, ".state.json.12345.tmp")
+	if err := os.WriteFile(leftover, []byte(`{"format": 1, "jobs": {"job-1": {"sta`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	store = openFile(t, path, nil)
+	rec, ok := (env{t: t, ctx: ctx, store: store}).load("job-1")
+	if !ok || rec.Status != labeling.StatusInProgress {
+		t.Fatalf("after reopen: %s, %v; want the saved record", fmtRecord(rec), ok)
+	}
+	if err := store.Save(ctx, rec, labeling.StatusCompleted, t0); err != nil {
+		t.Fatalf("Save after reopen: %v", err)
+	}
+	if st := readStateFile(t, path); st.Jobs["job-1"].Status != labeling.StatusCompleted {
+		t.Errorf("state file has %+v", st.Jobs["job-1"])
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 2 { // state.json and the leftover; writes leave no temp files of their own
+		t.Errorf("directory holds %d files, want 2: %v", len(entries), entries)
+	}
+}
+
+// A write that cannot reach the disk changes nothing, in memory either.
+func TestFileStoreFailedWriteKeepsState(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "state")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	store := openFile(t, filepath.Join(dir, "state.json"), nil)
+	e := env{t: t, ctx: ctx, store: store}
+	saved := e.save(Record{Job: "job-1"}, labeling.StatusInProgress, t0)
+	if err := store.AdvanceCursor(ctx, t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(dir); err != nil { // the directory vanishes under the store
+		t.Fatal(err)
+	}
+
+	if err := store.Save(ctx, saved, labeling.StatusCompleted, t0); err == nil || errors.Is(err, ErrConflict) {
+		t.Errorf("Save: got %v, want a write error", err)
+	}
+	wantRecord(t, e.mustLoad("job-1"), saved)
+	lease := Lease{Owner: "run-a", Target: labeling.StatusCompleted, Until: time.Now().Add(time.Minute)}
+	if err := store.Claim(ctx, Record{Job: "job-2"}, lease); err == nil {
+		t.Errorf("Claim succeeded, want a write error")
+	}
+	if _, ok := e.load("job-2"); ok {
+		t.Errorf("failed Claim left a record")
+	}
+	if err := store.AdvanceCursor(ctx, t0.Add(time.Hour)); err == nil {
+		t.Errorf("AdvanceCursor succeeded, want a write error")
+	}
+	if cur, _, _ := store.Cursor(ctx); !cur.Equal(t0) {
+		t.Errorf("failed AdvanceCursor moved the cursor to %s", cur)
+	}
+}
+
+func TestFileStoreDropsExpiredRecords(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state.json")
+	c := &clock{now: t0}
+	store := openFile(t, path, c.Now)
+	e := env{t: t, ctx: ctx, store: store, clock: c}
+	e.save(Record{Job: "done"}, labeling.StatusCompleted, t0)
+	e.save(Record{Job: "running"}, labeling.StatusInProgress, t0)
+
+	c.Advance(retention)
+	e.save(Record{Job: "other"}, labeling.StatusInProgress, t0)
+	for _, store := range []Store{store, openFile(t, path, c.Now)} {
+		recs, err := store.Load(ctx, []string{"done", "running", "other"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := recs["done"]; ok || len(recs) != 2 {
+			t.Errorf("after retention: records %v, want running and other only", recs)
+		}
+	}
+}
+
+// Every write replaces the file with a new one rather than rewriting it in
+// place, so a crash mid-write cannot leave a torn file: a reader that opened
+// the old file still reads all of it, and no temporary file is left over.
+func TestFileStoreReplacesFileWhole(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.json")
+	store := openFile(t, path, nil)
+	e := env{t: t, ctx: ctx, store: store}
+	rec := e.save(Record{Job: "job-1"}, labeling.StatusInProgress, t0)
+
+	old, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	oldInfo, err := old.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	e.save(rec, labeling.StatusCompleted, t0.Add(time.Minute))
+	newInfo, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if os.SameFile(oldInfo, newInfo) {
+		t.Errorf("the write rewrote %s in place", path)
+	}
+	if got, err := io.ReadAll(old); err != nil || string(got) != string(want) {
+		t.Errorf("the file as opened before the write reads %d bytes (%v), want the %d bytes it had", len(got), err, len(want))
+	}
+	if st := readStateFile(t, path); st.Jobs["job-1"].Status != labeling.StatusCompleted {
+		t.Errorf("state file has %+v, want the new record", st.Jobs["job-1"])
+	}
+	if entries, err := os.ReadDir(dir); err != nil || len(entries) != 1 {
+		t.Errorf("directory holds %v (%v), want only the state file", entries, err)
+	}
+	if newInfo.Mode().Perm() != 0o600 {
+		t.Errorf("state file mode %v, want 0600", newInfo.Mode().Perm())
+	}
+}

@@ -1,0 +1,95 @@
+package state
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/labelwatch/labelwatch/internal/labeling"
+)
+
+// Rules both stores share, so that they behave the same under the contract
+// tests.
+
+// reservedPrefix starts the keys a store keeps for itself (the cursor). No
+// labeling job name can start with it: names match
+// ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}.
+const reservedPrefix = "#"
+
+// checkJob rejects names that cannot be a labeling job's and could collide
+// with the store's own keys.
+func checkJob(job string) error {
+	if job == "" {
+		return errors.New("empty job name")
+	}
+	if strings.HasPrefix(job, reservedPrefix) {
+		return fmt.Errorf("job name %q: names starting with %q are reserved", job, reservedPrefix)
+	}
+	return nil
+}
+
+// checkBatch returns jobs without repeats (BatchGetItem rejects duplicate
+// keys), or an error when they are more than MaxBatch or one is invalid.
+func checkBatch(jobs []string) ([]string, error) {
+	seen := make(map[string]bool, len(jobs))
+	unique := make([]string, 0, len(jobs))
+	for _, job := range jobs {
+		if err := checkJob(job); err != nil {
+			return nil, err
+		}
+		if !seen[job] {
+			seen[job] = true
+			unique = append(unique, job)
+		}
+	}
+	if len(unique) > MaxBatch {
+		return nil, fmt.Errorf("%d jobs in one load, at most %d", len(unique), MaxBatch)
+	}
+	return unique, nil
+}
+
+// checkLease rejects a lease that no Commit or Release could match.
+func checkLease(l Lease) error {
+	if l.Owner == "" {
+		return errors.New("lease has no owner")
+	}
+	if l.Target == "" {
+		return errors.New("lease has no target status")
+	}
+	if l.Until.IsZero() {
+		return errors.New("lease has no expiry")
+	}
+	return nil
+}
+
+// Both stores keep times as epoch milliseconds, so a time comes back
+// truncated to the millisecond, in UTC. Truncation errs on the safe side for
+// the cursor: a listing from a slightly older cursor only sees a job again.
+
+// millis is t in epoch milliseconds; the zero time is 0 ("not set").
+func millis(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+// fromMillis is the inverse of millis.
+func fromMillis(ms int64) time.Time {
+	if ms == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(ms).UTC()
+}
+
+// expiry is when a record that now holds status may be deleted: retention
+// after now for a terminal status (a finished job will not change again), and
+// never (zero) otherwise or when retention is not positive. DynamoDB's TTL
+// works in whole seconds, so both stores do.
+func expiry(status labeling.Status, now time.Time, retention time.Duration) time.Time {
+	if !status.Terminal() || retention <= 0 {
+		return time.Time{}
+	}
+	return time.Unix(now.Add(retention).Unix(), 0).UTC()
+}

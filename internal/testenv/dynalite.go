@@ -1,0 +1,265 @@
+// Package testenv starts the local services labelwatch's tests talk to over
+// their real protocols, such as dynalite for DynamoDB.
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// dynaliteStartTimeout bounds how long StartDynalite waits for the server to
+// listen; node starts dynalite in well under a second.
+const dynaliteStartTimeout = 15 * time.Second
+
+// dynaliteWatchdog runs dynalite's own cli.js, but first makes node exit when
+// its stdin closes. The test binary holds the other end of that pipe, so a
+// test binary that dies without running its cleanups (a panic, `go test
+// -timeout`) still takes dynalite with it instead of leaving it listening.
+// With -e, process.argv is [node, cli.js, flags...], just as cli.js expects.
+const dynaliteWatchdog = `process.stdin.on("end", () => process.exit(0)); process.stdin.resume(); require(process.argv[1]);`
+
+// Dynalite starts a dynalite server on a free loopback port for the rest of
+// the test and returns its endpoint URL, such as "http://127.0.0.1:41234".
+// The server is killed at t.Cleanup. Each call starts its own server; share
+// one per test package by creating a table per test on it.
+func Dynalite(t testing.TB) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), dynaliteStartTimeout)
+	defer cancel()
+	srv, err := StartDynalite(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := srv.Close(); err != nil {
+			t.Errorf("stop dynalite: %v", err)
+		}
+	})
+	return srv.URL
+}
+
+// DynaliteServer is a running dynalite process. Use it from TestMain, where
+// no testing.TB exists; tests use Dynalite.
+type DynaliteServer struct {
+	URL string // endpoint, such as "http://127.0.0.1:41234"
+
+	cmd    *exec.Cmd
+	stdin  io.Closer
+	exited chan struct{} // closed once the process has been waited for
+}
+
+// StartDynalite starts dynalite on a free loopback port and returns once it
+// listens. ctx bounds only the start; Close stops the server.
+func StartDynalite(ctx context.Context) (*DynaliteServer, error) {
+	cli, err := dynaliteCLI()
+	if err != nil {
+		return nil, err
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		return nil, fmt.Errorf("start dynalite: node (Node.js 20) is not on PATH: %w", err)
+	}
+	// cli.js treats --port 0 as "use the default 4567", so the port is picked
+	// here. Another process may take it between the pick and dynalite's
+	// listen; then dynalite exits with EADDRINUSE and we pick again.
+	const attempts = 5
+	var lastErr error
+	for range attempts {
+		port, err := freePort()
+		if err != nil {
+			return nil, fmt.Errorf("start dynalite: %w", err)
+		}
+		srv, err := startDynaliteOn(ctx, node, cli, port)
+		if err == nil {
+			return srv, nil
+		}
+		lastErr = err
+		if !errors.Is(err, errAddrInUse) {
+			return nil, err
+		}
+	}
+	return nil, fmt.Errorf("start dynalite: no free port after %d attempts: %w", attempts, lastErr)
+}
+
+var errAddrInUse = errors.New("address in use")
+
+func startDynaliteOn(ctx context.Context, node, cli string, port int) (*DynaliteServer, error) {
+	cmd := exec.Command(node, "-e", dynaliteWatchdog, cli,
+		"--port", strconv.Itoa(port), "--host", "127.0.0.1",
+		"--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0")
+	out := &startWatcher{ready: make(chan struct{})}
+	cmd.Stdout = out
+	cmd.Stderr = out
+	cmd.WaitDelay = time.Second
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, fmt.Errorf("start dynalite: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start dynalite: %w", err)
+	}
+	srv := &DynaliteServer{
+		URL:    "http://127.0.0.1:" + strconv.Itoa(port),
+		cmd:    cmd,
+		stdin:  stdin,
+		exited: make(chan struct{}),
+	}
+	var waitErr error
+	go func() {
+		waitErr = cmd.Wait()
+		close(srv.exited)
+	}()
+
+	// dynalite prints its banner from the listen callback, so the banner
+	// means this process (not whatever else might hold the port) accepts
+	// connections.
+	select {
+	case <-out.ready:
+		return srv, nil
+	case <-srv.exited:
+		text := out.String()
+		if strings.Contains(text, "EADDRINUSE") {
+			return nil, fmt.Errorf("start dynalite on port %d: %w", port, errAddrInUse)
+		}
+		return nil, fmt.Errorf("start dynalite on port %d: exited (%v) before listening; output:\n%s", port, waitErr, text)
+	case <-ctx.Done():
+		_ = srv.Close()
+		return nil, fmt.Errorf("start dynalite on port %d: not listening yet (%w); output:\n%s", port, ctx.Err(), out.String())
+	}
+}
+
+// Close kills dynalite and waits for it to exit.
+func (s *DynaliteServer) Close() error {
+	_ = s.stdin.Close()
+	select {
+	case <-s.exited:
+		return nil
+	default:
+	}
+	if err := s.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("kill dynalite (pid %d): %w", s.cmd.Process.Pid, err)
+	}
+	<-s.exited
+	return nil
+}
+
+// startWatcher collects dynalite's output and signals when the listening
+// banner appears.
+type startWatcher struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	ready chan struct{}
+	seen  bool
+}
+
+func (w *startWatcher) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.buf.Len() < 64<<10 { // enough for a stack trace; the server stays quiet after start
+		w.buf.Write(p)
+	}
+	if !w.seen && strings.Contains(w.buf.String(), "Dynalite listening at") {
+		w.seen = true
+		close(w.ready)
+	}
+	return len(p), nil
+}
+
+func (w *startWatcher) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+// dynaliteCLI finds node_modules/dynalite/cli.js at the repository root,
+// which is the nearest directory above the working directory with a go.mod.
+func dynaliteCLI() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("find repository root: %w", err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("find repository root: no go.mod above the working directory")
+		}
+		dir = parent
+	}
+	cli := filepath.Join(dir, "node_modules", "dynalite", "cli.js")
+	if _, err := os.Stat(cli); err != nil {
+		return "", fmt.Errorf("dynalite is not installed (%s is missing): run `make test` (npm ci installs dynalite)", cli)
+	}
+	return cli, nil
+}
+
+// freePort asks the kernel for a free loopback port. The port is free when
+// this returns, not necessarily when dynalite binds it.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	if err := l.Close(); err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	return port, nil
+}
+
+// AWSConfig is a configuration for a client of the local server at endpoint:
+// region us-east-1, static test credentials. Only the state package's own
+// tests use it; the Lambda's end-to-end tests configure the SDK through the
+// environment, as in production.
+func AWSConfig(endpoint string) aws.Config {
+	return aws.Config{
+		Region:       "us-east-1",
+		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
+		BaseEndpoint: aws.String(endpoint),
+	}
+}
+
+// CreateTable creates a PAY_PER_REQUEST table with the string hash key "pk"
+// (labelwatch's state table) and waits until it is active.
+func CreateTable(t testing.TB, client *dynamodb.Client, name string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName:            aws.String(name),
+		BillingMode:          types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{{AttributeName: aws.String("pk"), AttributeType: types.ScalarAttributeTypeS}},
+		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: types.KeyTypeHash}},
+	})
+	if err != nil {
+		t.Fatalf("create table %q: %v", name, err)
+	}
+	// dynalite started with --createTableMs 0 is active almost at once; the
+	// short delays keep the waiter from sleeping its default 20 s.
+	waiter := dynamodb.NewTableExistsWaiter(client, func(o *dynamodb.TableExistsWaiterOptions) {
+		o.MinDelay = 10 * time.Millisecond
+		o.MaxDelay = 200 * time.Millisecond
+	})
+	if err := waiter.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)}, 10*time.Second); err != nil {
+		t.Fatalf("wait for table %q: %v", name, err)
+	}
+}

@@ -1,0 +1,429 @@
+// Package watch runs one labelwatch cycle: list the labeling jobs modified
+// since the cursor, load their stored state, decide which moved into an
+// alerting status, send those alerts, commit what was sent, and advance the
+// cursor once every job of the cycle is committed.
+package watch
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"iter"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/labelwatch/labelwatch/internal/labeling"
+	"github.com/labelwatch/labelwatch/internal/slack"
+	"github.com/labelwatch/labelwatch/internal/state"
+)
+
+// Source lists the labeling jobs modified after since, a page at a time.
+type Source interface {
+	Modified(ctx context.Context, since time.Time) iter.Seq2[[]labeling.Job, error]
+}
+
+// Notifier delivers one Slack message and says whether a failure is worth
+// retrying.
+type Notifier interface {
+	Send(ctx context.Context, m slack.Message) (retry bool, err error)
+}
+
+// Options tune a Watcher. Zero values take the defaults noted.
+type Options struct {
+	Rules           Rules
+	Overlap         time.Duration // how far before the cursor to list again
+	DeadlineMargin  time.Duration // stop this long before the invocation deadline
+	DigestThreshold int           // more alerts than this in one cycle become one digest
+	Pace            time.Duration // least time between two Slack posts
+	Concurrency     int           // state reads and writes in flight; default 32
+	Retrier         Retrier       // default DefaultRetrier
+}
+
+// Watcher runs cycles. It holds no state between them: all of it is in the
+// Store.
+type Watcher struct {
+	source   Source
+	store    state.Store
+	notifier Notifier
+	log      *slog.Logger
+	now      func() time.Time
+	opts     Options
+}
+
+// New returns a Watcher.
+func New(source Source, store state.Store, notifier Notifier, log *slog.Logger, now func() time.Time, opts Options) *Watcher {
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 32
+	}
+	if opts.Retrier.Attempts <= 0 {
+		opts.Retrier = DefaultRetrier
+	}
+	if opts.DigestThreshold <= 0 {
+		opts.DigestThreshold = 10
+	}
+	return &Watcher{source: source, store: store, notifier: notifier, log: log, now: now, opts: opts}
+}
+
+// Summary counts what one cycle did.
+type Summary struct {
+	FirstRun    bool
+	Listed      int
+	Transitions int // jobs whose status differs from the stored one
+	Recorded    int // transitions stored without an alert
+	Alerted     int // alerts Slack accepted and that are committed
+	Pending     int // alerts this run could not deliver; retried next run
+	Contended   int // jobs another run holds or changed meanwhile
+	Stale       int // listings older than the stored state
+	Digest      bool
+	Cursor      time.Time
+	Advanced    bool
+	Duration    time.Duration
+}
+
+// ErrPending is returned (wrapped) by Run when some alert is not delivered.
+var ErrPending = errors.New("alerts pending")
+
+// due is one job the cycle must act on.
+type due struct {
+	job     labeling.Job
+	rec     state.Record
+	verdict Verdict
+}
+
+// Run executes one cycle. It stops DeadlineMargin before ctx's deadline,
+// keeping the cursor, and returns an error wrapping ErrPending when any alert
+// is left for the next run.
+func (w *Watcher) Run(ctx context.Context) (Summary, error) {
+	start := w.now()
+	var sum Summary
+	work, cancel := w.workContext(ctx)
+	defer cancel()
+	owner := runID()
+
+	// 1. Where the last complete cycle ended.
+	cursor, seeded, err := w.store.Cursor(work)
+	if err != nil {
+		return sum, fmt.Errorf("read cursor: %w", err)
+	}
+	sum.FirstRun, sum.Cursor = !seeded, cursor
+	var since time.Time
+	if seeded {
+		since = cursor.Add(-w.opts.Overlap)
+	}
+
+	// 2-3. List the jobs modified since then, load their state a page at a
+	// time (loads run while listing goes on) and decide.
+	dues, newest, listed, err := w.collect(work, since, !seeded, start)
+	sum.Listed = listed
+	if err != nil {
+		return w.finish(sum, start, err)
+	}
+	var silent, alerts []due
+	for _, d := range dues {
+		switch d.verdict {
+		case Stale:
+			sum.Stale++
+			w.log.Info("stale listing ignored", "job", d.job.Name, "listed", d.job.Status, "stored", d.rec.Status)
+		case Contended:
+			sum.Contended++
+		case Baseline, Silent:
+			silent = append(silent, d)
+		case Alert:
+			alerts = append(alerts, d)
+		}
+	}
+	sum.Transitions = len(silent) + len(alerts)
+
+	// 4. Record silent transitions and claim the alerts, together.
+	claimed, contended, err := w.recordAndClaim(work, silent, alerts, owner, start)
+	sum.Recorded = len(silent) - contended.silent
+	sum.Contended += contended.silent + contended.alerts
+	if err != nil {
+		w.releaseAll(ctx, claimed, owner)
+		sum.Pending += len(claimed)
+		return w.finish(sum, start, err)
+	}
+
+	// 5. Send, and commit each alert once Slack accepted it.
+	sent, pending := w.deliver(ctx, work, claimed, owner, &sum)
+	sum.Alerted, sum.Pending = sent, pending
+
+	// 6. Advance the cursor only when every job of the cycle is committed.
+	if sum.Pending == 0 && sum.Contended == 0 && newest.After(cursor) {
+		if err := w.store.AdvanceCursor(work, newest); err != nil {
+			return w.finish(sum, start, fmt.Errorf("advance cursor: %w", err))
+		}
+		sum.Cursor, sum.Advanced = newest, true
+	}
+	if sum.Pending > 0 {
+		return w.finish(sum, start, fmt.Errorf("%d of %d alerts not delivered, retried next run: %w", sum.Pending, len(alerts), ErrPending))
+	}
+	return w.finish(sum, start, nil)
+}
+
+// workContext ends DeadlineMargin before ctx's deadline, leaving the margin
+// to commit or release what is in flight.
+func (w *Watcher) workContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithDeadline(ctx, deadline.Add(-w.opts.DeadlineMargin))
+}
+
+// collect pages the source and loads each page's state, deciding every job.
+// It returns the jobs to act on (sorted by name), the newest modification
+// time listed, and how many jobs were listed.
+func (w *Watcher) collect(ctx context.Context, since time.Time, firstRun bool, now time.Time) ([]due, time.Time, int, error) {
+	var (
+		mu     sync.Mutex
+		dues   []due
+		newest time.Time
+		listed int
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(w.opts.Concurrency)
+	for page, err := range w.source.Modified(gctx, since) {
+		if err != nil {
+			g.Wait()
+			return nil, newest, listed, err
+		}
+		listed += len(page)
+		for _, job := range page {
+			if job.ModifiedAt.After(newest) {
+				newest = job.ModifiedAt
+			}
+		}
+		g.Go(func() error {
+			names := make([]string, len(page))
+			for i, job := range page {
+				names[i] = job.Name
+			}
+			records, err := w.store.Load(gctx, names)
+			if err != nil {
+				return fmt.Errorf("load state of %d jobs: %w", len(names), err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, job := range page {
+				rec := records[job.Name]
+				rec.Job = job.Name
+				if v := w.opts.Rules.Decide(job, rec, firstRun, now); v != Unchanged {
+					dues = append(dues, due{job: job, rec: rec, verdict: v})
+				}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, newest, listed, err
+	}
+	// A job listed twice (it moved between pages) is acted on once, newest first.
+	slices.SortFunc(dues, func(a, b due) int {
+		return cmp.Or(cmp.Compare(a.job.Name, b.job.Name), b.job.ModifiedAt.Compare(a.job.ModifiedAt))
+	})
+	dues = slices.CompactFunc(dues, func(a, b due) bool { return a.job.Name == b.job.Name })
+	return dues, newest, listed, nil
+}
+
+type contention struct{ silent, alerts int }
+
+// recordAndClaim stores the silent transitions and claims the alerts, all
+// concurrently. It returns the alerts this run now owns.
+func (w *Watcher) recordAndClaim(ctx context.Context, silent, alerts []due, owner string, now time.Time) ([]due, contention, error) {
+	var (
+		mu      sync.Mutex
+		claimed []due
+		lost    contention
+	)
+	lease := state.Lease{Owner: owner, Until: w.leaseUntil(ctx, now)}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(w.opts.Concurrency)
+	for _, d := range silent {
+		g.Go(func() error {
+			err := w.store.Save(gctx, d.rec, d.job.Status, d.job.ModifiedAt)
+			if errors.Is(err, state.ErrConflict) {
+				mu.Lock()
+				lost.silent++
+				mu.Unlock()
+				return nil
+			}
+			if err == nil && !d.job.Status.Known() {
+				w.log.Warn("unknown labeling job status recorded", "job", d.job.Name, "status", d.job.Status)
+			}
+			return err
+		})
+	}
+	for _, d := range alerts {
+		g.Go(func() error {
+			l := lease
+			l.Target = d.job.Status
+			err := w.store.Claim(gctx, d.rec, l)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case errors.Is(err, state.ErrConflict):
+				lost.alerts++
+				w.log.Info("alert claimed by another run", "job", d.job.Name, "status", d.job.Status)
+				return nil
+			case err != nil:
+				return err
+			}
+			claimed = append(claimed, d)
+			return nil
+		})
+	}
+	err := g.Wait()
+	slices.SortFunc(claimed, func(a, b due) int { return cmp.Compare(a.job.Name, b.job.Name) })
+	return claimed, lost, err
+}
+
+// leaseUntil is when this run's claims expire: after the invocation's own
+// deadline, so no other run can take over an alert this run may still send.
+func (w *Watcher) leaseUntil(ctx context.Context, now time.Time) time.Time {
+	const skew = 30 * time.Second // clocks of two Lambda hosts may differ this much
+	if deadline, ok := ctx.Deadline(); ok {
+		return now.Add(time.Until(deadline) + w.opts.DeadlineMargin + skew)
+	}
+	return now.Add(15 * time.Minute)
+}
+
+// deliver sends the claimed alerts, one message each (paced to Slack's rate)
+// or one digest when there are more than DigestThreshold, and commits what
+// Slack accepted. It returns how many were committed and how many are pending.
+func (w *Watcher) deliver(ctx, work context.Context, claimed []due, owner string, sum *Summary) (sent, pending int) {
+	if len(claimed) > w.opts.DigestThreshold {
+		sum.Digest = true
+		alerts := make([]slack.Alert, len(claimed))
+		for i, d := range claimed {
+			alerts[i] = slack.Alert{Job: d.job, Previous: d.rec.Status}
+		}
+		err := w.opts.Retrier.Do(work, func(ctx context.Context) (bool, error) {
+			return w.notifier.Send(ctx, slack.RenderDigest(alerts))
+		})
+		for _, d := range claimed {
+			w.logDecision(d, err)
+		}
+		if err != nil {
+			w.releaseAll(ctx, claimed, owner)
+			return 0, len(claimed)
+		}
+		return w.commitAll(ctx, claimed, owner)
+	}
+
+	var next time.Time
+	for i, d := range claimed {
+		if err := waitUntil(work, next); err != nil {
+			w.releaseAll(ctx, claimed[i:], owner)
+			return sent, pending + len(claimed) - i
+		}
+		next = time.Now().Add(w.opts.Pace)
+		err := w.opts.Retrier.Do(work, func(ctx context.Context) (bool, error) {
+			return w.notifier.Send(ctx, slack.RenderAlert(slack.Alert{Job: d.job, Previous: d.rec.Status}))
+		})
+		w.logDecision(d, err)
+		if err != nil {
+			w.releaseAll(ctx, claimed[i:i+1], owner)
+			pending++
+			continue
+		}
+		s, p := w.commitAll(ctx, claimed[i:i+1], owner)
+		sent, pending = sent+s, pending+p
+	}
+	return sent, pending
+}
+
+func (w *Watcher) logDecision(d due, err error) {
+	log := w.log.With("job", d.job.Name, "status", d.job.Status, "previous", d.rec.Status)
+	if err != nil {
+		log.Error("alert not delivered; pending for the next run", "error", err)
+		return
+	}
+	log.Info("alert sent")
+}
+
+// commitAll records the alerted status of jobs whose alert Slack accepted.
+// It runs on the invocation's context, inside the margin the work context
+// left, so an alert that went out is recorded even as the deadline nears.
+func (w *Watcher) commitAll(ctx context.Context, claimed []due, owner string) (sent, pending int) {
+	var mu sync.Mutex
+	at := w.now()
+	var g errgroup.Group
+	g.SetLimit(w.opts.Concurrency)
+	for _, d := range claimed {
+		g.Go(func() error {
+			err := w.store.Commit(ctx, d.job.Name, owner, d.job.Status, d.job.ModifiedAt, at)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				// Slack has it; the lease will expire and the next run will
+				// send it once more: the one duplicate a crash can cause.
+				w.log.Error("alert sent but not recorded; it may be sent once more", "job", d.job.Name, "error", err)
+				pending++
+				return nil
+			}
+			sent++
+			return nil
+		})
+	}
+	g.Wait()
+	return sent, pending
+}
+
+// releaseAll gives up this run's claims so the next run can retry at once.
+func (w *Watcher) releaseAll(ctx context.Context, claimed []due, owner string) {
+	var g errgroup.Group
+	g.SetLimit(w.opts.Concurrency)
+	for _, d := range claimed {
+		g.Go(func() error {
+			if err := w.store.Release(ctx, d.job.Name, owner); err != nil {
+				// The lease expires by itself; the alert is still pending.
+				w.log.Warn("release claim", "job", d.job.Name, "error", err)
+			}
+			return nil
+		})
+	}
+	g.Wait()
+}
+
+func (w *Watcher) finish(sum Summary, start time.Time, err error) (Summary, error) {
+	sum.Duration = w.now().Sub(start)
+	attrs := []any{
+		"first_run", sum.FirstRun, "listed", sum.Listed, "transitions", sum.Transitions,
+		"recorded", sum.Recorded, "alerted", sum.Alerted, "pending", sum.Pending,
+		"contended", sum.Contended, "stale", sum.Stale, "digest", sum.Digest,
+		"cursor", sum.Cursor, "cursor_advanced", sum.Advanced, "duration_ms", sum.Duration.Milliseconds(),
+	}
+	if err != nil {
+		w.log.Error("cycle incomplete", append(attrs, "error", err)...)
+		return sum, err
+	}
+	w.log.Info("cycle complete", attrs...)
+	return sum, nil
+}
+
+// waitUntil blocks until t or until ctx is done.
+func waitUntil(ctx context.Context, t time.Time) error {
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err()
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
+		return nil
+	}
+}
+
+func runID() string {
+	return rand.Text()[:16]
+}
