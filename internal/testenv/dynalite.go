@@ -191,13 +191,27 @@ func (w *startWatcher) String() string {
 // dynaliteCLI finds node_modules/dynalite/cli.js at the repository root,
 // which is the nearest directory above the working directory with a go.mod.
 func dynaliteCLI() (string, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	cli := filepath.Join(root, "node_modules", "dynalite", "cli.js")
+	if _, err := os.Stat(cli); err != nil {
+		return "", fmt.Errorf("dynalite is not installed (%s is missing): run `make test` (npm ci installs dynalite)", cli)
+	}
+	return cli, nil
+}
+
+// RepoRoot is the nearest directory above the working directory that holds
+// a go.mod: the repository root.
+func RepoRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", fmt.Errorf("find repository root: %w", err)
 	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
+			return dir, nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
@@ -205,11 +219,6 @@ func dynaliteCLI() (string, error) {
 		}
 		dir = parent
 	}
-	cli := filepath.Join(dir, "node_modules", "dynalite", "cli.js")
-	if _, err := os.Stat(cli); err != nil {
-		return "", fmt.Errorf("dynalite is not installed (%s is missing): run `make test` (npm ci installs dynalite)", cli)
-	}
-	return cli, nil
 }
 
 // freePort asks the kernel for a free loopback port. The port is free when
