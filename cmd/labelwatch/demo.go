@@ -48,7 +48,9 @@ var scenario = []step{
 	}},
 	{"Labeling makes progress; street-scenes-seg starts (silent transition)", func(emu *emulator.Emulator, now time.Time) {
 		emu.Update("street-scenes-seg", func(j *labeling.Job) { j.Status = labeling.StatusInProgress })
-		emu.Update("bird-species-v3", func(j *labeling.Job) { j.Counters = labeling.Counters{Total: 3400, Human: 2100, Machine: 1300, Unlabeled: 600} })
+		emu.Update("bird-species-v3", func(j *labeling.Job) {
+			j.Counters = labeling.Counters{Total: 3400, Human: 2100, Machine: 1300, Unlabeled: 600}
+		})
 	}},
 	{"bird-species-v3 completes, street-scenes-seg fails, medical-xray-triage is being stopped", func(emu *emulator.Emulator, now time.Time) {
 		emu.Update("bird-species-v3", func(j *labeling.Job) {
