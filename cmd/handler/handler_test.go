@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,87 +22,328 @@ import (
 	"github.com/labelwatch/labelwatch/internal/testenv"
 )
 
-// slackHook is a local incoming webhook that records what it is sent.
-type slackHook struct {
-	mu       sync.Mutex
-	messages []string
-	status   int // answer with this status instead of 200 "ok" when set
+// These tests run the real bootstrap under the Lambda Runtime Interface
+// Emulator, invoked with events/scheduled.json, against the SageMaker
+// emulator, dynalite and a local Slack endpoint. The SDK finds the local
+// services through AWS_ENDPOINT_URL_* only, as it would in production.
+
+var (
+	dynaliteURL string
+	bootstrap   string
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(func() int {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		srv, err := testenv.StartDynalite(ctx)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer srv.Close()
+		dynaliteURL = srv.URL
+		dir, err := os.MkdirTemp("", "labelwatch-bootstrap-")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		if bootstrap, err = testenv.BuildHandlerIn(dir); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		return m.Run()
+	}())
 }
 
-func (h *slackHook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// slackServer is a local Slack: an incoming webhook at /services/... and
+// chat.postMessage at /api/. It records what it accepts and can be told to
+// fail.
+type slackServer struct {
+	*httptest.Server
+	mu       sync.Mutex
+	messages []map[string]any
+	failWith int // answer every post with this HTTP status while set
+}
+
+func newSlackServer(t *testing.T) *slackServer {
+	s := &slackServer{}
+	s.Server = httptest.NewServer(s)
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *slackServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.status != 0 {
-		http.Error(w, "service_unavailable", h.status)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failWith != 0 {
+		http.Error(w, "service_unavailable", s.failWith)
 		return
 	}
-	h.messages = append(h.messages, string(body))
+	var msg map[string]any
+	if strings.HasPrefix(r.URL.Path, "/api/chat.postMessage") {
+		form, err := url.ParseQuery(string(body))
+		if err != nil {
+			http.Error(w, "bad form", http.StatusBadRequest)
+			return
+		}
+		var blocks any
+		json.Unmarshal([]byte(form.Get("blocks")), &blocks)
+		msg = map[string]any{"channel": form.Get("channel"), "token": form.Get("token"), "text": form.Get("text"), "blocks": blocks}
+		s.messages = append(s.messages, msg)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"ok":true,"channel":"C0TEST","ts":"1.2"}`)
+		return
+	}
+	if err := json.Unmarshal(body, &msg); err != nil {
+		http.Error(w, "invalid_payload", http.StatusBadRequest)
+		return
+	}
+	s.messages = append(s.messages, msg)
 	io.WriteString(w, "ok")
 }
 
-func (h *slackHook) Messages() []string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return append([]string(nil), h.messages...)
+func (s *slackServer) fail(status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failWith = status
 }
 
-func TestLambdaEndToEnd(t *testing.T) {
-	ddbURL := testenv.Dynalite(t)
-	testenv.CreateTable(t, dynamodb.NewFromConfig(testenv.AWSConfig(ddbURL)), "labelwatch-state")
-	emu := emulator.New()
-	sm := httptest.NewServer(emu)
-	t.Cleanup(sm.Close)
-	hook := &slackHook{}
-	slackSrv := httptest.NewServer(hook)
-	t.Cleanup(slackSrv.Close)
+// texts returns the fallback text of every accepted message, in order.
+func (s *slackServer) texts() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, m := range s.messages {
+		text, _ := m["text"].(string)
+		out = append(out, text)
+	}
+	return out
+}
 
-	start := time.Now()
-	bootstrap := testenv.BuildHandler(t)
-	t.Logf("build took %v", time.Since(start))
-	lambda := testenv.StartLambda(t, bootstrap,
+// stack is one deployed labelwatch: a function, its table, the account's
+// SageMaker and a Slack channel.
+type stack struct {
+	t      *testing.T
+	emu    *emulator.Emulator
+	slack  *slackServer
+	lambda *testenv.Lambda
+	event  []byte
+}
+
+// newStack starts a function with env added to the defaults; "{slack}" in
+// env stands for the local Slack server's URL.
+func newStack(t *testing.T, env ...string) *stack {
+	t.Helper()
+	table := "labelwatch-" + strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name()))
+	testenv.CreateTable(t, dynamodb.NewFromConfig(testenv.AWSConfig(dynaliteURL)), table)
+	s := &stack{t: t, emu: emulator.New(), slack: newSlackServer(t)}
+	sm := httptest.NewServer(s.emu)
+	t.Cleanup(sm.Close)
+	base := []string{
 		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
-		"AWS_ENDPOINT_URL_SAGEMAKER="+sm.URL, "AWS_ENDPOINT_URL_DYNAMODB="+ddbURL,
-		"AWS_LAMBDA_FUNCTION_TIMEOUT=30",
-		"STATE_TABLE=labelwatch-state", "SLACK_WEBHOOK_URL="+slackSrv.URL+"/services/TESTSECRET/hook", "SLACK_PACE=0s")
+		"AWS_ENDPOINT_URL_SAGEMAKER=" + sm.URL, "AWS_ENDPOINT_URL_DYNAMODB=" + dynaliteURL,
+		"AWS_LAMBDA_FUNCTION_TIMEOUT=10", "DEADLINE_MARGIN=2s",
+		"STATE_TABLE=" + table, "SLACK_PACE=0s",
+	}
+	if !hasSlackMode(env) {
+		base = append(base, "SLACK_WEBHOOK_URL={slack}/services/TESTSECRET/hook")
+	}
+	var all []string
+	for _, e := range append(base, env...) {
+		all = append(all, strings.ReplaceAll(e, "{slack}", s.slack.URL))
+	}
+	s.lambda = testenv.StartLambda(t, bootstrap, all...)
 	event, err := os.ReadFile(filepath.Join("..", "..", "events", "scheduled.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	invoke := func() map[string]any {
-		t.Helper()
-		defer func(start time.Time) { t.Logf("invoke took %v", time.Since(start)) }(time.Now())
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		body, err := lambda.Invoke(ctx, event)
-		if err != nil {
-			t.Fatalf("%v\n%s", err, lambda.Output())
+	s.event = event
+	return s
+}
+
+func hasSlackMode(env []string) bool {
+	for _, e := range env {
+		if strings.HasPrefix(e, "SLACK_WEBHOOK_URL=") || strings.HasPrefix(e, "SLACK_BOT_TOKEN=") {
+			return true
 		}
-		var out map[string]any
-		if err := json.Unmarshal(body, &out); err != nil {
-			t.Fatalf("decode %s: %v", body, err)
+	}
+	return false
+}
+
+// result is the handler's answer: a Result, or Lambda's error shape.
+type result struct {
+	Result
+	ErrorMessage string `json:"errorMessage"`
+	ErrorType    string `json:"errorType"`
+}
+
+func (s *stack) invoke() result {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	body, err := s.lambda.Invoke(ctx, s.event)
+	if err != nil {
+		s.t.Fatalf("%v\n%s", err, s.lambda.Output())
+	}
+	var r result
+	if err := json.Unmarshal(body, &r); err != nil {
+		s.t.Fatalf("decode %q: %v\n%s", body, err, s.lambda.Output())
+	}
+	return r
+}
+
+// ok invokes and fails the test unless the run completed without error.
+func (s *stack) ok() Result {
+	s.t.Helper()
+	r := s.invoke()
+	if r.ErrorMessage != "" {
+		s.t.Fatalf("invocation failed: %s (%s)\n%s", r.ErrorMessage, r.ErrorType, s.lambda.Output())
+	}
+	return r.Result
+}
+
+func (s *stack) wantTexts(want ...string) {
+	s.t.Helper()
+	got := s.slack.texts()
+	if len(got) != len(want) {
+		s.t.Fatalf("Slack got %d messages, want %d:\n%s", len(got), len(want), strings.Join(got, "\n"))
+	}
+	for i := range want {
+		if !strings.Contains(got[i], want[i]) {
+			s.t.Errorf("message %d = %q, want it to contain %q", i, got[i], want[i])
 		}
-		return out
+	}
+}
+
+func TestLifecycle(t *testing.T) {
+	s := newStack(t)
+	now := time.Now()
+	at := func(d time.Duration) time.Time { return now.Add(d) }
+
+	// First run: the old finished job and the running ones are recorded
+	// silently; only the job that failed within LOOKBACK alerts.
+	s.emu.Put(labeling.Job{Name: "old-done", Status: labeling.StatusCompleted, CreatedAt: at(-72 * time.Hour), ModifiedAt: at(-70 * time.Hour)})
+	s.emu.Put(labeling.Job{Name: "old-failed", Status: labeling.StatusFailed, CreatedAt: at(-72 * time.Hour), ModifiedAt: at(-3 * time.Hour)})
+	s.emu.Put(labeling.Job{Name: "recent-failed", Status: labeling.StatusFailed, CreatedAt: at(-2 * time.Hour), ModifiedAt: at(-10 * time.Minute), FailureReason: "ClientError: boom"})
+	for _, name := range []string{"cats", "dogs", "birds"} {
+		s.emu.Put(labeling.Job{Name: name, Status: labeling.StatusInProgress, CreatedAt: at(-time.Hour), ModifiedAt: at(-30 * time.Minute)})
+	}
+	s.emu.Put(labeling.Job{Name: "fresh", Status: labeling.StatusInitializing, CreatedAt: at(-time.Minute)})
+	r := s.ok()
+	if !r.FirstRun || r.Listed != 7 || r.Alerted != 1 {
+		t.Fatalf("first run = %+v", r)
+	}
+	s.wantTexts("recent-failed")
+
+	// Each alerting transition alerts once; the silent ones do not.
+	s.emu.Update("cats", func(j *labeling.Job) { j.Status = labeling.StatusCompleted })
+	s.emu.Update("dogs", func(j *labeling.Job) {
+		j.Status = labeling.StatusFailed
+		j.FailureReason = "ClientError: <!channel> <@U123> <https://x|y> &amp; `rm` \nline two"
+	})
+	s.emu.Update("birds", func(j *labeling.Job) { j.Status = labeling.StatusStopping })
+	s.emu.Update("fresh", func(j *labeling.Job) { j.Status = labeling.StatusInProgress })
+	r = s.ok()
+	if r.FirstRun || r.Transitions != 4 || r.Alerted != 2 {
+		t.Fatalf("second run = %+v", r)
+	}
+	s.wantTexts("recent-failed", "cats", "dogs")
+
+	s.emu.Update("birds", func(j *labeling.Job) { j.Status = labeling.StatusStopped })
+	s.ok()
+	s.wantTexts("recent-failed", "cats", "dogs", "birds")
+
+	// Many cycles later, nothing is alerted again.
+	for range 10 {
+		if r := s.ok(); r.Alerted != 0 || r.Transitions != 0 {
+			t.Fatalf("quiet run = %+v", r)
+		}
+	}
+	s.wantTexts("recent-failed", "cats", "dogs", "birds")
+
+	// The failure reason arrived escaped: literal text, no mention, no link.
+	dogs := s.slack.texts()[2]
+	for _, want := range []string{"&lt;!channel&gt;", "&lt;@U123&gt;", "&lt;https://x|y&gt;", "&amp;amp;"} {
+		if !strings.Contains(dogs, want) {
+			t.Errorf("fallback text %q lacks %q", dogs, want)
+		}
+	}
+	if strings.Contains(dogs, "<!channel>") || strings.Contains(dogs, "<@U123>") {
+		t.Errorf("fallback text carries live markup: %q", dogs)
+	}
+}
+
+func TestFiltersAndPages(t *testing.T) {
+	s := newStack(t, "NAME_CONTAINS=prod", "IGNORE_CREATED_BEFORE=2026-01-01T00:00:00Z", "DIGEST_THRESHOLD=1000")
+	created := time.Now().Add(-time.Hour)
+	for i := range 250 {
+		s.emu.Put(labeling.Job{Name: fmt.Sprintf("prod-batch-%03d", i), Status: labeling.StatusInProgress, CreatedAt: created})
+	}
+	s.emu.Put(labeling.Job{Name: "staging-batch", Status: labeling.StatusInProgress, CreatedAt: created})
+	s.emu.Put(labeling.Job{Name: "prod-ancient", Status: labeling.StatusInProgress, CreatedAt: time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)})
+	if r := s.ok(); r.Listed != 250 {
+		t.Fatalf("first run listed %d jobs, want the 250 matching ones", r.Listed)
+	}
+	before := s.emu.Calls("ListLabelingJobs")
+	for _, j := range s.emu.Jobs() {
+		s.emu.Update(j.Name, func(j *labeling.Job) { j.Status = labeling.StatusCompleted })
+	}
+	r := s.ok()
+	if r.Listed != 250 || r.Alerted != 250 {
+		t.Fatalf("second run = %+v", r)
+	}
+	if pages := s.emu.Calls("ListLabelingJobs") - before; pages != 3 {
+		t.Errorf("listed 250 jobs in %d pages, want 3", pages)
+	}
+	for _, text := range s.slack.texts() {
+		if strings.Contains(text, "staging-batch") || strings.Contains(text, "prod-ancient") {
+			t.Errorf("filtered job alerted: %q", text)
+		}
+	}
+	if r := s.ok(); r.Alerted != 0 {
+		t.Fatalf("third run alerted again: %+v", r)
+	}
+}
+
+func TestSlackOutageThenRecovery(t *testing.T) {
+	s := newStack(t)
+	s.emu.Put(labeling.Job{Name: "cats", Status: labeling.StatusInProgress, CreatedAt: time.Now().Add(-time.Hour)})
+	s.ok()
+	s.emu.Update("cats", func(j *labeling.Job) { j.Status = labeling.StatusFailed; j.FailureReason = "ClientError: boom" })
+
+	s.slack.fail(http.StatusServiceUnavailable)
+	r := s.invoke()
+	if r.ErrorMessage == "" || !strings.Contains(r.ErrorMessage, "not delivered") {
+		t.Fatalf("run during the outage = %+v, want an error saying the alert is pending", r)
+	}
+	if strings.Contains(r.ErrorMessage+s.lambda.Output(), "TESTSECRET") {
+		t.Errorf("the webhook URL leaked into the error or logs:\n%s\n%s", r.ErrorMessage, s.lambda.Output())
+	}
+	if got := s.slack.texts(); len(got) != 0 {
+		t.Fatalf("accepted messages during the outage: %q", got)
 	}
 
-	now := time.Now()
-	emu.Put(labeling.Job{Name: "old-done", Status: labeling.StatusCompleted, CreatedAt: now.Add(-48 * time.Hour), ModifiedAt: now.Add(-47 * time.Hour)})
-	emu.Put(labeling.Job{Name: "cats", Status: labeling.StatusInProgress, CreatedAt: now.Add(-time.Hour)})
-	out := invoke()
-	if out["firstRun"] != true || out["alerted"].(float64) != 0 {
-		t.Fatalf("first run: %v\n%s", out, lambda.Output())
+	s.slack.fail(0)
+	if r := s.ok(); r.Alerted != 1 {
+		t.Fatalf("run after the outage = %+v", r)
 	}
-	emu.Update("cats", func(j *labeling.Job) {
-		j.Status = labeling.StatusFailed
-		j.FailureReason = "ClientError: <!channel> manifest not found"
-	})
-	out = invoke()
-	if out["alerted"].(float64) != 1 {
-		t.Fatalf("second run: %v\n%s", out, lambda.Output())
-	}
-	out = invoke()
-	msgs := hook.Messages()
-	if len(msgs) != 1 || !strings.Contains(msgs[0], `\u0026lt;!channel\u0026gt;`) {
-		t.Fatalf("messages: %q\n%v", msgs, out)
+	s.ok()
+	s.wantTexts("cats")
+}
+
+func TestBotToken(t *testing.T) {
+	s := newStack(t, "SLACK_BOT_TOKEN=test-bot-token-SECRET", "SLACK_CHANNEL=C0TEST", "SLACK_API_URL={slack}/api/")
+	s.emu.Put(labeling.Job{Name: "cats", Status: labeling.StatusInProgress, CreatedAt: time.Now().Add(-time.Hour)})
+	s.ok()
+	s.emu.Update("cats", func(j *labeling.Job) { j.Status = labeling.StatusCompleted })
+	s.ok()
+	s.wantTexts("cats")
+	s.slack.mu.Lock()
+	defer s.slack.mu.Unlock()
+	if m := s.slack.messages[0]; m["channel"] != "C0TEST" || m["token"] != "test-bot-token-SECRET" || m["blocks"] == nil {
+		t.Errorf("chat.postMessage got channel %v, token %v, blocks %v", m["channel"], m["token"], m["blocks"] != nil)
 	}
 }

@@ -20,18 +20,27 @@ import (
 // with the same tags and flags as the deployed arm64 one, and returns its path.
 func BuildHandler(t testing.TB) string {
 	t.Helper()
-	root, err := RepoRoot()
+	path, err := BuildHandlerIn(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(t.TempDir(), "bootstrap")
+	return path
+}
+
+// BuildHandlerIn is BuildHandler for TestMain: it builds into dir.
+func BuildHandlerIn(dir string) (string, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return "", err
+	}
+	out := filepath.Join(dir, "bootstrap")
 	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-o", out, "./cmd/handler")
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if msg, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build bootstrap: %v\n%s", err, msg)
+		return "", fmt.Errorf("build bootstrap: %w\n%s", err, msg)
 	}
-	return out
+	return out, nil
 }
 
 // Lambda is one AWS Lambda Runtime Interface Emulator running a bootstrap.
