@@ -95,7 +95,8 @@ func runOnce(ctx context.Context, getenv func(string) string, statePath string, 
 func notifier(cfg config.Slack, stdout io.Writer) watch.Notifier {
 	printer := slack.NewPrinter(stdout)
 	if sender := app.NewNotifier(cfg); sender != nil {
-		return app.Tee{printer, sender}
+		// Post first: a post that fails is retried, and printed only once it succeeds.
+		return app.Tee{sender, printer}
 	}
 	return printer
 }

@@ -191,7 +191,10 @@ func (w *Watcher) collect(ctx context.Context, since time.Time, firstRun bool, n
 	g.SetLimit(w.opts.Concurrency)
 	for page, err := range w.source.Modified(gctx, since) {
 		if err != nil {
-			g.Wait()
+			// A failed load cancels the listing too; report the load.
+			if loadErr := g.Wait(); loadErr != nil {
+				err = loadErr
+			}
 			return nil, newest, listed, err
 		}
 		listed += len(page)
