@@ -3,6 +3,7 @@
 # from lock files, so nothing is installed by hand.
 
 RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
+STATICCHECK_VERSION := v0.8.2
 BIN         := $(CURDIR)/.bin
 RIE         := $(BIN)/aws-lambda-rie
 GO_BUILD    := CGO_ENABLED=0 go build -tags lambda.norpc -trimpath -ldflags='-s -w'
@@ -27,6 +28,7 @@ $(RIE):
 lint:
 	@test -z "$$(gofmt -s -l $$(git ls-files '*.go'))" || { gofmt -s -l $$(git ls-files '*.go'); echo "gofmt -s would change the files above"; exit 1; }
 	go vet ./...
+	go run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 	go mod tidy -diff
 
 test: deps lint

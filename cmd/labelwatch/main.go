@@ -46,7 +46,8 @@ func main() {
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New(usage)
+		fmt.Fprintln(stderr, usage)
+		return errors.New("missing command: run or demo")
 	}
 	flags := flag.NewFlagSet(args[0], flag.ContinueOnError)
 	flags.SetOutput(stderr)
@@ -60,7 +61,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "demo":
 		return demo(ctx, getenv, *statePath, stdout, stderr)
 	default:
-		return fmt.Errorf("unknown command %q\n%s", args[0], usage)
+		fmt.Fprintln(stderr, usage)
+		return fmt.Errorf("unknown command %q: want run or demo", args[0])
 	}
 }
 
