@@ -64,6 +64,16 @@ const (
 	DefaultDigestThreshold = 10
 )
 
+// Variables lists every environment variable labelwatch reads, beyond the
+// AWS SDK's own.
+func Variables() []string {
+	return []string{
+		"STATE_TABLE", "SLACK_WEBHOOK_URL", "SLACK_BOT_TOKEN", "SLACK_CHANNEL", "SLACK_API_URL",
+		"ALERT_ON", "NAME_CONTAINS", "IGNORE_CREATED_BEFORE", "LOOKBACK", "OVERLAP", "RETENTION",
+		"DIGEST_THRESHOLD", "DEADLINE_MARGIN", "SLACK_TIMEOUT", "SLACK_PACE",
+	}
+}
+
 // Load reads the settings of the deployed Lambda: STATE_TABLE and one Slack
 // mode are required.
 func Load(getenv func(string) string) (Config, error) {
