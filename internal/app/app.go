@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
 
 	"github.com/labelwatch/labelwatch/internal/config"
@@ -29,6 +30,17 @@ func NewWatcher(cfg config.Config, awsCfg aws.Config, store state.Store, notifie
 		DeadlineMargin:  cfg.DeadlineMargin,
 		DigestThreshold: cfg.DigestThreshold,
 		Pace:            cfg.Slack.Pace,
+		ClockSkew:       cfg.ClockSkew,
+	})
+}
+
+// AWSHTTPClient is the HTTP client for labelwatch's AWS SDK clients: the
+// SDK's default, keeping as many idle connections to each endpoint as a cycle
+// has state reads and writes in flight. With the SDK's own 10, a burst of
+// writes closes and reopens (and TLS-handshakes) connections all along.
+func AWSHTTPClient() *awshttp.BuildableClient {
+	return awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+		t.MaxIdleConnsPerHost = watch.DefaultConcurrency
 	})
 }
 

@@ -6,6 +6,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"strconv"
@@ -48,6 +49,7 @@ type Config struct {
 	Overlap             time.Duration
 	Retention           time.Duration
 	DeadlineMargin      time.Duration
+	ClockSkew           time.Duration // how far two hosts' clocks may differ; alert claims outlive the deadline by this
 	DigestThreshold     int
 }
 
@@ -58,6 +60,7 @@ const (
 	DefaultOverlap         = 10 * time.Minute
 	DefaultRetention       = 90 * 24 * time.Hour
 	DefaultDeadlineMargin  = 5 * time.Second
+	DefaultClockSkew       = 30 * time.Second
 	DefaultSlackTimeout    = 10 * time.Second
 	DefaultSlackPace       = time.Second
 	DefaultSlackAPIURL     = "https://slack.com/api/"
@@ -70,7 +73,7 @@ func Variables() []string {
 	return []string{
 		"STATE_TABLE", "SLACK_WEBHOOK_URL", "SLACK_BOT_TOKEN", "SLACK_CHANNEL", "SLACK_API_URL",
 		"ALERT_ON", "NAME_CONTAINS", "IGNORE_CREATED_BEFORE", "LOOKBACK", "OVERLAP", "RETENTION",
-		"DIGEST_THRESHOLD", "DEADLINE_MARGIN", "SLACK_TIMEOUT", "SLACK_PACE",
+		"DIGEST_THRESHOLD", "DEADLINE_MARGIN", "CLOCK_SKEW", "SLACK_TIMEOUT", "SLACK_PACE",
 	}
 }
 
@@ -96,6 +99,7 @@ func load(getenv func(string) string, local bool) (Config, error) {
 		Overlap:         p.duration("OVERLAP", DefaultOverlap),
 		Retention:       p.duration("RETENTION", DefaultRetention),
 		DeadlineMargin:  p.duration("DEADLINE_MARGIN", DefaultDeadlineMargin),
+		ClockSkew:       p.duration("CLOCK_SKEW", DefaultClockSkew),
 		DigestThreshold: p.positiveInt("DIGEST_THRESHOLD", DefaultDigestThreshold),
 	}
 	if c.StateTable == "" && !local {
@@ -252,11 +256,16 @@ func checkURL(raw string) string {
 // ParseDuration is time.ParseDuration plus a whole-day unit, "d", as in 90d.
 func ParseDuration(v string) (time.Duration, error) {
 	if days, ok := strings.CutSuffix(v, "d"); ok {
-		n, err := strconv.Atoi(days)
+		const day = 24 * time.Hour
+		n, err := strconv.ParseInt(days, 10, 64)
 		if err != nil {
 			return 0, fmt.Errorf("parse duration %q: %w", v, err)
 		}
-		return time.Duration(n) * 24 * time.Hour, nil
+		// Beyond this the product wraps around, possibly to a plausible value.
+		if n > math.MaxInt64/int64(day) || n < math.MinInt64/int64(day) {
+			return 0, fmt.Errorf("parse duration %q: out of range", v)
+		}
+		return time.Duration(n) * day, nil
 	}
 	return time.ParseDuration(v)
 }

@@ -606,3 +606,33 @@ func TestConcurrentChanges(t *testing.T) {
 		t.Errorf("%d jobs, want %d", n, 30+4*20)
 	}
 }
+
+// TestChangesBetweenPages checks that a listing's later pages show what
+// changed after its first: the emulator reuses a sorted listing across pages
+// only while no job changes.
+func TestChangesBetweenPages(t *testing.T) {
+	emu, c, _ := serve(t, numbered(6))
+	in := &sagemaker.ListLabelingJobsInput{MaxResults: aws.Int32(2), LastModifiedTimeAfter: aws.Time(at(-time.Hour))}
+	first, err := c.ListLabelingJobs(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	emu.Update("job-04", func(j *labeling.Job) { j.Status = labeling.StatusFailed })
+	emu.Put(labeling.Job{Name: "job-99", CreatedAt: at(time.Hour), ModifiedAt: at(time.Hour)})
+	var statuses []string
+	for p := sagemaker.NewListLabelingJobsPaginator(c, &sagemaker.ListLabelingJobsInput{
+		MaxResults: in.MaxResults, LastModifiedTimeAfter: in.LastModifiedTimeAfter, NextToken: first.NextToken,
+	}); p.HasMorePages(); {
+		out, err := p.NextPage(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range out.LabelingJobSummaryList {
+			statuses = append(statuses, aws.ToString(s.LabelingJobName)+"="+string(s.LabelingJobStatus))
+		}
+	}
+	want := []string{"job-02=InProgress", "job-03=InProgress", "job-04=Failed", "job-05=InProgress", "job-99=Initializing"}
+	if !slices.Equal(statuses, want) {
+		t.Errorf("later pages: got %v, want %v", statuses, want)
+	}
+}

@@ -2,6 +2,7 @@ package labeling
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"time"
@@ -13,6 +14,10 @@ import (
 
 // PageSize is ListLabelingJobs' largest page.
 const PageSize = 100
+
+// ErrRepeatedToken means ListLabelingJobs answered a page with a NextToken it
+// had already sent, so the listing cannot be completed.
+var ErrRepeatedToken = errors.New("the service repeated an earlier NextToken; listing is incomplete")
 
 // Source lists labeling jobs with ListLabelingJobs, applying the user's
 // filters.
@@ -41,18 +46,31 @@ func (s *Source) Modified(ctx context.Context, since time.Time) iter.Seq2[[]Job,
 		in.NameContains = aws.String(s.nameContains)
 	}
 	if !s.createdAfter.IsZero() {
-		in.CreationTimeAfter = aws.Time(s.createdAfter)
+		// CreationTimeAfter is strict and the API keeps milliseconds: this
+		// keeps a job created at the floor itself, which is not "before" it.
+		in.CreationTimeAfter = aws.Time(s.createdAfter.Add(-time.Nanosecond).Truncate(time.Millisecond))
 	}
 	return func(yield func([]Job, error) bool) {
 		pages := sagemaker.NewListLabelingJobsPaginator(s.client, in, func(o *sagemaker.ListLabelingJobsPaginatorOptions) {
 			// A token the service repeats would otherwise page forever.
 			o.StopOnDuplicateToken = true
 		})
+		// The paginator stops on a repeated token without an error, which
+		// would pass a cut-short listing off as complete and let the cycle
+		// move its cursor past jobs it never saw.
+		tokens := map[string]bool{}
 		for n := 1; pages.HasMorePages(); n++ {
 			out, err := pages.NextPage(ctx)
 			if err != nil {
 				yield(nil, fmt.Errorf("list labeling jobs page %d: %w", n, err))
 				return
+			}
+			if token := aws.ToString(out.NextToken); token != "" {
+				if tokens[token] {
+					yield(nil, fmt.Errorf("list labeling jobs page %d: %w", n, ErrRepeatedToken))
+					return
+				}
+				tokens[token] = true
 			}
 			jobs := make([]Job, 0, len(out.LabelingJobSummaryList))
 			for _, summary := range out.LabelingJobSummaryList {

@@ -253,6 +253,14 @@ func CreateTable(t testing.TB, client *dynamodb.Client, name string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	if err := CreateStateTable(ctx, client, name); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// CreateStateTable is CreateTable for programs without a testing.TB, such as
+// the benchmark.
+func CreateStateTable(ctx context.Context, client *dynamodb.Client, name string) error {
 	_, err := client.CreateTable(ctx, &dynamodb.CreateTableInput{
 		TableName:            aws.String(name),
 		BillingMode:          types.BillingModePayPerRequest,
@@ -260,7 +268,7 @@ func CreateTable(t testing.TB, client *dynamodb.Client, name string) {
 		KeySchema:            []types.KeySchemaElement{{AttributeName: aws.String("pk"), KeyType: types.KeyTypeHash}},
 	})
 	if err != nil {
-		t.Fatalf("create table %q: %v", name, err)
+		return fmt.Errorf("create table %q: %w", name, err)
 	}
 	// dynalite started with --createTableMs 0 is active almost at once; the
 	// short delays keep the waiter from sleeping its default 20 s.
@@ -269,6 +277,7 @@ func CreateTable(t testing.TB, client *dynamodb.Client, name string) {
 		o.MaxDelay = 200 * time.Millisecond
 	})
 	if err := waiter.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)}, 10*time.Second); err != nil {
-		t.Fatalf("wait for table %q: %v", name, err)
+		return fmt.Errorf("wait for table %q: %w", name, err)
 	}
+	return nil
 }

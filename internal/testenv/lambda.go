@@ -10,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -58,21 +60,32 @@ type Lambda struct {
 // t.Cleanup.
 func StartLambda(t testing.TB, bootstrap string, env ...string) *Lambda {
 	t.Helper()
-	root, err := RepoRoot()
+	l, err := LaunchLambda(bootstrap, env...)
 	if err != nil {
 		t.Fatal(err)
+	}
+	t.Cleanup(l.Kill)
+	return l
+}
+
+// LaunchLambda is StartLambda for programs without a testing.TB, such as the
+// benchmark: the caller must Kill the Lambda it returns.
+func LaunchLambda(bootstrap string, env ...string) (*Lambda, error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return nil, err
 	}
 	rie := filepath.Join(root, ".bin", "aws-lambda-rie")
 	if _, err := os.Stat(rie); err != nil {
-		t.Fatalf("the Lambda Runtime Interface Emulator is not installed (%s is missing): run `make test`", rie)
+		return nil, fmt.Errorf("the Lambda Runtime Interface Emulator is not installed (%s is missing): run `make test`", rie)
 	}
 	emuPort, err := freePort()
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	apiPort, err := freePort()
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	l := &Lambda{
 		URL:    fmt.Sprintf("http://127.0.0.1:%d/2015-03-31/functions/function/invocations", emuPort),
@@ -88,28 +101,32 @@ func StartLambda(t testing.TB, bootstrap string, env ...string) *Lambda {
 	// A process group of its own, so Kill ends the function process too.
 	l.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := l.cmd.Start(); err != nil {
-		t.Fatalf("start aws-lambda-rie: %v", err)
+		return nil, fmt.Errorf("start aws-lambda-rie: %w", err)
 	}
 	go func() { l.cmd.Wait(); close(l.done) }()
-	t.Cleanup(l.Kill)
 	// Wait until the emulator listens; it starts in milliseconds.
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", emuPort), time.Second)
 		if err == nil {
 			conn.Close()
-			return l
+			return l, nil
 		}
 		select {
 		case <-l.done:
-			t.Fatalf("aws-lambda-rie exited at start:\n%s", l.Output())
+			return nil, fmt.Errorf("aws-lambda-rie exited at start:\n%s", l.Output())
 		case <-time.After(20 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("aws-lambda-rie did not listen within 15s:\n%s", l.Output())
+			l.Kill()
+			return nil, fmt.Errorf("aws-lambda-rie did not listen within 15s:\n%s", l.Output())
 		}
 	}
 }
+
+// Pid is the process id of the emulator; the function's bootstrap runs as
+// its child.
+func (l *Lambda) Pid() int { return l.cmd.Process.Pid }
 
 // Invoke sends event to the function and returns the response body: the
 // handler's result, or {"errorMessage": ..., "errorType": ...}.
@@ -131,10 +148,35 @@ func (l *Lambda) Invoke(ctx context.Context, event []byte) ([]byte, error) {
 }
 
 // Kill ends the emulator and the function process at once, as a crash or a
-// Lambda timeout would.
+// Lambda timeout would. The emulator starts the function in a process group
+// of its own, so killing the emulator's group alone would leave the function
+// running: the emulator is stopped first, so it starts nothing more, then
+// every process below it is killed, then the emulator.
 func (l *Lambda) Kill() {
-	syscall.Kill(-l.cmd.Process.Pid, syscall.SIGKILL)
+	pgid := l.cmd.Process.Pid
+	syscall.Kill(-pgid, syscall.SIGSTOP)
+	for _, pid := range descendants(pgid) {
+		syscall.Kill(-pid, syscall.SIGKILL) // its group, if it leads one
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	syscall.Kill(-pgid, syscall.SIGKILL)
 	<-l.done
+}
+
+// descendants lists the processes below pid, from /proc (Linux).
+func descendants(pid int) []int {
+	var out []int
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	for _, task := range tasks {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, task.Name()))
+		for _, f := range strings.Fields(string(b)) {
+			if child, err := strconv.Atoi(f); err == nil {
+				out = append(out, child)
+				out = append(out, descendants(child)...)
+			}
+		}
+	}
+	return out
 }
 
 // Output is everything the emulator and the function printed so far.

@@ -13,7 +13,7 @@ type Verdict int
 // The verdicts, from doing nothing to alerting.
 const (
 	Unchanged Verdict = iota // stored status equals the listed one
-	Stale                    // the listing is older than what is stored; ignore it
+	Stale                    // the listing is older than what is stored (by time or by the state machine); ignore it
 	Contended                // another run holds a live claim on the job
 	Baseline                 // first run: record without alerting (too old, or not alerting)
 	Silent                   // a transition into a status that does not alert
@@ -38,7 +38,11 @@ func (r Rules) Decide(job labeling.Job, rec state.Record, firstRun bool, now tim
 		return Contended
 	case rec.Status == job.Status:
 		return Unchanged
-	case regresses(rec.Status, job.Status):
+	case regresses(rec.Status, job.Status),
+		// An older listing is stale too, unless it shows the job further
+		// along: a stale read cannot, so the clock that stamped it went
+		// back, and ignoring it would lose the alert for good.
+		job.ModifiedAt.Before(rec.ModifiedAt) && !advances(rec.Status, job.Status):
 		return Stale
 	case !r.AlertOn[job.Status]:
 		if rec.Status == "" && firstRun {
@@ -59,6 +63,12 @@ func (r Rules) Decide(job labeling.Job, rec state.Record, firstRun bool, now tim
 func regresses(stored, listed labeling.Status) bool {
 	from, to := rank(stored), rank(listed)
 	return from >= 0 && to >= 0 && to < from
+}
+
+// advances reports whether a job moves forward along the state machine.
+func advances(stored, listed labeling.Status) bool {
+	from, to := rank(stored), rank(listed)
+	return from >= 0 && to >= 0 && to > from
 }
 
 func rank(s labeling.Status) int {

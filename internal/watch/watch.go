@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	slackapi "github.com/slack-go/slack"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/labelwatch/labelwatch/internal/labeling"
@@ -41,9 +42,19 @@ type Options struct {
 	DeadlineMargin  time.Duration // stop this long before the invocation deadline
 	DigestThreshold int           // more alerts than this in one cycle become one digest
 	Pace            time.Duration // least time between two Slack posts
-	Concurrency     int           // state reads and writes in flight; default 32
+	Concurrency     int           // state reads and writes in flight; default DefaultConcurrency
 	Retrier         Retrier       // default DefaultRetrier
+	ClockSkew       time.Duration // how far two hosts' clocks may differ; leases outlive the deadline by this; default DefaultClockSkew
 }
+
+// DefaultConcurrency is how many state reads and writes a cycle keeps in
+// flight unless Options say otherwise. The AWS clients keep as many idle
+// connections (app.AWSHTTPClient), so a burst reuses them.
+const DefaultConcurrency = 32
+
+// DefaultClockSkew is how far apart the clocks of two Lambda hosts are
+// assumed to be at most.
+const DefaultClockSkew = 30 * time.Second
 
 // Watcher runs cycles. It holds no state between them: all of it is in the
 // Store.
@@ -59,13 +70,16 @@ type Watcher struct {
 // New returns a Watcher.
 func New(source Source, store state.Store, notifier Notifier, log *slog.Logger, now func() time.Time, opts Options) *Watcher {
 	if opts.Concurrency <= 0 {
-		opts.Concurrency = 32
+		opts.Concurrency = DefaultConcurrency
 	}
 	if opts.Retrier.Attempts <= 0 {
 		opts.Retrier = DefaultRetrier
 	}
 	if opts.DigestThreshold <= 0 {
 		opts.DigestThreshold = 10
+	}
+	if opts.ClockSkew <= 0 {
+		opts.ClockSkew = DefaultClockSkew
 	}
 	return &Watcher{source: source, store: store, notifier: notifier, log: log, now: now, opts: opts}
 }
@@ -151,7 +165,7 @@ func (w *Watcher) Run(ctx context.Context) (Summary, error) {
 	}
 
 	// 5. Send, and commit each alert once Slack accepted it.
-	sent, pending := w.deliver(ctx, work, claimed, owner, &sum)
+	sent, pending, failure := w.deliver(ctx, work, claimed, owner, &sum)
 	sum.Alerted, sum.Pending = sent, pending
 
 	// 6. Advance the cursor only when every job of the cycle is committed.
@@ -162,7 +176,9 @@ func (w *Watcher) Run(ctx context.Context) (Summary, error) {
 		sum.Cursor, sum.Advanced = newest, true
 	}
 	if sum.Pending > 0 {
-		return w.finish(sum, start, fmt.Errorf("%d of %d alerts not delivered, retried next run: %w", sum.Pending, len(alerts), ErrPending))
+		// The first failure says why (invalid_auth, a timeout, ...), so the
+		// invocation's error is enough to act on without reading the logs.
+		return w.finish(sum, start, fmt.Errorf("%d of %d alerts not delivered, retried next run: %w: %w", sum.Pending, len(alerts), ErrPending, failure))
 	}
 	return w.finish(sum, start, nil)
 }
@@ -290,17 +306,17 @@ func (w *Watcher) recordAndClaim(ctx context.Context, silent, alerts []due, owne
 // leaseUntil is when this run's claims expire: after the invocation's own
 // deadline, so no other run can take over an alert this run may still send.
 func (w *Watcher) leaseUntil(ctx context.Context, now time.Time) time.Time {
-	const skew = 30 * time.Second // clocks of two Lambda hosts may differ this much
 	if deadline, ok := ctx.Deadline(); ok {
-		return now.Add(time.Until(deadline) + w.opts.DeadlineMargin + skew)
+		return now.Add(time.Until(deadline) + w.opts.DeadlineMargin + w.opts.ClockSkew)
 	}
 	return now.Add(15 * time.Minute)
 }
 
 // deliver sends the claimed alerts, one message each (paced to Slack's rate)
 // or one digest when there are more than DigestThreshold, and commits what
-// Slack accepted. It returns how many were committed and how many are pending.
-func (w *Watcher) deliver(ctx, work context.Context, claimed []due, owner string, sum *Summary) (sent, pending int) {
+// Slack accepted. It returns how many were committed and how many are
+// pending, and the first failure when some are.
+func (w *Watcher) deliver(ctx, work context.Context, claimed []due, owner string, sum *Summary) (sent, pending int, failure error) {
 	if len(claimed) > w.opts.DigestThreshold {
 		sum.Digest = true
 		alerts := make([]slack.Alert, len(claimed))
@@ -315,7 +331,7 @@ func (w *Watcher) deliver(ctx, work context.Context, claimed []due, owner string
 		}
 		if err != nil {
 			w.releaseAll(ctx, claimed, owner)
-			return 0, len(claimed)
+			return 0, len(claimed), fmt.Errorf("send digest: %w", err)
 		}
 		return w.commitAll(ctx, claimed, owner)
 	}
@@ -324,7 +340,7 @@ func (w *Watcher) deliver(ctx, work context.Context, claimed []due, owner string
 	for i, d := range claimed {
 		if err := waitUntil(work, next); err != nil {
 			w.releaseAll(ctx, claimed[i:], owner)
-			return sent, pending + len(claimed) - i
+			return sent, pending + len(claimed) - i, cmp.Or(failure, fmt.Errorf("stop sending: %w", err))
 		}
 		next = time.Now().Add(w.opts.Pace)
 		err := w.opts.Retrier.Do(work, func(ctx context.Context) (bool, error) {
@@ -334,12 +350,19 @@ func (w *Watcher) deliver(ctx, work context.Context, claimed []due, owner string
 		if err != nil {
 			w.releaseAll(ctx, claimed[i:i+1], owner)
 			pending++
+			failure = cmp.Or(failure, fmt.Errorf("send alert for job %q: %w", d.job.Name, err))
+			// Slack asked for quiet: post nothing more to the channel
+			// before Retry-After has passed (and nothing more this run if
+			// that is past the deadline).
+			if rl, ok := errors.AsType[*slackapi.RateLimitedError](err); ok && rl.RetryAfter > 0 {
+				next = time.Now().Add(rl.RetryAfter)
+			}
 			continue
 		}
-		s, p := w.commitAll(ctx, claimed[i:i+1], owner)
-		sent, pending = sent+s, pending+p
+		s, p, err := w.commitAll(ctx, claimed[i:i+1], owner)
+		sent, pending, failure = sent+s, pending+p, cmp.Or(failure, err)
 	}
-	return sent, pending
+	return sent, pending, failure
 }
 
 func (w *Watcher) logDecision(d due, err error) {
@@ -354,7 +377,7 @@ func (w *Watcher) logDecision(d due, err error) {
 // commitAll records the alerted status of jobs whose alert Slack accepted.
 // It runs on the invocation's context, inside the margin the work context
 // left, so an alert that went out is recorded even as the deadline nears.
-func (w *Watcher) commitAll(ctx context.Context, claimed []due, owner string) (sent, pending int) {
+func (w *Watcher) commitAll(ctx context.Context, claimed []due, owner string) (sent, pending int, failure error) {
 	var mu sync.Mutex
 	at := w.now()
 	var g errgroup.Group
@@ -369,6 +392,7 @@ func (w *Watcher) commitAll(ctx context.Context, claimed []due, owner string) (s
 				// send it once more: the one duplicate a crash can cause.
 				w.log.Error("alert sent but not recorded; it may be sent once more", "job", d.job.Name, "error", err)
 				pending++
+				failure = cmp.Or(failure, fmt.Errorf("alert sent but not recorded: %w", err))
 				return nil
 			}
 			sent++
@@ -376,7 +400,7 @@ func (w *Watcher) commitAll(ctx context.Context, claimed []due, owner string) (s
 		})
 	}
 	g.Wait()
-	return sent, pending
+	return sent, pending, failure
 }
 
 // releaseAll gives up this run's claims so the next run can retry at once.
@@ -411,11 +435,15 @@ func (w *Watcher) finish(sum Summary, start time.Time, err error) (Summary, erro
 	return sum, nil
 }
 
-// waitUntil blocks until t or until ctx is done.
+// waitUntil blocks until t or until ctx is done. It returns at once when t
+// is past ctx's deadline.
 func waitUntil(ctx context.Context, t time.Time) error {
 	d := time.Until(t)
 	if d <= 0 {
 		return ctx.Err()
+	}
+	if deadline, ok := ctx.Deadline(); ok && deadline.Before(t) {
+		return fmt.Errorf("wait %v: %w", d.Round(time.Millisecond), errGaveUp)
 	}
 	timer := time.NewTimer(d)
 	defer timer.Stop()

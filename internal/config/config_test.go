@@ -1,0 +1,358 @@
+package config
+
+import (
+	"maps"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/labelwatch/labelwatch/internal/labeling"
+)
+
+// The secrets carry the marker "SECRET"; no error may contain it.
+const (
+	testWebhook = "https://hooks.slack.com/services/T0SECRET/B0SECRET/XSECRETx"
+	testToken   = "xoxb-SECRET-token"
+)
+
+// env is a getenv over vars, on top of a minimal valid deployed setting
+// unless vars unsets them with "".
+func env(vars map[string]string) func(string) string {
+	all := map[string]string{"STATE_TABLE": "labelwatch-state", "SLACK_WEBHOOK_URL": testWebhook}
+	maps.Copy(all, vars)
+	return func(name string) string {
+		if !slices.Contains(Variables(), name) {
+			panic("config read undeclared variable " + name)
+		}
+		return all[name]
+	}
+}
+
+func statusSet(s ...labeling.Status) map[labeling.Status]bool {
+	set := map[labeling.Status]bool{}
+	for _, st := range s {
+		set[st] = true
+	}
+	return set
+}
+
+func TestLoadDefaults(t *testing.T) {
+	got, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		StateTable: "labelwatch-state",
+		Slack: Slack{
+			Mode:       ModeWebhook,
+			WebhookURL: testWebhook,
+			APIURL:     DefaultSlackAPIURL,
+			Timeout:    10 * time.Second,
+			Pace:       time.Second,
+		},
+		AlertOn:         statusSet(labeling.StatusFailed, labeling.StatusCompleted, labeling.StatusStopped),
+		Lookback:        time.Hour,
+		Overlap:         10 * time.Minute,
+		Retention:       90 * 24 * time.Hour,
+		DeadlineMargin:  5 * time.Second,
+		ClockSkew:       30 * time.Second,
+		DigestThreshold: 10,
+	}
+	checkConfig(t, got, want)
+}
+
+func TestLoadEveryVariable(t *testing.T) {
+	tests := []struct {
+		name  string
+		load  func(func(string) string) (Config, error)
+		vars  map[string]string
+		check func(t *testing.T, c Config)
+	}{
+		{
+			name: "webhook mode with every setting",
+			load: Load,
+			vars: map[string]string{
+				"STATE_TABLE":           " my-table ",
+				"NAME_CONTAINS":         "cats",
+				"ALERT_ON":              " Failed , Stopping,Initializing ",
+				"LOOKBACK":              "2h30m",
+				"OVERLAP":               "90s",
+				"RETENTION":             "30d",
+				"DEADLINE_MARGIN":       "8s",
+				"CLOCK_SKEW":            "2s",
+				"DIGEST_THRESHOLD":      "25",
+				"IGNORE_CREATED_BEFORE": "2026-01-02T15:04:05+01:00",
+				"SLACK_TIMEOUT":         "3s",
+				"SLACK_PACE":            "0s",
+			},
+			check: func(t *testing.T, c Config) {
+				checkConfig(t, c, Config{
+					StateTable:          "my-table",
+					NameContains:        "cats",
+					AlertOn:             statusSet(labeling.StatusFailed, labeling.StatusStopping, labeling.StatusInitializing),
+					Lookback:            150 * time.Minute,
+					Overlap:             90 * time.Second,
+					Retention:           30 * 24 * time.Hour,
+					DeadlineMargin:      8 * time.Second,
+					ClockSkew:           2 * time.Second,
+					DigestThreshold:     25,
+					IgnoreCreatedBefore: time.Date(2026, 1, 2, 14, 4, 5, 0, time.UTC),
+					Slack: Slack{
+						Mode: ModeWebhook, WebhookURL: testWebhook, APIURL: DefaultSlackAPIURL,
+						Timeout: 3 * time.Second, Pace: 0,
+					},
+				})
+			},
+		},
+		{
+			name: "bot mode, API URL gets its trailing slash",
+			load: Load,
+			vars: map[string]string{
+				"SLACK_WEBHOOK_URL": "",
+				"SLACK_BOT_TOKEN":   testToken,
+				"SLACK_CHANNEL":     "C0123456789",
+				"SLACK_API_URL":     "http://127.0.0.1:8080/api",
+				"ALERT_ON":          "InProgress,Completed",
+			},
+			check: func(t *testing.T, c Config) {
+				s := c.Slack
+				if s.Mode != ModeBot || s.BotToken != testToken || s.Channel != "C0123456789" || s.APIURL != "http://127.0.0.1:8080/api/" {
+					t.Errorf("Slack = mode %v, channel %q, API URL %q; want bot mode to C0123456789 at http://127.0.0.1:8080/api/", s.Mode, s.Channel, s.APIURL)
+				}
+				if want := statusSet(labeling.StatusInProgress, labeling.StatusCompleted); !maps.Equal(c.AlertOn, want) {
+					t.Errorf("AlertOn = %v, want %v", c.AlertOn, want)
+				}
+			},
+		},
+		{
+			name: "plain http to loopback hosts",
+			load: Load,
+			vars: map[string]string{"SLACK_WEBHOOK_URL": "http://localhost:9000/services/x", "SLACK_API_URL": "http://[::1]:9/api/"},
+			check: func(t *testing.T, c Config) {
+				if c.Slack.WebhookURL != "http://localhost:9000/services/x" || c.Slack.APIURL != "http://[::1]:9/api/" {
+					t.Errorf("Slack URLs = %q, %q", c.Slack.WebhookURL, c.Slack.APIURL)
+				}
+			},
+		},
+		{
+			name: "local run needs neither table nor Slack",
+			load: LoadLocal,
+			vars: map[string]string{"STATE_TABLE": "", "SLACK_WEBHOOK_URL": ""},
+			check: func(t *testing.T, c Config) {
+				if c.StateTable != "" || c.Slack.Mode != ModePrint {
+					t.Errorf("StateTable %q, Slack mode %v; want none and print", c.StateTable, c.Slack.Mode)
+				}
+				if c.Lookback != DefaultLookback || c.DigestThreshold != DefaultDigestThreshold {
+					t.Errorf("defaults not applied: %+v", c)
+				}
+			},
+		},
+		{
+			name: "local run posts when Slack is set",
+			load: LoadLocal,
+			vars: map[string]string{"STATE_TABLE": ""},
+			check: func(t *testing.T, c Config) {
+				if c.Slack.Mode != ModeWebhook || c.Slack.WebhookURL != testWebhook {
+					t.Errorf("Slack mode %v, want webhook", c.Slack.Mode)
+				}
+			},
+		},
+		{
+			name: "days unit",
+			load: Load,
+			vars: map[string]string{"LOOKBACK": "2d"},
+			check: func(t *testing.T, c Config) {
+				if c.Lookback != 48*time.Hour {
+					t.Errorf("Lookback = %v, want 48h", c.Lookback)
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := tt.load(env(tt.vars))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, c)
+		})
+	}
+}
+
+// problemLine matches one problem in a configuration error.
+var problemLine = regexp.MustCompile(`(?m)^  [A-Z_]+ `)
+
+func TestLoadInvalid(t *testing.T) {
+	tests := []struct {
+		name     string
+		local    bool // LoadLocal instead of Load
+		vars     map[string]string
+		named    []string // variables the error must name
+		problems int      // problems it must list
+	}{
+		{name: "missing table", vars: map[string]string{"STATE_TABLE": " "}, named: []string{"STATE_TABLE"}, problems: 1},
+		{name: "unknown status in ALERT_ON", vars: map[string]string{"ALERT_ON": "Failed,Paused"}, named: []string{"ALERT_ON"}, problems: 1},
+		{name: "status in the wrong case", vars: map[string]string{"ALERT_ON": "failed"}, named: []string{"ALERT_ON"}, problems: 1},
+		{name: "ALERT_ON with no status", vars: map[string]string{"ALERT_ON": " , ,"}, named: []string{"ALERT_ON"}, problems: 1},
+		{name: "duration without unit", vars: map[string]string{"LOOKBACK": "10"}, named: []string{"LOOKBACK"}, problems: 1},
+		{name: "duration not a duration", vars: map[string]string{"OVERLAP": "soon"}, named: []string{"OVERLAP"}, problems: 1},
+		{name: "negative duration", vars: map[string]string{"DEADLINE_MARGIN": "-5s"}, named: []string{"DEADLINE_MARGIN"}, problems: 1},
+		{name: "negative days", vars: map[string]string{"RETENTION": "-2d"}, named: []string{"RETENTION"}, problems: 1},
+		{name: "fractional days", vars: map[string]string{"RETENTION": "1.5d"}, named: []string{"RETENTION"}, problems: 1},
+		{name: "days beyond a duration's range", vars: map[string]string{"RETENTION": "999999999d"}, named: []string{"RETENTION"}, problems: 1},
+		{name: "days that wrap around to 25 minutes", vars: map[string]string{"LOOKBACK": "213504d"}, named: []string{"LOOKBACK"}, problems: 1},
+		{name: "zero duration", vars: map[string]string{"LOOKBACK": "0s"}, named: []string{"LOOKBACK"}, problems: 1},
+		{name: "retention under a day", vars: map[string]string{"RETENTION": "12h"}, named: []string{"RETENTION"}, problems: 1},
+		{name: "bad clock skew", vars: map[string]string{"CLOCK_SKEW": "-30s"}, named: []string{"CLOCK_SKEW"}, problems: 1},
+		{name: "bad slack timeout", vars: map[string]string{"SLACK_TIMEOUT": "fast"}, named: []string{"SLACK_TIMEOUT"}, problems: 1},
+		{name: "negative slack pace", vars: map[string]string{"SLACK_PACE": "-1s"}, named: []string{"SLACK_PACE"}, problems: 1},
+		{name: "digest threshold not a number", vars: map[string]string{"DIGEST_THRESHOLD": "ten"}, named: []string{"DIGEST_THRESHOLD"}, problems: 1},
+		{name: "digest threshold zero", vars: map[string]string{"DIGEST_THRESHOLD": "0"}, named: []string{"DIGEST_THRESHOLD"}, problems: 1},
+		{name: "digest threshold fractional", vars: map[string]string{"DIGEST_THRESHOLD": "1.5"}, named: []string{"DIGEST_THRESHOLD"}, problems: 1},
+		{name: "created-before a date only", vars: map[string]string{"IGNORE_CREATED_BEFORE": "2026-01-02"}, named: []string{"IGNORE_CREATED_BEFORE"}, problems: 1},
+		{name: "created-before without zone", vars: map[string]string{"IGNORE_CREATED_BEFORE": "2026-01-02T15:04:05"}, named: []string{"IGNORE_CREATED_BEFORE"}, problems: 1},
+		{
+			name:     "both Slack modes",
+			vars:     map[string]string{"SLACK_BOT_TOKEN": testToken, "SLACK_CHANNEL": "C0123"},
+			named:    []string{"SLACK_WEBHOOK_URL", "SLACK_BOT_TOKEN"},
+			problems: 1,
+		},
+		{
+			name:     "both Slack modes, local",
+			local:    true,
+			vars:     map[string]string{"SLACK_CHANNEL": "C0123"},
+			named:    []string{"SLACK_WEBHOOK_URL", "SLACK_CHANNEL"},
+			problems: 1,
+		},
+		{name: "neither Slack mode", vars: map[string]string{"SLACK_WEBHOOK_URL": ""}, named: []string{"SLACK_WEBHOOK_URL", "SLACK_BOT_TOKEN"}, problems: 1},
+		{
+			name:     "token without channel",
+			vars:     map[string]string{"SLACK_WEBHOOK_URL": "", "SLACK_BOT_TOKEN": testToken},
+			named:    []string{"SLACK_CHANNEL"},
+			problems: 1,
+		},
+		{
+			name:     "channel without token",
+			vars:     map[string]string{"SLACK_WEBHOOK_URL": "", "SLACK_CHANNEL": "C0123"},
+			named:    []string{"SLACK_BOT_TOKEN"},
+			problems: 1,
+		},
+		{name: "webhook URL without scheme", vars: map[string]string{"SLACK_WEBHOOK_URL": "hooks.slack.com/services/SECRET"}, named: []string{"SLACK_WEBHOOK_URL"}, problems: 1},
+		{name: "webhook URL unparseable", vars: map[string]string{"SLACK_WEBHOOK_URL": "https://hooks slack com/%zzSECRET"}, named: []string{"SLACK_WEBHOOK_URL"}, problems: 1},
+		{name: "webhook URL not http", vars: map[string]string{"SLACK_WEBHOOK_URL": "ftp://hooks.slack.com/SECRET"}, named: []string{"SLACK_WEBHOOK_URL"}, problems: 1},
+		{name: "webhook over http to another host", vars: map[string]string{"SLACK_WEBHOOK_URL": "http://hooks.slack.com/services/SECRET"}, named: []string{"SLACK_WEBHOOK_URL"}, problems: 1},
+		{name: "webhook over http to a private address", vars: map[string]string{"SLACK_WEBHOOK_URL": "http://10.0.0.1/services/SECRET"}, named: []string{"SLACK_WEBHOOK_URL"}, problems: 1},
+		{name: "webhook over http to a look-alike of localhost", vars: map[string]string{"SLACK_WEBHOOK_URL": "http://localhost.example.com/SECRET"}, named: []string{"SLACK_WEBHOOK_URL"}, problems: 1},
+		{
+			name:     "API URL over http to another host",
+			vars:     map[string]string{"SLACK_WEBHOOK_URL": "", "SLACK_BOT_TOKEN": testToken, "SLACK_CHANNEL": "C0", "SLACK_API_URL": "http://slack.example.com/api/"},
+			named:    []string{"SLACK_API_URL"},
+			problems: 1,
+		},
+		{
+			name: "every problem at once",
+			vars: map[string]string{
+				"STATE_TABLE":           "",
+				"ALERT_ON":              "Paused",
+				"LOOKBACK":              "1 hour",
+				"OVERLAP":               "-1m",
+				"RETENTION":             "1h",
+				"DEADLINE_MARGIN":       "x",
+				"CLOCK_SKEW":            "30",
+				"DIGEST_THRESHOLD":      "-3",
+				"IGNORE_CREATED_BEFORE": "yesterday",
+				"SLACK_WEBHOOK_URL":     "http://example.com/SECRET",
+				"SLACK_TIMEOUT":         "0",
+				"SLACK_PACE":            "later",
+				"SLACK_API_URL":         "gopher://SECRET",
+			},
+			named: []string{
+				"STATE_TABLE", "ALERT_ON", "LOOKBACK", "OVERLAP", "RETENTION", "DEADLINE_MARGIN", "CLOCK_SKEW",
+				"DIGEST_THRESHOLD", "IGNORE_CREATED_BEFORE", "SLACK_WEBHOOK_URL", "SLACK_TIMEOUT",
+				"SLACK_PACE", "SLACK_API_URL",
+			},
+			problems: 13,
+		},
+		{
+			name:     "bot mode problems at once, local",
+			local:    true,
+			vars:     map[string]string{"SLACK_WEBHOOK_URL": "", "SLACK_BOT_TOKEN": testToken, "SLACK_API_URL": "::SECRET", "LOOKBACK": "-1h"},
+			named:    []string{"SLACK_CHANNEL", "SLACK_API_URL", "LOOKBACK"},
+			problems: 3,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			load := Load
+			if tt.local {
+				load = LoadLocal
+			}
+			c, err := load(env(tt.vars))
+			if err == nil {
+				t.Fatalf("no error; config %+v", c)
+			}
+			if c.Slack.WebhookURL != "" || c.Slack.BotToken != "" || c.StateTable != "" {
+				t.Errorf("a failed load returned settings: %+v", c)
+			}
+			msg := err.Error()
+			for _, name := range tt.named {
+				if !strings.Contains(msg, name) {
+					t.Errorf("error does not name %s:\n%s", name, msg)
+				}
+			}
+			if got := len(problemLine.FindAllString(msg, -1)); got != tt.problems {
+				t.Errorf("error lists %d problems, want %d:\n%s", got, tt.problems, msg)
+			}
+			for _, secret := range []string{"SECRET", testWebhook, testToken} {
+				if strings.Contains(msg, secret) {
+					t.Errorf("error shows a secret (%q):\n%s", secret, msg)
+				}
+			}
+		})
+	}
+}
+
+func TestParseDuration(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    time.Duration
+		wantErr bool
+	}{
+		{in: "90s", want: 90 * time.Second},
+		{in: "1h30m", want: 90 * time.Minute},
+		{in: "90d", want: 90 * 24 * time.Hour},
+		{in: "0d", want: 0},
+		{in: "106751d", want: 106751 * 24 * time.Hour}, // the most whole days a Duration holds
+		{in: "106752d", wantErr: true},
+		{in: "-106752d", wantErr: true},
+		{in: "d", wantErr: true},
+		{in: "1.5d", wantErr: true},
+		{in: "5", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := ParseDuration(tt.in)
+			if (err != nil) != tt.wantErr || got != tt.want {
+				t.Errorf("ParseDuration(%q) = %v, %v; want %v, error %v", tt.in, got, err, tt.want, tt.wantErr)
+			}
+		})
+	}
+}
+
+func checkConfig(t *testing.T, got, want Config) {
+	t.Helper()
+	if !maps.Equal(got.AlertOn, want.AlertOn) {
+		t.Errorf("AlertOn = %v, want %v", got.AlertOn, want.AlertOn)
+	}
+	if !got.IgnoreCreatedBefore.Equal(want.IgnoreCreatedBefore) {
+		t.Errorf("IgnoreCreatedBefore = %v, want %v", got.IgnoreCreatedBefore, want.IgnoreCreatedBefore)
+	}
+	got.AlertOn, want.AlertOn = nil, nil
+	got.IgnoreCreatedBefore, want.IgnoreCreatedBefore = time.Time{}, time.Time{}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("config\n got %+v\nwant %+v", got, want)
+	}
+}

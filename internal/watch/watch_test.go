@@ -1,0 +1,1255 @@
+package watch_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
+
+	"github.com/labelwatch/labelwatch/internal/emulator"
+	"github.com/labelwatch/labelwatch/internal/labeling"
+	"github.com/labelwatch/labelwatch/internal/slack"
+	"github.com/labelwatch/labelwatch/internal/state"
+	"github.com/labelwatch/labelwatch/internal/testenv"
+	"github.com/labelwatch/labelwatch/internal/watch"
+)
+
+// dynaliteURL is the one dynalite every DynamoStore test of the package
+// shares; each test makes its own table on it.
+var dynaliteURL string
+
+func TestMain(m *testing.M) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	srv, err := testenv.StartDynalite(ctx)
+	cancel()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "watch tests need dynalite:", err)
+		os.Exit(1)
+	}
+	dynaliteURL = srv.URL
+	code := m.Run()
+	if err := srv.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
+	}
+	os.Exit(code)
+}
+
+const (
+	initializing = labeling.StatusInitializing
+	inProgress   = labeling.StatusInProgress
+	stopping     = labeling.StatusStopping
+	completed    = labeling.StatusCompleted
+	failed       = labeling.StatusFailed
+	stopped      = labeling.StatusStopped
+
+	retention = 90 * 24 * time.Hour
+)
+
+// start is where every test's clock begins; it has a millisecond fraction
+// so that times are checked to the millisecond.
+var start = time.Date(2026, 3, 1, 12, 0, 0, 250_000_000, time.UTC)
+
+// fastRetrier keeps failing deliveries quick.
+var fastRetrier = watch.Retrier{Attempts: 3, Base: time.Millisecond, Max: 5 * time.Millisecond}
+
+func defaultRules() watch.Rules {
+	return watch.Rules{AlertOn: map[labeling.Status]bool{failed: true, completed: true, stopped: true}, Lookback: time.Hour}
+}
+
+// backend is a kind of state store the cycle runs against.
+type backend struct {
+	name string
+	// open returns a fresh store for t, and a function that opens the same
+	// state again, as a second run overlapping the first would.
+	open func(t *testing.T, now func() time.Time) (state.Store, func() state.Store)
+}
+
+var backends = []backend{
+	{
+		name: "FileStore",
+		open: func(t *testing.T, now func() time.Time) (state.Store, func() state.Store) {
+			s, err := state.OpenFile(filepath.Join(t.TempDir(), "state.json"), retention, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Two processes must not share a file; two runs in one process
+			// share the store.
+			return s, func() state.Store { return s }
+		},
+	},
+	{
+		name: "DynamoStore",
+		open: func(t *testing.T, now func() time.Time) (state.Store, func() state.Store) {
+			table := tableName(t)
+			testenv.CreateTable(t, dynamoClient(), table)
+			open := func() state.Store { return state.NewDynamoStore(dynamoClient(), table, retention, now) }
+			return open(), open
+		},
+	},
+}
+
+// tables numbers the tables made on the package's dynalite, which outlives
+// each test (and each -count repetition).
+var tables atomic.Int64
+
+// dynamoClient is a client of the package's dynalite, with the SDK's default
+// retryer.
+func dynamoClient() *dynamodb.Client {
+	cfg := testenv.AWSConfig(dynaliteURL)
+	cfg.HTTPClient = &http.Client{Transport: readOnlyBodies{http.DefaultTransport.(*http.Transport).Clone()}}
+	return dynamodb.NewFromConfig(cfg)
+}
+
+func tableName(t *testing.T) string {
+	name := regexp.MustCompile(`[^a-zA-Z0-9_.-]+`).ReplaceAllString(t.Name(), "-")
+	return fmt.Sprintf("%.200s-%d", name, tables.Add(1))
+}
+
+// clock is the fake time of one test, shared by the emulator (which stamps
+// changes with it), the store and the watcher.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) tick(d time.Duration) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+	return c.t
+}
+
+// countingStore counts the loads the cycle makes; everything else passes
+// through.
+type countingStore struct {
+	state.Store
+	mu    sync.Mutex
+	loads []int // names per Load call
+}
+
+func (s *countingStore) Load(ctx context.Context, jobs []string) (map[string]state.Record, error) {
+	s.mu.Lock()
+	s.loads = append(s.loads, len(jobs))
+	s.mu.Unlock()
+	return s.Store.Load(ctx, jobs)
+}
+
+// takeLoads returns the batch sizes loaded since the last call, largest first.
+func (s *countingStore) takeLoads() []int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	loads := s.loads
+	s.loads = nil
+	slices.SortFunc(loads, func(a, b int) int { return b - a })
+	return loads
+}
+
+// bodyReader hides the WriteTo method of the SDK's request body. smithy-go
+// wraps the body so that, once it has closed it (as soon as the response
+// headers arrive), WriteTo answers io.EOF; net/http's check for bytes past
+// Content-Length can run after that against a fast local server, and then
+// closes the connection under the response ("use of closed network
+// connection", aws/aws-sdk-go-v2#2737, which the SDK's default retryer
+// retries). With Read's plain EOF the SageMaker client needs no retryer, and
+// the emulator's call counts are the cycle's calls.
+type bodyReader struct{ io.ReadCloser }
+
+type readOnlyBodies struct{ base http.RoundTripper }
+
+func (t readOnlyBodies) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body != nil && r.Body != http.NoBody {
+		r = r.Clone(r.Context())
+		r.Body = bodyReader{r.Body}
+	}
+	return t.base.RoundTrip(r)
+}
+
+// syncBuffer is the log output of one test.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// harness is one test's world: a SageMaker emulator behind the real SDK
+// client, a real store, and a Slack webhook behind the real sender.
+type harness struct {
+	t       *testing.T
+	clock   *clock
+	emu     *emulator.Emulator
+	sm      *sagemaker.Client
+	hook    *testenv.SlackHook
+	sender  *slack.Sender
+	store   *countingStore
+	another func() state.Store
+	logs    *syncBuffer
+}
+
+func newHarness(t *testing.T, b backend) *harness {
+	h := &harness{t: t, clock: &clock{t: start}, hook: testenv.NewSlackHook(t), logs: &syncBuffer{}}
+	h.emu = emulator.New(emulator.WithClock(h.clock.now))
+	srv := httptest.NewServer(h.emu)
+	t.Cleanup(srv.Close)
+	h.sm = sagemaker.NewFromConfig(aws.Config{
+		Region:       "us-east-1",
+		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
+		BaseEndpoint: aws.String(srv.URL),
+		HTTPClient:   &http.Client{Transport: readOnlyBodies{http.DefaultTransport.(*http.Transport).Clone()}},
+		Retryer:      func() aws.Retryer { return aws.NopRetryer{} },
+	})
+	h.sender = slack.NewWebhookSender(h.hook.URL, &http.Client{Timeout: 10 * time.Second})
+	store, another := b.open(t, h.clock.now)
+	h.store = &countingStore{Store: store}
+	h.another = another
+	t.Cleanup(func() {
+		// Whatever happened, no log line shows the webhook URL.
+		if logs := h.logs.String(); strings.Contains(logs, "SECRET") {
+			t.Errorf("logs show the webhook URL:\n%s", logs)
+		}
+		if t.Failed() {
+			lines := strings.SplitAfter(h.logs.String(), "\n")
+			t.Logf("last log lines:\n%s", strings.Join(lines[max(0, len(lines)-40):], ""))
+		}
+	})
+	return h
+}
+
+// setup is how a test's watcher differs from the default one.
+type setup struct {
+	opts         watch.Options // zero fields take the test defaults
+	nameContains string
+	createdAfter time.Time
+	store        state.Store // nil for the harness's
+	// afterPage, when set, runs each time the source has yielded a page,
+	// with the page's number, before the cycle takes the page.
+	afterPage func(page int)
+}
+
+// pageHook is the real source, with a hook between its pages.
+type pageHook struct {
+	watch.Source
+	after func(page int)
+}
+
+func (s pageHook) Modified(ctx context.Context, since time.Time) iter.Seq2[[]labeling.Job, error] {
+	return func(yield func([]labeling.Job, error) bool) {
+		n := 0
+		for page, err := range s.Source.Modified(ctx, since) {
+			if err == nil {
+				n++
+				s.after(n)
+			}
+			if !yield(page, err) {
+				return
+			}
+		}
+	}
+}
+
+func (h *harness) watcher(s setup) *watch.Watcher {
+	o := s.opts
+	if o.Rules.AlertOn == nil {
+		o.Rules = defaultRules()
+	}
+	if o.Overlap == 0 {
+		o.Overlap = 10 * time.Minute
+	}
+	if o.DeadlineMargin == 0 {
+		o.DeadlineMargin = 5 * time.Second
+	}
+	if o.Retrier.Attempts == 0 {
+		o.Retrier = fastRetrier
+	}
+	store := s.store
+	if store == nil {
+		store = h.store
+	}
+	log := slog.New(slog.NewJSONHandler(h.logs, nil))
+	var source watch.Source = labeling.NewSource(h.sm, s.nameContains, s.createdAfter)
+	if s.afterPage != nil {
+		source = pageHook{Source: source, after: s.afterPage}
+	}
+	return watch.New(source, store, h.sender, log, h.clock.now, o)
+}
+
+// runCtx runs one cycle of w with ctx; its error never shows the webhook URL.
+func (h *harness) runCtx(ctx context.Context, w *watch.Watcher) (watch.Summary, error) {
+	h.t.Helper()
+	sum, err := w.Run(ctx)
+	if err != nil && strings.Contains(err.Error(), "SECRET") {
+		h.t.Errorf("Run's error shows the webhook URL: %v", err)
+	}
+	return sum, err
+}
+
+// mustRun runs one cycle of a watcher built from s, which must succeed.
+func (h *harness) mustRun(s setup) watch.Summary {
+	h.t.Helper()
+	sum, err := h.runCtx(h.t.Context(), h.watcher(s))
+	if err != nil {
+		h.t.Fatalf("Run: %v (summary %+v)", err, sum)
+	}
+	return sum
+}
+
+// put adds jobs to the emulator.
+func (h *harness) put(jobs ...labeling.Job) {
+	for _, j := range jobs {
+		h.emu.Put(j)
+	}
+}
+
+// set moves the named jobs to status at the clock's now, changing them
+// further with more.
+func (h *harness) set(status labeling.Status, names []string, more ...func(*labeling.Job)) {
+	h.t.Helper()
+	for _, name := range names {
+		ok := h.emu.Update(name, func(j *labeling.Job) {
+			j.Status = status
+			for _, f := range more {
+				f(j)
+			}
+		})
+		if !ok {
+			h.t.Fatalf("no job %q in the emulator", name)
+		}
+	}
+}
+
+// job is a job in status, last modified at modified and created two hours
+// before.
+func job(name string, status labeling.Status, modified time.Time) labeling.Job {
+	return labeling.Job{
+		Name: name, Status: status, CreatedAt: modified.Add(-2 * time.Hour), ModifiedAt: modified,
+		Counters: labeling.Counters{Total: 90, Human: 60, Machine: 30, Unlabeled: 10},
+	}
+}
+
+// jobs puts n jobs prefix-000, prefix-001, ... in status, modified at
+// modified, and returns their names.
+func (h *harness) jobs(prefix string, n int, status labeling.Status, modified time.Time) []string {
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("%s-%03d", prefix, i)
+		h.put(job(names[i], status, modified))
+	}
+	return names
+}
+
+// records loads the stored records of names, a batch at a time.
+func (h *harness) records(names ...string) map[string]state.Record {
+	h.t.Helper()
+	all := map[string]state.Record{}
+	for batch := range slices.Chunk(names, state.MaxBatch) {
+		recs, err := h.store.Store.Load(h.t.Context(), batch)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		for k, v := range recs {
+			all[k] = v
+		}
+	}
+	return all
+}
+
+// checkStored checks that each named job is stored in status, with no claim
+// left on it, and alerted or not.
+func (h *harness) checkStored(status labeling.Status, alerted bool, names ...string) {
+	h.t.Helper()
+	recs := h.records(names...)
+	for _, name := range names {
+		rec, ok := recs[name]
+		switch {
+		case !ok:
+			h.t.Errorf("%s: not stored, want %s", name, status)
+		case rec.Status != status:
+			h.t.Errorf("%s: stored %q, want %q", name, rec.Status, status)
+		case rec.Lease != nil:
+			h.t.Errorf("%s: claim left on the record: %+v", name, *rec.Lease)
+		case rec.AlertedAt.IsZero() == alerted:
+			h.t.Errorf("%s: alerted at %v, want alerted %v", name, rec.AlertedAt, alerted)
+		}
+	}
+}
+
+// checkNotStored checks that no named job has a record.
+func (h *harness) checkNotStored(names ...string) {
+	h.t.Helper()
+	for name, rec := range h.records(names...) {
+		h.t.Errorf("%s: stored %+v, want no record", name, rec)
+	}
+}
+
+func (h *harness) cursor() (time.Time, bool) {
+	h.t.Helper()
+	c, ok, err := h.store.Cursor(h.t.Context())
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return c, ok
+}
+
+// listCalls is the ListLabelingJobs calls the cycles made so far.
+func (h *harness) listCalls() int {
+	return h.emu.Calls("ListLabelingJobs")
+}
+
+// message is one Slack message as the webhook received it.
+type message struct {
+	Text   string            `json:"text"`
+	Blocks []json.RawMessage `json:"blocks"`
+}
+
+func (h *harness) messages() []message {
+	h.t.Helper()
+	var msgs []message
+	for _, raw := range h.hook.Messages() {
+		var m message
+		if err := json.Unmarshal(raw, &m); err != nil {
+			h.t.Fatalf("webhook payload %s: %v", raw, err)
+		}
+		if m.Text == "" || len(m.Blocks) == 0 {
+			h.t.Errorf("message without text fallback or blocks: %s", raw)
+		}
+		msgs = append(msgs, m)
+	}
+	return msgs
+}
+
+// mrkdwn is every text of m that Slack reads as mrkdwn: the fallback text
+// and each text object of type mrkdwn.
+func (m message) mrkdwn() []string {
+	texts := []string{m.Text}
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			if v["type"] == "mrkdwn" {
+				if s, ok := v["text"].(string); ok {
+					texts = append(texts, s)
+				}
+			}
+			for _, e := range v {
+				walk(e)
+			}
+		case []any:
+			for _, e := range v {
+				walk(e)
+			}
+		}
+	}
+	for _, b := range m.Blocks {
+		var v any
+		_ = json.Unmarshal(b, &v)
+		walk(v)
+	}
+	return texts
+}
+
+// all is the text of m and of its blocks, decoded.
+func (m message) all() string {
+	return strings.Join(m.mrkdwn(), "\n") + "\n" + m.header()
+}
+
+// header is the text of m's header block.
+func (m message) header() string {
+	for _, b := range m.Blocks {
+		var hb struct {
+			Type string `json:"type"`
+			Text struct {
+				Text string `json:"text"`
+			} `json:"text"`
+		}
+		if json.Unmarshal(b, &hb) == nil && hb.Type == "header" {
+			return hb.Text.Text
+		}
+	}
+	return ""
+}
+
+// about is the messages whose fallback text names job.
+func about(msgs []message, job string) []message {
+	var out []message
+	word := regexp.MustCompile(`(^|\s)` + regexp.QuoteMeta(job) + `(\s|$)`)
+	for _, m := range msgs {
+		if word.MatchString(m.Text) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// checkEachOnce checks that msgs are exactly one single-job message per name.
+func checkEachOnce(t *testing.T, msgs []message, names ...string) {
+	t.Helper()
+	if len(msgs) != len(names) {
+		t.Errorf("%d messages, want %d (one per job)", len(msgs), len(names))
+	}
+	for _, name := range names {
+		if got := about(msgs, name); len(got) != 1 {
+			t.Errorf("%d messages about %s, want 1", len(got), name)
+		}
+	}
+}
+
+// checkSummary compares the counts of sum with want's; Cursor and Duration
+// are not compared.
+func checkSummary(t *testing.T, sum, want watch.Summary) {
+	t.Helper()
+	sum.Cursor, sum.Duration = time.Time{}, 0
+	if sum != want {
+		t.Errorf("summary\n got %+v\nwant %+v", sum, want)
+	}
+}
+
+// cycleCase is one behaviour of the cycle, run against every backend.
+type cycleCase struct {
+	name string
+	run  func(t *testing.T, h *harness)
+}
+
+func TestCycle(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			for _, c := range cycleCases {
+				t.Run(c.name, func(t *testing.T) {
+					t.Parallel()
+					c.run(t, newHarness(t, b))
+				})
+			}
+		})
+	}
+}
+
+var cycleCases = []cycleCase{
+	{"first run records everything and alerts only recent endings", func(t *testing.T, h *harness) {
+		now := h.clock.now()
+		old := now.Add(-48 * time.Hour)
+		var olds []string
+		for i, st := range []labeling.Status{completed, failed, stopped, completed, failed} {
+			name := fmt.Sprintf("old-%d", i)
+			olds = append(olds, name)
+			h.put(job(name, st, old.Add(time.Duration(i)*time.Minute)))
+		}
+		recent := job("recent-failure", failed, now.Add(-10*time.Minute))
+		recent.FailureReason = "ClientError: the manifest s3://bucket/in.manifest was not found"
+		h.put(recent, job("running", inProgress, now.Add(-5*time.Minute)), job("just-old", completed, now.Add(-time.Hour-time.Second)))
+
+		sum := h.mustRun(setup{})
+		checkSummary(t, sum, watch.Summary{FirstRun: true, Listed: 8, Transitions: 8, Recorded: 7, Alerted: 1, Advanced: true})
+		msgs := h.messages()
+		checkEachOnce(t, msgs, "recent-failure")
+		if len(msgs) == 1 && !strings.Contains(msgs[0].all(), "the manifest s3://bucket/in.manifest was not found") {
+			t.Errorf("alert does not quote the failure reason:\n%s", msgs[0].all())
+		}
+		h.checkStored(failed, true, "recent-failure")
+		h.checkStored(inProgress, false, "running")
+		h.checkStored(completed, false, "just-old")
+		for i, name := range olds {
+			h.checkStored([]labeling.Status{completed, failed, stopped, completed, failed}[i], false, name)
+		}
+		// The cursor is the newest modification listed, SageMaker's clock.
+		if c, ok := h.cursor(); !ok || !c.Equal(now.Add(-5*time.Minute)) {
+			t.Errorf("cursor %v (set %v), want %v", c, ok, now.Add(-5*time.Minute))
+		}
+
+		h.clock.tick(time.Minute)
+		sum = h.mustRun(setup{})
+		// Only what changed since the cursor less the overlap is listed again.
+		checkSummary(t, sum, watch.Summary{Listed: 2})
+		if n := len(h.messages()); n != 1 {
+			t.Errorf("%d messages after the second run, want still 1", n)
+		}
+	}},
+
+	{"first run with no jobs keeps waiting for its baseline", func(t *testing.T, h *harness) {
+		sum := h.mustRun(setup{})
+		checkSummary(t, sum, watch.Summary{FirstRun: true})
+		if _, ok := h.cursor(); ok {
+			t.Error("cursor set by a run that listed nothing")
+		}
+		h.put(job("later", failed, h.clock.tick(time.Minute).Add(-2*time.Hour)))
+		sum = h.mustRun(setup{})
+		checkSummary(t, sum, watch.Summary{FirstRun: true, Listed: 1, Transitions: 1, Recorded: 1, Advanced: true})
+		if n := len(h.messages()); n != 0 {
+			t.Errorf("%d messages for a job that ended before the lookback, want 0", n)
+		}
+	}},
+
+	{"each alerting transition is alerted once", func(t *testing.T, h *harness) {
+		now := h.clock.now()
+		h.put(job("to-completed", inProgress, now.Add(-30*time.Minute)),
+			job("to-failed", inProgress, now.Add(-30*time.Minute)),
+			job("to-stopped", stopping, now.Add(-30*time.Minute)),
+			job("unchanged", inProgress, now.Add(-30*time.Minute)))
+		h.mustRun(setup{})
+
+		at := h.clock.tick(time.Minute)
+		h.set(completed, []string{"to-completed"}, func(j *labeling.Job) {
+			j.Counters = labeling.Counters{Total: 100, Human: 70, Machine: 30}
+			j.OutputManifest = "s3://bucket/out/to-completed/output.manifest"
+		})
+		h.set(failed, []string{"to-failed"}, func(j *labeling.Job) { j.FailureReason = "AlgorithmError: out of memory" })
+		h.set(stopped, []string{"to-stopped"})
+		sum := h.mustRun(setup{})
+		checkSummary(t, sum, watch.Summary{Listed: 4, Transitions: 3, Alerted: 3, Advanced: true})
+
+		msgs := h.messages()
+		checkEachOnce(t, msgs, "to-completed", "to-failed", "to-stopped")
+		for name, want := range map[string][]string{
+			"to-completed": {"✅ Labeling job to-completed completed (was InProgress)", "s3://bucket/out/to-completed/output.manifest", "100%"},
+			"to-failed":    {"❌ Labeling job to-failed failed (was InProgress): AlgorithmError: out of memory"},
+			"to-stopped":   {"🛑 Labeling job to-stopped stopped (was Stopping)"},
+		} {
+			for _, m := range about(msgs, name) {
+				for _, w := range want {
+					if !strings.Contains(m.all(), w) {
+						t.Errorf("message about %s does not say %q:\n%s", name, w, m.all())
+					}
+				}
+			}
+		}
+		h.checkStored(completed, true, "to-completed")
+		h.checkStored(failed, true, "to-failed")
+		h.checkStored(stopped, true, "to-stopped")
+		h.checkStored(inProgress, false, "unchanged")
+		if rec := h.records("to-failed")["to-failed"]; !rec.AlertedAt.Equal(at) || !rec.ModifiedAt.Equal(at) {
+			t.Errorf("to-failed stored as alerted at %v, modified at %v; want both %v", rec.AlertedAt, rec.ModifiedAt, at)
+		}
+
+		for range 3 {
+			h.clock.tick(time.Minute)
+			h.mustRun(setup{})
+		}
+		if n := len(h.messages()); n != 3 {
+			t.Errorf("%d messages after three more runs, want still 3", n)
+		}
+	}},
+
+	{"silent transitions are recorded without a message", func(t *testing.T, h *harness) {
+		h.put(job("starting", initializing, h.clock.now()), job("winding-down", inProgress, h.clock.now()))
+		h.mustRun(setup{})
+
+		h.clock.tick(time.Minute)
+		h.set(inProgress, []string{"starting"})
+		h.set(stopping, []string{"winding-down"})
+		sum := h.mustRun(setup{})
+		checkSummary(t, sum, watch.Summary{Listed: 2, Transitions: 2, Recorded: 2, Advanced: true})
+		if n := len(h.messages()); n != 0 {
+			t.Errorf("%d messages for silent transitions, want 0", n)
+		}
+		h.checkStored(inProgress, false, "starting")
+		h.checkStored(stopping, false, "winding-down")
+
+		h.clock.tick(time.Minute)
+		h.set(stopped, []string{"winding-down"})
+		h.mustRun(setup{})
+		msgs := h.messages()
+		checkEachOnce(t, msgs, "winding-down")
+		if len(msgs) == 1 && !strings.Contains(msgs[0].Text, "stopped (was Stopping)") {
+			t.Errorf("message %q does not tell the stop", msgs[0].Text)
+		}
+	}},
+
+	{"ALERT_ON only Failed", func(t *testing.T, h *harness) {
+		only := setup{opts: watch.Options{Rules: watch.Rules{AlertOn: map[labeling.Status]bool{failed: true}, Lookback: time.Hour}}}
+		now := h.clock.now()
+		h.put(job("fails", inProgress, now), job("completes", inProgress, now), job("stops", inProgress, now),
+			job("failed-before", failed, now.Add(-time.Minute)), job("completed-before", completed, now.Add(-time.Minute)))
+		h.mustRun(only)
+		checkEachOnce(t, h.messages(), "failed-before")
+
+		h.clock.tick(time.Minute)
+		h.set(failed, []string{"fails"})
+		h.set(completed, []string{"completes"})
+		h.set(stopping, []string{"stops"})
+		sum := h.mustRun(only)
+		checkSummary(t, sum, watch.Summary{Listed: 5, Transitions: 3, Recorded: 2, Alerted: 1, Advanced: true})
+		checkEachOnce(t, h.messages(), "failed-before", "fails")
+		h.checkStored(completed, false, "completes")
+		h.checkStored(stopping, false, "stops")
+
+		h.clock.tick(time.Minute)
+		h.set(stopped, []string{"stops"})
+		h.mustRun(only)
+		h.checkStored(stopped, false, "stops")
+		if n := len(h.messages()); n != 2 {
+			t.Errorf("%d messages, want 2", n)
+		}
+	}},
+
+	{"ALERT_ON with Stopping and no Completed", func(t *testing.T, h *harness) {
+		custom := setup{opts: watch.Options{Rules: watch.Rules{AlertOn: map[labeling.Status]bool{stopping: true, stopped: true}, Lookback: time.Hour}}}
+		h.put(job("stops", inProgress, h.clock.now()), job("completes", inProgress, h.clock.now()))
+		h.mustRun(custom)
+		h.clock.tick(time.Minute)
+		h.set(stopping, []string{"stops"})
+		h.set(completed, []string{"completes"})
+		h.mustRun(custom)
+		h.clock.tick(time.Minute)
+		h.set(stopped, []string{"stops"})
+		h.mustRun(custom)
+		msgs := h.messages()
+		if len(msgs) != 2 || len(about(msgs, "stops")) != 2 || !strings.Contains(msgs[0].Text, "stopping") || !strings.Contains(msgs[1].Text, "stopped (was Stopping)") {
+			t.Errorf("messages %+v, want one for Stopping, then one for Stopped", msgs)
+		}
+		h.checkStored(completed, false, "completes")
+	}},
+
+	{"NAME_CONTAINS leaves other jobs alone", func(t *testing.T, h *harness) {
+		filtered := setup{nameContains: "team-a"}
+		now := h.clock.now()
+		h.put(job("team-a-cats", inProgress, now), job("TEAM-A-birds", inProgress, now), job("team-b-dogs", inProgress, now))
+		h.mustRun(filtered)
+		h.clock.tick(time.Minute)
+		h.set(failed, []string{"team-a-cats", "TEAM-A-birds", "team-b-dogs"})
+		sum := h.mustRun(filtered)
+		checkSummary(t, sum, watch.Summary{Listed: 2, Transitions: 2, Alerted: 2, Advanced: true})
+		checkEachOnce(t, h.messages(), "team-a-cats", "TEAM-A-birds")
+		h.checkStored(failed, true, "team-a-cats", "TEAM-A-birds")
+		h.checkNotStored("team-b-dogs")
+	}},
+
+	{"IGNORE_CREATED_BEFORE leaves older jobs alone", func(t *testing.T, h *harness) {
+		floor := h.clock.now().Add(-24 * time.Hour)
+		filtered := setup{createdAfter: floor}
+		mk := func(name string, created time.Time) labeling.Job {
+			return labeling.Job{Name: name, Status: inProgress, CreatedAt: created, ModifiedAt: h.clock.now()}
+		}
+		h.put(mk("ancient", floor.Add(-time.Hour)), mk("just-before", floor.Add(-time.Millisecond)),
+			mk("at-floor", floor), mk("fresh", floor.Add(time.Hour)))
+		h.mustRun(filtered)
+		h.clock.tick(time.Minute)
+		h.set(failed, []string{"ancient", "just-before", "at-floor", "fresh"})
+		sum := h.mustRun(filtered)
+		checkSummary(t, sum, watch.Summary{Listed: 2, Transitions: 2, Alerted: 2, Advanced: true})
+		checkEachOnce(t, h.messages(), "at-floor", "fresh")
+		h.checkNotStored("ancient", "just-before")
+	}},
+
+	{"250 jobs changing at once: pages, one load per page, one digest", func(t *testing.T, h *harness) {
+		names := h.jobs("bulk", 250, inProgress, h.clock.now())
+		sum := h.mustRun(setup{})
+		checkSummary(t, sum, watch.Summary{FirstRun: true, Listed: 250, Transitions: 250, Recorded: 250, Advanced: true})
+		if calls := h.listCalls(); calls != 3 {
+			t.Errorf("first run: %d list calls, want 3 pages", calls)
+		}
+		if loads := h.store.takeLoads(); !slices.Equal(loads, []int{100, 100, 50}) {
+			t.Errorf("first run: loads of %v jobs, want one per page: [100 100 50]", loads)
+		}
+
+		h.clock.tick(time.Minute)
+		h.set(completed, names)
+		before := h.listCalls()
+		sum = h.mustRun(setup{})
+		checkSummary(t, sum, watch.Summary{Listed: 250, Transitions: 250, Alerted: 250, Digest: true, Advanced: true})
+		if calls := h.listCalls() - before; calls != 3 {
+			t.Errorf("%d list calls, want 3 pages", calls)
+		}
+		if loads := h.store.takeLoads(); !slices.Equal(loads, []int{100, 100, 50}) {
+			t.Errorf("loads of %v jobs, want one per page: [100 100 50]", loads)
+		}
+		msgs := h.messages()
+		if len(msgs) != 1 || !strings.HasPrefix(msgs[0].Text, "🚨 250 labeling job alerts") {
+			t.Fatalf("%d messages (%v), want one digest of 250 alerts", len(msgs), msgs)
+		}
+		h.checkStored(completed, true, names...)
+
+		h.clock.tick(time.Minute)
+		sum = h.mustRun(setup{})
+		checkSummary(t, sum, watch.Summary{Listed: 250})
+		if n := len(h.messages()); n != 1 {
+			t.Errorf("%d messages after a run with no change, want still 1", n)
+		}
+	}},
+
+	{"a listing that fails part-way changes nothing", func(t *testing.T, h *harness) {
+		h.put(job("seed", inProgress, h.clock.now().Add(-time.Hour)))
+		h.mustRun(setup{})
+		before, _ := h.cursor()
+		h.clock.tick(time.Minute)
+		names := h.jobs("new", 110, inProgress, h.clock.now())
+		h.set(failed, names[:1])
+
+		failPage2 := setup{afterPage: func(page int) {
+			if page == 1 {
+				h.emu.FailNext(1, emulator.ServiceUnavailable)
+			}
+		}}
+		sum, err := h.runCtx(t.Context(), h.watcher(failPage2))
+		var resp *awshttp.ResponseError
+		if !errors.As(err, &resp) || resp.HTTPStatusCode() != http.StatusServiceUnavailable || !strings.Contains(err.Error(), "list labeling jobs page 2") {
+			t.Fatalf("Run: %v, want the 503 of page 2", err)
+		}
+		if sum.Transitions != 0 || sum.Recorded != 0 || sum.Alerted != 0 || sum.Advanced {
+			t.Errorf("summary %+v, want nothing done", sum)
+		}
+		h.checkNotStored(names...)
+		if n := h.hook.Requests(); n != 0 {
+			t.Errorf("%d posts from a run whose listing failed", n)
+		}
+		if c, _ := h.cursor(); !c.Equal(before) {
+			t.Errorf("cursor moved by a run whose listing failed")
+		}
+
+		sum = h.mustRun(setup{})
+		checkSummary(t, sum, watch.Summary{Listed: 111, Transitions: 110, Recorded: 109, Alerted: 1, Advanced: true})
+		checkEachOnce(t, h.messages(), names[0])
+	}},
+
+	{"a failed state load is reported as the cause", func(t *testing.T, h *harness) {
+		h.put(job("seed", inProgress, h.clock.now().Add(-time.Hour)))
+		h.mustRun(setup{})
+		h.clock.tick(time.Minute)
+		names := h.jobs("new", 110, failed, h.clock.now())
+
+		// Page 1's load fails while page 2 is still being listed: the
+		// emulator holds page 2 until the cycle gives up on it.
+		errLoad := errors.New("table throttled")
+		broken := setup{
+			store: &failingLoad{Store: h.store, err: errLoad},
+			afterPage: func(page int) {
+				if page == 1 {
+					h.emu.SetLatency(time.Hour)
+				}
+			},
+		}
+		_, err := h.runCtx(t.Context(), h.watcher(broken))
+		if !errors.Is(err, errLoad) {
+			t.Fatalf("Run: %v, want the load's error", err)
+		}
+		h.emu.SetLatency(0)
+		h.checkNotStored(names...)
+		if n := h.hook.Requests(); n != 0 {
+			t.Errorf("%d posts from a run that could not load its state", n)
+		}
+
+		sum := h.mustRun(setup{})
+		checkSummary(t, sum, watch.Summary{Listed: 111, Transitions: 110, Alerted: 110, Digest: true, Advanced: true})
+	}},
+
+	{"a job is alerted once across 20 cycles", func(t *testing.T, h *harness) {
+		// A long overlap lists the job again in every cycle.
+		relist := setup{opts: watch.Options{Overlap: 24 * time.Hour}}
+		h.put(job("once", inProgress, h.clock.now()), job("bystander", inProgress, h.clock.now()))
+		h.mustRun(relist)
+		h.clock.tick(time.Minute)
+		h.set(failed, []string{"once"}, func(j *labeling.Job) { j.FailureReason = "ClientError: bad manifest" })
+		for i := range 20 {
+			h.clock.tick(5 * time.Minute)
+			sum := h.mustRun(relist)
+			if sum.Listed != 2 {
+				t.Errorf("cycle %d listed %d jobs, want 2", i+1, sum.Listed)
+			}
+		}
+		checkEachOnce(t, h.messages(), "once")
+		h.checkStored(failed, true, "once")
+	}},
+
+	{"Slack outage keeps the alert pending, recovery delivers it once", func(t *testing.T, h *harness) {
+		h.put(job("outage", inProgress, h.clock.now()), job("quiet", inProgress, h.clock.now()))
+		h.mustRun(setup{})
+		before, _ := h.cursor()
+
+		h.clock.tick(time.Minute)
+		h.set(failed, []string{"outage"})
+		h.set(stopping, []string{"quiet"})
+		h.hook.FailNext(fastRetrier.Attempts, http.StatusServiceUnavailable, "service unavailable", nil)
+		sum, err := h.runCtx(t.Context(), h.watcher(setup{}))
+		if !errors.Is(err, watch.ErrPending) {
+			t.Fatalf("Run: %v, want ErrPending", err)
+		}
+		checkSummary(t, sum, watch.Summary{Listed: 2, Transitions: 2, Recorded: 1, Pending: 1})
+		if got := h.hook.Requests(); got != fastRetrier.Attempts {
+			t.Errorf("%d posts, want %d (every attempt)", got, fastRetrier.Attempts)
+		}
+		if n := len(h.messages()); n != 0 {
+			t.Fatalf("%d messages accepted during the outage", n)
+		}
+		h.checkStored(inProgress, false, "outage") // not committed, claim released
+		h.checkStored(stopping, false, "quiet")
+		if c, _ := h.cursor(); !c.Equal(before) {
+			t.Errorf("cursor moved from %v to %v with an alert pending", before, c)
+		}
+
+		h.clock.tick(time.Minute)
+		sum = h.mustRun(setup{})
+		checkSummary(t, sum, watch.Summary{Listed: 2, Transitions: 1, Alerted: 1, Advanced: true})
+		checkEachOnce(t, h.messages(), "outage")
+		h.checkStored(failed, true, "outage")
+
+		h.clock.tick(time.Minute)
+		h.mustRun(setup{})
+		checkEachOnce(t, h.messages(), "outage")
+	}},
+
+	{"one job's failed post does not stop the others", func(t *testing.T, h *harness) {
+		h.put(job("a-first", inProgress, h.clock.now()), job("b-second", inProgress, h.clock.now()))
+		h.mustRun(setup{})
+		before, _ := h.cursor()
+		h.clock.tick(time.Minute)
+		h.set(failed, []string{"a-first", "b-second"})
+		// Alerts go out by job name: a-first meets a final error.
+		h.hook.FailNext(1, http.StatusNotFound, "no_service", nil)
+		sum, err := h.runCtx(t.Context(), h.watcher(setup{}))
+		if !errors.Is(err, watch.ErrPending) {
+			t.Fatalf("Run: %v, want ErrPending", err)
+		}
+		checkSummary(t, sum, watch.Summary{Listed: 2, Transitions: 2, Alerted: 1, Pending: 1})
+		if got := h.hook.Requests(); got != 2 {
+			t.Errorf("%d posts, want 2 (a final error is not retried)", got)
+		}
+		checkEachOnce(t, h.messages(), "b-second")
+		h.checkStored(inProgress, false, "a-first")
+		h.checkStored(failed, true, "b-second")
+		if c, _ := h.cursor(); !c.Equal(before) {
+			t.Errorf("cursor moved with an alert pending")
+		}
+
+		h.clock.tick(time.Minute)
+		h.mustRun(setup{})
+		checkEachOnce(t, h.messages(), "a-first", "b-second")
+	}},
+
+	{"Slack answers that are retried within the run", func(t *testing.T, h *harness) {
+		h.put(job("throttled", inProgress, h.clock.now()), job("proxied", inProgress, h.clock.now()))
+		h.mustRun(setup{})
+		h.clock.tick(time.Minute)
+		h.set(completed, []string{"throttled", "proxied"})
+		// Alerts go out by job name, so proxied meets both faults: a 200
+		// that is not Slack's "ok", then a 429; its third try gets through.
+		h.hook.FailNext(1, http.StatusOK, "<html>captive portal</html>", nil)
+		h.hook.FailNext(1, http.StatusTooManyRequests, "", http.Header{"Retry-After": {"0"}})
+		sum := h.mustRun(setup{})
+		checkSummary(t, sum, watch.Summary{Listed: 2, Transitions: 2, Alerted: 2, Advanced: true})
+		if got := h.hook.Requests(); got != 4 {
+			t.Errorf("%d posts, want 4", got)
+		}
+		checkEachOnce(t, h.messages(), "throttled", "proxied")
+	}},
+
+	{"text from the API arrives escaped", func(t *testing.T, h *harness) {
+		h.put(job("escaping", inProgress, h.clock.now()))
+		h.mustRun(setup{})
+		h.clock.tick(time.Minute)
+		h.set(failed, []string{"escaping"}, func(j *labeling.Job) {
+			j.FailureReason = "ClientError: <!channel> ping <@U123> see <https://x|y> &amp; <!here>"
+			j.OutputManifest = "s3://bucket/<!everyone>/output.manifest"
+			j.Workteam = "arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/<@U999>"
+		})
+		h.mustRun(setup{})
+		msgs := h.messages()
+		if len(msgs) != 1 {
+			t.Fatalf("%d messages, want 1", len(msgs))
+		}
+		for _, text := range msgs[0].mrkdwn() {
+			for _, live := range []string{"<!channel>", "<@U123>", "<https://x|y>", "<!here>", "<!everyone>", "<@U999>", "&amp; "} {
+				if strings.Contains(text, live) {
+					t.Errorf("mrkdwn text carries %q unescaped:\n%s", live, text)
+				}
+			}
+		}
+		all := msgs[0].all()
+		for _, escaped := range []string{"&lt;!channel&gt;", "&lt;@U123&gt;", "&lt;https://x|y&gt;", "&amp;amp;", "&lt;!everyone&gt;", "&lt;@U999&gt;"} {
+			if !strings.Contains(all, escaped) {
+				t.Errorf("message lacks %q:\n%s", escaped, all)
+			}
+		}
+		if !strings.Contains(msgs[0].Text, "&lt;!channel&gt; ping &lt;@U123&gt;") {
+			t.Errorf("fallback text %q does not carry the escaped reason", msgs[0].Text)
+		}
+	}},
+
+	{"digest above the threshold, single messages up to it", func(t *testing.T, h *harness) {
+		five := setup{opts: watch.Options{DigestThreshold: 5}}
+		digested := h.jobs("digest", 6, inProgress, h.clock.now())
+		single := h.jobs("single", 5, inProgress, h.clock.now())
+		late := h.jobs("late", 6, inProgress, h.clock.now())
+		h.mustRun(five)
+
+		h.clock.tick(time.Minute)
+		h.set(failed, digested[:2], func(j *labeling.Job) { j.FailureReason = "ClientError: bad manifest" })
+		h.set(completed, digested[2:])
+		sum := h.mustRun(five)
+		checkSummary(t, sum, watch.Summary{Listed: 17, Transitions: 6, Alerted: 6, Digest: true, Advanced: true})
+		msgs := h.messages()
+		if len(msgs) != 1 || !strings.HasPrefix(msgs[0].Text, "🚨 6 labeling job alerts") {
+			t.Fatalf("messages %v, want one digest of 6 alerts", msgs)
+		}
+		for _, name := range digested {
+			if !strings.Contains(msgs[0].all(), name) {
+				t.Errorf("digest does not list %s", name)
+			}
+		}
+		h.checkStored(failed, true, digested[:2]...)
+		h.checkStored(completed, true, digested[2:]...)
+
+		h.clock.tick(time.Minute)
+		h.set(stopped, single)
+		sum = h.mustRun(five)
+		checkSummary(t, sum, watch.Summary{Listed: 17, Transitions: 5, Alerted: 5, Advanced: true})
+		checkEachOnce(t, h.messages()[1:], single...)
+		h.checkStored(stopped, true, single...)
+
+		// A digest Slack does not take stays pending as a whole.
+		before, _ := h.cursor()
+		h.clock.tick(time.Minute)
+		h.set(failed, late)
+		h.hook.FailNext(fastRetrier.Attempts, http.StatusInternalServerError, "", nil)
+		sum, err := h.runCtx(t.Context(), h.watcher(five))
+		if !errors.Is(err, watch.ErrPending) {
+			t.Fatalf("Run: %v, want ErrPending", err)
+		}
+		checkSummary(t, sum, watch.Summary{Listed: 17, Transitions: 6, Pending: 6, Digest: true})
+		h.checkStored(inProgress, false, late...)
+		if c, _ := h.cursor(); !c.Equal(before) {
+			t.Errorf("cursor moved with a digest pending")
+		}
+		h.clock.tick(time.Minute)
+		h.mustRun(five)
+		msgs = h.messages()
+		if len(msgs) != 7 || !strings.HasPrefix(msgs[6].Text, "🚨 6 labeling job alerts") {
+			t.Errorf("%d messages, want 7, the last a digest of the 6 late ones", len(msgs))
+		}
+		h.checkStored(failed, true, late...)
+	}},
+
+	{"two overlapping runs post each transition once", func(t *testing.T, h *harness) {
+		names := h.jobs("overlap", 30, inProgress, h.clock.now())
+		h.mustRun(setup{})
+		h.clock.tick(time.Minute)
+		h.set(completed, names[:10])
+		h.set(failed, names[10:20])
+		h.set(stopped, names[20:])
+
+		// Both runs load the same state before either claims anything, so
+		// every claim is contested.
+		var loaded sync.WaitGroup
+		loaded.Add(2)
+		opts := watch.Options{DigestThreshold: 1000}
+		runs := []*watch.Watcher{
+			h.watcher(setup{opts: opts, store: &gatedStore{Store: h.store, loaded: &loaded}}),
+			h.watcher(setup{opts: opts, store: &gatedStore{Store: h.another(), loaded: &loaded}}),
+		}
+		// A run that fails before loading would hold the other's claims
+		// until this deadline.
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+		sums := make([]watch.Summary, 2)
+		errs := make([]error, 2)
+		var wg sync.WaitGroup
+		for i, w := range runs {
+			wg.Go(func() { sums[i], errs[i] = w.Run(ctx) })
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("run %d: %v", i+1, err)
+			}
+		}
+		if a, c := sums[0].Alerted+sums[1].Alerted, sums[0].Contended+sums[1].Contended; a != 30 || c != 30 {
+			t.Errorf("runs alerted %d and %d, lost %d and %d claims; want 30 alerts and 30 lost claims in all",
+				sums[0].Alerted, sums[1].Alerted, sums[0].Contended, sums[1].Contended)
+		}
+		checkEachOnce(t, h.messages(), names...)
+		h.checkStored(completed, true, names[:10]...)
+		h.checkStored(failed, true, names[10:20]...)
+		h.checkStored(stopped, true, names[20:]...)
+
+		h.clock.tick(time.Minute)
+		h.mustRun(setup{})
+		if n := len(h.messages()); n != 30 {
+			t.Errorf("%d messages after a later run, want still 30", n)
+		}
+	}},
+
+	{"a stale listing is ignored", func(t *testing.T, h *harness) {
+		h.put(job("flapping", inProgress, h.clock.now()))
+		h.mustRun(setup{})
+		h.clock.tick(time.Minute)
+		h.set(completed, []string{"flapping"})
+		h.mustRun(setup{})
+		checkEachOnce(t, h.messages(), "flapping")
+
+		h.clock.tick(time.Minute)
+		h.set(inProgress, []string{"flapping"}) // a lagging replica answers
+		sum := h.mustRun(setup{})
+		checkSummary(t, sum, watch.Summary{Listed: 1, Stale: 1, Advanced: true})
+		h.checkStored(completed, true, "flapping")
+
+		h.clock.tick(time.Minute)
+		h.set(completed, []string{"flapping"})
+		h.mustRun(setup{})
+		checkEachOnce(t, h.messages(), "flapping")
+	}},
+
+	{"an unknown status is recorded and logged", func(t *testing.T, h *harness) {
+		h.put(job("pausing", inProgress, h.clock.now()), job("born-paused", "Paused", h.clock.now()))
+		h.mustRun(setup{})
+		h.checkStored("Paused", false, "born-paused")
+		h.clock.tick(time.Minute)
+		h.set("Paused", []string{"pausing"})
+		sum := h.mustRun(setup{})
+		checkSummary(t, sum, watch.Summary{Listed: 2, Transitions: 1, Recorded: 1, Advanced: true})
+		h.checkStored("Paused", false, "pausing")
+		if n := len(h.messages()); n != 0 {
+			t.Errorf("%d messages for an unknown status, want 0", n)
+		}
+		if logs := h.logs.String(); !strings.Contains(logs, `"status":"Paused"`) {
+			t.Errorf("the unknown status is not logged:\n%s", logs)
+		}
+
+		h.clock.tick(time.Minute)
+		h.set(completed, []string{"pausing", "born-paused"})
+		h.mustRun(setup{})
+		msgs := h.messages()
+		checkEachOnce(t, msgs, "pausing", "born-paused")
+		for _, m := range msgs {
+			if !strings.Contains(m.Text, "(was Paused)") {
+				t.Errorf("message %q does not name the unknown previous status", m.Text)
+			}
+		}
+	}},
+
+	{"a deadline inside the margin stops the run cleanly", func(t *testing.T, h *harness) {
+		h.put(job("late", inProgress, h.clock.now()))
+		h.mustRun(setup{})
+		before, _ := h.cursor()
+		h.clock.tick(time.Minute)
+		h.set(failed, []string{"late"})
+
+		margin := setup{opts: watch.Options{DeadlineMargin: 5 * time.Second}}
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+		defer cancel()
+		sum, err := h.runCtx(ctx, h.watcher(margin))
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Run: %v, want a deadline error", err)
+		}
+		if ctx.Err() != nil {
+			t.Errorf("Run returned only at the deadline")
+		}
+		if sum.Alerted != 0 || sum.Recorded != 0 || sum.Advanced {
+			t.Errorf("summary %+v, want nothing done", sum)
+		}
+		if h.hook.Requests() != 0 {
+			t.Errorf("%d posts in a run out of time", h.hook.Requests())
+		}
+		h.checkStored(inProgress, false, "late")
+		if c, _ := h.cursor(); !c.Equal(before) {
+			t.Errorf("cursor moved in a run out of time")
+		}
+
+		sum = h.mustRun(margin)
+		checkSummary(t, sum, watch.Summary{Listed: 1, Transitions: 1, Alerted: 1, Advanced: true})
+		checkEachOnce(t, h.messages(), "late")
+	}},
+
+	{"a Retry-After past the deadline leaves the alerts for the next run", func(t *testing.T, h *harness) {
+		h.put(job("rate-limited", inProgress, h.clock.now()), job("waits-its-turn", inProgress, h.clock.now()))
+		h.mustRun(setup{})
+		before, _ := h.cursor()
+		h.clock.tick(time.Minute)
+		h.set(failed, []string{"rate-limited", "waits-its-turn"})
+
+		// Slack asks for an hour of quiet; the run has a minute left. It
+		// neither retries nor posts the next alert to the channel.
+		h.hook.FailNext(1, http.StatusTooManyRequests, "", http.Header{"Retry-After": {"3600"}})
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		sum, err := h.runCtx(ctx, h.watcher(setup{}))
+		if !errors.Is(err, watch.ErrPending) {
+			t.Fatalf("Run: %v, want ErrPending", err)
+		}
+		if ctx.Err() != nil {
+			t.Errorf("Run waited for the deadline instead of giving up")
+		}
+		checkSummary(t, sum, watch.Summary{Listed: 2, Transitions: 2, Pending: 2})
+		if got := h.hook.Requests(); got != 1 {
+			t.Errorf("%d posts, want 1", got)
+		}
+		h.checkStored(inProgress, false, "rate-limited", "waits-its-turn")
+		if c, _ := h.cursor(); !c.Equal(before) {
+			t.Errorf("cursor moved with alerts pending")
+		}
+
+		h.clock.tick(time.Minute)
+		h.mustRun(setup{})
+		checkEachOnce(t, h.messages(), "rate-limited", "waits-its-turn")
+	}},
+}
+
+// gatedStore holds every claim until both overlapping runs have loaded
+// their state, so that they read the same records and contend for every
+// alert.
+type gatedStore struct {
+	state.Store
+	loaded *sync.WaitGroup
+	once   sync.Once
+}
+
+func (s *gatedStore) Load(ctx context.Context, jobs []string) (map[string]state.Record, error) {
+	recs, err := s.Store.Load(ctx, jobs)
+	s.once.Do(s.loaded.Done)
+	return recs, err
+}
+
+func (s *gatedStore) Claim(ctx context.Context, prev state.Record, lease state.Lease) error {
+	done := make(chan struct{})
+	go func() { s.loaded.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return s.Store.Claim(ctx, prev, lease)
+}
+
+// failingLoad is a store whose loads fail with err.
+type failingLoad struct {
+	state.Store
+	err error
+}
+
+func (s *failingLoad) Load(context.Context, []string) (map[string]state.Record, error) {
+	return nil, s.err
+}
