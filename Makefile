@@ -38,7 +38,7 @@ demo:
 	go run ./cmd/labelwatch demo
 
 soak: deps
-	go test -count=1 -run 'TestSoak' -timeout 60m ./internal/watch/ -soak.cycles=1000 -soak.jobs=2000
+	go test -count=1 -run TestSoak -timeout 60m -v ./internal/reliability/ -soak.cycles=1000 -soak.jobs=2000
 
 bench: deps
 	go run ./cmd/labelbench -out docs/PERFORMANCE.md

@@ -1,0 +1,773 @@
+package reliability
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"iter"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
+
+	"github.com/labelwatch/labelwatch/internal/emulator"
+	"github.com/labelwatch/labelwatch/internal/labeling"
+	"github.com/labelwatch/labelwatch/internal/slack"
+	"github.com/labelwatch/labelwatch/internal/state"
+	"github.com/labelwatch/labelwatch/internal/testenv"
+	"github.com/labelwatch/labelwatch/internal/watch"
+)
+
+// One dynalite serves the whole package; each env has its own table on it
+// and its own proxy in front of it, so faults stay within one test.
+var (
+	dynaliteURL   string
+	bootstrapDir  string
+	bootstrapOnce sync.Once
+	bootstrapPath string
+	bootstrapErr  error
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	srv, err := testenv.StartDynalite(ctx)
+	cancel()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer srv.Close()
+	dynaliteURL = srv.URL
+	dir, err := os.MkdirTemp("", "labelwatch-reliability-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	bootstrapDir = dir
+	return m.Run()
+}
+
+// bootstrap builds cmd/handler once for every end-to-end test.
+func bootstrap(t testing.TB) string {
+	t.Helper()
+	bootstrapOnce.Do(func() { bootstrapPath, bootstrapErr = testenv.BuildHandlerIn(bootstrapDir) })
+	if bootstrapErr != nil {
+		t.Fatal(bootstrapErr)
+	}
+	return bootstrapPath
+}
+
+// fakeClock is the clock of the watchers, the stores and the emulator. Tests
+// move it forward to make time pass for leases and modification times;
+// retries and deadlines run on real time.
+type fakeClock struct {
+	mu   sync.Mutex
+	t    time.Time
+	real bool // tell the real time, for tests of the Lambda, whose clock is real
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.real {
+		return time.Now().UTC()
+	}
+	return c.t
+}
+
+// useRealTime makes the clock tell the real time from now on.
+func (c *fakeClock) useRealTime() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.real = true
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// leaseSpan is more than any lease a cycle of the suite takes (its real
+// timeout, DeadlineMargin and the 30 s clock skew); advancing the fake clock
+// by it expires every claim.
+const leaseSpan = 5 * time.Minute
+
+// fastRetryer is the SDK's standard retryer with millisecond backoff and no
+// retry quota, so faults cost the tests no real time.
+func fastRetryer(attempts int) func() aws.Retryer {
+	return func() aws.Retryer {
+		return retry.NewStandard(func(o *retry.StandardOptions) {
+			o.MaxAttempts = attempts
+			o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return time.Millisecond, nil })
+			o.RateLimiter = ratelimit.None
+		})
+	}
+}
+
+func awsConfig() aws.Config {
+	return aws.Config{
+		Region:      "us-east-1",
+		Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""),
+		Retryer:     fastRetryer(3),
+	}
+}
+
+// fastRetrier is the watcher's Slack retry policy with millisecond waits.
+var fastRetrier = watch.Retrier{Attempts: 4, Base: 2 * time.Millisecond, Max: 10 * time.Millisecond}
+
+// defaultAlertOn alerts on the terminal statuses and on Stopping, a status a
+// job can pass through between two cycles without being seen.
+var defaultAlertOn = map[labeling.Status]bool{
+	labeling.StatusCompleted: true, labeling.StatusFailed: true,
+	labeling.StatusStopped: true, labeling.StatusStopping: true,
+}
+
+// env is one isolated world: a SageMaker emulator, a table behind its own
+// proxy, a fake Slack, a fake clock, and the ledger of what happened to the
+// jobs, against which the invariant is checked.
+type env struct {
+	t       testing.TB
+	clock   *fakeClock
+	emu     *emulator.Emulator
+	smURL   string
+	onList  atomic.Pointer[func(n int)] // called before the nth ListLabelingJobs request
+	lists   atomic.Int64
+	proxy   *testenv.DynamoProxy
+	table   string
+	slack   *fakeSlack
+	logs    *syncBuffer
+	alertOn map[labeling.Status]bool
+	ledger  *ledger
+	sm      *sagemaker.Client
+	ddb     *dynamodb.Client // through the proxy
+	direct  *dynamodb.Client // to dynalite, for checks
+}
+
+var tableSeq atomic.Int64
+
+func newEnv(t testing.TB) *env {
+	t.Helper()
+	e := &env{
+		t:       t,
+		clock:   &fakeClock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)},
+		logs:    &syncBuffer{},
+		alertOn: defaultAlertOn,
+	}
+	e.ledger = newLedger(e.alertOn)
+	e.emu = emulator.New(emulator.WithClock(e.clock.Now))
+	sm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("X-Amz-Target") == "SageMaker.ListLabelingJobs" {
+			n := e.lists.Add(1)
+			if h := e.onList.Load(); h != nil {
+				(*h)(int(n))
+			}
+		}
+		e.emu.ServeHTTP(w, r)
+	}))
+	t.Cleanup(sm.Close)
+	e.smURL = sm.URL
+	e.proxy = testenv.NewDynamoProxy(dynaliteURL)
+	t.Cleanup(e.proxy.Close)
+	e.slack = newFakeSlack(t)
+	e.slack.onAllow = e.ledger.allowDuplicate
+	cfg := awsConfig()
+	e.sm = sagemaker.NewFromConfig(cfg, func(o *sagemaker.Options) { o.BaseEndpoint = aws.String(e.smURL) })
+	e.ddb = dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(e.proxy.URL) })
+	e.direct = dynamodb.NewFromConfig(testenv.AWSConfig(dynaliteURL))
+	name := regexp.MustCompile(`[^a-zA-Z0-9_.-]+`).ReplaceAllString(t.Name(), "-")
+	if len(name) > 200 {
+		name = name[len(name)-200:]
+	}
+	e.table = fmt.Sprintf("%s-%d", name, tableSeq.Add(1))
+	testenv.CreateTable(t, e.direct, e.table)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("watcher logs (last 16 KB):\n%s", e.logs.Tail(16<<10))
+		}
+	})
+	return e
+}
+
+// onListRequest installs h, called before each later ListLabelingJobs
+// request with its number, counting from 1 at the install; nil removes it.
+func (e *env) onListRequest(h func(n int)) {
+	if h == nil {
+		e.onList.Store(nil)
+		return
+	}
+	base := int(e.lists.Load())
+	f := func(n int) { h(n - base) }
+	e.onList.Store(&f)
+}
+
+// store is a DynamoStore over the proxy, with the env's clock.
+func (e *env) store() *state.DynamoStore {
+	return state.NewDynamoStore(e.ddb, e.table, 90*24*time.Hour, e.clock.Now)
+}
+
+// directStore reads the table without the proxy, for checks.
+func (e *env) directStore() *state.DynamoStore {
+	return state.NewDynamoStore(e.direct, e.table, 90*24*time.Hour, e.clock.Now)
+}
+
+func (e *env) webhook(timeout time.Duration) *slack.Sender {
+	return slack.NewWebhookSender(e.slack.WebhookURL(), &http.Client{Timeout: timeout})
+}
+
+func (e *env) bot(token, channel string, timeout time.Duration) *slack.Sender {
+	return slack.NewBotSender(token, channel, e.slack.APIURL(), &http.Client{Timeout: timeout})
+}
+
+// watcherConfig says how to build one watcher; zero values take the suite's
+// defaults.
+type watcherConfig struct {
+	store    state.Store    // default: e.store()
+	notifier watch.Notifier // default: a webhook sender with a 2 s timeout
+	source   watch.Source   // default: the emulator over HTTP through the SDK
+	opts     watch.Options  // Rules, Retrier and DeadlineMargin are filled in when zero
+	name     string         // logged with each line, to tell watchers apart
+}
+
+// watcher builds a watcher on the real source, store and Slack sender. Its
+// store is audited: a commit that fails after Slack accepted allows that
+// alert one duplicate, the documented at-least-once case.
+func (e *env) watcher(c watcherConfig) *watch.Watcher {
+	if c.store == nil {
+		c.store = e.store()
+	}
+	if c.notifier == nil {
+		c.notifier = e.webhook(2 * time.Second)
+	}
+	if c.source == nil {
+		c.source = labeling.NewSource(e.sm, "", time.Time{})
+	}
+	if c.opts.Rules.AlertOn == nil {
+		c.opts.Rules = watch.Rules{AlertOn: e.alertOn, Lookback: time.Hour}
+	}
+	if c.opts.Retrier.Attempts == 0 {
+		c.opts.Retrier = fastRetrier
+	}
+	if c.opts.DeadlineMargin == 0 {
+		c.opts.DeadlineMargin = 200 * time.Millisecond
+	}
+	if c.opts.Overlap == 0 {
+		c.opts.Overlap = 10 * time.Minute
+	}
+	store := &hookStore{Store: c.store, after: func(op, job string, status labeling.Status, err error) {
+		if op == "Commit" && err != nil {
+			e.ledger.allowDuplicate([]alertKey{{job, status}})
+		}
+	}}
+	log := slog.New(slog.NewJSONHandler(e.logs, nil))
+	if c.name != "" {
+		log = log.With("watcher", c.name)
+	}
+	return watch.New(c.source, store, c.notifier, log, e.clock.Now, c.opts)
+}
+
+// run runs one cycle of w with a real deadline timeout away.
+func (e *env) run(w *watch.Watcher, timeout time.Duration) (watch.Summary, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return w.Run(ctx)
+}
+
+// seed puts n jobs, job-0000 upwards, in Initializing (created a second
+// apart, so that listing pages hold them in name order) and runs the first
+// cycle, which records them without alerting.
+func (e *env) seed(n int) []string {
+	e.t.Helper()
+	names := e.putJobs(n)
+	sum, err := e.run(e.watcher(watcherConfig{name: "seed"}), 30*time.Second)
+	if err != nil || !sum.FirstRun || !sum.Advanced || sum.Recorded != n {
+		e.t.Fatalf("first cycle: %+v, %v", sum, err)
+	}
+	return names
+}
+
+// putJobs puts n jobs, job-0000 upwards, in Initializing.
+func (e *env) putJobs(n int) []string {
+	e.t.Helper()
+	names := make([]string, n)
+	now := e.clock.Now()
+	for i := range names {
+		names[i] = fmt.Sprintf("job-%04d", i)
+		e.emu.Put(labeling.Job{
+			Name: names[i], Status: labeling.StatusInitializing,
+			CreatedAt: now.Add(time.Duration(i-n) * time.Second), ModifiedAt: now,
+			Counters: labeling.Counters{Unlabeled: 100},
+		})
+		e.ledger.baseline(names[i], labeling.StatusInitializing)
+	}
+	return names
+}
+
+// move sets job's status in the emulator (stamped with the clock's now) and
+// notes it in the ledger.
+func (e *env) move(job string, status labeling.Status) {
+	e.t.Helper()
+	ok := e.emu.Update(job, func(j *labeling.Job) {
+		j.Status = status
+		switch status {
+		case labeling.StatusFailed:
+			j.FailureReason = "ClientError: the input manifest of " + job + " could not be read"
+		case labeling.StatusCompleted:
+			j.Counters = labeling.Counters{Total: 100, Human: 60, Machine: 40}
+			j.OutputManifest = "s3://bucket/" + job + "/output.manifest"
+		}
+	})
+	if !ok {
+		e.t.Fatalf("move %s: no such job", job)
+	}
+	e.ledger.moved(job, status)
+}
+
+// finish walks jobs to an alerting status each (Completed, Failed, Stopping,
+// Stopped in turn) through InProgress, and returns the alerts now due.
+func (e *env) finish(jobs ...string) []alertKey {
+	e.t.Helper()
+	ends := []labeling.Status{labeling.StatusCompleted, labeling.StatusFailed, labeling.StatusStopping, labeling.StatusStopped}
+	var due []alertKey
+	for i, job := range jobs {
+		e.move(job, labeling.StatusInProgress)
+		end := ends[i%len(ends)]
+		if end == labeling.StatusStopped {
+			e.move(job, labeling.StatusStopping)
+		}
+		e.move(job, end)
+		due = append(due, alertKey{job, end})
+	}
+	return due
+}
+
+// check verifies safety: no alert twice (beyond an allowed duplicate), none
+// for a status the job never moved into or that does not alert. It returns
+// how often each alert was posted.
+func (e *env) check() map[alertKey]int {
+	e.t.Helper()
+	return e.ledger.check(e.t, e.slack.Posted())
+}
+
+// converge stops every fault and runs cycles, moving the clock past every
+// lease, until one completes with nothing pending or contended; then it
+// checks that every due alert was posted exactly once (or, where a commit
+// failed after Slack accepted, at most twice), that the table shows every
+// job at its listed status with no claim left, and that the cursor reached
+// the newest modification.
+func (e *env) converge() map[alertKey]int {
+	e.t.Helper()
+	e.slack.ClearFaults()
+	e.proxy.ClearFaults()
+	e.proxy.SetLatency(0)
+	e.onListRequest(nil)
+	w := e.watcher(watcherConfig{name: "converge"})
+	var (
+		sum watch.Summary
+		err error
+	)
+	for range 6 {
+		e.clock.Advance(leaseSpan)
+		sum, err = e.run(w, 30*time.Second)
+		if err == nil && sum.Pending == 0 && sum.Contended == 0 {
+			break
+		}
+	}
+	if err != nil || sum.Pending != 0 || sum.Contended != 0 {
+		e.t.Fatalf("no clean cycle after faults stopped: %+v, %v", sum, err)
+	}
+	counts := e.check()
+	e.ledger.checkDelivered(e.t, counts)
+	e.checkTable()
+	return counts
+}
+
+// checkTable reads every job's record and the cursor straight from dynalite.
+func (e *env) checkTable() {
+	e.t.Helper()
+	store := e.directStore()
+	ctx := context.Background()
+	jobs := e.emu.Jobs()
+	var newest time.Time
+	for chunk := range slices.Chunk(jobs, state.MaxBatch) {
+		names := make([]string, len(chunk))
+		for i, j := range chunk {
+			names[i] = j.Name
+		}
+		recs, err := store.Load(ctx, names)
+		if err != nil {
+			e.t.Fatalf("load: %v", err)
+		}
+		for _, j := range chunk {
+			if j.ModifiedAt.After(newest) {
+				newest = j.ModifiedAt
+			}
+			rec, ok := recs[j.Name]
+			switch {
+			case !ok:
+				e.t.Errorf("job %s has no record", j.Name)
+			case rec.Status != j.Status:
+				e.t.Errorf("job %s is stored %s, listed %s", j.Name, rec.Status, j.Status)
+			case rec.Lease != nil:
+				e.t.Errorf("job %s still holds a claim: %+v", j.Name, *rec.Lease)
+			}
+		}
+	}
+	cursor, ok, err := store.Cursor(ctx)
+	if err != nil || !ok || !cursor.Equal(newest.Truncate(time.Millisecond)) {
+		e.t.Errorf("cursor %v (set %v, %v), want the newest modification %v", cursor, ok, err, newest)
+	}
+}
+
+// record reads one job's stored record straight from dynalite.
+func (e *env) record(job string) state.Record {
+	e.t.Helper()
+	recs, err := e.directStore().Load(context.Background(), []string{job})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return recs[job]
+}
+
+// cursor reads the stored cursor straight from dynalite.
+func (e *env) cursor() time.Time {
+	e.t.Helper()
+	c, _, err := e.directStore().Cursor(context.Background())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return c
+}
+
+// ledger is the oracle: what each job went through since the first cycle,
+// and which alerts may come twice.
+//
+// An alert is due for job J and status S when S alerts and J moved into S
+// after the first cycle. A cycle sees only the status a job has when it
+// lists; a job that passes through S between two listings (InProgress ->
+// Stopping -> Stopped) may legitimately never alert S. So:
+//   - never: an alert for a status J did not move into, or one that does not
+//     alert, or one posted twice (once more is allowed only where a commit
+//     failed after Slack accepted, or Slack posted and its answer was lost);
+//   - always, once faults stop and a cycle completes cleanly: an alert for
+//     each job's current status, if that alerts and J moved into it.
+type ledger struct {
+	mu      sync.Mutex
+	alertOn map[labeling.Status]bool
+	history map[string][]labeling.Status // first: the status at the first cycle
+	allow   map[alertKey]int
+}
+
+func newLedger(alertOn map[labeling.Status]bool) *ledger {
+	return &ledger{alertOn: alertOn, history: map[string][]labeling.Status{}, allow: map[alertKey]int{}}
+}
+
+func (l *ledger) baseline(job string, s labeling.Status) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.history[job] = []labeling.Status{s}
+}
+
+func (l *ledger) moved(job string, s labeling.Status) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.history[job] = append(l.history[job], s)
+}
+
+func (l *ledger) historyOf(job string) []labeling.Status {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.history[job])
+}
+
+func (l *ledger) allowDuplicate(keys []alertKey) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, k := range keys {
+		l.allow[k]++
+	}
+}
+
+func (l *ledger) allowed(k alertKey) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.allow[k]
+}
+
+func (l *ledger) check(t testing.TB, posted []postedMessage) map[alertKey]int {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	counts := map[alertKey]int{}
+	for _, m := range posted {
+		if m.Truncated {
+			t.Fatalf("a digest lists only some of its jobs; the oracle cannot tell which it carries: %s", m.Text)
+		}
+		if len(m.Alerts) == 0 {
+			t.Errorf("a message carries no alert the oracle can read: %s", m.Raw)
+		}
+		for _, k := range m.Alerts {
+			counts[k]++
+		}
+	}
+	for _, k := range sortedKeys(counts) {
+		n := counts[k]
+		hist, known := l.history[k.Job]
+		switch {
+		case !known:
+			t.Errorf("alert %v for a job that does not exist", k)
+		case !l.alertOn[k.Status]:
+			t.Errorf("alert %v for a status that does not alert", k)
+		case !slices.Contains(hist[1:], k.Status):
+			t.Errorf("alert %v for a status the job never moved into (history %v)", k, hist)
+		case n > 1+l.allow[k]:
+			t.Errorf("alert %v posted %d times (%d duplicates allowed)", k, n, l.allow[k])
+		}
+	}
+	return counts
+}
+
+// checkDelivered fails for each job whose current status alerts, that it
+// moved into, and that was never posted.
+func (l *ledger) checkDelivered(t testing.TB, counts map[alertKey]int) {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	jobs := make([]string, 0, len(l.history))
+	for j := range l.history {
+		jobs = append(jobs, j)
+	}
+	sort.Strings(jobs)
+	lost := 0
+	for _, j := range jobs {
+		hist := l.history[j]
+		cur := hist[len(hist)-1]
+		if len(hist) > 1 && cur != hist[0] && l.alertOn[cur] && counts[alertKey{j, cur}] == 0 {
+			if lost++; lost <= 20 {
+				t.Errorf("alert %v lost (history %v)", alertKey{j, cur}, hist)
+			}
+		}
+	}
+	if lost > 20 {
+		t.Errorf("... %d alerts lost in all", lost)
+	}
+}
+
+func sortedKeys(m map[alertKey]int) []alertKey {
+	keys := make([]alertKey, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].Job != keys[j].Job {
+			return keys[i].Job < keys[j].Job
+		}
+		return keys[i].Status < keys[j].Status
+	})
+	return keys
+}
+
+// expectCounts checks that each alert of want was posted exactly as often.
+func expectCounts(t testing.TB, counts map[alertKey]int, want map[alertKey]int) {
+	t.Helper()
+	for _, k := range sortedKeys(want) {
+		if counts[k] != want[k] {
+			t.Errorf("alert %v posted %d times, want %d", k, counts[k], want[k])
+		}
+	}
+}
+
+// once is want for alerts each posted exactly once.
+func once(keys []alertKey) map[alertKey]int {
+	m := map[alertKey]int{}
+	for _, k := range keys {
+		m[k] = 1
+	}
+	return m
+}
+
+// hookStore wraps a Store and calls before (which may fail the call) and
+// after around each method. job and status are the call's job and target
+// status where it has them.
+type hookStore struct {
+	state.Store
+	before func(ctx context.Context, op, job string, status labeling.Status) error
+	after  func(op, job string, status labeling.Status, err error)
+}
+
+func (s *hookStore) call(ctx context.Context, op, job string, status labeling.Status, f func() error) error {
+	if s.before != nil {
+		if err := s.before(ctx, op, job, status); err != nil {
+			if s.after != nil {
+				s.after(op, job, status, err)
+			}
+			return err
+		}
+	}
+	err := f()
+	if s.after != nil {
+		s.after(op, job, status, err)
+	}
+	return err
+}
+
+func (s *hookStore) Cursor(ctx context.Context) (c time.Time, ok bool, err error) {
+	err = s.call(ctx, "Cursor", "", "", func() error {
+		var err error
+		c, ok, err = s.Store.Cursor(ctx)
+		return err
+	})
+	return c, ok, err
+}
+
+func (s *hookStore) AdvanceCursor(ctx context.Context, t time.Time) error {
+	return s.call(ctx, "AdvanceCursor", "", "", func() error { return s.Store.AdvanceCursor(ctx, t) })
+}
+
+func (s *hookStore) Load(ctx context.Context, jobs []string) (recs map[string]state.Record, err error) {
+	err = s.call(ctx, "Load", "", "", func() error {
+		var err error
+		recs, err = s.Store.Load(ctx, jobs)
+		return err
+	})
+	return recs, err
+}
+
+func (s *hookStore) Save(ctx context.Context, prev state.Record, status labeling.Status, modifiedAt time.Time) error {
+	return s.call(ctx, "Save", prev.Job, status, func() error { return s.Store.Save(ctx, prev, status, modifiedAt) })
+}
+
+func (s *hookStore) Claim(ctx context.Context, prev state.Record, lease state.Lease) error {
+	return s.call(ctx, "Claim", prev.Job, lease.Target, func() error { return s.Store.Claim(ctx, prev, lease) })
+}
+
+func (s *hookStore) Commit(ctx context.Context, job, owner string, status labeling.Status, modifiedAt, alertedAt time.Time) error {
+	return s.call(ctx, "Commit", job, status, func() error { return s.Store.Commit(ctx, job, owner, status, modifiedAt, alertedAt) })
+}
+
+func (s *hookStore) Release(ctx context.Context, job, owner string) error {
+	return s.call(ctx, "Release", job, "", func() error { return s.Store.Release(ctx, job, owner) })
+}
+
+// hookNotifier wraps a Notifier: before may fail a send without sending;
+// after sees each result.
+type hookNotifier struct {
+	watch.Notifier
+	before func() error
+	after  func(err error)
+}
+
+func (n *hookNotifier) Send(ctx context.Context, m slack.Message) (bool, error) {
+	if n.before != nil {
+		if err := n.before(); err != nil {
+			return false, err
+		}
+	}
+	retry, err := n.Notifier.Send(ctx, m)
+	if n.after != nil {
+		n.after(err)
+	}
+	return retry, err
+}
+
+// hookSource wraps a Source and calls afterList once a listing has yielded
+// every page without error.
+type hookSource struct {
+	watch.Source
+	afterList func()
+}
+
+func (s *hookSource) Modified(ctx context.Context, since time.Time) iter.Seq2[[]labeling.Job, error] {
+	return func(yield func([]labeling.Job, error) bool) {
+		for page, err := range s.Source.Modified(ctx, since) {
+			if !yield(page, err) || err != nil {
+				return
+			}
+		}
+		if s.afterList != nil {
+			s.afterList()
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// maxLog bounds what a syncBuffer keeps: the latest lines, for a failure
+// report of a long soak.
+const maxLog = 4 << 20
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.buf.Len()+len(p) > maxLog {
+		keep := b.buf.Bytes()[b.buf.Len()/2:]
+		b.buf = *bytes.NewBuffer(append([]byte(nil), keep...))
+	}
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func (b *syncBuffer) Tail(n int) string {
+	s := b.String()
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+var _ io.Writer = (*syncBuffer)(nil)
+
+// errorIs fails unless err wraps target.
+func errorIs(t testing.TB, err, target error) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Errorf("error %v, want one wrapping %v", err, target)
+	}
+}
+
+// errorSays fails unless err's text contains each of words.
+func errorSays(t testing.TB, err error, words ...string) {
+	t.Helper()
+	if err == nil {
+		t.Errorf("no error, want one saying %q", words)
+		return
+	}
+	for _, w := range words {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not say %q", err, w)
+		}
+	}
+}
