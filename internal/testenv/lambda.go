@@ -79,6 +79,18 @@ func LaunchLambda(bootstrap string, env ...string) (*Lambda, error) {
 	if _, err := os.Stat(rie); err != nil {
 		return nil, fmt.Errorf("the Lambda Runtime Interface Emulator is not installed (%s is missing): run `make test`", rie)
 	}
+	// Another process may take a free port between the pick and the
+	// emulator's bind; the emulator then exits at once, and a new pair of
+	// ports is tried.
+	for attempt := 1; ; attempt++ {
+		l, err := launchLambda(rie, bootstrap, env)
+		if err == nil || attempt == 5 || !strings.Contains(err.Error(), "address already in use") {
+			return l, err
+		}
+	}
+}
+
+func launchLambda(rie, bootstrap string, env []string) (*Lambda, error) {
 	emuPort, err := freePort()
 	if err != nil {
 		return nil, err
@@ -104,23 +116,33 @@ func LaunchLambda(bootstrap string, env ...string) (*Lambda, error) {
 		return nil, fmt.Errorf("start aws-lambda-rie: %w", err)
 	}
 	go func() { l.cmd.Wait(); close(l.done) }()
-	// Wait until the emulator listens; it starts in milliseconds.
+	// Wait until the emulator listens on both ports; it binds both at start,
+	// in milliseconds.
 	deadline := time.Now().Add(15 * time.Second)
-	for {
-		conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", emuPort), time.Second)
-		if err == nil {
-			conn.Close()
-			return l, nil
+	for _, port := range []int{emuPort, apiPort} {
+		for {
+			conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+			if err == nil {
+				conn.Close()
+				break
+			}
+			select {
+			case <-l.done:
+				return nil, fmt.Errorf("aws-lambda-rie exited at start:\n%s", l.Output())
+			case <-time.After(20 * time.Millisecond):
+			}
+			if time.Now().After(deadline) {
+				l.Kill()
+				return nil, fmt.Errorf("aws-lambda-rie did not listen within 15s:\n%s", l.Output())
+			}
 		}
-		select {
-		case <-l.done:
-			return nil, fmt.Errorf("aws-lambda-rie exited at start:\n%s", l.Output())
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			l.Kill()
-			return nil, fmt.Errorf("aws-lambda-rie did not listen within 15s:\n%s", l.Output())
-		}
+	}
+	// A bind that failed after the other succeeded shows as an exit.
+	select {
+	case <-l.done:
+		return nil, fmt.Errorf("aws-lambda-rie exited at start:\n%s", l.Output())
+	default:
+		return l, nil
 	}
 }
 
