@@ -1,0 +1,268 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labelwatch/labelwatch/internal/config"
+	"github.com/labelwatch/labelwatch/internal/testenv"
+)
+
+// measurement is what one measured cycle did.
+type measurement struct {
+	scn scenario
+	min minimum
+
+	invoke time.Duration // the invocation's round trip through the emulator
+	result handlerResult
+
+	smCalls    int
+	ddbCalls   map[string]int
+	capacity   float64
+	slackCalls int
+	slack      slackStats
+	smConns    int64
+	ddbConns   int64
+
+	heapMB  int   // the most heap in use at any GC of the process; 0 when no GC ran
+	rssKiB  int64 // VmHWM of the function process
+	cpuFunc time.Duration
+	cpuDDB  time.Duration // dynalite's CPU time during the cycle
+	cpuHarn time.Duration // this process's: the SageMaker emulator, proxy and relay
+
+	problems []string // where the cycle did not do what the scenario requires
+	notes    []string // what else is worth a look, such as retried calls
+}
+
+// handlerResult is cmd/handler's Result, or its error.
+type handlerResult struct {
+	FirstRun     bool   `json:"firstRun"`
+	Listed       int    `json:"listed"`
+	Transitions  int    `json:"transitions"`
+	Alerted      int    `json:"alerted"`
+	Pending      int    `json:"pending"`
+	Contended    int    `json:"contended"`
+	DurationMS   int64  `json:"durationMs"`
+	ErrorMessage string `json:"errorMessage"`
+}
+
+func (m measurement) ddbReads() int  { return m.ddbCalls["GetItem"] + m.ddbCalls["BatchGetItem"] }
+func (m measurement) ddbWrites() int { return m.ddbTotal() - m.ddbReads() }
+
+func (m measurement) ddbTotal() int {
+	n := 0
+	for _, c := range m.ddbCalls {
+		n += c
+	}
+	return n
+}
+
+// measure sets the account up for s, starts a fresh function under the
+// Runtime Interface Emulator, warms it with one quiet cycle, applies s and
+// measures the next cycle.
+func (b *bench) measure(ctx context.Context, s scenario) (measurement, error) {
+	m := measurement{scn: s, min: s.minimum(config.DefaultDigestThreshold)}
+	at, err := b.settle(ctx)
+	if err != nil {
+		return m, err
+	}
+	env := append(b.lambdaEnv(s.paced), "GODEBUG=gctrace=1")
+	fn, err := testenv.LaunchLambda(b.bootstrap, env...)
+	if err != nil {
+		return m, err
+	}
+	defer fn.Kill()
+	invoke := func() (handlerResult, time.Duration, error) {
+		ictx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		start := time.Now()
+		body, err := fn.Invoke(ictx, b.event)
+		took := time.Since(start)
+		var r handlerResult
+		if err == nil {
+			err = json.Unmarshal(body, &r)
+		}
+		if err != nil {
+			return r, took, fmt.Errorf("invoke: %w\n%s", err, fn.Output())
+		}
+		return r, took, nil
+	}
+	// The first invocation starts the process and runs a quiet cycle; what
+	// is measured is a warm function's cycle.
+	warm, _, err := invoke()
+	if err != nil {
+		return m, err
+	}
+	if warm.ErrorMessage != "" || warm.Transitions != 0 {
+		return m, fmt.Errorf("warm-up cycle: %+v\n%s", warm, fn.Output())
+	}
+	pid, err := functionPid(fn.Pid())
+	if err != nil {
+		return m, err
+	}
+	dynalitePid := childNamed(os.Getpid(), "node")
+
+	if err := b.modify(s, at); err != nil {
+		return m, err
+	}
+	smBefore, ddbBefore, capBefore := b.sageMakerCalls(), b.proxy.AllCalls(), b.proxy.CapacityUnits()
+	slackBefore, smConnsBefore, ddbConnsBefore := b.hook.count(), b.smConns.Load(), b.ddb.conns.Load()
+	smErrorsBefore := b.smErrors.Load()
+	cpuFunc, cpuDDB, cpuHarn := cpuTime(pid), cpuTime(dynalitePid), cpuTime(os.Getpid())
+	b.emu.SetLatency(s.latency)
+	b.proxy.SetLatency(s.latency)
+
+	m.result, m.invoke, err = invoke()
+
+	b.emu.SetLatency(0)
+	b.proxy.SetLatency(0)
+	if err != nil {
+		return m, err
+	}
+	m.cpuFunc, m.cpuDDB, m.cpuHarn = cpuTime(pid)-cpuFunc, cpuTime(dynalitePid)-cpuDDB, cpuTime(os.Getpid())-cpuHarn
+	m.smCalls = b.sageMakerCalls() - smBefore
+	m.ddbCalls = map[string]int{}
+	for op, n := range b.proxy.AllCalls() {
+		if d := n - ddbBefore[op]; d > 0 {
+			m.ddbCalls[op] = d
+		}
+	}
+	m.capacity = b.proxy.CapacityUnits() - capBefore
+	m.slack = b.hook.since(slackBefore)
+	m.slackCalls = m.slack.posts
+	m.smConns, m.ddbConns = b.smConns.Load()-smConnsBefore, b.ddb.conns.Load()-ddbConnsBefore
+	if n := b.smErrors.Load() - smErrorsBefore; n > 0 {
+		m.notes = append(m.notes, fmt.Sprintf("the SageMaker emulator answered %d calls with an error", n))
+	}
+	m.rssKiB = peakRSS(pid)
+	m.heapMB = peakHeap(fn.Output())
+	m.problems = m.check(b.acct.recent)
+	if pages := max(1, (m.result.Listed+99)/100); m.smCalls > pages {
+		m.notes = append(m.notes, fmt.Sprintf("%d SageMaker calls for %d pages listed: the SDK retried", m.smCalls, pages))
+	}
+	return m, nil
+}
+
+// sageMakerCalls is how many calls the emulator has answered so far.
+func (b *bench) sageMakerCalls() int {
+	return b.emu.Calls("ListLabelingJobs") + b.emu.Calls("DescribeLabelingJob")
+}
+
+// check lists where the cycle did not do what s requires.
+func (m measurement) check(recent int) []string {
+	var bad []string
+	r, s := m.result, m.scn
+	if r.ErrorMessage != "" {
+		bad = append(bad, "the handler failed: "+r.ErrorMessage)
+	}
+	if r.Listed != s.modified+recent {
+		bad = append(bad, fmt.Sprintf("listed %d jobs, want %d", r.Listed, s.modified+recent))
+	}
+	if r.Transitions != s.finishing+s.starting || r.Alerted != s.finishing || r.Pending != 0 || r.Contended != 0 {
+		bad = append(bad, fmt.Sprintf("%d transitions, %d alerted, %d pending, %d contended; want %d, %d, 0, 0",
+			r.Transitions, r.Alerted, r.Pending, r.Contended, s.finishing+s.starting, s.finishing))
+	}
+	if m.slackCalls != m.min.slack {
+		bad = append(bad, fmt.Sprintf("%d Slack posts, want %d", m.slackCalls, m.min.slack))
+	}
+	bad = append(bad, m.slack.over...)
+	return bad
+}
+
+// functionPid finds the bootstrap: the child process of the emulator.
+func functionPid(rie int) (int, error) {
+	if pid := childNamed(rie, "bootstrap"); pid != 0 {
+		return pid, nil
+	}
+	return 0, errNoBootstrap
+}
+
+// childNamed returns the child of parent whose command is name, or 0.
+func childNamed(parent int, name string) int {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", parent))
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(b)) {
+			pid, err := strconv.Atoi(f)
+			if err != nil {
+				continue
+			}
+			if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); err == nil && strings.TrimSpace(string(comm)) == name {
+				return pid
+			}
+		}
+	}
+	return 0
+}
+
+// peakRSS is the process's VmHWM (the most resident memory it has had) in
+// KiB, or 0 when it cannot be read.
+func peakRSS(pid int) int64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kib, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kib
+		}
+	}
+	return 0
+}
+
+// clockTick is USER_HZ, the unit of /proc/PID/stat's CPU times; Linux fixes
+// it at 100 for user space.
+const clockTick = 10 * time.Millisecond
+
+// cpuTime is the user plus system CPU time pid has used, or 0 when it cannot
+// be read.
+func cpuTime(pid int) time.Duration {
+	if pid == 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name may hold spaces; the fields after it do not.
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(fields) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(fields[11], 10, 64)
+	stime, _ := strconv.ParseInt(fields[12], 10, 64)
+	return time.Duration(utime+stime) * clockTick
+}
+
+// gcLine matches GODEBUG=gctrace=1's "A->B->C MB, D MB goal": the heap at
+// the start of a collection, at its end, and the live heap it marked. It
+// does not anchor on "gc N @": the emulator interleaves the function's
+// stderr with its stdout, which can split a trace line.
+var gcLine = regexp.MustCompile(`(\d+)->(\d+)->(\d+) MB, \d+ MB goal`)
+
+// peakHeap is the largest heap at the start of any collection the function
+// logged, in MB, or 0 when it logged none.
+func peakHeap(output string) int {
+	peak := 0
+	for _, m := range gcLine.FindAllStringSubmatch(output, -1) {
+		if n, err := strconv.Atoi(m[1]); err == nil {
+			peak = max(peak, n)
+		}
+	}
+	return peak
+}

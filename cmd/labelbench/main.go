@@ -1,0 +1,146 @@
+// Command labelbench measures labelwatch's cycle at account scale and writes
+// the results as docs/PERFORMANCE.md. It runs the real Lambda bootstrap under
+// the Runtime Interface Emulator against the SageMaker emulator and dynalite
+// (behind a proxy that adds latency and counts calls), all on loopback, and
+// reports time, calls against the least possible, memory, cold start and the
+// size of the deployed binary.
+//
+//	go run ./cmd/labelbench -out docs/PERFORMANCE.md
+//
+// It needs what `make test` installs: dynalite (node_modules) and
+// aws-lambda-rie (.bin).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "labelbench:", err)
+		os.Exit(1)
+	}
+}
+
+// options are the benchmark's settings; the defaults are the scenarios of
+// issue 4.
+type options struct {
+	out        string
+	jobs       int             // jobs in the account
+	steady     int             // jobs modified in the steady cycle
+	burst      int             // jobs modified in the burst cycle
+	latencies  []time.Duration // added to every AWS call, one run each
+	paced      bool            // also run steady and burst with the default Slack pace
+	coldStarts int             // cold starts to time
+	arm64      bool            // build the deployed arm64 bootstrap and report its size
+	only       map[string]bool // scenario names to run; all when empty
+}
+
+func parseOptions(args []string, stderr io.Writer) (options, error) {
+	fs := flag.NewFlagSet("labelbench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o := options{}
+	fs.StringVar(&o.out, "out", "docs/PERFORMANCE.md", "write the report here (- for standard output)")
+	fs.IntVar(&o.jobs, "jobs", 100_000, "labeling jobs in the account")
+	fs.IntVar(&o.steady, "steady", 100, "jobs modified in the steady cycle (a tenth finish, a tenth start)")
+	fs.IntVar(&o.burst, "burst", 10_000, "jobs modified in the burst cycle (a tenth finish, a tenth start)")
+	latencies := fs.String("latency", "0s,20ms", "comma-separated latencies added to every AWS call; one run of each scenario per latency")
+	fs.BoolVar(&o.paced, "paced", true, "also run steady and burst with the default SLACK_PACE at the first latency")
+	fs.IntVar(&o.coldStarts, "coldstarts", 21, "cold starts to time (the median is reported)")
+	fs.BoolVar(&o.arm64, "arm64", true, "build the deployed linux/arm64 bootstrap (make build-LabelwatchFunction) and report its size")
+	only := fs.String("only", "", "comma-separated scenarios to run (quiet, steady, burst); all when empty")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	for _, s := range strings.Split(*latencies, ",") {
+		d, err := time.ParseDuration(strings.TrimSpace(s))
+		if err != nil || d < 0 {
+			return o, fmt.Errorf("-latency: %q is not a duration such as 0s or 20ms", s)
+		}
+		o.latencies = append(o.latencies, d)
+	}
+	if *only != "" {
+		o.only = map[string]bool{}
+		for _, name := range strings.Split(*only, ",") {
+			o.only[strings.TrimSpace(name)] = true
+		}
+	}
+	if o.jobs < 1 || o.steady < 1 || o.burst < 1 || o.coldStarts < 1 {
+		return o, errors.New("-jobs, -steady, -burst and -coldstarts must be at least 1")
+	}
+	return o, nil
+}
+
+func run(ctx context.Context, args []string, stderr io.Writer) error {
+	opts, err := parseOptions(args, stderr)
+	if err != nil {
+		return err
+	}
+	logf := func(format string, args ...any) {
+		fmt.Fprintf(stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+	}
+	rep := &report{started: time.Now(), loadBefore: loadAverage()}
+
+	b, err := newBench(ctx, opts, logf)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	if err := b.seed(ctx); err != nil {
+		return err
+	}
+	for _, scn := range scenarios(opts) {
+		logf("%s: measuring", scn)
+		m, err := b.measure(ctx, scn)
+		if err != nil {
+			return fmt.Errorf("%s: %w", scn, err)
+		}
+		logf("%s: %v, %d listed, %d SageMaker calls, %d DynamoDB calls, %d Slack calls", scn, m.invoke.Round(time.Millisecond), m.result.Listed, m.smCalls, m.ddbTotal(), m.slackCalls)
+		rep.cycles = append(rep.cycles, m)
+	}
+
+	logf("cold start: %d runs", opts.coldStarts)
+	if rep.coldStarts, err = b.coldStarts(ctx, opts.coldStarts); err != nil {
+		return err
+	}
+	if opts.arm64 {
+		logf("building the linux/arm64 bootstrap")
+		if rep.armSize, err = armBootstrapSize(ctx); err != nil {
+			return err
+		}
+	}
+	rep.loadAfter = loadAverage()
+	rep.finished = time.Now()
+	rep.account = b.acct.describe()
+
+	text := rep.render()
+	if opts.out == "-" {
+		_, err = io.WriteString(os.Stdout, text)
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(opts.out), 0o755); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	if err := os.WriteFile(opts.out, []byte(text), 0o644); err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	logf("wrote %s", opts.out)
+	if bad := rep.failedChecks(); len(bad) > 0 {
+		return fmt.Errorf("the cycle misbehaved (see %s): %s", opts.out, strings.Join(bad, "; "))
+	}
+	return nil
+}
