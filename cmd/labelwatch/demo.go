@@ -117,7 +117,7 @@ func demo(ctx context.Context, getenv func(string) string, statePath string, std
 			return fmt.Errorf("set %s: %w", k, err)
 		}
 	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithHTTPClient(app.AWSHTTPClient()))
 	if err != nil {
 		return fmt.Errorf("load AWS configuration: %w", err)
 	}

@@ -72,7 +72,7 @@ func runOnce(ctx context.Context, getenv func(string) string, statePath string, 
 	if err != nil {
 		return err
 	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx)
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithHTTPClient(app.AWSHTTPClient()))
 	if err != nil {
 		return fmt.Errorf("load AWS configuration: %w", err)
 	}
