@@ -135,7 +135,7 @@ func (b *bench) seed(ctx context.Context) error {
 	if err := b.checkSeed(ctx); err != nil {
 		return err
 	}
-	if err := b.store.AdvanceCursor(ctx, b.acct.cursor); err != nil {
+	if err := b.store.AdvanceCursor(ctx, state.Cursor{At: b.acct.cursor}); err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}
 	b.logf("seeded %d jobs in %v", len(b.acct.jobs), time.Since(start).Round(time.Millisecond))

@@ -54,6 +54,22 @@ type handlerResult struct {
 	ErrorMessage string `json:"errorMessage"`
 }
 
+// calls is each kind of call the cycle made, against its minimum. narrow
+// takes the minimum of list pages for the jobs modified since the cursor
+// only, leaving out those the overlap window lists again.
+func (m measurement) calls(narrow bool) []calls {
+	pages := m.min.listPages
+	if narrow {
+		pages = m.min.modifiedPages
+	}
+	return []calls{
+		{"SageMaker", m.smCalls, pages},
+		{"DynamoDB reads", m.ddbReads(), m.min.cursorRead + m.min.batchReads},
+		{"DynamoDB writes", m.ddbWrites(), m.min.writes},
+		{"Slack", m.slackCalls, m.min.slack},
+	}
+}
+
 func (m measurement) ddbReads() int  { return m.ddbCalls["GetItem"] + m.ddbCalls["BatchGetItem"] }
 func (m measurement) ddbWrites() int { return m.ddbTotal() - m.ddbReads() }
 
@@ -69,7 +85,7 @@ func (m measurement) ddbTotal() int {
 // Runtime Interface Emulator, warms it with one quiet cycle, applies s and
 // measures the next cycle.
 func (b *bench) measure(ctx context.Context, s scenario) (measurement, error) {
-	m := measurement{scn: s, min: s.minimum(config.DefaultDigestThreshold)}
+	m := measurement{scn: s, min: s.minimum(config.DefaultDigestThreshold, b.acct.recent)}
 	at, err := b.settle(ctx)
 	if err != nil {
 		return m, err

@@ -44,21 +44,64 @@ func TestSmoke(t *testing.T) {
 
 func TestMinimum(t *testing.T) {
 	tests := []struct {
-		name string
-		scn  scenario
-		want minimum
+		name    string
+		scn     scenario
+		overlap int
+		want    minimum
 	}{
-		{"quiet: one list call finds nothing", scenario{}, minimum{listPages: 1, cursorRead: 1}},
-		{"steady: alerts one by one", scenario{modified: 100, finishing: 10, starting: 10},
-			minimum{listPages: 1, cursorRead: 1, batchReads: 1, writes: 10 + 10 + 10 + 1, slack: 10}},
-		{"burst: one digest", scenario{modified: 10_000, finishing: 1_000, starting: 1_000},
-			minimum{listPages: 100, cursorRead: 1, batchReads: 100, writes: 1_000 + 1_000 + 1_000 + 1, slack: 1}},
-		{"a page and one job", scenario{modified: 101}, minimum{listPages: 2, cursorRead: 1, batchReads: 2, writes: 1}},
+		{"quiet: one list call finds the overlap window", scenario{}, 23,
+			minimum{listPages: 1, modifiedPages: 1, cursorRead: 1}},
+		{"steady: the overlap window takes a second page; alerts one by one", scenario{modified: 100, finishing: 10, starting: 10}, 23,
+			minimum{listPages: 2, modifiedPages: 1, cursorRead: 1, batchReads: 1, writes: 10 + 10 + 10 + 1, slack: 10}},
+		{"burst: one digest", scenario{modified: 10_000, finishing: 1_000, starting: 1_000}, 23,
+			minimum{listPages: 101, modifiedPages: 100, cursorRead: 1, batchReads: 100, writes: 1_000 + 1_000 + 1_000 + 1, slack: 1}},
+		{"a page and one job", scenario{modified: 101}, 0,
+			minimum{listPages: 2, modifiedPages: 2, cursorRead: 1, batchReads: 2, writes: 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := tt.scn.minimum(10); got != tt.want {
+			if got := tt.scn.minimum(10, tt.overlap); got != tt.want {
 				t.Errorf("got %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestCallBudget judges the budget on all calls together, and shows the
+// narrow reading and the worst category without judging them.
+func TestCallBudget(t *testing.T) {
+	steady := scenario{name: "steady", modified: 100, finishing: 10, starting: 10}
+	cycle := func(smCalls, writes int) measurement {
+		return measurement{
+			scn: steady, min: steady.minimum(10, 23), smCalls: smCalls, slackCalls: 10,
+			ddbCalls: map[string]int{"GetItem": 1, "BatchGetItem": 1, "UpdateItem": writes},
+		}
+	}
+	tests := []struct {
+		name     string
+		cycles   []measurement
+		met      bool
+		measured []string
+	}{
+		{"at the minimum", []measurement{cycle(2, 31)}, true, []string{
+			"all calls: worst 45/45 = 1.00 (steady @ 0s)",
+			"narrow reading: worst 45/44 = 1.02 (steady @ 0s)",
+			"one category alone, either reading: worst SageMaker 2/1 = 2.00 (steady @ 0s)",
+		}},
+		{"over in all", []measurement{cycle(2, 31), cycle(2, 34)}, false, []string{
+			"all calls: over in 1 of 2: steady @ 0s (48/45 = 1.07)",
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := (&report{cycles: tt.cycles}).callBudget()
+			if b.met != tt.met {
+				t.Errorf("met = %v, want %v: %s", b.met, tt.met, b.measured)
+			}
+			for _, want := range tt.measured {
+				if !strings.Contains(b.measured, want) {
+					t.Errorf("measured %q lacks %q", b.measured, want)
+				}
 			}
 		})
 	}

@@ -61,16 +61,29 @@ func scenarios(o options) []scenario {
 
 // minimum is the fewest calls a cycle of s can make, as issue 4 counts them.
 type minimum struct {
-	listPages  int // ceil(modified/100), and at least the one call that finds nothing
-	cursorRead int // the GetItem of the cursor every cycle starts with
-	batchReads int // ceil(modified/100) BatchGetItem
-	writes     int // one per job whose status changed, one claim per alert, one cursor write
-	slack      int // one message per alert, or one digest for more than the threshold
+	// listPages is ceil(modified/100), at least 1, where modified counts
+	// every job the API returns for (cursor - OVERLAP, now]: OVERLAP is a
+	// product requirement, and a listing cannot leave its jobs out.
+	listPages int
+	// modifiedPages is the narrower reading: ceil(modified/100), at least
+	// 1, counting only the jobs modified since the cursor.
+	modifiedPages int
+	cursorRead    int // the GetItem of the cursor every cycle starts with
+	batchReads    int // ceil(modified/100) BatchGetItem, of the jobs modified since the cursor
+	writes        int // one per job whose status changed, one claim per alert, one cursor write
+	slack         int // one message per alert, or one digest for more than the threshold
 }
 
-func (s scenario) minimum(digestThreshold int) minimum {
+// minimum is the least s can cost when overlap jobs fall in the overlap
+// window before the cursor.
+func (s scenario) minimum(digestThreshold, overlap int) minimum {
 	pages := (s.modified + 99) / 100
-	m := minimum{listPages: max(1, pages), cursorRead: 1, batchReads: pages}
+	m := minimum{
+		listPages:     max(1, (s.modified+overlap+99)/100),
+		modifiedPages: max(1, pages),
+		cursorRead:    1,
+		batchReads:    pages,
+	}
 	m.writes = s.finishing + s.starting + s.finishing
 	if s.modified > 0 {
 		m.writes++ // the cursor moves past the newest modification
@@ -80,4 +93,27 @@ func (s scenario) minimum(digestThreshold int) minimum {
 		m.slack = 1
 	}
 	return m
+}
+
+// calls is one kind of call a cycle makes: how many it made and the fewest
+// it could have.
+type calls struct {
+	what        string
+	made, least int
+}
+
+func (c calls) ratio() float64 { return ratio(c.made, c.least) }
+
+func (c calls) String() string {
+	return fmt.Sprintf("%d/%d = %s", c.made, c.least, fmtRatio(c.ratio()))
+}
+
+// total adds up cs.
+func total(cs []calls) calls {
+	sum := calls{what: "all calls"}
+	for _, c := range cs {
+		sum.made += c.made
+		sum.least += c.least
+	}
+	return sum
 }

@@ -438,8 +438,8 @@ func (e *env) checkTable() {
 		}
 	}
 	cursor, ok, err := store.Cursor(ctx)
-	if err != nil || !ok || !cursor.Equal(newest.Truncate(time.Millisecond)) {
-		e.t.Errorf("cursor %v (set %v, %v), want the newest modification %v", cursor, ok, err, newest)
+	if err != nil || !ok || !cursor.At.Equal(newest.Truncate(time.Millisecond)) {
+		e.t.Errorf("cursor %v (set %v, %v), want the newest modification %v", cursor.At, ok, err, newest)
 	}
 }
 
@@ -460,7 +460,7 @@ func (e *env) cursor() time.Time {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return c
+	return c.At
 }
 
 // ledger is the oracle: what each job went through since the first cycle,
@@ -635,7 +635,7 @@ func (s *hookStore) call(ctx context.Context, op, job string, status labeling.St
 	return err
 }
 
-func (s *hookStore) Cursor(ctx context.Context) (c time.Time, ok bool, err error) {
+func (s *hookStore) Cursor(ctx context.Context) (c state.Cursor, ok bool, err error) {
 	err = s.call(ctx, "Cursor", "", "", func() error {
 		var err error
 		c, ok, err = s.Store.Cursor(ctx)
@@ -644,8 +644,8 @@ func (s *hookStore) Cursor(ctx context.Context) (c time.Time, ok bool, err error
 	return c, ok, err
 }
 
-func (s *hookStore) AdvanceCursor(ctx context.Context, t time.Time) error {
-	return s.call(ctx, "AdvanceCursor", "", "", func() error { return s.Store.AdvanceCursor(ctx, t) })
+func (s *hookStore) AdvanceCursor(ctx context.Context, c state.Cursor) error {
+	return s.call(ctx, "AdvanceCursor", "", "", func() error { return s.Store.AdvanceCursor(ctx, c) })
 }
 
 func (s *hookStore) Load(ctx context.Context, jobs []string) (recs map[string]state.Record, err error) {

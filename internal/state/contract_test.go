@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -115,6 +117,31 @@ func fmtRecord(r Record) string {
 	return s + fmt.Sprintf("{%s %s %s}}", r.Lease.Owner, r.Lease.Target, r.Lease.Until.Format(time.RFC3339Nano))
 }
 
+// wantCursor fails unless got equals want, comparing times as instants.
+func wantCursor(t *testing.T, got, want Cursor) {
+	t.Helper()
+	same := got.At.Equal(want.At) && len(got.Seen) == len(want.Seen)
+	for job, w := range want.Seen {
+		g, ok := got.Seen[job]
+		same = same && ok && g.Status == w.Status && g.ModifiedAt.Equal(w.ModifiedAt)
+	}
+	if !same {
+		t.Errorf("cursor:\n got %s\nwant %s", fmtCursor(got), fmtCursor(want))
+	}
+}
+
+func fmtCursor(c Cursor) string {
+	if len(c.Seen) > 5 {
+		return fmt.Sprintf("{At:%s Seen:%d jobs}", c.At.Format(time.RFC3339Nano), len(c.Seen))
+	}
+	jobs := slices.Sorted(maps.Keys(c.Seen))
+	seen := make([]string, len(jobs))
+	for i, job := range jobs {
+		seen[i] = fmt.Sprintf("%s@%s:%s", job, c.Seen[job].ModifiedAt.Format(time.RFC3339Nano), c.Seen[job].Status)
+	}
+	return fmt.Sprintf("{At:%s Seen:[%s]}", c.At.Format(time.RFC3339Nano), strings.Join(seen, " "))
+}
+
 func wantConflict(t *testing.T, what string, err error) {
 	t.Helper()
 	if !errors.Is(err, ErrConflict) {
@@ -134,30 +161,98 @@ func testStore(t *testing.T, open opener) {
 		run  func(e env)
 	}{
 		{"cursor is unset at first", func(e env) {
-			_, ok, err := e.store.Cursor(e.ctx)
-			if err != nil || ok {
-				e.t.Fatalf("Cursor() = ok %v, %v; want unset", ok, err)
+			c, ok, err := e.store.Cursor(e.ctx)
+			if err != nil || ok || !c.At.IsZero() || c.Seen != nil {
+				e.t.Fatalf("Cursor() = %+v, ok %v, %v; want unset", c, ok, err)
 			}
 		}},
-		{"cursor only moves forward", func(e env) {
+		{"cursor only moves forward, Seen with it", func(e env) {
+			seen := func(job string, at time.Time) map[string]Listing {
+				return map[string]Listing{job: {ModifiedAt: at, Status: labeling.StatusInProgress}}
+			}
 			steps := []struct {
-				to, want time.Time
+				to, want Cursor
 			}{
-				{t0, t0},
-				{t0.Add(-time.Second), t0}, // behind: kept, no error
-				{t0, t0},                   // equal: kept, no error
-				{t0.Add(time.Minute), t0.Add(time.Minute)},
+				{Cursor{At: t0, Seen: seen("a-1", t0)}, Cursor{At: t0, Seen: seen("a-1", t0)}},
+				// Behind or equal: kept, Seen included, no error.
+				{Cursor{At: t0.Add(-time.Second), Seen: seen("b-1", t0)}, Cursor{At: t0, Seen: seen("a-1", t0)}},
+				{Cursor{At: t0, Seen: seen("b-1", t0)}, Cursor{At: t0, Seen: seen("a-1", t0)}},
+				// Forward without Seen: the old Seen goes.
+				{Cursor{At: t0.Add(time.Minute)}, Cursor{At: t0.Add(time.Minute)}},
 				// Sub-millisecond parts are cut, never rounded up past a job.
-				{t0.Add(time.Hour + 1500*time.Microsecond), t0.Add(time.Hour + time.Millisecond)},
+				{Cursor{At: t0.Add(time.Hour + 1500*time.Microsecond), Seen: seen("c-1", t0.Add(time.Hour+999*time.Microsecond))},
+					Cursor{At: t0.Add(time.Hour + time.Millisecond), Seen: seen("c-1", t0.Add(time.Hour))}},
 			}
 			for _, step := range steps {
 				if err := e.store.AdvanceCursor(e.ctx, step.to); err != nil {
-					e.t.Fatalf("AdvanceCursor(%s): %v", step.to, err)
+					e.t.Fatalf("AdvanceCursor(%s): %v", fmtCursor(step.to), err)
 				}
 				got, ok, err := e.store.Cursor(e.ctx)
-				if err != nil || !ok || !got.Equal(step.want) {
-					e.t.Fatalf("after AdvanceCursor(%s): Cursor() = %s, %v, %v; want %s", step.to, got, ok, err, step.want)
+				if err != nil || !ok {
+					e.t.Fatalf("after AdvanceCursor(%s): Cursor() = ok %v, %v", fmtCursor(step.to), ok, err)
 				}
+				wantCursor(e.t, got, step.want)
+			}
+		}},
+		{"cursor keeps Seen as written", func(e env) {
+			want := Cursor{At: t0, Seen: map[string]Listing{
+				"job-1":                 {ModifiedAt: t0, Status: labeling.StatusCompleted},
+				"job-2":                 {ModifiedAt: m2, Status: labeling.StatusInProgress},
+				"job-3":                 {ModifiedAt: m1, Status: "Paused"}, // an unknown status is kept as it is
+				strings.Repeat("x", 63): {ModifiedAt: t0.Add(-123 * time.Millisecond), Status: labeling.StatusStopping},
+			}}
+			if err := e.store.AdvanceCursor(e.ctx, want); err != nil {
+				e.t.Fatal(err)
+			}
+			got, _, err := e.store.Cursor(e.ctx)
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			wantCursor(e.t, got, want)
+			// The map returned is the caller's.
+			clear(got.Seen)
+			if again, _, _ := e.store.Cursor(e.ctx); len(again.Seen) != len(want.Seen) {
+				e.t.Errorf("clearing the returned Seen left %d jobs in the store, want %d", len(again.Seen), len(want.Seen))
+			}
+		}},
+		{"cursor keeps the MaxSeen jobs modified last", func(e env) {
+			const extra = 50
+			all := map[string]Listing{}
+			want := Cursor{At: t0, Seen: map[string]Listing{}}
+			for i := range MaxSeen + extra {
+				// Older and older, two jobs a millisecond after the first,
+				// named in reverse: the oldest extra ones go, and of the
+				// two at the cut (i = MaxSeen-1 and MaxSeen) the one with
+				// the earlier name, the later i, stays.
+				name := fmt.Sprintf("job-%05d", MaxSeen+extra-i)
+				l := Listing{ModifiedAt: t0.Add(-time.Duration((i+1)/2) * time.Millisecond), Status: labeling.StatusInProgress}
+				all[name] = l
+				if i < MaxSeen-1 || i == MaxSeen {
+					want.Seen[name] = l
+				}
+			}
+			if err := e.store.AdvanceCursor(e.ctx, Cursor{At: t0, Seen: all}); err != nil {
+				e.t.Fatal(err)
+			}
+			got, _, err := e.store.Cursor(e.ctx)
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			wantCursor(e.t, got, want)
+		}},
+		{"cursor rejects what no listing could match", func(e env) {
+			for name, c := range map[string]Cursor{
+				"zero time":         {},
+				"empty job name":    {At: t0, Seen: map[string]Listing{"": {ModifiedAt: t0, Status: labeling.StatusCompleted}}},
+				"reserved job name": {At: t0, Seen: map[string]Listing{cursorKey: {ModifiedAt: t0, Status: labeling.StatusCompleted}}},
+				"no time":           {At: t0, Seen: map[string]Listing{"job-1": {Status: labeling.StatusCompleted}}},
+			} {
+				if err := e.store.AdvanceCursor(e.ctx, c); err == nil || errors.Is(err, ErrConflict) {
+					e.t.Errorf("AdvanceCursor with %s = %v, want a non-conflict error", name, err)
+				}
+			}
+			if _, ok, err := e.store.Cursor(e.ctx); ok || err != nil {
+				e.t.Errorf("a rejected cursor was stored (%v)", err)
 			}
 		}},
 		{"load of jobs without records is empty", func(e env) {

@@ -37,6 +37,7 @@ const (
 	attrLeaseUntil  = "leaseUntil"  // N: epoch millis
 	attrExpiresAt   = "expiresAt"   // N: epoch seconds; the table's TTL attribute
 	attrCursor      = "cursor"      // N: epoch millis, on the cursor item only
+	attrSeen        = "seen"        // M: job name -> {t: N epoch millis, s: S status}, on the cursor item only; absent when empty
 
 	cursorKey = reservedPrefix + "cursor"
 )
@@ -106,8 +107,21 @@ func key(pk string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{attrPK: &types.AttributeValueMemberS{Value: pk}}
 }
 
+// cursorItem is the cursor's item as stored.
+type cursorItem struct {
+	Cursor int64                `dynamodbav:"cursor"`
+	Seen   map[string]seenEntry `dynamodbav:"seen"`
+}
+
+// seenEntry is one job of Cursor.Seen, with short attribute names: a cursor
+// item holds up to MaxSeen of them.
+type seenEntry struct {
+	ModifiedAt int64  `dynamodbav:"t"`
+	Status     string `dynamodbav:"s"`
+}
+
 // Cursor reads the cursor item with a consistent read.
-func (s *DynamoStore) Cursor(ctx context.Context) (time.Time, bool, error) {
+func (s *DynamoStore) Cursor(ctx context.Context) (Cursor, bool, error) {
 	const op = "read cursor"
 	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(s.table),
@@ -115,40 +129,60 @@ func (s *DynamoStore) Cursor(ctx context.Context) (time.Time, bool, error) {
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
-		return time.Time{}, false, s.fail(op, err)
+		return Cursor{}, false, s.fail(op, err)
 	}
 	if out.Item == nil {
-		return time.Time{}, false, nil
+		return Cursor{}, false, nil
 	}
-	var it struct {
-		Cursor int64 `dynamodbav:"cursor"`
-	}
+	var it cursorItem
 	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
-		return time.Time{}, false, fmt.Errorf("%s: decode item: %w", op, err)
+		return Cursor{}, false, fmt.Errorf("%s: decode item: %w", op, err)
 	}
 	if it.Cursor == 0 {
-		return time.Time{}, false, nil
+		return Cursor{}, false, nil
 	}
-	return fromMillis(it.Cursor), true, nil
+	c := Cursor{At: fromMillis(it.Cursor)}
+	if len(it.Seen) > 0 {
+		c.Seen = make(map[string]Listing, len(it.Seen))
+		for job, e := range it.Seen {
+			c.Seen[job] = Listing{ModifiedAt: fromMillis(e.ModifiedAt), Status: labeling.Status(e.Status)}
+		}
+	}
+	return c, true, nil
 }
 
-// AdvanceCursor writes t only if the stored cursor is older, so two runs
-// racing to advance it can never move it back.
-func (s *DynamoStore) AdvanceCursor(ctx context.Context, t time.Time) error {
-	op := fmt.Sprintf("advance cursor to %s", t.UTC().Format(time.RFC3339Nano))
-	if t.IsZero() {
-		return fmt.Errorf("%s: zero time", op)
+// AdvanceCursor writes c only if the stored cursor is older, so two runs
+// racing to advance it can never move it back. Seen is written whole, in
+// the same conditional write, so it always belongs to the stored cursor.
+func (s *DynamoStore) AdvanceCursor(ctx context.Context, c Cursor) error {
+	op := fmt.Sprintf("advance cursor to %s", c.At.UTC().Format(time.RFC3339Nano))
+	c, err := checkCursor(c)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
 	}
-	ms := millis(t)
+	ms := millis(c.At)
 	update := expression.Set(expression.Name(attrCursor), expression.Value(ms))
+	if len(c.Seen) == 0 {
+		update = update.Remove(expression.Name(attrSeen))
+	} else {
+		seen := make(map[string]seenEntry, len(c.Seen))
+		for job, l := range c.Seen {
+			seen[job] = seenEntry{ModifiedAt: millis(l.ModifiedAt), Status: string(l.Status)}
+		}
+		av, err := attributevalue.Marshal(seen)
+		if err != nil {
+			return fmt.Errorf("%s: encode seen jobs: %w", op, err)
+		}
+		update = update.Set(expression.Name(attrSeen), expression.Value(av))
+	}
 	cond := expression.Or(
 		expression.AttributeNotExists(expression.Name(attrPK)),
 		expression.Name(attrCursor).LessThan(expression.Value(ms)),
 	)
-	err := s.update(ctx, cursorKey, update, cond)
+	err = s.update(ctx, cursorKey, update, cond)
 	var behind *types.ConditionalCheckFailedException
 	if errors.As(err, &behind) {
-		return nil // already at or past t
+		return nil // already at or past c.At
 	}
 	if err != nil {
 		return s.fail(op, err)

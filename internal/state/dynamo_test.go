@@ -41,7 +41,7 @@ func TestDynamoStore(t *testing.T) {
 		ctx := context.Background()
 		calls := map[string]error{
 			"Cursor":        func() error { _, _, err := store.Cursor(ctx); return err }(),
-			"AdvanceCursor": store.AdvanceCursor(ctx, t0),
+			"AdvanceCursor": store.AdvanceCursor(ctx, Cursor{At: t0}),
 			"Load":          func() error { _, err := store.Load(ctx, []string{"job-1"}); return err }(),
 			"Save":          store.Save(ctx, Record{Job: "job-1"}, labeling.StatusInProgress, t0),
 			"Claim":         store.Claim(ctx, Record{Job: "job-1"}, Lease{Owner: "run-a", Target: labeling.StatusCompleted, Until: t0}),
@@ -57,6 +57,43 @@ func TestDynamoStore(t *testing.T) {
 			if !strings.Contains(err.Error(), strconv.Quote(table)) {
 				t.Errorf("%s: error %q does not name the table", name, err)
 			}
+		}
+	})
+
+	// The cursor item at its largest: MaxSeen of the longest job names, with
+	// the longest status. A strongly consistent read costs a read unit per
+	// 4 KB, so the capacity it consumes bounds its size.
+	t.Run("cursor item at MaxSeen", func(t *testing.T) {
+		t.Parallel()
+		table := newTable(t, client)
+		ctx := context.Background()
+		store := NewDynamoStore(client, table, retention, nil)
+		seen := map[string]Listing{}
+		for i := range 2 * MaxSeen {
+			name := fmt.Sprintf("%063d", i)
+			seen[name] = Listing{ModifiedAt: t0.Add(time.Duration(i) * time.Millisecond), Status: labeling.StatusInitializing}
+		}
+		if err := store.AdvanceCursor(ctx, Cursor{At: t0.Add(time.Hour), Seen: seen}); err != nil {
+			t.Fatal(err)
+		}
+		out, err := client.GetItem(ctx, &dynamodb.GetItemInput{
+			TableName:              aws.String(table),
+			Key:                    key(cursorKey),
+			ConsistentRead:         aws.Bool(true),
+			ReturnConsumedCapacity: types.ReturnConsumedCapacityTotal,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		const most = 50 // read units: 200 KB, half of DynamoDB's 400 KB item limit
+		units := aws.ToFloat64(out.ConsumedCapacity.CapacityUnits)
+		t.Logf("cursor item of %d jobs: %.0f read units", MaxSeen, units)
+		if units > most {
+			t.Errorf("reading the cursor item costs %.0f read units, want at most %d", units, most)
+		}
+		c, _, err := store.Cursor(ctx)
+		if err != nil || len(c.Seen) != MaxSeen {
+			t.Errorf("Cursor() has %d jobs (%v), want %d", len(c.Seen), err, MaxSeen)
 		}
 	})
 

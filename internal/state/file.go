@@ -36,7 +36,7 @@ type FileStore struct {
 	now       func() time.Time
 
 	mu     sync.Mutex // guards the fields below and the file
-	cursor time.Time
+	cursor Cursor
 	jobs   map[string]fileRecord
 }
 
@@ -44,9 +44,15 @@ var _ Store = (*FileStore)(nil)
 
 // fileState is the file's content.
 type fileState struct {
-	Format int                   `json:"format"`
-	Cursor time.Time             `json:"cursor,omitzero"`
-	Jobs   map[string]fileRecord `json:"jobs"`
+	Format int                    `json:"format"`
+	Cursor time.Time              `json:"cursor,omitzero"`
+	Seen   map[string]fileListing `json:"seen,omitempty"` // Cursor.Seen
+	Jobs   map[string]fileRecord  `json:"jobs"`
+}
+
+type fileListing struct {
+	ModifiedAt time.Time       `json:"modifiedAt"`
+	Status     labeling.Status `json:"status"`
 }
 
 type fileRecord struct {
@@ -99,7 +105,13 @@ func OpenFile(path string, retention time.Duration, now func() time.Time) (*File
 	if err != nil {
 		return nil, fmt.Errorf("open state file %s: corrupt, not overwriting it (move it aside to start afresh): %w", path, err)
 	}
-	s.cursor = st.Cursor
+	s.cursor = Cursor{At: st.Cursor}
+	if len(st.Seen) > 0 {
+		s.cursor.Seen = make(map[string]Listing, len(st.Seen))
+		for job, l := range st.Seen {
+			s.cursor.Seen[job] = Listing(l)
+		}
+	}
 	s.jobs = st.Jobs
 	return s, nil
 }
@@ -123,30 +135,35 @@ func decodeFile(data []byte) (fileState, error) {
 			return fileState{}, fmt.Errorf("job %q: version %d", job, r.Version)
 		}
 	}
+	for job := range st.Seen {
+		if err := checkJob(job); err != nil {
+			return fileState{}, fmt.Errorf("seen: %w", err)
+		}
+	}
 	return st, nil
 }
 
 // Cursor returns the cursor as of the last write.
-func (s *FileStore) Cursor(ctx context.Context) (time.Time, bool, error) {
+func (s *FileStore) Cursor(ctx context.Context) (Cursor, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.cursor, !s.cursor.IsZero(), nil
+	return Cursor{At: s.cursor.At, Seen: maps.Clone(s.cursor.Seen)}, !s.cursor.At.IsZero(), nil
 }
 
-// AdvanceCursor moves the cursor to t if it is older.
-func (s *FileStore) AdvanceCursor(ctx context.Context, t time.Time) error {
-	op := fmt.Sprintf("advance cursor to %s", t.UTC().Format(time.RFC3339Nano))
-	if t.IsZero() {
-		return fmt.Errorf("%s: zero time", op)
+// AdvanceCursor replaces the cursor with c if the stored one is older.
+func (s *FileStore) AdvanceCursor(ctx context.Context, c Cursor) error {
+	op := fmt.Sprintf("advance cursor to %s", c.At.UTC().Format(time.RFC3339Nano))
+	c, err := checkCursor(c)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
 	}
-	t = fromMillis(millis(t))
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.cursor.Before(t) {
+	if !s.cursor.At.Before(c.At) {
 		return nil
 	}
 	old := s.cursor
-	s.cursor = t
+	s.cursor = c
 	if err := s.persist(); err != nil {
 		s.cursor = old
 		return fmt.Errorf("%s: %w", op, err)
@@ -281,7 +298,14 @@ func (s *FileStore) write(op, job string, change func(r fileRecord, now time.Tim
 // persist replaces the file with the state in memory. The caller holds mu
 // (or is OpenFile, before anyone else can).
 func (s *FileStore) persist() error {
-	data, err := json.MarshalIndent(fileState{Format: fileFormat, Cursor: s.cursor, Jobs: s.jobs}, "", "\t")
+	st := fileState{Format: fileFormat, Cursor: s.cursor.At, Jobs: s.jobs}
+	if len(s.cursor.Seen) > 0 {
+		st.Seen = make(map[string]fileListing, len(s.cursor.Seen))
+		for job, l := range s.cursor.Seen {
+			st.Seen[job] = fileListing(l)
+		}
+	}
+	data, err := json.MarshalIndent(st, "", "\t")
 	if err != nil {
 		return fmt.Errorf("encode state: %w", err)
 	}

@@ -1,8 +1,10 @@
 package state
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -47,6 +49,41 @@ func checkBatch(jobs []string) ([]string, error) {
 		return nil, fmt.Errorf("%d jobs in one load, at most %d", len(unique), MaxBatch)
 	}
 	return unique, nil
+}
+
+// checkCursor returns c as a store keeps it: At and every time of Seen cut
+// to the millisecond, and Seen cut to the MaxSeen jobs modified last (ties
+// go to the earlier name, so both stores keep the same ones). It rejects a
+// cursor no later listing could be compared with.
+func checkCursor(c Cursor) (Cursor, error) {
+	if c.At.IsZero() {
+		return Cursor{}, errors.New("zero time")
+	}
+	type entry struct {
+		job string
+		Listing
+	}
+	entries := make([]entry, 0, len(c.Seen))
+	for job, l := range c.Seen {
+		if err := checkJob(job); err != nil {
+			return Cursor{}, fmt.Errorf("seen: %w", err)
+		}
+		if l.ModifiedAt.IsZero() {
+			return Cursor{}, fmt.Errorf("seen: job %q has no modification time", job)
+		}
+		entries = append(entries, entry{job, Listing{ModifiedAt: fromMillis(millis(l.ModifiedAt)), Status: l.Status}})
+	}
+	slices.SortFunc(entries, func(a, b entry) int {
+		return cmp.Or(b.ModifiedAt.Compare(a.ModifiedAt), strings.Compare(a.job, b.job))
+	})
+	kept := Cursor{At: fromMillis(millis(c.At))}
+	if len(entries) > 0 {
+		kept.Seen = make(map[string]Listing, min(len(entries), MaxSeen))
+		for _, e := range entries[:min(len(entries), MaxSeen)] {
+			kept.Seen[e.job] = e.Listing
+		}
+	}
+	return kept, nil
 }
 
 // checkLease rejects a lease that no Commit or Release could match.

@@ -1,7 +1,7 @@
 // Package watch runs one labelwatch cycle: list the labeling jobs modified
-// since the cursor, load their stored state, decide which moved into an
-// alerting status, send those alerts, commit what was sent, and advance the
-// cursor once every job of the cycle is committed.
+// since the cursor, load the stored state of those that changed, decide
+// which moved into an alerting status, send those alerts, commit what was
+// sent, and advance the cursor once every job of the cycle is committed.
 package watch
 
 import (
@@ -88,6 +88,7 @@ func New(source Source, store state.Store, notifier Notifier, log *slog.Logger, 
 type Summary struct {
 	FirstRun    bool
 	Listed      int
+	Known       int // listed as the cursor saw them, so not read: unchanged
 	Transitions int // jobs whose status differs from the stored one
 	Recorded    int // transitions stored without an alert
 	Alerted     int // alerts Slack accepted and that are committed
@@ -120,26 +121,27 @@ func (w *Watcher) Run(ctx context.Context) (Summary, error) {
 	defer cancel()
 	owner := runID()
 
-	// 1. Where the last complete cycle ended.
+	// 1. Where the last complete cycle ended, and the jobs it saw there.
 	cursor, seeded, err := w.store.Cursor(work)
 	if err != nil {
 		return sum, fmt.Errorf("read cursor: %w", err)
 	}
-	sum.FirstRun, sum.Cursor = !seeded, cursor
+	sum.FirstRun, sum.Cursor = !seeded, cursor.At
 	var since time.Time
 	if seeded {
-		since = cursor.Add(-w.opts.Overlap)
+		since = cursor.At.Add(-w.opts.Overlap)
 	}
 
-	// 2-3. List the jobs modified since then, load their state a page at a
-	// time (loads run while listing goes on) and decide.
-	dues, newest, listed, err := w.collect(work, since, !seeded, start)
-	sum.Listed = listed
+	// 2-3. List the jobs modified since then, load the state of those the
+	// cursor did not see as they are now (a batch at a time, while listing
+	// goes on) and decide.
+	found, err := w.collect(work, since, cursor, !seeded, start)
+	sum.Listed, sum.Known = found.listed, found.known
 	if err != nil {
 		return w.finish(sum, start, err)
 	}
 	var silent, alerts []due
-	for _, d := range dues {
+	for _, d := range found.dues {
 		switch d.verdict {
 		case Stale:
 			sum.Stale++
@@ -169,11 +171,14 @@ func (w *Watcher) Run(ctx context.Context) (Summary, error) {
 	sum.Alerted, sum.Pending = sent, pending
 
 	// 6. Advance the cursor only when every job of the cycle is committed.
-	if sum.Pending == 0 && sum.Contended == 0 && newest.After(cursor) {
-		if err := w.store.AdvanceCursor(work, newest); err != nil {
+	// The next cycle lists the overlap window before it again; the cursor
+	// remembers how this cycle saw the jobs there, so those need no read.
+	if sum.Pending == 0 && sum.Contended == 0 && found.newest.After(cursor.At) {
+		next := state.Cursor{At: found.newest, Seen: found.seenAfter(found.newest.Add(-w.opts.Overlap))}
+		if err := w.store.AdvanceCursor(work, next); err != nil {
 			return w.finish(sum, start, fmt.Errorf("advance cursor: %w", err))
 		}
-		sum.Cursor, sum.Advanced = newest, true
+		sum.Cursor, sum.Advanced = found.newest, true
 	}
 	if sum.Pending > 0 {
 		// The first failure says why (invalid_auth, a timeout, ...), so the
@@ -193,35 +198,58 @@ func (w *Watcher) workContext(ctx context.Context) (context.Context, context.Can
 	return context.WithDeadline(ctx, deadline.Add(-w.opts.DeadlineMargin))
 }
 
-// collect pages the source and loads each page's state, deciding every job.
-// It returns the jobs to act on (sorted by name), the newest modification
-// time listed, and how many jobs were listed.
-func (w *Watcher) collect(ctx context.Context, since time.Time, firstRun bool, now time.Time) ([]due, time.Time, int, error) {
+// collected is what collect found.
+type collected struct {
+	dues   []due     // the jobs to act on, sorted by name, one per job
+	newest time.Time // the newest modification listed
+	listed int
+	known  int // jobs listed as the cursor saw them, decided without a read
+	// jobs is every job listed, as listed. A job listed twice, differently,
+	// has a zero Listing, which no cursor keeps: the cycle acts on one of
+	// the two listings only, so the next cycle reads the job again.
+	jobs map[string]state.Listing
+}
+
+// add counts one listed job.
+func (c *collected) add(job labeling.Job) {
+	c.listed++
+	if job.ModifiedAt.After(c.newest) {
+		c.newest = job.ModifiedAt
+	}
+	l := state.Listing{ModifiedAt: job.ModifiedAt, Status: job.Status}
+	if before, twice := c.jobs[job.Name]; twice && (before.Status != l.Status || !before.ModifiedAt.Equal(l.ModifiedAt)) {
+		l = state.Listing{}
+	}
+	c.jobs[job.Name] = l
+}
+
+// seenAfter is the jobs listed that were modified after t, as listed: the
+// Seen of a cursor whose overlap window starts at t. Every one of them was
+// committed, or needed nothing, when the cycle advances its cursor.
+func (c *collected) seenAfter(t time.Time) map[string]state.Listing {
+	seen := map[string]state.Listing{}
+	for name, job := range c.jobs {
+		if job.ModifiedAt.After(t) {
+			seen[name] = job
+		}
+	}
+	return seen
+}
+
+// collect pages the source, loads the state of the jobs the cursor did not
+// see as they are, MaxBatch at a time, and decides every job.
+func (w *Watcher) collect(ctx context.Context, since time.Time, cursor state.Cursor, firstRun bool, now time.Time) (collected, error) {
+	found := collected{jobs: map[string]state.Listing{}}
 	var (
-		mu     sync.Mutex
-		dues   []due
-		newest time.Time
-		listed int
+		mu   sync.Mutex
+		dues []due
 	)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(w.opts.Concurrency)
-	for page, err := range w.source.Modified(gctx, since) {
-		if err != nil {
-			// A failed load cancels the listing too; report the load.
-			if loadErr := g.Wait(); loadErr != nil {
-				err = loadErr
-			}
-			return nil, newest, listed, err
-		}
-		listed += len(page)
-		for _, job := range page {
-			if job.ModifiedAt.After(newest) {
-				newest = job.ModifiedAt
-			}
-		}
+	load := func(batch []labeling.Job) {
 		g.Go(func() error {
-			names := make([]string, len(page))
-			for i, job := range page {
+			names := make([]string, len(batch))
+			for i, job := range batch {
 				names[i] = job.Name
 			}
 			records, err := w.store.Load(gctx, names)
@@ -230,7 +258,7 @@ func (w *Watcher) collect(ctx context.Context, since time.Time, firstRun bool, n
 			}
 			mu.Lock()
 			defer mu.Unlock()
-			for _, job := range page {
+			for _, job := range batch {
 				rec := records[job.Name]
 				rec.Job = job.Name
 				if v := w.opts.Rules.Decide(job, rec, firstRun, now); v != Unchanged {
@@ -240,15 +268,48 @@ func (w *Watcher) collect(ctx context.Context, since time.Time, firstRun bool, n
 			return nil
 		})
 	}
+	var batch []labeling.Job
+	for page, err := range w.source.Modified(gctx, since) {
+		if err != nil {
+			// A failed load cancels the listing too; report the load.
+			if loadErr := g.Wait(); loadErr != nil {
+				err = loadErr
+			}
+			return found, err
+		}
+		for _, job := range page {
+			found.add(job)
+			// A job listed exactly as the last complete cycle saw it is
+			// unchanged, without reading its state: that cycle committed
+			// it as it is before it wrote the cursor. A job that changed
+			// since has a later LastModifiedTime (or, stamped in the same
+			// millisecond, another status), a job that became visible late
+			// (modified before the cursor, listed only now) is not in
+			// Seen, and a stale listing shows an older time; each of those
+			// is read and decided as before.
+			if cursor.Saw(job) {
+				found.known++
+				continue
+			}
+			batch = append(batch, job)
+			if len(batch) == state.MaxBatch {
+				load(batch)
+				batch = nil
+			}
+		}
+	}
+	if len(batch) > 0 {
+		load(batch)
+	}
 	if err := g.Wait(); err != nil {
-		return nil, newest, listed, err
+		return found, err
 	}
 	// A job listed twice (it moved between pages) is acted on once, newest first.
 	slices.SortFunc(dues, func(a, b due) int {
 		return cmp.Or(cmp.Compare(a.job.Name, b.job.Name), b.job.ModifiedAt.Compare(a.job.ModifiedAt))
 	})
-	dues = slices.CompactFunc(dues, func(a, b due) bool { return a.job.Name == b.job.Name })
-	return dues, newest, listed, nil
+	found.dues = slices.CompactFunc(dues, func(a, b due) bool { return a.job.Name == b.job.Name })
+	return found, nil
 }
 
 type contention struct{ silent, alerts int }
@@ -422,7 +483,7 @@ func (w *Watcher) releaseAll(ctx context.Context, claimed []due, owner string) {
 func (w *Watcher) finish(sum Summary, start time.Time, err error) (Summary, error) {
 	sum.Duration = w.now().Sub(start)
 	attrs := []any{
-		"first_run", sum.FirstRun, "listed", sum.Listed, "transitions", sum.Transitions,
+		"first_run", sum.FirstRun, "listed", sum.Listed, "known", sum.Known, "transitions", sum.Transitions,
 		"recorded", sum.Recorded, "alerted", sum.Alerted, "pending", sum.Pending,
 		"contended", sum.Contended, "stale", sum.Stale, "digest", sum.Digest,
 		"cursor", sum.Cursor, "cursor_advanced", sum.Advanced, "duration_ms", sum.Duration.Milliseconds(),

@@ -9,6 +9,7 @@ import (
 	"io"
 	"iter"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -425,7 +426,7 @@ func (h *harness) cursor() (time.Time, bool) {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	return c, ok
+	return c.At, ok
 }
 
 // listCalls is the ListLabelingJobs calls the cycles made so far.
@@ -532,10 +533,11 @@ func checkEachOnce(t *testing.T, msgs []message, names ...string) {
 }
 
 // checkSummary compares the counts of sum with want's; Cursor and Duration
-// are not compared.
+// are not compared, nor Known, which the cases about the cursor's Seen check
+// (with the loads it saves).
 func checkSummary(t *testing.T, sum, want watch.Summary) {
 	t.Helper()
-	sum.Cursor, sum.Duration = time.Time{}, 0
+	sum.Cursor, sum.Duration, sum.Known = time.Time{}, 0, 0
 	if sum != want {
 		t.Errorf("summary\n got %+v\nwant %+v", sum, want)
 	}
@@ -801,6 +803,155 @@ var cycleCases = []cycleCase{
 		if n := len(h.messages()); n != 1 {
 			t.Errorf("%d messages after a run with no change, want still 1", n)
 		}
+		if loads := h.store.takeLoads(); len(loads) != 0 {
+			t.Errorf("a run with no change loaded %v jobs, want no load", loads)
+		}
+	}},
+
+	{"jobs listed as the cursor saw them are not read again", func(t *testing.T, h *harness) {
+		now := h.clock.now()
+		h.put(job("window-a", inProgress, now.Add(-3*time.Minute)), job("window-b", stopping, now.Add(-2*time.Minute)),
+			job("window-c", initializing, now), job("before-window", inProgress, now.Add(-time.Hour)))
+		h.mustRun(setup{})
+		c, _, err := h.store.Cursor(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The overlap window ends at the cursor, the newest job listed.
+		if got := slices.Sorted(maps.Keys(c.Seen)); !slices.Equal(got, []string{"window-a", "window-b", "window-c"}) {
+			t.Errorf("the cursor saw %v, want the three jobs in its overlap window", got)
+		}
+		h.store.takeLoads()
+
+		for i := range 3 {
+			h.clock.tick(time.Minute)
+			sum := h.mustRun(setup{})
+			checkSummary(t, sum, watch.Summary{Listed: 3})
+			if sum.Known != 3 {
+				t.Errorf("quiet run %d: %d jobs known, want 3", i+1, sum.Known)
+			}
+			if loads := h.store.takeLoads(); len(loads) != 0 {
+				t.Errorf("quiet run %d: loads of %v jobs, want none", i+1, loads)
+			}
+		}
+	}},
+
+	{"a job changed in the overlap window is read and alerted once", func(t *testing.T, h *harness) {
+		names := h.jobs("window", 150, inProgress, h.clock.now())
+		h.mustRun(setup{})
+		h.store.takeLoads()
+
+		// 20 jobs change across both pages of the listing: one load of 20.
+		h.clock.tick(time.Minute)
+		h.set(failed, names[90:110])
+		sum := h.mustRun(setup{})
+		checkSummary(t, sum, watch.Summary{Listed: 150, Transitions: 20, Alerted: 20, Digest: true, Advanced: true})
+		if sum.Known != 130 {
+			t.Errorf("%d jobs known, want the 130 unchanged", sum.Known)
+		}
+		if loads := h.store.takeLoads(); !slices.Equal(loads, []int{20}) {
+			t.Errorf("loads of %v jobs, want one of the 20 changed", loads)
+		}
+		h.checkStored(failed, true, names[90:110]...)
+
+		h.clock.tick(time.Minute)
+		sum = h.mustRun(setup{})
+		checkSummary(t, sum, watch.Summary{Listed: 150})
+		if loads := h.store.takeLoads(); len(loads) != 0 {
+			t.Errorf("after the change: loads of %v jobs, want none", loads)
+		}
+		if msgs := h.messages(); len(msgs) != 1 || !strings.HasPrefix(msgs[0].Text, "🚨 20 labeling job alerts") {
+			t.Errorf("%d messages, want one digest of 20 alerts", len(msgs))
+		}
+	}},
+
+	{"a job changed again in the millisecond its listing showed is alerted", func(t *testing.T, h *harness) {
+		h.put(job("twice", initializing, h.clock.now()))
+		h.mustRun(setup{})
+		h.clock.tick(time.Minute)
+		h.set(inProgress, []string{"twice"})
+		// Once the page is listed, the job fails, stamped with the same
+		// instant: the cursor's Seen holds the time it fails at too.
+		failsAfterListing := setup{afterPage: func(int) { h.set(failed, []string{"twice"}) }}
+		sum := h.mustRun(failsAfterListing)
+		checkSummary(t, sum, watch.Summary{Listed: 1, Transitions: 1, Recorded: 1, Advanced: true})
+		h.checkStored(inProgress, false, "twice")
+		h.store.takeLoads()
+
+		h.clock.tick(time.Minute)
+		sum = h.mustRun(setup{})
+		checkSummary(t, sum, watch.Summary{Listed: 1, Transitions: 1, Alerted: 1})
+		if loads := h.store.takeLoads(); !slices.Equal(loads, []int{1}) {
+			t.Errorf("loads of %v jobs, want the failed job read", loads)
+		}
+		checkEachOnce(t, h.messages(), "twice")
+		h.checkStored(failed, true, "twice")
+	}},
+
+	{"a job that becomes visible late inside the overlap window is alerted once", func(t *testing.T, h *harness) {
+		h.put(job("on-time", inProgress, h.clock.now()))
+		h.mustRun(setup{})
+		cursor, _ := h.cursor()
+		h.store.takeLoads()
+
+		// It failed two minutes before the cursor, but the listing that set
+		// the cursor did not show it yet.
+		h.clock.tick(time.Minute)
+		h.put(job("late", failed, cursor.Add(-2*time.Minute)))
+		sum := h.mustRun(setup{})
+		// Nothing is newer than the cursor, so it stays.
+		checkSummary(t, sum, watch.Summary{Listed: 2, Transitions: 1, Alerted: 1})
+		if sum.Known != 1 {
+			t.Errorf("%d jobs known, want 1 (on-time)", sum.Known)
+		}
+		if loads := h.store.takeLoads(); !slices.Equal(loads, []int{1}) {
+			t.Errorf("loads of %v jobs, want the late job read", loads)
+		}
+		checkEachOnce(t, h.messages(), "late")
+		h.checkStored(failed, true, "late")
+
+		// The cursor did not move, so it does not know the late job: it is
+		// read again, and found alerted.
+		h.clock.tick(time.Minute)
+		sum = h.mustRun(setup{})
+		checkSummary(t, sum, watch.Summary{Listed: 2})
+		if loads := h.store.takeLoads(); !slices.Equal(loads, []int{1}) {
+			t.Errorf("next run: loads of %v jobs, want the late job read", loads)
+		}
+		checkEachOnce(t, h.messages(), "late")
+	}},
+
+	{"a listing older than the cursor saw is read and found stale", func(t *testing.T, h *harness) {
+		h.put(job("lagging", inProgress, h.clock.now()))
+		h.mustRun(setup{})
+		h.clock.tick(time.Minute)
+		h.set(completed, []string{"lagging"})
+		h.mustRun(setup{})
+		checkEachOnce(t, h.messages(), "lagging")
+		current, _ := h.emu.Job("lagging")
+		h.store.takeLoads()
+
+		// A lagging replica shows the job as it was, stamped earlier.
+		h.emu.Update("lagging", func(j *labeling.Job) {
+			j.Status, j.ModifiedAt = inProgress, current.ModifiedAt.Add(-30*time.Second)
+		})
+		h.clock.tick(time.Minute)
+		sum := h.mustRun(setup{})
+		checkSummary(t, sum, watch.Summary{Listed: 1, Stale: 1})
+		if loads := h.store.takeLoads(); !slices.Equal(loads, []int{1}) {
+			t.Errorf("loads of %v jobs, want the stale listing read", loads)
+		}
+		h.checkStored(completed, true, "lagging")
+
+		// Shown as it is again, the job is as the cursor saw it.
+		h.emu.Update("lagging", func(j *labeling.Job) { *j = current })
+		h.clock.tick(time.Minute)
+		sum = h.mustRun(setup{})
+		checkSummary(t, sum, watch.Summary{Listed: 1})
+		if loads := h.store.takeLoads(); sum.Known != 1 || len(loads) != 0 {
+			t.Errorf("%d jobs known, loads of %v; want the job known and no load", sum.Known, loads)
+		}
+		checkEachOnce(t, h.messages(), "lagging")
 	}},
 
 	{"a listing that fails part-way changes nothing", func(t *testing.T, h *harness) {
@@ -838,7 +989,11 @@ var cycleCases = []cycleCase{
 	}},
 
 	{"a failed state load is reported as the cause", func(t *testing.T, h *harness) {
-		h.put(job("seed", inProgress, h.clock.now().Add(-time.Hour)))
+		// The seed, which the cursor will know, is created last, so it is
+		// listed last: page 1 is 100 jobs to read, a full batch.
+		seed := job("seed", inProgress, h.clock.now().Add(-time.Hour))
+		seed.CreatedAt = seed.ModifiedAt.Add(-time.Minute)
+		h.put(seed)
 		h.mustRun(setup{})
 		h.clock.tick(time.Minute)
 		names := h.jobs("new", 110, failed, h.clock.now())
