@@ -14,8 +14,8 @@ import (
 
 // The secrets carry the marker "SECRET"; no error may contain it.
 const (
-	testWebhook = "https://hooks.slack.com/services/T0SECRET/B0SECRET/XSECRETx"
-	testToken   = "xoxb-SECRET-token"
+	testWebhook = "https://hooks.example.test/services/TESTSECRET/BTESTSECRET/hook"
+	testToken   = "test-bot-token-SECRET"
 )
 
 // env is a getenv over vars, on top of a minimal valid deployed setting

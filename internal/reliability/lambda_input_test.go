@@ -120,7 +120,7 @@ func TestLambdaBadConfig(t *testing.T) {
 // everything it printed and returned for the token and the webhook URL.
 func TestLambdaFailingRunsKeepSecrets(t *testing.T) {
 	t.Parallel()
-	const wrongToken = "xoxb-SECRET-revoked-token-999"
+	const wrongToken = "test-revoked-bot-token-SECRET-999"
 	tests := []struct {
 		name     string
 		vars     func(e *env) []string

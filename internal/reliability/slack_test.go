@@ -21,7 +21,7 @@ import (
 // test can search any output for it.
 const (
 	hookPath    = "/services/T0SECRET1/B0SECRET2/SECRETwebhookPath42"
-	goodToken   = "xoxb-SECRET-good-bot-token-1234"
+	goodToken   = "test-good-bot-token-SECRET-1234"
 	goodChannel = "C0ALERTS01"
 )
 

@@ -93,7 +93,7 @@ func TestSlackFaults(t *testing.T) {
 		},
 		{
 			name:   "bot invalid_auth not retried",
-			sender: func(e *env) watch.Notifier { return e.bot("xoxb-SECRET-revoked-token-999", goodChannel, 2*time.Second) },
+			sender: func(e *env) watch.Notifier { return e.bot("test-revoked-bot-token-SECRET-999", goodChannel, 2*time.Second) },
 			check:  finalFailure("invalid_auth"),
 		},
 		{
