@@ -49,7 +49,7 @@ func BuildHandlerIn(dir string) (string, error) {
 // It serves one invocation at a time, as one Lambda execution environment does.
 type Lambda struct {
 	URL    string // the invoke URL
-	output *syncBuffer
+	output *SyncBuffer
 	cmd    *exec.Cmd
 	done   chan struct{}
 }
@@ -101,7 +101,7 @@ func launchLambda(rie, bootstrap string, env []string) (*Lambda, error) {
 	}
 	l := &Lambda{
 		URL:    fmt.Sprintf("http://127.0.0.1:%d/2015-03-31/functions/function/invocations", emuPort),
-		output: &syncBuffer{},
+		output: &SyncBuffer{},
 		done:   make(chan struct{}),
 	}
 	l.cmd = exec.Command(rie,
@@ -204,18 +204,20 @@ func descendants(pid int) []int {
 // Output is everything the emulator and the function printed so far.
 func (l *Lambda) Output() string { return l.output.String() }
 
-type syncBuffer struct {
+// SyncBuffer is a bytes.Buffer safe for concurrent writers: the output of a
+// process, or the logs of a test.
+type SyncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *SyncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()

@@ -1,7 +1,6 @@
 package watch_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -193,23 +192,6 @@ func (t readOnlyBodies) RoundTrip(r *http.Request) (*http.Response, error) {
 	return t.base.RoundTrip(r)
 }
 
-// syncBuffer is the log output of one test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // harness is one test's world: a SageMaker emulator behind the real SDK
 // client, a real store, and a Slack webhook behind the real sender.
@@ -222,11 +204,11 @@ type harness struct {
 	sender  *slack.Sender
 	store   *countingStore
 	another func() state.Store
-	logs    *syncBuffer
+	logs    *testenv.SyncBuffer
 }
 
 func newHarness(t *testing.T, b backend) *harness {
-	h := &harness{t: t, clock: &clock{t: start}, hook: testenv.NewSlackHook(t), logs: &syncBuffer{}}
+	h := &harness{t: t, clock: &clock{t: start}, hook: testenv.NewSlackHook(t), logs: &testenv.SyncBuffer{}}
 	h.emu = emulator.New(emulator.WithClock(h.clock.now))
 	srv := httptest.NewServer(h.emu)
 	t.Cleanup(srv.Close)
