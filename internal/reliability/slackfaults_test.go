@@ -92,9 +92,11 @@ func TestSlackFaults(t *testing.T) {
 			check: finalFailure("no_service"),
 		},
 		{
-			name:   "bot invalid_auth not retried",
-			sender: func(e *env) watch.Notifier { return e.bot("test-revoked-bot-token-SECRET-999", goodChannel, 2*time.Second) },
-			check:  finalFailure("invalid_auth"),
+			name: "bot invalid_auth not retried",
+			sender: func(e *env) watch.Notifier {
+				return e.bot("test-revoked-bot-token-SECRET-999", goodChannel, 2*time.Second)
+			},
+			check: finalFailure("invalid_auth"),
 		},
 		{
 			name:   "bot channel_not_found not retried",

@@ -192,7 +192,6 @@ func (t readOnlyBodies) RoundTrip(r *http.Request) (*http.Response, error) {
 	return t.base.RoundTrip(r)
 }
 
-
 // harness is one test's world: a SageMaker emulator behind the real SDK
 // client, a real store, and a Slack webhook behind the real sender.
 type harness struct {
