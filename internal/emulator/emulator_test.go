@@ -23,6 +23,7 @@ import (
 
 	"github.com/labelwatch/labelwatch/internal/emulator"
 	"github.com/labelwatch/labelwatch/internal/labeling"
+	"github.com/labelwatch/labelwatch/internal/testenv"
 )
 
 // t0 has a millisecond fraction so that every test checks sub-second precision.
@@ -72,6 +73,7 @@ func client(url string, retryer aws.Retryer) *sagemaker.Client {
 		Region:       "us-east-1",
 		Credentials:  credentials.NewStaticCredentialsProvider("a", "b", ""),
 		BaseEndpoint: aws.String(url),
+		HTTPClient:   testenv.HTTPClient(),
 	}, func(o *sagemaker.Options) { o.Retryer = retryer })
 }
 

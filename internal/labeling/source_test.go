@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/labelwatch/labelwatch/internal/emulator"
 	"github.com/labelwatch/labelwatch/internal/labeling"
+	"github.com/labelwatch/labelwatch/internal/testenv"
 )
 
 const opList = "ListLabelingJobs"
@@ -44,28 +44,6 @@ func (r *recorder) ListLabelingJobs(ctx context.Context, in *sagemaker.ListLabel
 	return r.ListLabelingJobsAPIClient.ListLabelingJobs(ctx, in, opts...)
 }
 
-// bodyReader hides the WriteTo method of the SDK's request body. smithy-go
-// wraps the body so that, once it has closed it (as soon as the response
-// headers arrive), WriteTo answers io.EOF. net/http's check for bytes past
-// Content-Length (io.Copy to io.Discard, which prefers WriteTo) can run
-// after that against a fast local server; it then fails the request write
-// and closes the connection under the response being read: "use of closed
-// network connection", which the SDK's default retryer retries
-// (aws/aws-sdk-go-v2#2737). Read answers a plain EOF instead, so these
-// tests need no retryer and every fault the emulator injects reaches the
-// Source.
-type bodyReader struct{ io.ReadCloser }
-
-type readOnlyBodies struct{ base http.RoundTripper }
-
-func (t readOnlyBodies) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Body != nil && r.Body != http.NoBody {
-		r = r.Clone(r.Context())
-		r.Body = bodyReader{r.Body}
-	}
-	return t.base.RoundTrip(r)
-}
-
 // serve starts an emulator with jobs behind an SDK client that does not
 // retry, so every fault reaches the Source.
 func serve(t *testing.T, jobs []labeling.Job, opts ...emulator.Option) (*emulator.Emulator, *recorder) {
@@ -80,7 +58,7 @@ func serve(t *testing.T, jobs []labeling.Job, opts ...emulator.Option) (*emulato
 		Region:       "us-east-1",
 		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
 		BaseEndpoint: aws.String(srv.URL),
-		HTTPClient:   &http.Client{Transport: readOnlyBodies{http.DefaultTransport.(*http.Transport).Clone()}},
+		HTTPClient:   testenv.HTTPClient(),
 		Retryer:      func() aws.Retryer { return aws.NopRetryer{} },
 	})
 	return emu, &recorder{ListLabelingJobsAPIClient: client}

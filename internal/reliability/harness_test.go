@@ -134,6 +134,7 @@ func awsConfig() aws.Config {
 		Region:      "us-east-1",
 		Credentials: credentials.NewStaticCredentialsProvider("test", "test", ""),
 		Retryer:     fastRetryer(3),
+		HTTPClient:  testenv.HTTPClient(),
 	}
 }
 

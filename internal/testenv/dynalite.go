@@ -244,6 +244,7 @@ func AWSConfig(endpoint string) aws.Config {
 		Region:       "us-east-1",
 		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
 		BaseEndpoint: aws.String(endpoint),
+		HTTPClient:   HTTPClient(),
 	}
 }
 

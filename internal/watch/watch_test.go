@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"iter"
 	"log/slog"
 	"maps"
@@ -118,7 +117,7 @@ var tables atomic.Int64
 // retryer.
 func dynamoClient() *dynamodb.Client {
 	cfg := testenv.AWSConfig(dynaliteURL)
-	cfg.HTTPClient = &http.Client{Transport: readOnlyBodies{http.DefaultTransport.(*http.Transport).Clone()}}
+	cfg.HTTPClient = testenv.HTTPClient()
 	return dynamodb.NewFromConfig(cfg)
 }
 
@@ -172,26 +171,6 @@ func (s *countingStore) takeLoads() []int {
 	return loads
 }
 
-// bodyReader hides the WriteTo method of the SDK's request body. smithy-go
-// wraps the body so that, once it has closed it (as soon as the response
-// headers arrive), WriteTo answers io.EOF; net/http's check for bytes past
-// Content-Length can run after that against a fast local server, and then
-// closes the connection under the response ("use of closed network
-// connection", aws/aws-sdk-go-v2#2737, which the SDK's default retryer
-// retries). With Read's plain EOF the SageMaker client needs no retryer, and
-// the emulator's call counts are the cycle's calls.
-type bodyReader struct{ io.ReadCloser }
-
-type readOnlyBodies struct{ base http.RoundTripper }
-
-func (t readOnlyBodies) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Body != nil && r.Body != http.NoBody {
-		r = r.Clone(r.Context())
-		r.Body = bodyReader{r.Body}
-	}
-	return t.base.RoundTrip(r)
-}
-
 // harness is one test's world: a SageMaker emulator behind the real SDK
 // client, a real store, and a Slack webhook behind the real sender.
 type harness struct {
@@ -215,7 +194,7 @@ func newHarness(t *testing.T, b backend) *harness {
 		Region:       "us-east-1",
 		Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
 		BaseEndpoint: aws.String(srv.URL),
-		HTTPClient:   &http.Client{Transport: readOnlyBodies{http.DefaultTransport.(*http.Transport).Clone()}},
+		HTTPClient:   testenv.HTTPClient(),
 		Retryer:      func() aws.Retryer { return aws.NopRetryer{} },
 	})
 	h.sender = slack.NewWebhookSender(h.hook.URL, &http.Client{Timeout: 10 * time.Second})
