@@ -3,6 +3,7 @@ package reliability
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -279,6 +280,7 @@ func (e *env) watcher(c watcherConfig) *watch.Watcher {
 	if c.opts.Overlap == 0 {
 		c.opts.Overlap = 10 * time.Minute
 	}
+	notifier := &auditedNotifier{Notifier: c.notifier, e: e}
 	store := &hookStore{Store: c.store, after: func(op, job string, status labeling.Status, err error) {
 		if op == "Commit" && err != nil {
 			e.ledger.allowDuplicate([]alertKey{{job, status}})
@@ -288,7 +290,40 @@ func (e *env) watcher(c watcherConfig) *watch.Watcher {
 	if c.name != "" {
 		log = log.With("watcher", c.name)
 	}
-	return watch.New(c.source, store, c.notifier, log, e.clock.Now, c.opts)
+	return watch.New(c.source, store, notifier, log, e.clock.Now, c.opts)
+}
+
+// auditedNotifier allows an alert one duplicate when a send failed although
+// Slack took the message: the client gave up (its deadline or timeout) while
+// the server was posting, so no run can know the alert went out. That is the
+// documented at-least-once case, like a lost answer.
+type auditedNotifier struct {
+	watch.Notifier
+	e *env
+}
+
+func (n *auditedNotifier) Send(ctx context.Context, m slack.Message) (bool, error) {
+	keys := alertKeys(m)
+	before := n.e.slack.Settle(keys)
+	retry, err := n.Notifier.Send(ctx, m)
+	if err != nil && n.e.slack.Settle(keys) > before {
+		n.e.ledger.allowDuplicate(keys)
+	}
+	return retry, err
+}
+
+// alertKeys reads the alerts a message carries, as the fake Slack does.
+func alertKeys(m slack.Message) []alertKey {
+	raw, err := json.Marshal(m.Blocks)
+	if err != nil {
+		return nil
+	}
+	var blocks []block
+	if json.Unmarshal(raw, &blocks) != nil {
+		return nil
+	}
+	keys, _, _ := readAlerts(blocks)
+	return keys
 }
 
 // run runs one cycle of w with a real deadline timeout away.

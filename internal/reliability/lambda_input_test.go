@@ -79,6 +79,9 @@ func TestLambdaBadConfig(t *testing.T) {
 		}
 	}
 	r.Raw = string(body)
+	// The invocation can answer before this test has read all the function
+	// printed; once the emulator is gone, every line written is read.
+	fn.Kill()
 	out := fn.Output()
 	var coldStart []string
 	for _, line := range strings.Split(out, "\n") {
@@ -205,6 +208,7 @@ func TestLambdaFailingRunsKeepSecrets(t *testing.T) {
 			if n := e.slack.Requests(); tt.requests != 0 && n != tt.requests {
 				t.Errorf("%d Slack requests, want %d", n, tt.requests)
 			}
+			fn.Kill() // so that Output holds every line the function wrote
 			noSecrets(t, e.secrets(wrongToken), map[string]string{
 				"function output":   fn.Output(),
 				"invocation result": r.Raw,

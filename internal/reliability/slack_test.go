@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -121,6 +122,8 @@ type fakeSlack struct {
 	onAllow func(alerts []alertKey) // told of alerts posted whose answer the client never got
 
 	mu       sync.Mutex
+	idle     *sync.Cond    // signalled when active drops
+	active   int           // requests being handled, but for held ones
 	latency  time.Duration // every answer this late; nothing is posted if the client gave up
 	faults   []slackFault
 	requests []time.Time
@@ -131,6 +134,7 @@ type fakeSlack struct {
 func newFakeSlack(t testing.TB) *fakeSlack {
 	t.Helper()
 	s := &fakeSlack{held: make(chan struct{}, 16)}
+	s.idle = sync.NewCond(&s.mu)
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
 	t.Cleanup(func() {
 		s.srv.CloseClientConnections()
@@ -138,6 +142,25 @@ func newFakeSlack(t testing.TB) *fakeSlack {
 	})
 	s.URL = s.srv.URL
 	return s
+}
+
+// Settle waits until every request being handled is answered, except those
+// a hold fault keeps on purpose, and returns how many messages carrying any
+// of keys were posted. A client that gave up (its deadline, its timeout) may
+// leave its request still being handled: Settle tells whether Slack took it.
+func (s *fakeSlack) Settle(keys []alertKey) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.active > 0 {
+		s.idle.Wait()
+	}
+	n := 0
+	for _, m := range s.posted {
+		if slices.ContainsFunc(m.Alerts, func(k alertKey) bool { return slices.Contains(keys, k) }) {
+			n++
+		}
+	}
+	return n
 }
 
 // WebhookURL is the incoming webhook's URL, a secret.
@@ -195,6 +218,19 @@ func (s *fakeSlack) Posted() []postedMessage {
 func (s *fakeSlack) Held() <-chan struct{} { return s.held }
 
 func (s *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.active++
+	s.mu.Unlock()
+	var once sync.Once
+	done := func() {
+		once.Do(func() {
+			s.mu.Lock()
+			s.active--
+			s.idle.Broadcast()
+			s.mu.Unlock()
+		})
+	}
+	defer done()
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 4<<20))
 	s.mu.Lock()
 	s.requests = append(s.requests, time.Now())
@@ -219,6 +255,7 @@ func (s *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if f != nil && f.holdBefore {
+		done() // held on purpose: Settle does not wait for it
 		s.held <- struct{}{}
 		<-r.Context().Done()
 		return
@@ -280,6 +317,7 @@ func (s *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
 			s.onAllow(msg.Alerts)
 		}
 		if f.hold {
+			done()
 			s.held <- struct{}{}
 			<-r.Context().Done()
 			return

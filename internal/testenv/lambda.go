@@ -175,6 +175,11 @@ func (l *Lambda) Invoke(ctx context.Context, event []byte) ([]byte, error) {
 // running: the emulator is stopped first, so it starts nothing more, then
 // every process below it is killed, then the emulator.
 func (l *Lambda) Kill() {
+	select {
+	case <-l.done:
+		return // already gone; its pids may belong to others now
+	default:
+	}
 	pgid := l.cmd.Process.Pid
 	syscall.Kill(-pgid, syscall.SIGSTOP)
 	for _, pid := range descendants(pgid) {
