@@ -42,28 +42,39 @@ func TestDeadlineMidCycle(t *testing.T) {
 			posted[k.Job] = true
 		}
 	}
-	if len(posted) != sum.Alerted {
-		t.Errorf("%d jobs posted, the cycle says %d", len(posted), sum.Alerted)
-	}
+	// The post the deadline cut off may have been taken by Slack without the
+	// client learning it: the documented at-least-once case. At most that one
+	// job is posted but stored as not posted, and the next run posts it again.
+	var cut []alertKey
 	for _, k := range due {
 		rec := e.record(k.Job)
 		switch {
 		case rec.Lease != nil:
 			t.Errorf("job %s still claimed after the cycle stopped", k.Job)
-		case posted[k.Job] && rec.Status != k.Status:
-			t.Errorf("job %s posted but stored %s", k.Job, rec.Status)
+		case posted[k.Job] && rec.Status == k.Status:
+		case posted[k.Job] && rec.Status == labeling.StatusInitializing:
+			cut = append(cut, k)
 		case !posted[k.Job] && rec.Status != labeling.StatusInitializing:
 			t.Errorf("job %s not posted but stored %s", k.Job, rec.Status)
+		case posted[k.Job]:
+			t.Errorf("job %s posted but stored %s", k.Job, rec.Status)
 		}
+	}
+	if len(cut) > 1 || len(posted) != sum.Alerted+len(cut) {
+		t.Errorf("%d jobs posted, the cycle says %d, %d cut off by the deadline (at most 1)", len(posted), sum.Alerted, len(cut))
 	}
 	// The next run, with time enough, sends the rest without a new change.
 	e.slack.SetLatency(0)
 	sum, err = e.run(e.watcher(watcherConfig{opts: opts}), 10*time.Second)
-	if err != nil || sum.Alerted != len(due)-len(posted) || !sum.Advanced {
+	if err != nil || sum.Alerted != len(due)-len(posted)+len(cut) || !sum.Advanced {
 		t.Errorf("next cycle: %+v, %v; want the rest alerted and the cursor advanced", sum, err)
 	}
 	e.check()
-	expectCounts(t, e.converge(), once(due))
+	want := once(due)
+	for _, k := range cut {
+		want[k] = 2
+	}
+	expectCounts(t, e.converge(), want)
 }
 
 // TestOverlappingRuns runs four watchers at once on one table, round after
