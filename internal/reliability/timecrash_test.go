@@ -25,14 +25,11 @@ func TestDeadlineMidCycle(t *testing.T) {
 	opts := watch.Options{DigestThreshold: 100, DeadlineMargin: 300 * time.Millisecond}
 	// 1.7 s of work for twelve posts of 150 ms each: some go out, not all.
 	const timeout = 2 * time.Second
-	start := time.Now()
+	// That the run ends before the deadline itself is shown without a
+	// stopwatch by TestLambdaDeadline: Lambda reports no timeout there.
 	sum, err := e.run(e.watcher(watcherConfig{opts: opts}), timeout)
-	elapsed := time.Since(start)
 	errorIs(t, err, watch.ErrPending)
 	errorIs(t, err, context.DeadlineExceeded)
-	if elapsed >= timeout {
-		t.Errorf("cycle took %v, past its %v deadline", elapsed, timeout)
-	}
 	if sum.Alerted == 0 || sum.Alerted+sum.Pending != len(due) || sum.Advanced {
 		t.Errorf("cycle: %+v; want some alerted, the rest pending, the cursor kept", sum)
 	}
