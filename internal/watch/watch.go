@@ -167,7 +167,8 @@ func (w *Watcher) Run(ctx context.Context) (Summary, error) {
 	}
 
 	// 5. Send, and commit each alert once Slack accepted it.
-	sent, pending, failure := w.deliver(ctx, work, claimed, owner, &sum)
+	sum.Digest = len(claimed) > w.opts.DigestThreshold
+	sent, pending, failure := w.deliver(ctx, work, claimed, owner, sum.Digest)
 	sum.Alerted, sum.Pending = sent, pending
 
 	// 6. Advance the cursor only when every job of the cycle is committed.
@@ -374,18 +375,18 @@ func (w *Watcher) leaseUntil(ctx context.Context, now time.Time) time.Time {
 }
 
 // deliver sends the claimed alerts, one message each (paced to Slack's rate)
-// or one digest when there are more than DigestThreshold, and commits what
-// Slack accepted. It returns how many were committed and how many are
-// pending, and the first failure when some are.
-func (w *Watcher) deliver(ctx, work context.Context, claimed []due, owner string, sum *Summary) (sent, pending int, failure error) {
-	if len(claimed) > w.opts.DigestThreshold {
-		sum.Digest = true
+// or, when digest is set, one digest, and commits what Slack accepted. It
+// returns how many were committed and how many are pending, and the first
+// failure when some are.
+func (w *Watcher) deliver(ctx, work context.Context, claimed []due, owner string, digest bool) (sent, pending int, failure error) {
+	if digest {
 		alerts := make([]slack.Alert, len(claimed))
 		for i, d := range claimed {
 			alerts[i] = slack.Alert{Job: d.job, Previous: d.rec.Status}
 		}
+		msg := slack.RenderDigest(alerts)
 		err := w.opts.Retrier.Do(work, func(ctx context.Context) (bool, error) {
-			return w.notifier.Send(ctx, slack.RenderDigest(alerts))
+			return w.notifier.Send(ctx, msg)
 		})
 		for _, d := range claimed {
 			w.logDecision(d, err)
@@ -404,8 +405,9 @@ func (w *Watcher) deliver(ctx, work context.Context, claimed []due, owner string
 			return sent, pending + len(claimed) - i, cmp.Or(failure, fmt.Errorf("stop sending: %w", err))
 		}
 		next = time.Now().Add(w.opts.Pace)
+		msg := slack.RenderAlert(slack.Alert{Job: d.job, Previous: d.rec.Status})
 		err := w.opts.Retrier.Do(work, func(ctx context.Context) (bool, error) {
-			return w.notifier.Send(ctx, slack.RenderAlert(slack.Alert{Job: d.job, Previous: d.rec.Status}))
+			return w.notifier.Send(ctx, msg)
 		})
 		w.logDecision(d, err)
 		if err != nil {
