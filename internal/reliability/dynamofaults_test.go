@@ -97,16 +97,8 @@ func TestDynamoFaults(t *testing.T) {
 			// The claim is written but its answer is lost; the SDK's retry
 			// then fails its condition. The run leaves the job alone; the
 			// claim it did not know it held expires and the next run sends.
-			name: "claim written, answer lost",
-			fault: func(e *env, wc *watcherConfig) {
-				var once sync.Once
-				wc.store = &hookStore{Store: e.store(), before: func(_ context.Context, op, _ string, _ labeling.Status) error {
-					if op == "Claim" {
-						once.Do(func() { e.proxy.FailNext("UpdateItem", 1, testenv.LostAnswer) })
-					}
-					return nil
-				}}
-			},
+			name:  "claim written, answer lost",
+			fault: failUpdatesAt("Claim", 1, testenv.LostAnswer),
 			check: func(t *testing.T, e *env, o outcome) {
 				if o.err != nil || o.sum.Contended != 1 || o.sum.Alerted != 2 || o.sum.Advanced {
 					t.Errorf("cycle: %+v, %v; want one job contended, two alerted, the cursor kept", o.sum, o.err)
@@ -122,16 +114,8 @@ func TestDynamoFaults(t *testing.T) {
 			// The commit is written but its answer is lost: the run reports
 			// the alert as not recorded, yet the table has it, so nothing
 			// is posted again.
-			name: "commit written, answer lost",
-			fault: func(e *env, wc *watcherConfig) {
-				var once sync.Once
-				wc.store = &hookStore{Store: e.store(), before: func(_ context.Context, op, _ string, _ labeling.Status) error {
-					if op == "Commit" {
-						once.Do(func() { e.proxy.FailNext("UpdateItem", 1, testenv.LostAnswer) })
-					}
-					return nil
-				}}
-			},
+			name:  "commit written, answer lost",
+			fault: failUpdatesAt("Commit", 1, testenv.LostAnswer),
 			check: func(t *testing.T, e *env, o outcome) {
 				errorIs(t, o.err, watch.ErrPending)
 				if o.sum.Alerted != 2 || o.sum.Pending != 1 || o.sum.Advanced {
@@ -143,16 +127,8 @@ func TestDynamoFaults(t *testing.T) {
 			// Slack accepted, then every try of the commit is throttled: the
 			// claim stays until it expires and the alert goes out once more.
 			// This is the at-least-once case; the duplicate is bounded to one.
-			name: "commit throttled past retries after Slack accepted",
-			fault: func(e *env, wc *watcherConfig) {
-				var once sync.Once
-				wc.store = &hookStore{Store: e.store(), before: func(_ context.Context, op, _ string, _ labeling.Status) error {
-					if op == "Commit" {
-						once.Do(func() { e.proxy.FailNext("UpdateItem", 3, testenv.Throttle) })
-					}
-					return nil
-				}}
-			},
+			name:  "commit throttled past retries after Slack accepted",
+			fault: failUpdatesAt("Commit", 3, testenv.Throttle),
 			check: func(t *testing.T, e *env, o outcome) {
 				errorIs(t, o.err, watch.ErrPending)
 				errorSays(t, o.err, "alert sent but not recorded")
@@ -295,5 +271,19 @@ func nothingSent(t *testing.T, e *env, o outcome) {
 		if rec := e.record(k.Job); rec.Status != labeling.StatusInitializing || rec.Live(e.clock.Now()) {
 			t.Errorf("job %s: stored %s, lease %v; want its old status and no live claim", k.Job, rec.Status, rec.Lease)
 		}
+	}
+}
+
+// failUpdatesAt makes the next n UpdateItem calls fail with f, once, when
+// the cycle first calls op (Claim, Commit, ...) on its store.
+func failUpdatesAt(op string, n int, f testenv.DynamoFault) func(e *env, wc *watcherConfig) {
+	return func(e *env, wc *watcherConfig) {
+		var once sync.Once
+		wc.store = &hookStore{Store: e.store(), before: func(_ context.Context, called, _ string, _ labeling.Status) error {
+			if called == op {
+				once.Do(func() { e.proxy.FailNext("UpdateItem", n, f) })
+			}
+			return nil
+		}}
 	}
 }
