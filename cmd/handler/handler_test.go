@@ -35,7 +35,7 @@ var (
 
 func TestMain(m *testing.M) {
 	os.Exit(func() int {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), testenv.StartTimeout)
 		defer cancel()
 		srv, err := testenv.StartDynalite(ctx)
 		if err != nil {
@@ -44,13 +44,7 @@ func TestMain(m *testing.M) {
 		}
 		defer srv.Close()
 		dynaliteURL = srv.URL
-		dir, err := os.MkdirTemp("", "labelwatch-bootstrap-")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer os.RemoveAll(dir)
-		if bootstrap, err = testenv.BuildHandlerIn(dir); err != nil {
+		if bootstrap, err = testenv.Bootstrap(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
 		}

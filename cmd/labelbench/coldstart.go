@@ -6,11 +6,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/labelwatch/labelwatch/internal/testenv"
 )
 
 // coldStarts starts the bootstrap n times with AWS_LAMBDA_RUNTIME_API
@@ -33,8 +34,7 @@ func (b *bench) coldStarts(ctx context.Context, n int) ([]time.Duration, error) 
 	}))
 	defer api.Close()
 
-	env := append(os.Environ(), b.lambdaEnv(false)...)
-	env = append(env, "AWS_LAMBDA_RUNTIME_API="+strings.TrimPrefix(api.URL, "http://"))
+	env := testenv.LambdaEnviron(append(b.lambdaEnv(false), "AWS_LAMBDA_RUNTIME_API="+strings.TrimPrefix(api.URL, "http://"))...)
 	var times []time.Duration
 	for range n {
 		var out bytes.Buffer

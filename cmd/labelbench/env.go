@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -75,8 +74,8 @@ func newBench(ctx context.Context, opts options, logf func(string, ...any)) (_ *
 		return nil, fmt.Errorf("read the scheduled event: %w", err)
 	}
 
-	logf("building the bootstrap for %s/%s", runtime.GOOS, runtime.GOARCH)
-	if b.bootstrap, err = buildBootstrap(ctx, root, filepath.Join(b.tmp, "host"), runtime.GOARCH); err != nil {
+	// `make bench` builds it, as `make test` does, with the deployed build's flags.
+	if b.bootstrap, err = testenv.Bootstrap(); err != nil {
 		return nil, err
 	}
 
@@ -148,7 +147,6 @@ func (b *bench) Close() {
 func (b *bench) lambdaEnv(paced bool) []string {
 	env := []string{
 		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=bench", "AWS_SECRET_ACCESS_KEY=bench",
-		"AWS_EC2_METADATA_DISABLED=true",
 		"AWS_ENDPOINT_URL_SAGEMAKER=" + b.sm.URL,
 		"AWS_ENDPOINT_URL_DYNAMODB=" + b.ddb.URL,
 		"AWS_LAMBDA_FUNCTION_TIMEOUT=60", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128", // template.yaml
@@ -172,19 +170,6 @@ func envLookup(env []string) func(string) string {
 		}
 	}
 	return func(k string) string { return m[k] }
-}
-
-// buildBootstrap builds cmd/handler for linux/goarch into dir with the flags
-// of the Makefile's GO_BUILD (the deployed build) and returns its path.
-func buildBootstrap(ctx context.Context, root, dir, goarch string) (string, error) {
-	out := filepath.Join(dir, "bootstrap")
-	cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", out, "./cmd/handler")
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build bootstrap for linux/%s: %w\n%s", goarch, err, msg)
-	}
-	return out, nil
 }
 
 // armBootstrapSize builds the deployed bootstrap with the Makefile's own

@@ -39,13 +39,7 @@ import (
 
 // One dynalite serves the whole package; each env has its own table on it
 // and its own proxy in front of it, so faults stay within one test.
-var (
-	dynaliteURL   string
-	bootstrapDir  string
-	bootstrapOnce sync.Once
-	bootstrapPath string
-	bootstrapErr  error
-)
+var dynaliteURL string
 
 func TestMain(m *testing.M) {
 	flag.Parse()
@@ -53,7 +47,7 @@ func TestMain(m *testing.M) {
 }
 
 func runTests(m *testing.M) int {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), testenv.StartTimeout)
 	srv, err := testenv.StartDynalite(ctx)
 	cancel()
 	if err != nil {
@@ -62,24 +56,17 @@ func runTests(m *testing.M) int {
 	}
 	defer srv.Close()
 	dynaliteURL = srv.URL
-	dir, err := os.MkdirTemp("", "labelwatch-reliability-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	bootstrapDir = dir
 	return m.Run()
 }
 
-// bootstrap builds cmd/handler once for every end-to-end test.
+// bootstrap is the Lambda bootstrap `make test` built for the end-to-end tests.
 func bootstrap(t testing.TB) string {
 	t.Helper()
-	bootstrapOnce.Do(func() { bootstrapPath, bootstrapErr = testenv.BuildHandlerIn(bootstrapDir) })
-	if bootstrapErr != nil {
-		t.Fatal(bootstrapErr)
+	path, err := testenv.Bootstrap()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return bootstrapPath
+	return path
 }
 
 // fakeClock is the clock of the watchers, the stores and the emulator. Tests

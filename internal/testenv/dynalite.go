@@ -24,9 +24,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 )
 
-// dynaliteStartTimeout bounds how long StartDynalite waits for the server to
-// listen; node starts dynalite in well under a second.
-const dynaliteStartTimeout = 15 * time.Second
+// StartTimeout bounds starting a server (dynalite, the Lambda emulator) or
+// creating a table. These take well under a second on an idle machine, but
+// `make test` runs them while other test packages compile on the same two
+// cores: only a hang should ever reach this.
+const StartTimeout = 2 * time.Minute
 
 // dynaliteWatchdog runs dynalite's own cli.js, but first makes node exit when
 // its stdin closes. The test binary holds the other end of that pipe, so a
@@ -41,7 +43,7 @@ const dynaliteWatchdog = `process.stdin.on("end", () => process.exit(0)); proces
 // one per test package by creating a table per test on it.
 func Dynalite(t testing.TB) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), dynaliteStartTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
 	defer cancel()
 	srv, err := StartDynalite(ctx)
 	if err != nil {
@@ -252,7 +254,7 @@ func AWSConfig(endpoint string) aws.Config {
 // (labelwatch's state table) and waits until it is active.
 func CreateTable(t testing.TB, client *dynamodb.Client, name string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
 	defer cancel()
 	if err := CreateStateTable(ctx, client, name); err != nil {
 		t.Fatal(err)
@@ -277,7 +279,7 @@ func CreateStateTable(ctx context.Context, client *dynamodb.Client, name string)
 		o.MinDelay = 10 * time.Millisecond
 		o.MaxDelay = 200 * time.Millisecond
 	})
-	if err := waiter.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)}, 10*time.Second); err != nil {
+	if err := waiter.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)}, StartTimeout); err != nil {
 		return fmt.Errorf("wait for table %q: %w", name, err)
 	}
 	return nil

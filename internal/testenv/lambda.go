@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -18,31 +19,65 @@ import (
 	"time"
 )
 
-// BuildHandler builds cmd/handler as a Lambda bootstrap for this machine,
-// with the same tags and flags as the deployed arm64 one, and returns its path.
-func BuildHandler(t testing.TB) string {
-	t.Helper()
-	path, err := BuildHandlerIn(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
-// BuildHandlerIn is BuildHandler for TestMain: it builds into dir.
-func BuildHandlerIn(dir string) (string, error) {
+// Bootstrap returns the path of the Lambda bootstrap the end-to-end tests
+// run: cmd/handler built for this machine with the deployed build's tags and
+// flags. `make test` builds it once, into .bin/bootstrap, before any test
+// package starts, so no two packages compile it at once and no test's time
+// includes compiling it. Bootstrap fails when it is missing, or older than
+// a Go source file or go.mod, rather than test a stale binary.
+func Bootstrap() (string, error) {
 	root, err := RepoRoot()
 	if err != nil {
 		return "", err
 	}
-	out := filepath.Join(dir, "bootstrap")
-	cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-o", out, "./cmd/handler")
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build bootstrap: %w\n%s", err, msg)
+	path := filepath.Join(root, ".bin", "bootstrap")
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", fmt.Errorf("the Lambda bootstrap is not built (%s is missing): run `make bootstrap` (make test does it)", path)
 	}
-	return out, nil
+	newer, err := newestSource(root, fi.ModTime())
+	if err != nil {
+		return "", err
+	}
+	if newer != "" {
+		return "", fmt.Errorf("the Lambda bootstrap %s is older than %s: run `make bootstrap` (make test does it)", path, newer)
+	}
+	return path, nil
+}
+
+// newestSource returns a Go source file (tests aside), go.mod or go.sum under
+// root modified after t, or "" if there is none.
+func newestSource(root string, t time.Time) (string, error) {
+	var newer string
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		name := d.Name()
+		if d.IsDir() {
+			if path != root && (strings.HasPrefix(name, ".") || name == "node_modules" || name == "testdata") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		source := strings.HasSuffix(name, ".go") && !strings.HasSuffix(name, "_test.go")
+		if !source && name != "go.mod" && name != "go.sum" {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if info.ModTime().After(t) {
+			newer = path
+			return filepath.SkipAll
+		}
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("check the Lambda bootstrap is up to date: %w", err)
+	}
+	return newer, nil
 }
 
 // Lambda is one AWS Lambda Runtime Interface Emulator running a bootstrap.
@@ -55,8 +90,8 @@ type Lambda struct {
 }
 
 // StartLambda starts aws-lambda-rie (installed into .bin by `make test`) on
-// free loopback ports, running bootstrap with env added to this process's
-// environment, and returns once it accepts invocations. It is stopped at
+// free loopback ports, running bootstrap with env added to the environment
+// Lambda gives a function (LambdaEnviron), and returns once it accepts invocations. It is stopped at
 // t.Cleanup.
 func StartLambda(t testing.TB, bootstrap string, env ...string) *Lambda {
 	t.Helper()
@@ -108,7 +143,7 @@ func launchLambda(rie, bootstrap string, env []string) (*Lambda, error) {
 		"--runtime-interface-emulator-address", fmt.Sprintf("127.0.0.1:%d", emuPort),
 		"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", apiPort),
 		bootstrap)
-	l.cmd.Env = append(os.Environ(), env...)
+	l.cmd.Env = LambdaEnviron(env...)
 	l.cmd.Stdout, l.cmd.Stderr = l.output, l.output
 	// A process group of its own, so Kill ends the function process too.
 	l.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -118,7 +153,7 @@ func launchLambda(rie, bootstrap string, env []string) (*Lambda, error) {
 	go func() { l.cmd.Wait(); close(l.done) }()
 	// Wait until the emulator listens on both ports; it binds both at start,
 	// in milliseconds.
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(StartTimeout)
 	for _, port := range []int{emuPort, apiPort} {
 		for {
 			conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
@@ -133,7 +168,7 @@ func launchLambda(rie, bootstrap string, env []string) (*Lambda, error) {
 			}
 			if time.Now().After(deadline) {
 				l.Kill()
-				return nil, fmt.Errorf("aws-lambda-rie did not listen within 15s:\n%s", l.Output())
+				return nil, fmt.Errorf("aws-lambda-rie did not listen within %v:\n%s", StartTimeout, l.Output())
 			}
 		}
 	}
@@ -144,6 +179,34 @@ func launchLambda(rie, bootstrap string, env []string) (*Lambda, error) {
 	default:
 		return l, nil
 	}
+}
+
+// LambdaEnviron is the environment Lambda gives a provided.al2023 function
+// of template.yaml's size, followed by env: the function's own variables,
+// which win over the defaults. Nothing of the host's environment is passed
+// on, so a host's AWS_PROFILE or AWS_CA_BUNDLE changes neither what the
+// tests exercise nor what the benchmark measures.
+func LambdaEnviron(env ...string) []string {
+	return append([]string{
+		"PATH=/usr/local/bin:/usr/bin/:/bin:/opt/bin",
+		"LANG=en_US.UTF-8",
+		"TZ=:UTC",
+		"LD_LIBRARY_PATH=/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib",
+		"LAMBDA_TASK_ROOT=/var/task",
+		"LAMBDA_RUNTIME_DIR=/var/runtime",
+		"_HANDLER=bootstrap",
+		"AWS_REGION=us-east-1",
+		"AWS_DEFAULT_REGION=us-east-1",
+		"AWS_LAMBDA_FUNCTION_NAME=labelwatch",
+		"AWS_LAMBDA_FUNCTION_VERSION=$LATEST",
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128",
+		"AWS_LAMBDA_INITIALIZATION_TYPE=on-demand",
+		"AWS_LAMBDA_LOG_GROUP_NAME=/aws/lambda/labelwatch",
+		"AWS_LAMBDA_LOG_STREAM_NAME=2026/11/29/[$LATEST]0123456789abcdef0123456789abcdef",
+		"AWS_ACCESS_KEY_ID=test",
+		"AWS_SECRET_ACCESS_KEY=test",
+		"AWS_SESSION_TOKEN=test",
+	}, env...)
 }
 
 // Pid is the process id of the emulator; the function's bootstrap runs as
