@@ -1,4 +1,5 @@
 // Package deploy holds no code. Its tests check the deployment files at the
-// repository root (template.yaml, samconfig.toml, events/) against the SAM
-// schema, the project's deploy conventions and the AWS calls the code makes.
+// repository root (template.yaml, samconfig.toml, events/): the template with
+// cfn-lint, and all of them against the project's deploy conventions and the
+// AWS calls the code makes.
 package deploy

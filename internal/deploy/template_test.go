@@ -1,7 +1,6 @@
 package deploy
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -19,8 +18,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/BurntSushi/toml"
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/santhosh-tekuri/jsonschema/v6"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -32,122 +31,8 @@ const (
 	alarmID    = "ErrorsAlarm"
 )
 
-func TestTemplateMatchesSAMSchema(t *testing.T) {
-	root := repoRoot(t)
-	// Where the file is, per shared/schemas/README.md: beside the repository.
-	schemaPath := filepath.Join(root, "..", "shared", "schemas", "sam.schema.json")
-	if _, err := os.Stat(schemaPath); errors.Is(err, fs.ErrNotExist) {
-		t.Skipf("skipping the SAM schema check: %s is absent (see shared/schemas/README.md)", schemaPath)
-	}
-	// The schema is 750 KB: compile it once for every case. Go's regexp
-	// cannot compile one of its patterns; compileSchemaRegexp can.
-	c := jsonschema.NewCompiler()
-	c.UseRegexpEngine(compileSchemaRegexp)
-	schema, err := c.Compile(schemaPath)
-	if err != nil {
-		t.Fatalf("compile %s: %v", schemaPath, err)
-	}
-
-	// The schema passes many function properties (Runtime, Handler,
-	// Architectures ...) through to CloudFormation unchecked, so a broken
-	// Runtime is TestDeployConventions' to catch; these cases break what the
-	// schema does check.
-	tests := []struct {
-		name    string
-		mutate  func(t *testing.T, doc map[string]any)
-		wantErr string // text the validation error must contain; "" means valid
-	}{
-		{name: "template as written"},
-		{
-			name: "unknown function property",
-			mutate: func(t *testing.T, doc map[string]any) {
-				mapAt(t, doc, "Resources", functionID, "Properties")["Runtimes"] = "provided.al2023"
-			},
-			wantErr: "Runtimes",
-		},
-		{
-			name: "misspelled serverless resource type",
-			mutate: func(t *testing.T, doc map[string]any) {
-				mapAt(t, doc, "Resources", functionID)["Type"] = "AWS::Serverless::Functon"
-			},
-			// Only the lookahead pattern of the catch-all definition refuses it.
-			wantErr: "does not match pattern '^(?!AWS::Serverless::).+$'",
-		},
-		{
-			name: "unknown schedule event property",
-			mutate: func(t *testing.T, doc map[string]any) {
-				mapAt(t, doc, "Resources", functionID, "Properties", "Events", "Schedule", "Properties")["Rate"] = "5 minutes"
-			},
-			wantErr: "Rate",
-		},
-		{
-			name: "CodeUri given as a list",
-			mutate: func(t *testing.T, doc map[string]any) {
-				mapAt(t, doc, "Resources", functionID, "Properties")["CodeUri"] = []any{"."}
-			},
-			wantErr: "CodeUri",
-		},
-		{
-			name: "retry attempts given as text",
-			mutate: func(t *testing.T, doc map[string]any) {
-				mapAt(t, doc, "Resources", functionID, "Properties", "EventInvokeConfig")["MaximumRetryAttempts"] = "zero"
-			},
-			wantErr: "MaximumRetryAttempts",
-		},
-		{
-			name:    "no Resources",
-			mutate:  func(t *testing.T, doc map[string]any) { delete(doc, "Resources") },
-			wantErr: "Resources",
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			doc := loadTemplate(t)
-			if tt.mutate != nil {
-				tt.mutate(t, doc)
-			}
-			err := schema.Validate(any(doc))
-			switch {
-			case tt.wantErr == "" && err != nil:
-				t.Fatalf("template.yaml does not match the SAM schema:\n%v", err)
-			case tt.wantErr != "" && err == nil:
-				t.Fatal("the broken template passed validation")
-			case tt.wantErr != "" && !strings.Contains(err.Error(), tt.wantErr):
-				t.Fatalf("validation error does not mention %q:\n%v", tt.wantErr, err)
-			}
-		})
-	}
-}
-
-func TestSchemaRegexp(t *testing.T) {
-	tests := []struct {
-		pattern string
-		input   string
-		want    bool
-	}{
-		{`^(?!AWS::Serverless::).+$`, "AWS::DynamoDB::Table", true},
-		{`^(?!AWS::Serverless::).+$`, "AWS::Serverless::Function", false},
-		{`^(?!AWS::Serverless::).+$`, "AWS::Serverless::Functon", false},
-		{`^(?!AWS::Serverless::).+$`, "", false},
-		{`^[a-z]+$`, "abc", true},
-		{`^[a-z]+$`, "ABC", false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.pattern+" "+tt.input, func(t *testing.T) {
-			re, err := compileSchemaRegexp(tt.pattern)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := re.MatchString(tt.input); got != tt.want {
-				t.Errorf("MatchString(%q) = %v, want %v", tt.input, got, tt.want)
-			}
-		})
-	}
-	if _, err := compileSchemaRegexp(`(?<=a)b`); err == nil {
-		t.Error("a lookbehind compiled; only a leading negative lookahead on a literal is supported")
-	}
-}
-
+// TestShortTags checks cfnValue, through which every other test reads
+// template.yaml.
 func TestShortTags(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -156,31 +41,21 @@ func TestShortTags(t *testing.T) {
 		wantErr string
 	}{
 		{name: "Ref", yaml: `v: !Ref Table`, want: `{"v":{"Ref":"Table"}}`},
-		{name: "Sub string", yaml: `v: !Sub "${AWS::StackName}-x"`, want: `{"v":{"Fn::Sub":"${AWS::StackName}-x"}}`},
+		{name: "Condition", yaml: `v: !Condition HasChannel`, want: `{"v":{"Condition":"HasChannel"}}`},
 		{name: "Sub with variables", yaml: `v: !Sub ["${A}", {A: !Ref B}]`, want: `{"v":{"Fn::Sub":["${A}",{"A":{"Ref":"B"}}]}}`},
 		{name: "GetAtt dotted", yaml: `v: !GetAtt Table.Arn`, want: `{"v":{"Fn::GetAtt":["Table","Arn"]}}`},
 		{name: "GetAtt nested attribute", yaml: `v: !GetAtt Db.Endpoint.Address`, want: `{"v":{"Fn::GetAtt":["Db","Endpoint.Address"]}}`},
 		{name: "GetAtt list", yaml: `v: !GetAtt [Table, Arn]`, want: `{"v":{"Fn::GetAtt":["Table","Arn"]}}`},
-		{name: "Join", yaml: `v: !Join [",", [a, !Ref B]]`, want: `{"v":{"Fn::Join":[",",["a",{"Ref":"B"}]]}}`},
-		{name: "If Equals Not", yaml: `v: !If [C, !Not [!Equals [!Ref P, ""]], !Ref AWS::NoValue]`, want: `{"v":{"Fn::If":["C",{"Fn::Not":[{"Fn::Equals":[{"Ref":"P"},""]}]},{"Ref":"AWS::NoValue"}]}}`},
-		{name: "Select Split", yaml: `v: !Select [0, !Split [",", !Ref P]]`, want: `{"v":{"Fn::Select":[0,{"Fn::Split":[",",{"Ref":"P"}]}]}}`},
-		{name: "FindInMap", yaml: `v: !FindInMap [M, !Ref AWS::Region, K]`, want: `{"v":{"Fn::FindInMap":["M",{"Ref":"AWS::Region"},"K"]}}`},
-		{name: "ImportValue Base64", yaml: `v: !Base64 {"Fn::ImportValue": x}`, want: `{"v":{"Fn::Base64":{"Fn::ImportValue":"x"}}}`},
-		{name: "ImportValue short", yaml: `v: !ImportValue other-stack-Arn`, want: `{"v":{"Fn::ImportValue":"other-stack-Arn"}}`},
-		{name: "GetAZs empty", yaml: `v: !GetAZs ""`, want: `{"v":{"Fn::GetAZs":""}}`},
-		{name: "Condition And Or", yaml: `v: !And [!Condition A, !Or [!Condition B, !Condition C]]`, want: `{"v":{"Fn::And":[{"Condition":"A"},{"Fn::Or":[{"Condition":"B"},{"Condition":"C"}]}]}}`},
-		{name: "Cidr", yaml: `v: !Cidr [10.0.0.0/16, 4, 8]`, want: `{"v":{"Fn::Cidr":["10.0.0.0/16",4,8]}}`},
+		{name: "nested functions", yaml: `v: !If [C, !Not [!Equals [!Ref P, ""]], !Ref AWS::NoValue]`, want: `{"v":{"Fn::If":["C",{"Fn::Not":[{"Fn::Equals":[{"Ref":"P"},""]}]},{"Ref":"AWS::NoValue"}]}}`},
 		{name: "scalar argument stays text", yaml: `v: !Ref 10`, want: `{"v":{"Ref":"10"}}`},
 		{name: "plain values keep their types", yaml: "a: 1\nb: true\nc: \"1\"\nd: null\ne: 2012-10-17\nf: 1.5", want: `{"a":1,"b":true,"c":"1","d":null,"e":"2012-10-17","f":1.5}`},
 		{name: "alias", yaml: "a: &x {k: !Ref R}\nb: *x", want: `{"a":{"k":{"Ref":"R"}},"b":{"k":{"Ref":"R"}}}`},
-		{name: "unknown tag", yaml: `v: !Refs Table`, wantErr: "!Refs"},
 		{name: "GetAtt without attribute", yaml: `v: !GetAtt Table`, wantErr: "GetAtt"},
-		{name: "duplicate key", yaml: "a: 1\na: 2", wantErr: "duplicate"},
-		{name: "merge key", yaml: "a: &x {k: 1}\nb:\n  <<: *x", wantErr: "merge"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := cfnJSON([]byte(tt.yaml))
+			var got cfnValue
+			err := yaml.Unmarshal([]byte(tt.yaml), &got)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want one mentioning %q", err, tt.wantErr)
@@ -190,7 +65,7 @@ func TestShortTags(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if g, w := canonical(t, got), canonicalText(t, tt.want); g != w {
+			if g, w := canonical(t, got.v), canonicalText(t, tt.want); g != w {
 				t.Errorf("got  %s\nwant %s", g, w)
 			}
 		})
@@ -558,84 +433,48 @@ type (
 }
 
 func TestSamconfig(t *testing.T) {
-	src, err := os.ReadFile(filepath.Join(repoRoot(t), "samconfig.toml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tables, err := readTOML(string(src))
+	var config map[string]any
+	meta, err := toml.DecodeFile(filepath.Join(repoRoot(t), "samconfig.toml"), &config)
 	if err != nil {
 		t.Fatalf("samconfig.toml: %v", err)
 	}
 	tests := []struct {
-		table, key string
-		want       string // the TOML value as written
+		key  string // table.key
+		want any
 	}{
-		{"", "version", `0.1`},
-		{"default.global.parameters", "stack_name", `"labelwatch"`},
-		{"default.build.parameters", "cached", `true`},
-		{"default.build.parameters", "parallel", `true`},
-		{"default.deploy.parameters", "capabilities", `"CAPABILITY_IAM"`},
-		{"default.deploy.parameters", "confirm_changeset", `true`},
-		{"default.deploy.parameters", "resolve_s3", `true`},
-		{"default.deploy.parameters", "s3_prefix", `"labelwatch"`},
+		{"version", 0.1},
+		{"default.global.parameters.stack_name", "labelwatch"},
+		{"default.build.parameters.cached", true},
+		{"default.build.parameters.parallel", true},
+		{"default.deploy.parameters.capabilities", "CAPABILITY_IAM"},
+		{"default.deploy.parameters.confirm_changeset", true},
+		{"default.deploy.parameters.resolve_s3", true},
+		{"default.deploy.parameters.s3_prefix", "labelwatch"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.table+"."+tt.key, func(t *testing.T) {
-			got, ok := tables[tt.table][tt.key]
+		t.Run(tt.key, func(t *testing.T) {
+			got, ok := lookup(config, strings.Split(tt.key, ".")...)
 			if !ok {
-				t.Fatalf("[%s] has no %s", tt.table, tt.key)
+				t.Fatalf("%s is not set", tt.key)
 			}
 			if got != tt.want {
-				t.Errorf("[%s] %s = %s, want %s", tt.table, tt.key, got, tt.want)
+				t.Errorf("%s = %#v, want %#v", tt.key, got, tt.want)
 			}
 		})
 	}
 	t.Run("no secrets", func(t *testing.T) {
-		for table, kv := range tables {
-			for key, value := range kv {
-				for _, secret := range []string{"SlackWebhookUrl", "SlackBotToken", "hooks.slack.com", "xoxb-", "xoxp-"} {
-					if strings.Contains(value, secret) {
-						t.Errorf("[%s] %s holds %s: pass Slack secrets at deploy time, never in this file", table, key, secret)
-					}
+		for _, key := range meta.Keys() {
+			v, _ := lookup(config, key...)
+			if _, isTable := v.(map[string]any); isTable {
+				continue
+			}
+			for _, secret := range []string{"SlackWebhookUrl", "SlackBotToken", "hooks.slack.com", "xoxb-", "xoxp-"} {
+				if strings.Contains(fmt.Sprint(v), secret) {
+					t.Errorf("%s holds %s: pass Slack secrets at deploy time, never in this file", key, secret)
 				}
 			}
 		}
 	})
-}
-
-func TestReadTOML(t *testing.T) {
-	tests := []struct {
-		name    string
-		src     string
-		want    map[string]map[string]string
-		wantErr string
-	}{
-		{
-			name: "tables and comments",
-			src:  "# c\nversion = 0.1\n\n[a.b]\nk = \"v # not a comment\" # comment\n[c]\nx=true\n",
-			want: map[string]map[string]string{"": {"version": "0.1"}, "a.b": {"k": `"v # not a comment"`}, "c": {"x": "true"}},
-		},
-		{name: "duplicate key", src: "[a]\nk = 1\nk = 2\n", wantErr: "twice"},
-		{name: "not key = value", src: "[a]\njust words\n", wantErr: "line 2"},
-		{name: "unterminated header", src: "[a\n", wantErr: "line 1"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := readTOML(tt.src)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want one mentioning %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if g, w := fmt.Sprint(got), fmt.Sprint(tt.want); g != w {
-				t.Errorf("got %s, want %s", g, w)
-			}
-		})
-	}
 }
 
 // TestScheduledEvent checks events/scheduled.json is what EventBridge sends a
@@ -710,164 +549,89 @@ func loadTemplate(t *testing.T) map[string]any {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := cfnJSON(src)
-	if err != nil {
+	var v cfnValue
+	if err := yaml.Unmarshal(src, &v); err != nil {
 		t.Fatalf("template.yaml: %v", err)
 	}
-	doc, ok := v.(map[string]any)
+	doc, ok := v.v.(map[string]any)
 	if !ok {
-		t.Fatalf("template.yaml is a %T, not a mapping", v)
+		t.Fatalf("template.yaml is a %T, not a mapping", v.v)
 	}
 	return doc
 }
 
-// cfnJSON reads a CloudFormation YAML document into the values JSON would
-// give (numbers as json.Number), with each short-form tag (!Ref, !GetAtt ...)
-// turned into its long form ({"Ref": ...}, {"Fn::GetAtt": [...]}).
-func cfnJSON(src []byte) (any, error) {
-	var root yaml.Node
-	if err := yaml.Unmarshal(src, &root); err != nil {
-		return nil, err
-	}
-	v, err := longForm(&root)
-	if err != nil {
-		return nil, err
-	}
-	// A JSON round trip leaves only the types the schema validator knows.
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	return jsonschema.UnmarshalJSON(bytes.NewReader(b))
-}
+// cfnValue is a value of a CloudFormation YAML template as JSON would give it
+// (mappings as map[string]any, sequences as []any), with each short-form tag
+// turned into its long form: !Ref X is {"Ref": "X"}, !GetAtt T.Arn is
+// {"Fn::GetAtt": ["T", "Arn"]}, !Sub ... is {"Fn::Sub": ...}. The tests then
+// have one form to look for.
+type cfnValue struct{ v any }
 
-func longForm(n *yaml.Node) (any, error) {
-	switch n.Kind {
-	case yaml.DocumentNode:
-		if len(n.Content) != 1 {
-			return nil, fmt.Errorf("line %d: want one YAML document", n.Line)
-		}
-		return longForm(n.Content[0])
-	case yaml.AliasNode:
-		return longForm(n.Alias)
-	}
-	if n.Tag != "" && !strings.HasPrefix(n.Tag, "!!") {
-		return intrinsic(n)
+func (c *cfnValue) UnmarshalYAML(n *yaml.Node) error {
+	// Tags of YAML's own types are !!str, !!map ...; a tag with one ! names
+	// an intrinsic function.
+	if name, ok := strings.CutPrefix(n.Tag, "!"); ok && !strings.HasPrefix(name, "!") {
+		return c.intrinsic(name, n)
 	}
 	switch n.Kind {
 	case yaml.MappingNode:
-		m := make(map[string]any, len(n.Content)/2)
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, v := n.Content[i], n.Content[i+1]
-			if k.Tag == "!!merge" {
-				return nil, fmt.Errorf("line %d: CloudFormation has no YAML merge keys (<<)", k.Line)
-			}
-			if k.Kind != yaml.ScalarNode {
-				return nil, fmt.Errorf("line %d: a key must be a scalar", k.Line)
-			}
-			if _, dup := m[k.Value]; dup {
-				return nil, fmt.Errorf("line %d: duplicate key %q", k.Line, k.Value)
-			}
-			val, err := longForm(v)
-			if err != nil {
-				return nil, err
-			}
-			m[k.Value] = val
+		var m map[string]cfnValue
+		if err := n.Decode(&m); err != nil {
+			return err
 		}
-		return m, nil
+		out := make(map[string]any, len(m))
+		for k, v := range m {
+			out[k] = v.v
+		}
+		c.v = out
 	case yaml.SequenceNode:
-		s := make([]any, 0, len(n.Content))
-		for _, c := range n.Content {
-			val, err := longForm(c)
-			if err != nil {
-				return nil, err
-			}
-			s = append(s, val)
+		var s []cfnValue
+		if err := n.Decode(&s); err != nil {
+			return err
 		}
-		return s, nil
+		out := make([]any, len(s))
+		for i, v := range s {
+			out[i] = v.v
+		}
+		c.v = out
 	case yaml.ScalarNode:
-		if n.Tag == "!!timestamp" {
+		if n.ShortTag() == "!!timestamp" {
 			// CloudFormation reads an unquoted date (Version: 2012-10-17) as text.
-			return n.Value, nil
+			c.v = n.Value
+			return nil
 		}
-		var v any
-		if err := n.Decode(&v); err != nil {
-			return nil, fmt.Errorf("line %d: %w", n.Line, err)
-		}
-		return v, nil
+		return n.Decode(&c.v)
 	}
-	return nil, fmt.Errorf("line %d: unexpected YAML node kind %v", n.Line, n.Kind)
+	return nil
 }
 
-// intrinsic turns a node tagged with a CloudFormation short form into the
-// long form: the tag names the function, the node is its argument.
-func intrinsic(n *yaml.Node) (any, error) {
-	name := strings.TrimPrefix(n.Tag, "!")
-	var key string
-	switch name {
-	case "Ref", "Condition":
+// intrinsic reads node n, tagged !name, as the long form of function name
+// with the node as its argument.
+func (c *cfnValue) intrinsic(name string, n *yaml.Node) error {
+	key := "Fn::" + name
+	if name == "Ref" || name == "Condition" {
 		key = name
-	case "Sub", "GetAtt", "Join", "If", "Equals", "Not", "Select", "Split", "FindInMap",
-		"ImportValue", "Base64", "GetAZs", "And", "Or", "Cidr":
-		key = "Fn::" + name
-	default:
-		return nil, fmt.Errorf("line %d: unknown tag %s", n.Line, n.Tag)
 	}
-	if n.Kind == yaml.ScalarNode {
-		// A short form's scalar argument is text, whatever it looks like.
-		if name == "GetAtt" {
-			resource, attribute, ok := strings.Cut(n.Value, ".")
-			if !ok {
-				return nil, fmt.Errorf("line %d: !GetAtt %q has no .Attribute", n.Line, n.Value)
-			}
-			return map[string]any{key: []any{resource, attribute}}, nil
+	var arg any = n.Value // a scalar argument is text, whatever it looks like
+	switch {
+	case n.Kind == yaml.ScalarNode && name == "GetAtt":
+		resource, attribute, ok := strings.Cut(n.Value, ".")
+		if !ok {
+			return fmt.Errorf("line %d: !GetAtt %q has no .Attribute", n.Line, n.Value)
 		}
-		return map[string]any{key: n.Value}, nil
+		arg = []any{resource, attribute}
+	case n.Kind != yaml.ScalarNode:
+		untagged := *n
+		untagged.Tag = ""
+		var v cfnValue
+		if err := untagged.Decode(&v); err != nil {
+			return err
+		}
+		arg = v.v
 	}
-	arg := *n
-	arg.Tag = ""
-	v, err := longForm(&arg)
-	if err != nil {
-		return nil, err
-	}
-	return map[string]any{key: v}, nil
+	c.v = map[string]any{key: arg}
+	return nil
 }
-
-// compileSchemaRegexp is Go's regexp plus the one pattern form of the SAM
-// schema RE2 lacks: a leading negative lookahead on a literal,
-// ^(?!LITERAL)REST, with which the catch-all resource definition refuses
-// AWS::Serverless:: types.
-func compileSchemaRegexp(pattern string) (jsonschema.Regexp, error) {
-	re, err := regexp.Compile(pattern)
-	if err == nil {
-		return re, nil
-	}
-	rest, ok := strings.CutPrefix(pattern, "^(?!")
-	if !ok {
-		return nil, err
-	}
-	prefix, tail, ok := strings.Cut(rest, ")")
-	if !ok || prefix == "" || regexp.QuoteMeta(prefix) != prefix {
-		return nil, err
-	}
-	tailRe, tailErr := regexp.Compile("^" + tail)
-	if tailErr != nil {
-		return nil, err
-	}
-	return notPrefixed{pattern: pattern, prefix: prefix, rest: tailRe}, nil
-}
-
-type notPrefixed struct {
-	pattern string
-	prefix  string
-	rest    *regexp.Regexp
-}
-
-func (r notPrefixed) MatchString(s string) bool {
-	return !strings.HasPrefix(s, r.prefix) && r.rest.MatchString(s)
-}
-
-func (r notPrefixed) String() string { return r.pattern }
 
 // codeCalls returns the IAM actions the code needs: the methods of
 // internal/state's DynamoAPI, and the SageMaker calls of the job source.
@@ -1143,55 +907,6 @@ func referencedNames(v any) map[string]bool {
 	return names
 }
 
-// readTOML reads the subset of TOML samconfig.toml uses, [table] headers and
-// key = value lines, into table name -> key -> the value as written. Keys
-// before the first header are in table "".
-func readTOML(src string) (map[string]map[string]string, error) {
-	tables := map[string]map[string]string{"": {}}
-	current := ""
-	sc := bufio.NewScanner(strings.NewReader(src))
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(stripTOMLComment(sc.Text()))
-		switch {
-		case line == "":
-		case strings.HasPrefix(line, "["):
-			name, ok := strings.CutSuffix(strings.TrimPrefix(line, "["), "]")
-			if !ok || strings.TrimSpace(name) == "" {
-				return nil, fmt.Errorf("line %d: bad table header %q", n, line)
-			}
-			current = strings.TrimSpace(name)
-			if tables[current] == nil {
-				tables[current] = map[string]string{}
-			}
-		default:
-			key, value, ok := strings.Cut(line, "=")
-			key, value = strings.TrimSpace(key), strings.TrimSpace(value)
-			if !ok || key == "" || value == "" {
-				return nil, fmt.Errorf("line %d: want key = value, got %q", n, line)
-			}
-			if _, dup := tables[current][key]; dup {
-				return nil, fmt.Errorf("line %d: %s set twice in [%s]", n, key, current)
-			}
-			tables[current][key] = value
-		}
-	}
-	return tables, sc.Err()
-}
-
-// stripTOMLComment drops a # comment that is not inside a basic string.
-func stripTOMLComment(line string) string {
-	inString := false
-	for i, r := range line {
-		switch {
-		case r == '"' && (i == 0 || line[i-1] != '\\'):
-			inString = !inString
-		case r == '#' && !inString:
-			return line[:i]
-		}
-	}
-	return line
-}
-
 // lookup follows keys down nested mappings.
 func lookup(v any, path ...string) (any, bool) {
 	for _, k := range path {
@@ -1242,8 +957,8 @@ func canonical(t *testing.T, v any) string {
 // canonicalText is canonical for a value written as JSON text.
 func canonicalText(t *testing.T, text string) string {
 	t.Helper()
-	v, err := jsonschema.UnmarshalJSON(strings.NewReader(text))
-	if err != nil {
+	var v any
+	if err := json.Unmarshal([]byte(text), &v); err != nil {
 		t.Fatalf("bad JSON in test table: %v\n%s", err, text)
 	}
 	return canonical(t, v)
