@@ -144,7 +144,7 @@ func demo(ctx context.Context, getenv func(string) string, statePath string, std
 		sum, err := watcher.Run(ctx)
 		fmt.Fprintf(stdout, "-- %s\n", describe(sum))
 		if err != nil {
-			return fmt.Errorf("cycle %d: %w", i+1, err)
+			return loggedError{fmt.Errorf("cycle %d: %w", i+1, err)}
 		}
 	}
 	return nil

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/fstest"
 	"time"
 )
 
@@ -47,7 +48,7 @@ func TestDemo(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := run(ctx, []string{"demo"}, func(k string) string { return env[k] }, &stdout, &stderr); err != nil {
+	if err := run(ctx, []string{"demo"}, func(k string) string { return env[k] }, fstest.MapFS{}, &stdout, &stderr); err != nil {
 		t.Fatalf("demo: %v\n%s\n%s", err, stdout.String(), stderr.String())
 	}
 

@@ -82,10 +82,13 @@ func (r fileRecord) live(now time.Time) bool {
 	return r.Lease != nil && now.Before(r.Lease.Until)
 }
 
-// OpenFile opens the state file at path, creating it if it does not exist
-// (its directory must). A file that is not valid labelwatch state is an
-// error; it is left as it is. retention and now mean what they mean for
-// NewDynamoStore; expired records are dropped at the next write.
+// OpenFile opens the state file at path. A missing file is an empty state;
+// the first write creates it, so a run that records nothing leaves nothing
+// behind. path's directory must exist and take new files: OpenFile checks
+// that now rather than at the first write. A file that is not valid
+// labelwatch state is an error; it is left as it is. retention and now mean
+// what they mean for NewDynamoStore; expired records are dropped at the next
+// write.
 func OpenFile(path string, retention time.Duration, now func() time.Time) (*FileStore, error) {
 	if now == nil {
 		now = time.Now
@@ -93,8 +96,8 @@ func OpenFile(path string, retention time.Duration, now func() time.Time) (*File
 	s := &FileStore{path: path, retention: retention, now: now, jobs: map[string]fileRecord{}}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		if err := s.persist(); err != nil {
-			return nil, fmt.Errorf("create state file: %w", err)
+		if err := checkDir(path); err != nil {
+			return nil, fmt.Errorf("open state file %s: %w", path, err)
 		}
 		return s, nil
 	}
@@ -295,8 +298,7 @@ func (s *FileStore) write(op, job string, change func(r fileRecord, now time.Tim
 	return nil
 }
 
-// persist replaces the file with the state in memory. The caller holds mu
-// (or is OpenFile, before anyone else can).
+// persist replaces the file with the state in memory. The caller holds mu.
 func (s *FileStore) persist() error {
 	st := fileState{Format: fileFormat, Cursor: s.cursor.At, Jobs: s.jobs}
 	if len(s.cursor.Seen) > 0 {
@@ -310,6 +312,28 @@ func (s *FileStore) persist() error {
 		return fmt.Errorf("encode state: %w", err)
 	}
 	return writeFileAtomic(s.path, append(data, '\n'))
+}
+
+// checkDir checks that a file can be created beside path, the way
+// writeFileAtomic will, and leaves nothing behind.
+func checkDir(path string) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		var pathErr *fs.PathError
+		if errors.As(err, &pathErr) {
+			err = pathErr.Err // its path is the temporary file's
+		}
+		return fmt.Errorf("cannot create files in %s: %w", dir, err)
+	}
+	err = tmp.Close()
+	if rmErr := os.Remove(tmp.Name()); err == nil {
+		err = rmErr
+	}
+	if err != nil {
+		return fmt.Errorf("check directory %s: %w", dir, err)
+	}
+	return nil
 }
 
 // writeFileAtomic replaces path with data so that, after a crash at any

@@ -56,9 +56,6 @@ func TestFileStoreSurvivesReopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")
 	c := &clock{now: t0}
 	first := openFile(t, path, c.Now)
-	if _, err := os.Stat(path); err != nil {
-		t.Fatalf("OpenFile did not create the file: %v", err)
-	}
 	if err := first.Save(ctx, Record{Job: "job-1"}, labeling.StatusCompleted, t0); err != nil {
 		t.Fatal(err)
 	}
@@ -129,10 +126,76 @@ func TestOpenFileRejectsCorrupt(t *testing.T) {
 	}
 }
 
-func TestOpenFileMissingDirectory(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "no-such-dir", "state.json")
-	if _, err := OpenFile(path, retention, nil); err == nil {
-		t.Fatalf("OpenFile(%s) succeeded, want error", path)
+// Opening creates nothing: a run that fails before its first write, or has
+// nothing to record, leaves no file behind. The first write creates it.
+func TestOpenFileCreatesNothing(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.json")
+	store := openFile(t, path, nil)
+	if cur, ok, err := store.Cursor(ctx); err != nil || ok || !cur.At.IsZero() {
+		t.Errorf("Cursor() = %v, %v, %v; want no cursor", cur.At, ok, err)
+	}
+	if recs, err := store.Load(ctx, []string{"job-1"}); err != nil || len(recs) != 0 {
+		t.Errorf("Load = %v, %v; want no records", recs, err)
+	}
+	if entries, err := os.ReadDir(dir); err != nil || len(entries) != 0 {
+		t.Fatalf("after OpenFile the directory holds %v (%v), want nothing", entries, err)
+	}
+
+	if err := store.Save(ctx, Record{Job: "job-1"}, labeling.StatusInProgress, t0); err != nil {
+		t.Fatal(err)
+	}
+	if st := readStateFile(t, path); st.Jobs["job-1"].Status != labeling.StatusInProgress {
+		t.Errorf("after the first write the state file has %+v", st.Jobs["job-1"])
+	}
+}
+
+// A directory that cannot take the file fails at OpenFile, not at the first
+// write in the middle of a cycle, and is left as it was.
+func TestOpenFileUnusableDirectory(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, dir string) (path string)
+		root  bool // whether the case holds for root, who may write anywhere
+	}{
+		{"no such directory", func(t *testing.T, dir string) string {
+			return filepath.Join(dir, "no-such-dir", "state.json")
+		}, true},
+		{"parent is a file", func(t *testing.T, dir string) string {
+			file := filepath.Join(dir, "file")
+			if err := os.WriteFile(file, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			return filepath.Join(file, "state.json")
+		}, true},
+		{"read-only directory", func(t *testing.T, dir string) string {
+			ro := filepath.Join(dir, "ro")
+			if err := os.Mkdir(ro, 0o500); err != nil {
+				t.Fatal(err)
+			}
+			return filepath.Join(ro, "state.json")
+		}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !tt.root && os.Geteuid() == 0 {
+				t.Skip("root may write to any directory")
+			}
+			dir := t.TempDir()
+			path := tt.setup(t, dir)
+			before, err := os.ReadDir(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = OpenFile(path, retention, nil)
+			if err == nil || !strings.Contains(err.Error(), path) {
+				t.Errorf("OpenFile(%s): got %v, want an error naming the path", path, err)
+			}
+			if after, err := os.ReadDir(dir); err != nil || len(after) != len(before) {
+				t.Errorf("OpenFile left %v in the directory, which held %v (%v)", after, before, err)
+			}
+		})
 	}
 }
 
