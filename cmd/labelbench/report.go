@@ -162,7 +162,7 @@ func (r *report) render() string {
 		"**Capacity units** are what dynalite reports with `ReturnConsumedCapacity: TOTAL`, which the proxy adds to each request (strongly consistent reads, as the store makes them).",
 		"**Peak heap** is the largest heap at the start of a garbage collection in the function process (`GODEBUG=gctrace=1`, MB; \"< 4 MB\" when none ran); **Peak RSS** is `VmHWM` of the function process (the emulator's child) from `/proc`, in MiB. Both span the process's life: cold start, warm-up and the measured cycle.",
 		"**CPU** is user plus system time from `/proc/PID/stat` during the measured cycle (10 ms resolution). dynalite is single-threaded Node.js, so its CPU time is a floor under the wall time that real DynamoDB, which serves requests in parallel, does not have.",
-		"**Cold start** runs the same bootstrap with `AWS_LAMBDA_RUNTIME_API` pointing at a stand-in Runtime API and times process start (fork and exec included) to its first `GET /2018-06-01/runtime/invocation/next`: configuration, AWS SDK clients and the watcher built, ready for an event. Lambda's own sandbox start comes on top.",
+		"**Cold start** runs the same bootstrap with `AWS_LAMBDA_RUNTIME_API` pointing at a stand-in Runtime API and times process start (fork and exec included) to its first `GET /2018-06-01/runtime/invocation/next`: configuration, AWS SDK clients and the watcher built, ready for an event. Lambda's own sandbox start comes on top. Here, as under the emulator, the function gets only the variables Lambda sets and its own (`testenv.LambdaEnviron`), not the host's: a host's `AWS_CA_BUNDLE`, for one, costs about 10 ms of cold start.",
 	} {
 		p("- %s\n", line)
 	}
