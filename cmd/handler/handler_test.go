@@ -18,6 +18,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/labelwatch/labelwatch/internal/app"
 	"github.com/labelwatch/labelwatch/internal/emulator"
 	"github.com/labelwatch/labelwatch/internal/labeling"
 	"github.com/labelwatch/labelwatch/internal/testenv"
@@ -204,14 +205,7 @@ func hasSlackMode(env []string) bool {
 	return false
 }
 
-// result is the handler's answer: a Result, or Lambda's error shape.
-type result struct {
-	Result
-	ErrorMessage string `json:"errorMessage"`
-	ErrorType    string `json:"errorType"`
-}
-
-func (s *stack) invoke() result {
+func (s *stack) invoke() app.Result {
 	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -219,7 +213,7 @@ func (s *stack) invoke() result {
 	if err != nil {
 		s.t.Fatalf("%v\n%s", err, s.lambda.Output())
 	}
-	var r result
+	var r app.Result
 	if err := json.Unmarshal(body, &r); err != nil {
 		s.t.Fatalf("decode %q: %v\n%s", body, err, s.lambda.Output())
 	}
@@ -227,13 +221,13 @@ func (s *stack) invoke() result {
 }
 
 // ok invokes and fails the test unless the run completed without error.
-func (s *stack) ok() Result {
+func (s *stack) ok() app.Result {
 	s.t.Helper()
 	r := s.invoke()
 	if r.ErrorMessage != "" {
 		s.t.Fatalf("invocation failed: %s (%s)\n%s", r.ErrorMessage, r.ErrorType, s.lambda.Output())
 	}
-	return r.Result
+	return r
 }
 
 func (s *stack) wantTexts(want ...string) {

@@ -1,6 +1,7 @@
 // Command handler is the labelwatch Lambda function. It builds its
-// configuration, AWS clients and watcher once, at cold start, then runs one
-// watch cycle per scheduled invocation.
+// configuration, AWS clients and watcher once, at cold start, then polls on
+// each scheduled event and pushes the job of each labeling job state change
+// event (app.Handler).
 package main
 
 import (
@@ -11,7 +12,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -29,18 +29,6 @@ func main() {
 	}
 }
 
-// Result is what an invocation returns: the cycle's counts, never a secret.
-type Result struct {
-	FirstRun    bool      `json:"firstRun"`
-	Listed      int       `json:"listed"`
-	Transitions int       `json:"transitions"`
-	Alerted     int       `json:"alerted"`
-	Pending     int       `json:"pending"`
-	Contended   int       `json:"contended"`
-	Cursor      time.Time `json:"cursor"`
-	DurationMS  int64     `json:"durationMs"`
-}
-
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
 	log := slog.New(slog.NewJSONHandler(stdout, nil))
 	cfg, err := config.Load(getenv)
@@ -55,13 +43,6 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 	store := state.NewDynamoStore(dynamodb.NewFromConfig(awsCfg), cfg.StateTable, cfg.Retention, time.Now)
 	watcher := app.NewWatcher(cfg, awsCfg, store, app.NewNotifier(cfg.Slack), log)
 
-	lambda.StartWithOptions(func(ctx context.Context, _ events.EventBridgeEvent) (Result, error) {
-		sum, err := watcher.Run(ctx)
-		return Result{
-			FirstRun: sum.FirstRun, Listed: sum.Listed, Transitions: sum.Transitions,
-			Alerted: sum.Alerted, Pending: sum.Pending, Contended: sum.Contended,
-			Cursor: sum.Cursor, DurationMS: sum.Duration.Milliseconds(),
-		}, err
-	}, lambda.WithContext(ctx))
+	lambda.StartWithOptions(app.NewHandler(watcher, log).Invoke, lambda.WithContext(ctx))
 	return nil
 }

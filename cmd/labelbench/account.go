@@ -186,7 +186,7 @@ func (b *bench) settle(ctx context.Context) (time.Time, error) {
 			j.Counters.Unlabeled = max(0, j.Counters.Unlabeled-1)
 		})
 	}
-	sum, err := b.settler.Run(ctx)
+	sum, err := b.settler.Poll(ctx)
 	if err != nil {
 		return at, fmt.Errorf("settle: %w", err)
 	}

@@ -141,7 +141,7 @@ func demo(ctx context.Context, getenv func(string) string, statePath string, std
 	for i, s := range scenario {
 		s.change(emu, time.Now())
 		fmt.Fprintf(stdout, "\n%s\n== cycle %d: %s\n%s\n", strings.Repeat("=", 78), i+1, s.title, strings.Repeat("=", 78))
-		sum, err := watcher.Run(ctx)
+		sum, err := watcher.Poll(ctx)
 		fmt.Fprintf(stdout, "-- %s\n", describe(sum))
 		if err != nil {
 			return loggedError{fmt.Errorf("cycle %d: %w", i+1, err)}

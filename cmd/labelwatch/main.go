@@ -201,7 +201,7 @@ func runOnce(ctx context.Context, getenv func(string) string, root fs.FS, stateP
 		}
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
-	sum, err := app.NewWatcher(cfg, awsCfg, store, notifier(cfg.Slack, stdout), log).Run(ctx)
+	sum, err := app.NewWatcher(cfg, awsCfg, store, notifier(cfg.Slack, stdout), log).Poll(ctx)
 	fmt.Fprintln(stdout, describe(sum))
 	if err != nil {
 		return loggedError{err}

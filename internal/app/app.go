@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -23,8 +22,8 @@ import (
 // NewWatcher builds the watcher for cfg: SageMaker from awsCfg (which honours
 // AWS_ENDPOINT_URL_SAGEMAKER), the given store and notifier.
 func NewWatcher(cfg config.Config, awsCfg aws.Config, store state.Store, notifier watch.Notifier, log *slog.Logger) *watch.Watcher {
-	source := labeling.NewSource(sagemaker.NewFromConfig(awsCfg), cfg.NameContains, cfg.IgnoreCreatedBefore)
-	return watch.New(source, store, notifier, log, time.Now, watch.Options{
+	source := labeling.NewSource(sagemaker.NewFromConfig(awsCfg), labeling.Filter{NameContains: cfg.NameContains, CreatedAfter: cfg.IgnoreCreatedBefore})
+	return watch.New(source, store, notifier, log, watch.SystemClock{}, watch.Options{
 		Rules:           watch.Rules{AlertOn: cfg.AlertOn, Lookback: cfg.Lookback},
 		Overlap:         cfg.Overlap,
 		DeadlineMargin:  cfg.DeadlineMargin,

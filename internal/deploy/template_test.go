@@ -97,6 +97,14 @@ func TestDeployConventions(t *testing.T) {
 		{"logs to the stack's log group", fn("LoggingConfig", "LogGroup"), `{"Ref":"LogGroup"}`},
 		{"schedule event type", fn("Events", "Schedule", "Type"), `"Schedule"`},
 		{"schedule from the parameter", fn("Events", "Schedule", "Properties", "Schedule"), `{"Ref":"ScheduleExpression"}`},
+		{"one schedule delivery attempt", fn("Events", "Schedule", "Properties", "RetryPolicy"), `{"MaximumRetryAttempts":0}`},
+		{"push event type", fn("Events", pushEventID, "Type"), `"EventBridgeRule"`},
+		{"push event pattern", fn("Events", pushEventID, "Properties", "Pattern"),
+			`{"source":["aws.sagemaker"],"detail-type":["SageMaker Ground Truth Labeling Job State Change"]}`},
+		{"push rule switched by PushEvents", fn("Events", pushEventID, "Properties", "State"), `{"Fn::If":["PushEnabled","ENABLED","DISABLED"]}`},
+		{"one push delivery attempt", fn("Events", pushEventID, "Properties", "RetryPolicy"), `{"MaximumRetryAttempts":0}`},
+		{"async invocations", fn("EventInvokeConfig"), `{"MaximumRetryAttempts":0,"MaximumEventAgeInSeconds":300}`},
+		{"push condition", []string{"Conditions", "PushEnabled"}, `{"Fn::Equals":[{"Ref":"PushEvents"},"enabled"]}`},
 		{"environment", fn("Environment", "Variables"), `{
 			"STATE_TABLE": {"Ref": "StateTable"},
 			"SLACK_WEBHOOK_URL": {"Ref": "SlackWebhookUrl"},
@@ -133,6 +141,8 @@ func TestDeployConventions(t *testing.T) {
 		{"webhook is secret", param("SlackWebhookUrl", "NoEcho"), `true`},
 		{"bot token is secret", param("SlackBotToken", "NoEcho"), `true`},
 		{"default schedule", param("ScheduleExpression", "Default"), `"rate(5 minutes)"`},
+		{"push events on by default", param("PushEvents", "Default"), `"enabled"`},
+		{"push events values", param("PushEvents", "AllowedValues"), `["enabled","disabled"]`},
 		{"default webhook", param("SlackWebhookUrl", "Default"), `""`},
 		{"default bot token", param("SlackBotToken", "Default"), `""`},
 		{"default channel", param("SlackChannel", "Default"), `""`},
@@ -222,6 +232,10 @@ func TestReferencesResolve(t *testing.T) {
 	}
 }
 
+// TestLeastPrivilege checks the function's grants, as deployed with
+// PushEvents on and off, against the AWS calls the code makes: with push
+// events off, the function never calls DescribeLabelingJob, so it must not be
+// granted.
 func TestLeastPrivilege(t *testing.T) {
 	root := repoRoot(t)
 	calls, err := codeCalls(root)
@@ -229,17 +243,87 @@ func TestLeastPrivilege(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("the code calls %v", calls)
+	// A state change event carries only the job's ARN and new status; the
+	// rest of the job comes from DescribeLabelingJob (internal/labeling).
+	if !slices.Contains(calls, describeCall) {
+		t.Errorf("the template delivers %s events, but no shipped code calls %s to read the job they name",
+			pushDetail, strings.TrimPrefix(describeCall, "sagemaker:"))
+	}
 
 	jobState := func(t *testing.T, doc map[string]any) map[string]any { return statement(t, doc, "JobState") }
+	describe := func(t *testing.T, doc map[string]any) map[string]any { return statement(t, doc, "DescribeLabelingJob") }
 	policies := func(t *testing.T, doc map[string]any) map[string]any {
 		return mapAt(t, doc, "Resources", functionID, "Properties")
 	}
+	// pushPolicy is the index in Policies of the one granted only with push
+	// events on.
+	pushPolicy := func(t *testing.T, doc map[string]any) int {
+		list := policies(t, doc)["Policies"].([]any)
+		i := slices.IndexFunc(list, func(p any) bool { _, ok := lookup(p, "Fn::If"); return ok })
+		if i < 0 {
+			t.Fatal("no policy in Policies depends on a condition")
+		}
+		return i
+	}
 	tests := []struct {
 		name   string
+		push   string // the PushEvents value; "" leaves its default
 		mutate func(t *testing.T, doc map[string]any)
 		want   string // text one of the violations must contain; "" means none allowed
 	}{
 		{name: "template as written"},
+		{name: "template as written, push events enabled", push: "enabled"},
+		{name: "template as written, push events disabled", push: "disabled"},
+		{
+			name:   "DescribeLabelingJob on every resource",
+			push:   "enabled",
+			mutate: func(t *testing.T, doc map[string]any) { describe(t, doc)["Resource"] = "*" },
+			want:   `grants sagemaker:DescribeLabelingJob on "*"`,
+		},
+		{
+			name: "DescribeLabelingJob on every SageMaker resource",
+			push: "enabled",
+			mutate: func(t *testing.T, doc map[string]any) {
+				describe(t, doc)["Resource"] = map[string]any{"Fn::Sub": "arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:*"}
+			},
+			want: `grants sagemaker:DescribeLabelingJob on {"Fn::Sub"`,
+		},
+		{
+			name: "DescribeLabelingJob in the aws partition only",
+			push: "enabled",
+			mutate: func(t *testing.T, doc map[string]any) {
+				describe(t, doc)["Resource"] = map[string]any{"Fn::Sub": "arn:aws:sagemaker:${AWS::Region}:${AWS::AccountId}:labeling-job/*"}
+			},
+			want: `grants sagemaker:DescribeLabelingJob on {"Fn::Sub"`,
+		},
+		{
+			name: "DescribeLabelingJob beside ListLabelingJobs",
+			push: "enabled",
+			mutate: func(t *testing.T, doc map[string]any) {
+				s := statement(t, doc, "ListLabelingJobs")
+				s["Action"] = []any{"sagemaker:ListLabelingJobs", describeCall}
+			},
+			want: `grants sagemaker:DescribeLabelingJob on "*"`,
+		},
+		{
+			name: "DescribeLabelingJob not granted",
+			push: "enabled",
+			mutate: func(t *testing.T, doc map[string]any) {
+				p, i := policies(t, doc), pushPolicy(t, doc)
+				p["Policies"] = slices.Delete(p["Policies"].([]any), i, i+1)
+			},
+			want: `does not grant sagemaker:DescribeLabelingJob`,
+		},
+		{
+			name: "DescribeLabelingJob granted with push events disabled",
+			push: "disabled",
+			mutate: func(t *testing.T, doc map[string]any) {
+				list := policies(t, doc)["Policies"].([]any)
+				i := pushPolicy(t, doc)
+				list[i] = list[i].(map[string]any)["Fn::If"].([]any)[1]
+			},
+			want: `grants sagemaker:DescribeLabelingJob, which the function does not call`,
+		},
 		{
 			name:   "all actions",
 			mutate: func(t *testing.T, doc map[string]any) { jobState(t, doc)["Action"] = "*" },
@@ -263,7 +347,7 @@ func TestLeastPrivilege(t *testing.T) {
 				s := jobState(t, doc)
 				s["Action"] = append(s["Action"].([]any), "dynamodb:PutItem")
 			},
-			want: `grants dynamodb:PutItem, which the code does not call`,
+			want: `grants dynamodb:PutItem, which the function does not call`,
 		},
 		{
 			name: "an action the code calls is missing",
@@ -297,7 +381,7 @@ func TestLeastPrivilege(t *testing.T) {
 				s := statement(t, doc, "ListLabelingJobs")
 				s["Action"] = []any{"sagemaker:ListLabelingJobs", "s3:GetObject"}
 			},
-			want: `grants s3:GetObject, which the code does not call`,
+			want: `grants s3:GetObject, which the function does not call`,
 		},
 		{
 			name: "a non-list sagemaker action on every resource",
@@ -346,7 +430,15 @@ func TestLeastPrivilege(t *testing.T) {
 			if tt.mutate != nil {
 				tt.mutate(t, doc)
 			}
-			violations := iamViolations(doc, calls)
+			values := map[string]string{}
+			if tt.push != "" {
+				values[pushParam] = tt.push
+			}
+			needed := calls
+			if parameterValue(t, doc, values, pushParam) != "enabled" {
+				needed = slices.DeleteFunc(slices.Clone(calls), func(c string) bool { return c == describeCall })
+			}
+			violations := iamViolations(withParameters(t, doc, values), needed)
 			if tt.want == "" {
 				for _, v := range violations {
 					t.Error(v)
@@ -477,49 +569,102 @@ func TestSamconfig(t *testing.T) {
 	})
 }
 
-// TestScheduledEvent checks events/scheduled.json is what EventBridge sends a
-// scheduled function: every field of the envelope and nothing else.
-func TestScheduledEvent(t *testing.T) {
-	src, err := os.ReadFile(filepath.Join(repoRoot(t), "events", "scheduled.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(src, &fields); err != nil {
-		t.Fatal(err)
-	}
-	wantFields := []string{"account", "detail", "detail-type", "id", "region", "resources", "source", "time", "version"}
-	if got := slices.Sorted(maps.Keys(fields)); !slices.Equal(got, wantFields) {
-		t.Errorf("fields %v, want %v", got, wantFields)
-	}
-	var ev events.EventBridgeEvent
-	dec := json.NewDecoder(bytes.NewReader(src))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&ev); err != nil {
-		t.Fatalf("decode as events.EventBridgeEvent: %v", err)
-	}
+// TestSampleEvents checks each file of events/ is what EventBridge sends the
+// function: every field of the envelope and nothing else, with the values its
+// trigger gives them. The state change event must also match the pattern of
+// the template's rule.
+func TestSampleEvents(t *testing.T) {
+	doc := loadTemplate(t)
+	pattern := mapAt(t, doc, "Resources", functionID, "Properties", "Events", pushEventID, "Properties", "Pattern")
+	// The ARN lower-cases the job name, which may be 1-63 letters, digits
+	// and hyphens.
+	jobARN := regexp.MustCompile(`^arn:aws:sagemaker:([a-z0-9-]+):([0-9]{12}):labeling-job/[a-z0-9](-*[a-z0-9]){0,62}$`)
+	statuses := []string{"Initializing", "InProgress", "Completed", "Failed", "Stopping", "Stopped"}
+
 	tests := []struct {
-		name string
-		ok   bool
+		file   string
+		checks func(ev events.EventBridgeEvent) []check
 	}{
-		{"version is 0", ev.Version == "0"},
-		{"id is set", ev.ID != ""},
-		{"detail-type is Scheduled Event", ev.DetailType == "Scheduled Event"},
-		{"source is aws.events", ev.Source == "aws.events"},
-		{"account is 12 digits", regexp.MustCompile(`^[0-9]{12}$`).MatchString(ev.AccountID)},
-		{"time is set", !ev.Time.IsZero()},
-		{"region is set", ev.Region != ""},
-		{"resources is the rule", len(ev.Resources) == 1 &&
-			strings.HasPrefix(ev.Resources[0], "arn:aws:events:"+ev.Region+":"+ev.AccountID+":rule/")},
-		{"detail is empty", string(bytes.TrimSpace(ev.Detail)) == "{}"},
+		{
+			file: "scheduled.json",
+			checks: func(ev events.EventBridgeEvent) []check {
+				return []check{
+					{"detail-type is Scheduled Event", ev.DetailType == "Scheduled Event"},
+					{"source is aws.events", ev.Source == "aws.events"},
+					{"resources is the rule", len(ev.Resources) == 1 &&
+						strings.HasPrefix(ev.Resources[0], "arn:aws:events:"+ev.Region+":"+ev.AccountID+":rule/")},
+					{"detail is empty", string(bytes.TrimSpace(ev.Detail)) == "{}"},
+				}
+			},
+		},
+		{
+			file: "labeling-job-state-change.json",
+			checks: func(ev events.EventBridgeEvent) []check {
+				var detail map[string]any
+				detailErr := json.Unmarshal(ev.Detail, &detail)
+				arn := []string{"", "", ""}
+				if len(ev.Resources) == 1 {
+					if m := jobARN.FindStringSubmatch(ev.Resources[0]); m != nil {
+						arn = m
+					}
+				}
+				return []check{
+					{"detail-type is " + pushDetail, ev.DetailType == pushDetail},
+					{"source is " + pushSource, ev.Source == pushSource},
+					{"resources is one labeling job ARN", arn[0] != ""},
+					{"the job is in the event's region and account", arn[1] == ev.Region && arn[2] == ev.AccountID},
+					{"detail is only LabelingJobStatus, a status", detailErr == nil && len(detail) == 1 &&
+						slices.Contains(statuses, fmt.Sprint(detail["LabelingJobStatus"]))},
+				}
+			},
+		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if !tt.ok {
-				t.Errorf("events/scheduled.json: want %s", tt.name)
+		t.Run(tt.file, func(t *testing.T) {
+			src, err := os.ReadFile(filepath.Join(repoRoot(t), "events", tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var fields map[string]any
+			if err := json.Unmarshal(src, &fields); err != nil {
+				t.Fatal(err)
+			}
+			wantFields := []string{"account", "detail", "detail-type", "id", "region", "resources", "source", "time", "version"}
+			if got := slices.Sorted(maps.Keys(fields)); !slices.Equal(got, wantFields) {
+				t.Errorf("fields %v, want %v", got, wantFields)
+			}
+			var ev events.EventBridgeEvent
+			dec := json.NewDecoder(bytes.NewReader(src))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&ev); err != nil {
+				t.Fatalf("decode as events.EventBridgeEvent: %v", err)
+			}
+			match, err := matchesPattern(pattern, fields)
+			if err != nil {
+				t.Fatalf("the push rule's pattern: %v", err)
+			}
+			checks := append([]check{
+				{"version is 0", ev.Version == "0"},
+				{"id is set", ev.ID != ""},
+				{"account is 12 digits", regexp.MustCompile(`^[0-9]{12}$`).MatchString(ev.AccountID)},
+				{"time is set", !ev.Time.IsZero()},
+				{"region is set", ev.Region != ""},
+				// The schedule must not match it, or each run would be done twice.
+				{"only a state change matches the push rule's pattern", match == (ev.DetailType == pushDetail)},
+			}, tt.checks(ev)...)
+			for _, c := range checks {
+				if !c.ok {
+					t.Errorf("events/%s: want %s", tt.file, c.name)
+				}
 			}
 		})
 	}
+}
+
+// check is a named condition a test requires.
+type check struct {
+	name string
+	ok   bool
 }
 
 // repoRoot walks up from the test's directory to the one holding go.mod.
@@ -752,10 +897,10 @@ func callsMethod(root, call string) (bool, error) {
 	return found, nil
 }
 
-// iamViolations lists every way the template's grants go beyond calls, the
-// actions the code makes. It refuses what it cannot see through: managed
-// policies, SAM policy templates, a role of the function's own and IAM
-// resources.
+// iamViolations lists every way the grants of doc, a template as deployed
+// (its conditions resolved), differ from calls, the actions the function
+// makes. It refuses what it cannot see through: managed policies, SAM policy
+// templates, a role of the function's own and IAM resources.
 func iamViolations(doc map[string]any, calls []string) []string {
 	var out []string
 	add := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
@@ -793,6 +938,7 @@ func iamViolations(doc map[string]any, calls []string) []string {
 	}
 
 	tableARN := `{"Fn::GetAtt":["` + tableID + `","Arn"]}`
+	labelingJobARN := `{"Fn::Sub":"arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:labeling-job/*"}`
 	granted := map[string]bool{}
 	for _, s := range statements {
 		sid := canonicalOrText(s["Sid"])
@@ -826,16 +972,17 @@ func iamViolations(doc map[string]any, calls []string) []string {
 					add("statement %s grants dynamodb actions on %s: want only %s", sid, canonicalOrText(s["Resource"]), tableARN)
 				}
 			case "sagemaker":
-				// Resource "*" is forced on List actions only; others take ARNs.
-				if !strings.HasPrefix(op, "List") && slices.ContainsFunc(resources, func(r any) bool { return r == "*" }) {
-					add("statement %s grants %s on \"*\": scope it to labeling-job ARNs", sid, action)
+				// List actions take no resource-level permissions, so only
+				// "*"; every other call the code makes is on a labeling job.
+				if !strings.HasPrefix(op, "List") && (len(resources) != 1 || canonicalOrText(resources[0]) != labelingJobARN) {
+					add("statement %s grants %s on %s: want only %s", sid, action, canonicalOrText(s["Resource"]), labelingJobARN)
 				}
 			}
 		}
 	}
 	for _, action := range slices.Sorted(maps.Keys(granted)) {
 		if !slices.Contains(calls, action) {
-			add("the template grants %s, which the code does not call", action)
+			add("the template grants %s, which the function does not call", action)
 		}
 	}
 	for _, call := range calls {
@@ -847,11 +994,20 @@ func iamViolations(doc map[string]any, calls []string) []string {
 	return slices.Compact(out)
 }
 
-// statement returns the function's inline policy statement with the given Sid.
+// statement returns the function's inline policy statement with the given
+// Sid, also from a policy that Fn::If grants under a condition.
 func statement(t *testing.T, doc map[string]any, sid string) map[string]any {
 	t.Helper()
 	policies, _ := lookup(doc, "Resources", functionID, "Properties", "Policies")
+	var list []any
 	for _, p := range asList(policies) {
+		if branches, ok := lookup(p, "Fn::If"); ok && len(asList(branches)) == 3 {
+			list = append(list, asList(branches)[1:]...)
+			continue
+		}
+		list = append(list, p)
+	}
+	for _, p := range list {
 		stmts, _ := lookup(p, "Statement")
 		for _, s := range asList(stmts) {
 			if m, ok := s.(map[string]any); ok && m["Sid"] == sid {

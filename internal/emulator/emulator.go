@@ -82,9 +82,9 @@ type Emulator struct {
 	now             func() time.Time
 
 	mu      sync.Mutex
-	jobs    map[string]labeling.Job
-	gen     uint64  // counts changes to jobs, so a cached listing knows it is stale
-	listing listing // the last listing matching made
+	jobs    map[string]labeling.Job // by key(Name)
+	gen     uint64                  // counts changes to jobs, so a cached listing knows it is stale
+	listing listing                 // the last listing matching made
 	faults  []Fault
 	latency time.Duration
 	calls   map[string]int
@@ -117,47 +117,53 @@ func New(opts ...Option) *Emulator {
 	return e
 }
 
-// Put adds j, or replaces the job of the same name. An empty ARN is made from
-// the name, a zero ModifiedAt is the clock's now, a zero CreatedAt is
-// ModifiedAt, and an empty Status is Initializing.
+// key is the identity of a job's name. SageMaker does not tell labeling job
+// names apart by case ("Example-job and example-job are considered the same
+// labeling job name", CreateLabelingJob's LabelingJobName), and the ARN
+// lower-cases the name.
+func key(name string) string { return strings.ToLower(name) }
+
+// Put adds j, or replaces the job of the same name in any case. An empty ARN
+// is made from the name, a zero ModifiedAt is the clock's now, a zero
+// CreatedAt is ModifiedAt, and an empty Status is Initializing.
 func (e *Emulator) Put(j labeling.Job) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.jobs[j.Name] = e.complete(j)
+	e.jobs[key(j.Name)] = e.complete(j)
 	e.gen++
 }
 
-// Update applies change to the named job and reports whether the job exists.
-// ModifiedAt becomes the clock's now unless change set it. A job renamed by
-// change keeps its ARN only if change set that too.
+// Update applies change to the named job (the name in any case) and reports
+// whether the job exists. ModifiedAt becomes the clock's now unless change
+// set it. A job renamed by change keeps its ARN only if change set that too.
 func (e *Emulator) Update(name string, change func(*labeling.Job)) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	j, ok := e.jobs[name]
+	j, ok := e.jobs[key(name)]
 	if !ok {
 		return false
 	}
-	modified, arn := j.ModifiedAt, j.ARN
+	old, modified, arn := j.Name, j.ModifiedAt, j.ARN
 	change(&j)
 	if j.ModifiedAt.Equal(modified) {
 		j.ModifiedAt = e.now()
 	}
-	if j.Name != name {
-		delete(e.jobs, name)
+	if j.Name != old {
+		delete(e.jobs, key(old))
 		if j.ARN == arn {
 			j.ARN = ""
 		}
 	}
-	e.jobs[j.Name] = e.complete(j)
+	e.jobs[key(j.Name)] = e.complete(j)
 	e.gen++
 	return true
 }
 
-// Job returns the named job and whether it exists.
+// Job returns the named job (the name in any case) and whether it exists.
 func (e *Emulator) Job(name string) (labeling.Job, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	j, ok := e.jobs[name]
+	j, ok := e.jobs[key(name)]
 	return j, ok
 }
 
@@ -336,13 +342,36 @@ func (e *Emulator) listLabelingJobs(w http.ResponseWriter, body []byte, fault Fa
 	writeJSON(w, resp)
 }
 
+// validation collects what is wrong with a request, in the API's words.
+type validation []string
+
+// bad records that member's value breaks constraint.
+func (v *validation) bad(value any, member, constraint string) {
+	*v = append(*v, fmt.Sprintf("Value '%v' at '%s' failed to satisfy constraint: Member must %s", value, member, constraint))
+}
+
+// missing records that the required member is absent.
+func (v *validation) missing(member string) {
+	*v = append(*v, fmt.Sprintf("Value null at '%s' failed to satisfy constraint: Member must not be null", member))
+}
+
+// message is the ValidationException message, or "" when nothing is wrong.
+func (v validation) message() string {
+	switch len(v) {
+	case 0:
+		return ""
+	case 1:
+		return "1 validation error detected: " + v[0]
+	default:
+		return fmt.Sprintf("%d validation errors detected: %s", len(v), strings.Join(v, "; "))
+	}
+}
+
 // validate applies the API's defaults and says what is wrong with the
 // request in the API's words, or "" when nothing is.
 func (q *listRequest) validate() string {
-	var errs []string
-	bad := func(value any, member, constraint string) {
-		errs = append(errs, fmt.Sprintf("Value '%v' at '%s' failed to satisfy constraint: Member must %s", value, member, constraint))
-	}
+	var errs validation
+	bad := errs.bad
 	if q.MaxResults != nil && (*q.MaxResults < 1 || *q.MaxResults > maxMaxResults) {
 		bad(*q.MaxResults, "maxResults", fmt.Sprintf("have value between 1 and %d", maxMaxResults))
 	}
@@ -362,14 +391,7 @@ func (q *listRequest) validate() string {
 	} else if q.SortOrder != "Ascending" && q.SortOrder != "Descending" {
 		bad(q.SortOrder, "sortOrder", "satisfy enum value set: [Ascending, Descending]")
 	}
-	switch len(errs) {
-	case 0:
-		return ""
-	case 1:
-		return "1 validation error detected: " + errs[0]
-	default:
-		return fmt.Sprintf("%d validation errors detected: %s", len(errs), strings.Join(errs, "; "))
-	}
+	return errs.message()
 }
 
 // validNameContains applies the API's constraint on NameContains:
@@ -469,25 +491,70 @@ func decodeToken(token, filter string) (offset, page int, ok bool) {
 	return offset, page, err1 == nil && err2 == nil && offset >= 0 && page >= 0
 }
 
+// describeRequest is the DescribeLabelingJob input as the SDK serializes it.
+type describeRequest struct {
+	LabelingJobName *string
+}
+
 func (e *Emulator) describeLabelingJob(w http.ResponseWriter, body []byte) {
-	var req struct{ LabelingJobName string }
+	var req describeRequest
 	if err := json.Unmarshal(body, &req); err != nil {
 		writeError(w, http.StatusBadRequest, "SerializationException", "cannot parse request: "+err.Error())
 		return
 	}
-	j, ok := e.Job(req.LabelingJobName)
-	if !ok {
-		writeError(w, http.StatusBadRequest, "ResourceNotFound", fmt.Sprintf("Could not find labeling job %q.", req.LabelingJobName))
+	if msg := req.validate(); msg != "" {
+		writeError(w, http.StatusBadRequest, "ValidationException", msg)
 		return
 	}
-	writeJSON(w, description{
-		jobFields: fields(j),
-		HumanTaskConfig: humanTaskConfig{
-			WorkteamArn:                   j.Workteam,
-			PreHumanTaskLambdaArn:         e.lambdaARN("PRE"),
-			AnnotationConsolidationConfig: consolidation{e.lambdaARN("ACS")},
-		},
-	})
+	name := *req.LabelingJobName
+	j, ok := e.Job(name)
+	if !ok {
+		writeError(w, http.StatusBadRequest, "ResourceNotFound", fmt.Sprintf("Could not find labeling job '%s'.", name))
+		return
+	}
+	writeJSON(w, e.description(j))
+}
+
+// validate says what is wrong with the request in the API's words, or ""
+// when nothing is.
+func (q describeRequest) validate() string {
+	var errs validation
+	switch name := q.LabelingJobName; {
+	case name == nil:
+		errs.missing("labelingJobName")
+	default:
+		if !matchesNamePattern(*name) {
+			errs.bad(*name, "labelingJobName", "satisfy regular expression pattern: ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+		}
+		if len(*name) < 1 {
+			errs.bad(*name, "labelingJobName", "have length greater than or equal to 1")
+		}
+		if len(*name) > 63 {
+			errs.bad(*name, "labelingJobName", "have length less than or equal to 63")
+		}
+	}
+	return errs.message()
+}
+
+// matchesNamePattern reports whether s matches the whole of LabelingJobName's
+// pattern, [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}: letters, digits and hyphens,
+// starting and ending with a letter or digit, at most 63 letters and
+// digits. The length limit is a constraint of its own.
+func matchesNamePattern(s string) bool {
+	if s == "" || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	alnum := 0
+	for _, r := range s {
+		switch {
+		case r == '-':
+		case '0' <= r && r <= '9', 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z':
+			alnum++
+		default:
+			return false
+		}
+	}
+	return alnum <= 63
 }
 
 // epoch is a timestamp on the wire: seconds since 1970 as a JSON number with
@@ -517,7 +584,9 @@ type jobOutput struct{ OutputDatasetS3Uri string }
 
 type inputConfig struct{ DataSource dataSource }
 
-type dataSource struct{ S3DataSource s3DataSource }
+type dataSource struct {
+	S3DataSource *s3DataSource `json:",omitempty"`
+}
 
 type s3DataSource struct{ ManifestS3Uri string }
 
@@ -530,28 +599,47 @@ type jobFields struct {
 	CreationTime      epoch
 	LastModifiedTime  epoch
 	LabelCounters     labelCounters
-	FailureReason     string       `json:",omitempty"`
-	LabelingJobOutput *jobOutput   `json:",omitempty"`
-	InputConfig       *inputConfig `json:",omitempty"`
+	FailureReason     string     `json:",omitempty"`
+	LabelingJobOutput *jobOutput `json:",omitempty"`
 }
 
+// summary is a LabelingJobSummary. The model requires WorkteamArn; it is
+// left out only for a job put without a workteam.
 type summary struct {
 	jobFields
-	WorkteamArn                      string `json:",omitempty"`
+	InputConfig                      *inputConfig `json:",omitempty"`
+	WorkteamArn                      string       `json:",omitempty"`
 	PreHumanTaskLambdaArn            string
 	AnnotationConsolidationLambdaArn string
 }
 
+// description is a DescribeLabelingJobResponse: the job's own members, and
+// stand-ins for the members the model requires that Job does not carry.
 type description struct {
 	jobFields
-	HumanTaskConfig humanTaskConfig
+	InputConfig      inputConfig // required: an empty DataSource for a job put without a manifest
+	JobReferenceCode string
+	OutputConfig     outputConfig
+	RoleArn          string
+	HumanTaskConfig  humanTaskConfig
 }
 
+type outputConfig struct{ S3OutputPath string }
+
+// humanTaskConfig is a HumanTaskConfig. The model requires WorkteamArn; it
+// is left out only for a job put without a workteam.
 type humanTaskConfig struct {
-	WorkteamArn                   string `json:",omitempty"`
-	PreHumanTaskLambdaArn         string
-	AnnotationConsolidationConfig consolidation
+	WorkteamArn                       string `json:",omitempty"`
+	UiConfig                          uiConfig
+	PreHumanTaskLambdaArn             string
+	TaskTitle                         string
+	TaskDescription                   string
+	NumberOfHumanWorkersPerDataObject int
+	TaskTimeLimitInSeconds            int
+	AnnotationConsolidationConfig     consolidation
 }
+
+type uiConfig struct{ UiTemplateS3Uri string }
 
 type consolidation struct{ AnnotationConsolidationLambdaArn string }
 
@@ -574,23 +662,54 @@ func fields(j labeling.Job) jobFields {
 	if j.OutputManifest != "" {
 		f.LabelingJobOutput = &jobOutput{OutputDatasetS3Uri: j.OutputManifest}
 	}
-	if j.InputManifest != "" {
-		f.InputConfig = &inputConfig{dataSource{s3DataSource{j.InputManifest}}}
-	}
 	return f
 }
 
+func input(j labeling.Job) inputConfig {
+	if j.InputManifest == "" {
+		return inputConfig{}
+	}
+	return inputConfig{dataSource{&s3DataSource{j.InputManifest}}}
+}
+
 func (e *Emulator) summary(j labeling.Job) summary {
-	return summary{
+	s := summary{
 		jobFields:                        fields(j),
 		WorkteamArn:                      j.Workteam,
 		PreHumanTaskLambdaArn:            e.lambdaARN("PRE"),
 		AnnotationConsolidationLambdaArn: e.lambdaARN("ACS"),
 	}
+	if j.InputManifest != "" {
+		in := input(j)
+		s.InputConfig = &in
+	}
+	return s
+}
+
+func (e *Emulator) description(j labeling.Job) description {
+	code := sha256.Sum256([]byte(key(j.Name)))
+	bucket := fmt.Sprintf("s3://sagemaker-%s-%s/ground-truth", e.region, e.account)
+	return description{
+		jobFields:        fields(j),
+		InputConfig:      input(j),
+		JobReferenceCode: e.account + base64.RawURLEncoding.EncodeToString(code[:12]),
+		OutputConfig:     outputConfig{S3OutputPath: bucket + "/output/"},
+		RoleArn:          fmt.Sprintf("arn:aws:iam::%s:role/service-role/AmazonSageMaker-ExecutionRole-labelwatch", e.account),
+		HumanTaskConfig: humanTaskConfig{
+			WorkteamArn:                       j.Workteam,
+			UiConfig:                          uiConfig{UiTemplateS3Uri: bucket + "/template.liquid"},
+			PreHumanTaskLambdaArn:             e.lambdaARN("PRE"),
+			TaskTitle:                         "Draw a box around each object",
+			TaskDescription:                   "Draw a tight box around each object in the image.",
+			NumberOfHumanWorkersPerDataObject: 1,
+			TaskTimeLimitInSeconds:            300,
+			AnnotationConsolidationConfig:     consolidation{e.lambdaARN("ACS")},
+		},
+	}
 }
 
 // lambdaARN names one of AWS's built-in bounding-box task functions; Job
-// does not carry them, and AWS's summaries always do.
+// does not carry them, and AWS's summaries and descriptions always do.
 func (e *Emulator) lambdaARN(kind string) string {
 	return fmt.Sprintf("arn:aws:lambda:%s:432418664414:function:%s-BoundingBox", e.region, kind)
 }
@@ -625,5 +744,17 @@ func writeError(w http.ResponseWriter, status int, code, message string) {
 	w.Header().Set("Content-Type", jsonContentType)
 	w.Header().Set("X-Amzn-ErrorType", code)
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]string{"__type": code, "message": message})
+	_ = json.NewEncoder(w).Encode(map[string]string{"__type": code, messageMember(code): message})
+}
+
+// messageMember names the body's message member. The SageMaker model
+// declares ResourceNotFound (and its other exceptions) with a member
+// "Message"; errors the model does not declare, such as ValidationException
+// and ThrottlingException, come from AWS's front end as "message".
+func messageMember(code string) string {
+	switch code {
+	case "ResourceNotFound", "ResourceInUse", "ResourceLimitExceeded", "ConflictException":
+		return "Message"
+	}
+	return "message"
 }

@@ -257,18 +257,14 @@ func TestErrorFaults(t *testing.T) {
 	}{
 		{emulator.Throttle, "ThrottlingException", 400, "ListLabelingJobs"},
 		{emulator.InternalFailure, "InternalFailure", 500, "ListLabelingJobs"},
+		{emulator.ServiceUnavailable, "ServiceUnavailable", 503, "ListLabelingJobs"},
+		{emulator.Throttle, "ThrottlingException", 400, "DescribeLabelingJob"},
+		{emulator.InternalFailure, "InternalFailure", 500, "DescribeLabelingJob"},
 		{emulator.ServiceUnavailable, "ServiceUnavailable", 503, "DescribeLabelingJob"},
 	}
-	call := func(c *sagemaker.Client, op string) error {
-		if op == "DescribeLabelingJob" {
-			_, err := c.DescribeLabelingJob(context.Background(), &sagemaker.DescribeLabelingJobInput{LabelingJobName: aws.String("delta")})
-			return err
-		}
-		_, err := c.ListLabelingJobs(context.Background(), &sagemaker.ListLabelingJobsInput{})
-		return err
-	}
+	call := func(c *sagemaker.Client, op string) error { return callOp(context.Background(), c, op) }
 	for _, tt := range tests {
-		t.Run(tt.code+"/no retry", func(t *testing.T) {
+		t.Run(tt.op+"/"+tt.code+"/no retry", func(t *testing.T) {
 			emu, c, _ := serve(t, fixture())
 			emu.FailNext(1, tt.fault)
 			err := call(c, tt.op)
@@ -289,7 +285,7 @@ func TestErrorFaults(t *testing.T) {
 				t.Errorf("calls %d, want 2 (faulted and normal)", n)
 			}
 		})
-		t.Run(tt.code+"/standard retryer recovers", func(t *testing.T) {
+		t.Run(tt.op+"/"+tt.code+"/standard retryer recovers", func(t *testing.T) {
 			emu, _, srv := serve(t, fixture())
 			emu.FailNext(1, tt.fault)
 			c := client(srv.URL, retry.NewStandard(func(o *retry.StandardOptions) { o.Backoff = zeroBackoff{} }))
@@ -364,36 +360,48 @@ func TestPageFaults(t *testing.T) {
 	})
 }
 
+// callOp calls op, ListLabelingJobs or DescribeLabelingJob of a fixture job.
+func callOp(ctx context.Context, c *sagemaker.Client, op string) error {
+	if op == "DescribeLabelingJob" {
+		_, err := c.DescribeLabelingJob(ctx, &sagemaker.DescribeLabelingJobInput{LabelingJobName: aws.String("delta")})
+		return err
+	}
+	_, err := c.ListLabelingJobs(ctx, &sagemaker.ListLabelingJobsInput{})
+	return err
+}
+
 func TestLatency(t *testing.T) {
-	t.Run("delays answers", func(t *testing.T) {
-		emu, c, _ := serve(t, fixture())
-		emu.SetLatency(30 * time.Millisecond)
-		start := time.Now()
-		if _, err := c.ListLabelingJobs(context.Background(), &sagemaker.ListLabelingJobsInput{}); err != nil {
-			t.Fatal(err)
-		}
-		if d := time.Since(start); d < 30*time.Millisecond {
-			t.Errorf("answered after %v", d)
-		}
-	})
-	t.Run("honours cancellation", func(t *testing.T) {
-		emu, c, srv := serve(t, fixture())
-		emu.SetLatency(time.Minute)
-		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-		defer cancel()
-		start := time.Now()
-		_, err := c.ListLabelingJobs(ctx, &sagemaker.ListLabelingJobsInput{})
-		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Errorf("error %v, want deadline exceeded", err)
-		}
-		srv.Close() // waits for the handler, which must not sit out its minute
-		if d := time.Since(start); d > 5*time.Second {
-			t.Errorf("handler ran %v after the client gave up", d)
-		}
-		if n := emu.Calls("ListLabelingJobs"); n != 1 {
-			t.Errorf("calls %d, want 1", n)
-		}
-	})
+	for _, op := range []string{"ListLabelingJobs", "DescribeLabelingJob"} {
+		t.Run(op+"/delays answers", func(t *testing.T) {
+			emu, c, _ := serve(t, fixture())
+			emu.SetLatency(30 * time.Millisecond)
+			start := time.Now()
+			if err := callOp(context.Background(), c, op); err != nil {
+				t.Fatal(err)
+			}
+			if d := time.Since(start); d < 30*time.Millisecond {
+				t.Errorf("answered after %v", d)
+			}
+		})
+		t.Run(op+"/honours cancellation", func(t *testing.T) {
+			emu, c, srv := serve(t, fixture())
+			emu.SetLatency(time.Minute)
+			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+			defer cancel()
+			start := time.Now()
+			err := callOp(ctx, c, op)
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("error %v, want deadline exceeded", err)
+			}
+			srv.Close() // waits for the handler, which must not sit out its minute
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("handler ran %v after the client gave up", d)
+			}
+			if n := emu.Calls(op); n != 1 {
+				t.Errorf("calls %d, want 1", n)
+			}
+		})
+	}
 }
 
 func TestSummaryFields(t *testing.T) {
@@ -448,32 +456,82 @@ func TestSummaryFields(t *testing.T) {
 }
 
 func TestDescribe(t *testing.T) {
-	_, c, _ := serve(t, fixture())
+	full := labeling.Job{
+		Name:           "Bird-Boxes-7",
+		Status:         labeling.StatusCompleted,
+		CreatedAt:      at(-time.Hour),
+		ModifiedAt:     at(time.Minute),
+		Counters:       labeling.Counters{Total: 7, Human: 4, Machine: 3, Failed: 2, Unlabeled: 1},
+		OutputManifest: "s3://out/Bird-Boxes-7/manifests/output/output.manifest",
+		InputManifest:  "s3://in/input.manifest",
+		Workteam:       "arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/birders",
+	}
+	emu, c, _ := serve(t, append(fixture(), full))
 	tests := []struct {
-		name, job, code string
+		name, job string
+		want      string // the job described, "" for none
+		code      string // the error, "" for none
 	}{
-		{"known job", "gamma-cats", ""},
-		{"unknown job", "nope", "ResourceNotFound"},
-		{"names are case-sensitive", "GAMMA-CATS", "ResourceNotFound"},
+		{name: "known job", job: "gamma-cats", want: "gamma-cats"},
+		{name: "every field", job: "Bird-Boxes-7", want: "Bird-Boxes-7"},
+		{name: "names ignore case, as SageMaker's do", job: "GAMMA-CATS", want: "gamma-cats"},
+		{name: "the lower-cased name of an ARN", job: "bird-boxes-7", want: "Bird-Boxes-7"},
+		{name: "unknown job", job: "nope", code: "ResourceNotFound"},
+		{name: "name with an underscore", job: "gamma_cats", code: "ValidationException"},
+		{name: "empty name", job: "", code: "ValidationException"},
+		{name: "name of 64 characters", job: strings.Repeat("a", 64), code: "ValidationException"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			calls := emu.Calls("DescribeLabelingJob")
 			out, err := c.DescribeLabelingJob(context.Background(), &sagemaker.DescribeLabelingJobInput{LabelingJobName: aws.String(tt.job)})
+			if n := emu.Calls("DescribeLabelingJob") - calls; n != 1 {
+				t.Errorf("%d DescribeLabelingJob calls counted, want 1", n)
+			}
 			if tt.code != "" {
+				if err == nil || apiCode(t, err) != tt.code {
+					t.Fatalf("error %v, want %s", err, tt.code)
+				}
 				var notFound *types.ResourceNotFound
-				if err == nil || apiCode(t, err) != tt.code || !errors.As(err, &notFound) {
-					t.Errorf("error %v, want %s", err, tt.code)
+				if isNotFound := errors.As(err, &notFound); isNotFound != (tt.code == "ResourceNotFound") {
+					t.Errorf("error %v is a *types.ResourceNotFound: %v", err, isNotFound)
+				} else if isNotFound && !strings.Contains(notFound.ErrorMessage(), tt.job) {
+					t.Errorf("ResourceNotFound message %q does not name the job", notFound.ErrorMessage())
 				}
 				return
 			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			if aws.ToString(out.LabelingJobName) != "gamma-cats" || out.LabelingJobStatus != types.LabelingJobStatusFailed ||
-				aws.ToString(out.FailureReason) != "ClientError: <bad> manifest" || !aws.ToTime(out.CreationTime).Equal(at(2*time.Second)) ||
-				aws.ToString(out.LabelingJobArn) != "arn:aws:sagemaker:us-east-1:123456789012:labeling-job/gamma-cats" ||
-				out.HumanTaskConfig == nil || out.HumanTaskConfig.PreHumanTaskLambdaArn == nil {
-				t.Errorf("unexpected description %+v", out)
+			want, _ := emu.Job(tt.want)
+			got := []any{
+				aws.ToString(out.LabelingJobName), aws.ToString(out.LabelingJobArn), out.LabelingJobStatus,
+				aws.ToTime(out.CreationTime), aws.ToTime(out.LastModifiedTime), aws.ToString(out.FailureReason),
+				aws.ToInt32Slice([]*int32{out.LabelCounters.TotalLabeled, out.LabelCounters.HumanLabeled, out.LabelCounters.MachineLabeled, out.LabelCounters.FailedNonRetryableError, out.LabelCounters.Unlabeled}),
+				aws.ToString(out.HumanTaskConfig.WorkteamArn),
+			}
+			wantFields := []any{
+				want.Name, want.ARN, types.LabelingJobStatus(want.Status),
+				want.CreatedAt.UTC(), want.ModifiedAt.UTC(), want.FailureReason,
+				[]int32{int32(want.Counters.Total), int32(want.Counters.Human), int32(want.Counters.Machine), int32(want.Counters.Failed), int32(want.Counters.Unlabeled)},
+				want.Workteam,
+			}
+			if g, w := fmt.Sprint(got), fmt.Sprint(wantFields); g != w {
+				t.Errorf("described\n got %s\nwant %s", g, w)
+			}
+			var output, input string
+			if out.LabelingJobOutput != nil {
+				output = aws.ToString(out.LabelingJobOutput.OutputDatasetS3Uri)
+			}
+			if ds := out.InputConfig.DataSource; ds != nil && ds.S3DataSource != nil {
+				input = aws.ToString(ds.S3DataSource.ManifestS3Uri)
+			}
+			if output != want.OutputManifest || input != want.InputManifest {
+				t.Errorf("output %q, input %q; want %q, %q", output, input, want.OutputManifest, want.InputManifest)
+			}
+			if aws.ToString(out.RoleArn) == "" || aws.ToString(out.JobReferenceCode) == "" || out.OutputConfig == nil ||
+				out.HumanTaskConfig.PreHumanTaskLambdaArn == nil || out.HumanTaskConfig.AnnotationConsolidationConfig == nil {
+				t.Errorf("description lacks members the model requires: %+v", out)
 			}
 		})
 	}
@@ -571,6 +629,39 @@ func TestPutAndUpdate(t *testing.T) {
 		{"rename remakes the ARN", theta.ARN, "arn:aws:sagemaker:us-east-1:123456789012:labeling-job/theta"},
 		{"update of an unknown job", emu.Update("nope", func(*labeling.Job) {}), false},
 		{"jobs by name", len(emu.Jobs()) == 2 && emu.Jobs()[0].Name == "Theta", true},
+	}
+	for _, tt := range checks {
+		t.Run(tt.name, func(t *testing.T) {
+			if g, w := fmt.Sprint(tt.got), fmt.Sprint(tt.want); g != w {
+				t.Errorf("got %s, want %s", g, w)
+			}
+		})
+	}
+}
+
+// TestNamesIgnoreCase checks that, as in SageMaker, names differing only in
+// case name one job.
+func TestNamesIgnoreCase(t *testing.T) {
+	emu := emulator.New()
+	emu.Put(labeling.Job{Name: "Bird-Boxes", CreatedAt: t0, ModifiedAt: t0})
+	found, inAnyCase := emu.Job("BIRD-boxes")
+	updated := emu.Update("bird-boxes", func(j *labeling.Job) { j.Status = labeling.StatusInProgress })
+	afterUpdate, _ := emu.Job("Bird-Boxes")
+	emu.Put(labeling.Job{Name: "BIRD-BOXES", Status: labeling.StatusCompleted, CreatedAt: t0, ModifiedAt: at(time.Hour)})
+	replaced, _ := emu.Job("bird-boxes")
+	emu.Update("bird-boxes", func(j *labeling.Job) { j.Name = "Bird-boxes" })
+	renamed, _ := emu.Job("BIRD-BOXES")
+
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"job finds a name in any case", inAnyCase && found.Name == "Bird-Boxes", true},
+		{"update finds a name in any case", updated && afterUpdate.Status == labeling.StatusInProgress, true},
+		{"put replaces the job of a name in another case", len(emu.Jobs()) == 1 && replaced.Status == labeling.StatusCompleted, true},
+		{"put keeps the name as given", replaced.Name, "BIRD-BOXES"},
+		{"the ARN has the name lower-cased", replaced.ARN, "arn:aws:sagemaker:us-east-1:123456789012:labeling-job/bird-boxes"},
+		{"a rename in case only keeps one job", len(emu.Jobs()) == 1 && renamed.Name == "Bird-boxes", true},
 	}
 	for _, tt := range checks {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,6 +1,6 @@
 // Package labeling is labelwatch's view of SageMaker Ground Truth: the Job
-// value the rest of the code works with, and the Source that pages
-// ListLabelingJobs to produce it.
+// value the rest of the code works with, and the Source that produces it by
+// paging ListLabelingJobs or reading one job with DescribeLabelingJob.
 package labeling
 
 import (
@@ -61,7 +61,8 @@ func (c Counters) PercentDone() float64 {
 	return 100 * float64(settled) / float64(all)
 }
 
-// Job is one labeling job as a ListLabelingJobs summary describes it.
+// Job is one labeling job as a ListLabelingJobs summary describes it. A
+// DescribeLabelingJob answer is read as the summary of the same job.
 type Job struct {
 	Name           string
 	ARN            string

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -19,19 +20,71 @@ const PageSize = 100
 // had already sent, so the listing cannot be completed.
 var ErrRepeatedToken = errors.New("the service repeated an earlier NextToken; listing is incomplete")
 
-// Source lists labeling jobs with ListLabelingJobs, applying the user's
-// filters.
-type Source struct {
-	client       sagemaker.ListLabelingJobsAPIClient
-	nameContains string
-	createdAfter time.Time
+// ErrNotFound means DescribeLabelingJob knows no job of the name asked for.
+var ErrNotFound = errors.New("no such labeling job")
+
+// ErrNotWatched means a described job is outside the Source's Filter, so a
+// listing would not have returned it.
+var ErrNotWatched = errors.New("labeling job is outside the watched filters")
+
+// API is the part of the SageMaker API a Source calls.
+type API interface {
+	sagemaker.ListLabelingJobsAPIClient
+	DescribeLabelingJob(ctx context.Context, in *sagemaker.DescribeLabelingJobInput, optFns ...func(*sagemaker.Options)) (*sagemaker.DescribeLabelingJobOutput, error)
 }
 
-// NewSource returns a Source listing jobs whose name contains nameContains
-// (all jobs when empty) and that were created after createdAfter (no floor
-// when zero).
-func NewSource(client sagemaker.ListLabelingJobsAPIClient, nameContains string, createdAfter time.Time) *Source {
-	return &Source{client: client, nameContains: nameContains, createdAfter: createdAfter}
+var _ API = (*sagemaker.Client)(nil)
+
+// Filter is the user's choice of jobs to watch. A Source applies it through
+// ListLabelingJobs' own filters when listing, and with Match to a job it
+// describes, so that both ways of reading a job agree on which jobs count.
+type Filter struct {
+	// NameContains keeps jobs whose name contains it, in any case; "" keeps
+	// every job.
+	NameContains string
+	// CreatedAfter ignores jobs created before it; a job created at
+	// CreatedAfter itself is kept. The zero time ignores none.
+	CreatedAfter time.Time
+}
+
+// Match reports whether ListLabelingJobs, asked with f's filters, would
+// list j.
+func (f Filter) Match(j Job) bool { return f.reject(j) == "" }
+
+// reject says why f leaves j out, or "" when it keeps j.
+func (f Filter) reject(j Job) string {
+	// ListLabelingJobs's NameContains ignores case; names are ASCII.
+	if f.NameContains != "" && !strings.Contains(strings.ToLower(j.Name), strings.ToLower(f.NameContains)) {
+		return fmt.Sprintf("its name does not contain %q", f.NameContains)
+	}
+	if after, ok := f.creationTimeAfter(); ok && !j.CreatedAt.After(after) {
+		return fmt.Sprintf("it was created at %s, before %s",
+			j.CreatedAt.UTC().Format(time.RFC3339Nano), f.CreatedAfter.UTC().Format(time.RFC3339Nano))
+	}
+	return ""
+}
+
+// creationTimeAfter is the CreationTimeAfter that asks ListLabelingJobs for
+// the jobs f keeps, and whether f has a floor at all.
+func (f Filter) creationTimeAfter() (time.Time, bool) {
+	if f.CreatedAfter.IsZero() {
+		return time.Time{}, false
+	}
+	// CreationTimeAfter is strict and the API keeps milliseconds: this keeps
+	// a job created at the floor itself, which is not "before" it.
+	return f.CreatedAfter.Add(-time.Nanosecond).Truncate(time.Millisecond), true
+}
+
+// Source reads labeling jobs within a Filter: it pages ListLabelingJobs and
+// reads one job with DescribeLabelingJob.
+type Source struct {
+	api    API
+	filter Filter
+}
+
+// NewSource returns a Source reading the jobs filter keeps through api.
+func NewSource(api API, filter Filter) *Source {
+	return &Source{api: api, filter: filter}
 }
 
 // Modified yields the jobs last modified after since (every job when since
@@ -42,16 +95,14 @@ func (s *Source) Modified(ctx context.Context, since time.Time) iter.Seq2[[]Job,
 	if !since.IsZero() {
 		in.LastModifiedTimeAfter = aws.Time(since)
 	}
-	if s.nameContains != "" {
-		in.NameContains = aws.String(s.nameContains)
+	if s.filter.NameContains != "" {
+		in.NameContains = aws.String(s.filter.NameContains)
 	}
-	if !s.createdAfter.IsZero() {
-		// CreationTimeAfter is strict and the API keeps milliseconds: this
-		// keeps a job created at the floor itself, which is not "before" it.
-		in.CreationTimeAfter = aws.Time(s.createdAfter.Add(-time.Nanosecond).Truncate(time.Millisecond))
+	if after, ok := s.filter.creationTimeAfter(); ok {
+		in.CreationTimeAfter = aws.Time(after)
 	}
 	return func(yield func([]Job, error) bool) {
-		pages := sagemaker.NewListLabelingJobsPaginator(s.client, in, func(o *sagemaker.ListLabelingJobsPaginatorOptions) {
+		pages := sagemaker.NewListLabelingJobsPaginator(s.api, in, func(o *sagemaker.ListLabelingJobsPaginatorOptions) {
 			// A token the service repeats would otherwise page forever.
 			o.StopOnDuplicateToken = true
 		})
@@ -83,6 +134,55 @@ func (s *Source) Modified(ctx context.Context, since time.Time) iter.Seq2[[]Job,
 	}
 }
 
+// Describe reads the named job with DescribeLabelingJob and returns it as
+// Modified would list it. Names are not case-sensitive, so the lower-cased
+// name in a job's ARN finds the job; the Job has the name as created. It
+// fails with an error wrapping ErrNotFound when there is no such job, and
+// with one wrapping ErrNotWatched, together with the job, when the Filter
+// leaves the job out.
+func (s *Source) Describe(ctx context.Context, name string) (Job, error) {
+	out, err := s.api.DescribeLabelingJob(ctx, &sagemaker.DescribeLabelingJobInput{LabelingJobName: aws.String(name)})
+	var notFound *types.ResourceNotFound
+	if errors.As(err, &notFound) {
+		return Job{}, fmt.Errorf("describe labeling job %q: %w: %w", name, ErrNotFound, err)
+	}
+	if err != nil {
+		return Job{}, fmt.Errorf("describe labeling job %q: %w", name, err)
+	}
+	j := fromSummary(summaryOf(out))
+	if why := s.filter.reject(j); why != "" {
+		return j, fmt.Errorf("describe labeling job %q: %w: %s", name, ErrNotWatched, why)
+	}
+	return j, nil
+}
+
+// summaryOf is the LabelingJobSummary ListLabelingJobs gives for the job d
+// describes. Reading a description through it leaves one mapping to Job, so
+// a pushed job and a listed one cannot come out different.
+func summaryOf(d *sagemaker.DescribeLabelingJobOutput) types.LabelingJobSummary {
+	s := types.LabelingJobSummary{
+		LabelingJobName:   d.LabelingJobName,
+		LabelingJobArn:    d.LabelingJobArn,
+		LabelingJobStatus: d.LabelingJobStatus,
+		CreationTime:      d.CreationTime,
+		LastModifiedTime:  d.LastModifiedTime,
+		LabelCounters:     d.LabelCounters,
+		FailureReason:     d.FailureReason,
+		LabelingJobOutput: d.LabelingJobOutput,
+		InputConfig:       d.InputConfig,
+	}
+	// The summary's WorkteamArn and Lambda ARNs sit in the description's
+	// HumanTaskConfig.
+	if h := d.HumanTaskConfig; h != nil {
+		s.WorkteamArn = h.WorkteamArn
+		s.PreHumanTaskLambdaArn = h.PreHumanTaskLambdaArn
+		if c := h.AnnotationConsolidationConfig; c != nil {
+			s.AnnotationConsolidationLambdaArn = c.AnnotationConsolidationLambdaArn
+		}
+	}
+	return s
+}
+
 func fromSummary(s types.LabelingJobSummary) Job {
 	j := Job{
 		Name:          aws.ToString(s.LabelingJobName),
@@ -109,4 +209,63 @@ func fromSummary(s types.LabelingJobSummary) Job {
 		j.InputManifest = aws.ToString(in.DataSource.S3DataSource.ManifestS3Uri)
 	}
 	return j
+}
+
+// arnResourceType is the resource part of a labeling job's ARN before the
+// name.
+const arnResourceType = "labeling-job/"
+
+// NameFromARN returns the job name in a labeling job's ARN,
+// arn:PARTITION:sagemaker:REGION:ACCOUNT:labeling-job/NAME, as an
+// EventBridge event's resources carry it. The ARN lower-cases the name; that
+// is enough for Describe, since SageMaker does not tell names apart by case.
+func NameFromARN(arn string) (string, error) {
+	bad := func(why string) (string, error) {
+		return "", fmt.Errorf("%q is not a labeling job ARN: %s", clip(arn), why)
+	}
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" {
+		return bad("want arn:PARTITION:sagemaker:REGION:ACCOUNT:labeling-job/NAME")
+	}
+	partition, service, account, resource := parts[1], parts[2], parts[4], parts[5]
+	switch {
+	case !strings.HasPrefix(partition, "aws"):
+		return bad(fmt.Sprintf("partition %q is not an AWS partition", clip(partition)))
+	case service != "sagemaker":
+		return bad(fmt.Sprintf("service %q is not sagemaker", clip(service)))
+	case len(account) != 12 || strings.Trim(account, "0123456789") != "":
+		return bad(fmt.Sprintf("account %q is not 12 digits", clip(account)))
+	case !strings.HasPrefix(resource, arnResourceType):
+		return bad(fmt.Sprintf("resource %q is not a labeling-job", clip(resource)))
+	}
+	name := strings.TrimPrefix(resource, arnResourceType)
+	if !ValidName(name) {
+		return bad(fmt.Sprintf("name %q is not 1 to 63 letters, digits and inner hyphens", clip(name)))
+	}
+	return name, nil
+}
+
+// ValidName reports whether name is a possible LabelingJobName: 1 to 63
+// characters matching [a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}, that is ASCII
+// letters, digits and hyphens, starting and ending with a letter or digit.
+func ValidName(name string) bool {
+	if len(name) < 1 || len(name) > 63 || name[0] == '-' || name[len(name)-1] == '-' {
+		return false
+	}
+	for _, r := range name {
+		if !(r == '-' || '0' <= r && r <= '9' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// clip cuts s short for an error message: an ARN comes from an event, which
+// can hold anything.
+func clip(s string) string {
+	const most = 100
+	if len(s) <= most {
+		return s
+	}
+	return s[:most] + "..."
 }

@@ -30,9 +30,10 @@ var t0 = time.Date(2026, 3, 1, 12, 0, 0, 123_000_000, time.UTC)
 
 func at(d time.Duration) time.Time { return t0.Add(d) }
 
-// recorder is the SDK client with the inputs it was called with kept.
+// recorder is the SDK client with the ListLabelingJobs inputs it was called
+// with kept.
 type recorder struct {
-	sagemaker.ListLabelingJobsAPIClient
+	labeling.API
 	mu     sync.Mutex
 	inputs []sagemaker.ListLabelingJobsInput
 }
@@ -41,7 +42,7 @@ func (r *recorder) ListLabelingJobs(ctx context.Context, in *sagemaker.ListLabel
 	r.mu.Lock()
 	r.inputs = append(r.inputs, *in)
 	r.mu.Unlock()
-	return r.ListLabelingJobsAPIClient.ListLabelingJobs(ctx, in, opts...)
+	return r.API.ListLabelingJobs(ctx, in, opts...)
 }
 
 // serve starts an emulator with jobs behind an SDK client that does not
@@ -61,7 +62,7 @@ func serve(t *testing.T, jobs []labeling.Job, opts ...emulator.Option) (*emulato
 		HTTPClient:   testenv.HTTPClient(),
 		Retryer:      func() aws.Retryer { return aws.NopRetryer{} },
 	})
-	return emu, &recorder{ListLabelingJobsAPIClient: client}
+	return emu, &recorder{API: client}
 }
 
 // numbered is n jobs job-000, job-001, ..., created a second apart and
@@ -205,7 +206,7 @@ func TestModifiedListing(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			emu, client := serve(t, tt.jobs)
-			src := labeling.NewSource(client, tt.nameContains, tt.createdAfter)
+			src := labeling.NewSource(client, labeling.Filter{NameContains: tt.nameContains, CreatedAfter: tt.createdAfter})
 			names, sizes, err := collect(t.Context(), src, tt.since, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -257,7 +258,7 @@ func TestModifiedFieldMapping(t *testing.T) {
 	bare := labeling.Job{Name: "bare", Status: labeling.StatusInitializing, CreatedAt: at(0), ModifiedAt: at(0)}
 	_, client := serve(t, []labeling.Job{want, bare}, emulator.WithRegion("eu-west-1"), emulator.WithAccount("210987654321"))
 	var got []labeling.Job
-	for page, err := range labeling.NewSource(client, "", time.Time{}).Modified(t.Context(), time.Time{}) {
+	for page, err := range labeling.NewSource(client, labeling.Filter{}).Modified(t.Context(), time.Time{}) {
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -355,7 +356,7 @@ func TestModifiedMisbehavingService(t *testing.T) {
 			if tt.afterPage == 0 {
 				emu.FailNext(1, tt.fault)
 			}
-			src := labeling.NewSource(client, "", time.Time{})
+			src := labeling.NewSource(client, labeling.Filter{})
 			names, _, err := collect(t.Context(), src, time.Time{}, func(page int) {
 				if page == tt.afterPage {
 					emu.FailNext(1, tt.fault)
@@ -387,7 +388,7 @@ func TestModifiedMisbehavingService(t *testing.T) {
 func TestModifiedStops(t *testing.T) {
 	t.Run("when the consumer stops", func(t *testing.T) {
 		emu, client := serve(t, numbered(250))
-		for page, err := range labeling.NewSource(client, "", time.Time{}).Modified(t.Context(), time.Time{}) {
+		for page, err := range labeling.NewSource(client, labeling.Filter{}).Modified(t.Context(), time.Time{}) {
 			if err != nil || len(page) != 100 {
 				t.Fatalf("first page: %d jobs, %v", len(page), err)
 			}
@@ -401,7 +402,7 @@ func TestModifiedStops(t *testing.T) {
 	t.Run("when the context is done", func(t *testing.T) {
 		emu, client := serve(t, numbered(250))
 		ctx, cancel := context.WithCancel(t.Context())
-		_, _, err := collect(ctx, labeling.NewSource(client, "", time.Time{}), time.Time{}, func(int) { cancel() })
+		_, _, err := collect(ctx, labeling.NewSource(client, labeling.Filter{}), time.Time{}, func(int) { cancel() })
 		if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "page 2") {
 			t.Errorf("error %v, want context.Canceled on page 2", err)
 		}
@@ -412,7 +413,7 @@ func TestModifiedStops(t *testing.T) {
 
 	t.Run("and can be listed again", func(t *testing.T) {
 		emu, client := serve(t, numbered(150))
-		src := labeling.NewSource(client, "", time.Time{})
+		src := labeling.NewSource(client, labeling.Filter{})
 		for range 2 {
 			names, _, err := collect(t.Context(), src, time.Time{}, nil)
 			if err != nil || len(names) != 150 {

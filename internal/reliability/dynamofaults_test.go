@@ -59,7 +59,7 @@ func TestDynamoFaults(t *testing.T) {
 			fault: func(e *env, _ *watcherConfig) { e.proxy.FailNext("BatchGetItem", 3, testenv.InternalError) },
 			check: func(t *testing.T, e *env, o outcome) {
 				nothingSent(t, e, o)
-				errorSays(t, o.err, "load state")
+				errorSays(t, o.err, "load job state")
 			},
 		},
 		{

@@ -94,6 +94,9 @@ func (c *fakeClock) useRealTime() {
 	c.real = true
 }
 
+// After waits in real time: retries and deadlines run on real time.
+func (c *fakeClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
 func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -253,7 +256,7 @@ func (e *env) watcher(c watcherConfig) *watch.Watcher {
 		c.notifier = e.webhook(2 * time.Second)
 	}
 	if c.source == nil {
-		c.source = labeling.NewSource(e.sm, "", time.Time{})
+		c.source = labeling.NewSource(e.sm, labeling.Filter{})
 	}
 	if c.opts.Rules.AlertOn == nil {
 		c.opts.Rules = watch.Rules{AlertOn: e.alertOn, Lookback: time.Hour}
@@ -277,7 +280,7 @@ func (e *env) watcher(c watcherConfig) *watch.Watcher {
 	if c.name != "" {
 		log = log.With("watcher", c.name)
 	}
-	return watch.New(c.source, store, notifier, log, e.clock.Now, c.opts)
+	return watch.New(c.source, store, notifier, log, e.clock, c.opts)
 }
 
 // auditedNotifier allows an alert one duplicate when a send failed although
@@ -317,7 +320,7 @@ func alertKeys(m slack.Message) []alertKey {
 func (e *env) run(w *watch.Watcher, timeout time.Duration) (watch.Summary, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	return w.Run(ctx)
+	return w.Poll(ctx)
 }
 
 // seed puts n jobs, job-0000 upwards, in Initializing (created a second

@@ -197,7 +197,7 @@ func TestCursorTies(t *testing.T) {
 	e.clock.Advance(time.Minute)
 	due := e.finish(jobs[0], jobs[149])
 	var late []alertKey
-	src := &hookSource{Source: labeling.NewSource(e.sm, "", time.Time{}), afterList: func() {
+	src := &hookSource{Source: labeling.NewSource(e.sm, labeling.Filter{}), afterList: func() {
 		// Same instant as the newest listed change: a tie at the cursor.
 		if late == nil {
 			late = e.finish(jobs[50], jobs[51], jobs[52])

@@ -382,7 +382,7 @@ func (s *soak) cycle(p *soakPlan) (watch.Summary, error) {
 		}}
 	}
 	if p.watchers == 1 {
-		return e.watcher(wc).Run(ctx)
+		return e.watcher(wc).Poll(ctx)
 	}
 	var (
 		wg   sync.WaitGroup
@@ -391,7 +391,7 @@ func (s *soak) cycle(p *soakPlan) (watch.Summary, error) {
 	)
 	for i := range p.watchers {
 		w := e.watcher(wc)
-		wg.Go(func() { sums[i], errs[i] = w.Run(ctx) })
+		wg.Go(func() { sums[i], errs[i] = w.Poll(ctx) })
 	}
 	wg.Wait()
 	// One summary for the cycle: contention between the runs is expected.

@@ -231,7 +231,7 @@ func TestCrash(t *testing.T) {
 				threshold = 10
 			}
 			opts := watch.Options{DigestThreshold: threshold}
-			_, err := e.watcher(watcherConfig{name: "dying", store: store, notifier: notifier, source: source, opts: opts}).Run(ctx)
+			_, err := e.watcher(watcherConfig{name: "dying", store: store, notifier: notifier, source: source, opts: opts}).Poll(ctx)
 			if err == nil {
 				t.Errorf("the killed cycle returned no error")
 			}
@@ -257,4 +257,4 @@ func TestCrash(t *testing.T) {
 	}
 }
 
-func labelingSource(e *env) watch.Source { return labeling.NewSource(e.sm, "", time.Time{}) }
+func labelingSource(e *env) watch.Source { return labeling.NewSource(e.sm, labeling.Filter{}) }

@@ -134,8 +134,8 @@ func (s *Sender) Mode() string { return s.mode }
 func (s *Sender) String() string { return s.where }
 
 // Send makes one attempt to post m. It reports retry true when trying again
-// later may succeed: HTTP 5xx, 429 (the error then wraps a
-// *slackapi.RateLimitedError whose RetryAfter says how long to wait), network
+// later may succeed: HTTP 5xx, 429 (the error then has a RetryAfter method
+// saying how long to wait, and wraps a *slackapi.RateLimitedError), network
 // errors and timeouts, and answers that show Slack may not have posted. It
 // reports false for failures that need a person (invalid_auth,
 // channel_not_found, no_service, other 4xx) and when ctx is done, since the
@@ -212,7 +212,7 @@ func (s *Sender) classify(ctx context.Context, op string, err error, ans *answer
 		if !errors.As(err, &rate) {
 			rate = &slackapi.RateLimitedError{RetryAfter: retryAfter(ans.header)}
 		}
-		return true, s.fail(op, rate)
+		return true, s.fail(op, rateLimited{err: rate, after: rate.RetryAfter})
 	case errors.As(err, &status):
 		var e error = status
 		if text := s.answerText(ans.body); text != "" {
@@ -221,7 +221,8 @@ func (s *Sender) classify(ctx context.Context, op string, err error, ans *answer
 		return status.Code >= 500, s.fail(op, e)
 	case errors.As(err, &api):
 		if api.Err == "ratelimited" {
-			return true, s.fail(op, fmt.Errorf("%w: %w", api, &slackapi.RateLimitedError{RetryAfter: retryAfter(ans.header)}))
+			after := retryAfter(ans.header)
+			return true, s.fail(op, rateLimited{err: fmt.Errorf("%w: %w", api, &slackapi.RateLimitedError{RetryAfter: after}), after: after})
 		}
 		return retryableAPIError(api.Err), s.fail(op, api)
 	case ctx.Err() != nil:
@@ -242,6 +243,20 @@ func (s *Sender) classify(ctx context.Context, op string, err error, ans *answer
 	}
 	return true, s.fail(op, err)
 }
+
+// rateLimited is Slack asking for quiet. It wraps slack-go's
+// RateLimitedError and tells the retrier, through RetryAfter, how long to
+// wait, so the retrier need not know slack-go's types.
+type rateLimited struct {
+	err   error
+	after time.Duration
+}
+
+func (e rateLimited) Error() string { return e.err.Error() }
+func (e rateLimited) Unwrap() error { return e.err }
+
+// RetryAfter is how long Slack asked to wait before the next post.
+func (e rateLimited) RetryAfter() time.Duration { return e.after }
 
 // retryableAPIError reports whether a Web API error code means Slack had a
 // passing problem rather than a problem with the request, the token or the

@@ -206,6 +206,14 @@ func TestSend(t *testing.T) {
 			if rl.RetryAfter != d {
 				t.Errorf("RetryAfter %v, want %v", rl.RetryAfter, d)
 			}
+			// The retrier reads the wait through this method, not slack-go's type.
+			asks, ok := errors.AsType[interface {
+				error
+				RetryAfter() time.Duration
+			}](err)
+			if !ok || asks.RetryAfter() != d {
+				t.Errorf("error %v does not ask for a wait of %v through RetryAfter()", err, d)
+			}
 		}
 	}
 	wantAPI := func(code string) check {

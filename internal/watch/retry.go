@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"time"
-
-	slackapi "github.com/slack-go/slack"
 )
 
 // Retrier is the one place that decides how often and how long to retry a
@@ -27,9 +25,9 @@ var DefaultRetrier = Retrier{Attempts: 5, Base: 500 * time.Millisecond, Max: 8 *
 var errGaveUp = errors.New("next retry would pass the deadline")
 
 // Do calls try until it succeeds, fails for good, runs out of attempts, or
-// the next wait would pass ctx's deadline. A *slackapi.RateLimitedError's
-// RetryAfter replaces the backoff for that wait.
-func (r Retrier) Do(ctx context.Context, try func(context.Context) (retry bool, err error)) error {
+// the next wait would pass ctx's deadline. An error that asks for a wait
+// (see retryAfter) replaces the backoff for that wait. Waits are on clock.
+func (r Retrier) Do(ctx context.Context, clock Clock, try func(context.Context) (retry bool, err error)) error {
 	wait := r.Base
 	for attempt := 1; ; attempt++ {
 		retry, err := try(ctx)
@@ -40,19 +38,40 @@ func (r Retrier) Do(ctx context.Context, try func(context.Context) (retry bool, 
 			return fmt.Errorf("attempt %d of %d: %w", attempt, r.Attempts, err)
 		}
 		pause := wait + rand.N(wait/5+1) // jitter keeps overlapping runs apart
-		if rl, ok := errors.AsType[*slackapi.RateLimitedError](err); ok && rl.RetryAfter > 0 {
-			pause = rl.RetryAfter
+		if after, ok := retryAfter(err); ok {
+			pause = after
 		}
-		if deadline, ok := ctx.Deadline(); ok && time.Now().Add(pause).After(deadline) {
+		if !fits(ctx, pause) {
 			return fmt.Errorf("attempt %d of %d: %w (%w)", attempt, r.Attempts, err, errGaveUp)
 		}
-		timer := time.NewTimer(pause)
 		select {
 		case <-ctx.Done():
-			timer.Stop()
 			return fmt.Errorf("attempt %d of %d: %w", attempt, r.Attempts, err)
-		case <-timer.C:
+		case <-clock.After(pause):
 		}
 		wait = min(2*wait, r.Max)
 	}
+}
+
+// retryAfterError is an integration's error that says how long to wait
+// before the next try: Slack's 429 and "ratelimited" answers. The
+// integration knows its protocol; the retrier only asks.
+type retryAfterError interface {
+	error
+	RetryAfter() time.Duration
+}
+
+// retryAfter is the wait err asks for, if it asks for one.
+func retryAfter(err error) (time.Duration, bool) {
+	if e, ok := errors.AsType[retryAfterError](err); ok && e.RetryAfter() > 0 {
+		return e.RetryAfter(), true
+	}
+	return 0, false
+}
+
+// fits reports whether a wait of d ends before ctx's deadline. The deadline
+// is the invocation's, in real time, whatever the Watcher's clock says.
+func fits(ctx context.Context, d time.Duration) bool {
+	deadline, ok := ctx.Deadline()
+	return !ok || time.Until(deadline) >= d
 }

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"testing"
 	"time"
-
-	slackapi "github.com/slack-go/slack"
 )
 
 var (
@@ -43,9 +41,15 @@ func repeat(n int, r result) []result {
 	return rs
 }
 
+// waitError asks for a wait, as the Slack sender's rate-limit errors do.
+type waitError struct{ after time.Duration }
+
+func (e waitError) Error() string             { return fmt.Sprintf("rate limited; retry after %v", e.after) }
+func (e waitError) RetryAfter() time.Duration { return e.after }
+
 func rateLimited(after time.Duration) result {
-	// The sender wraps the RateLimitedError with what it was doing.
-	return result{retry: true, err: fmt.Errorf("post to slack webhook: %w", &slackapi.RateLimitedError{RetryAfter: after})}
+	// The sender wraps the error with what it was doing.
+	return result{retry: true, err: fmt.Errorf("post to slack webhook: %w", waitError{after})}
 }
 
 func TestRetrier(t *testing.T) {
@@ -81,7 +85,7 @@ func TestRetrier(t *testing.T) {
 		},
 		{
 			name: "rate limited every time", retrier: fast,
-			results: repeat(5, rateLimited(time.Millisecond)), wantTry: 3, wantErr: &slackapi.RateLimitedError{},
+			results: repeat(5, rateLimited(time.Millisecond)), wantTry: 3, wantErr: waitError{},
 		},
 		{
 			name: "gives up when the backoff would pass the deadline", retrier: Retrier{Attempts: 5, Base: time.Hour, Max: time.Hour},
@@ -90,7 +94,7 @@ func TestRetrier(t *testing.T) {
 		{
 			name: "gives up after retries, once a wait would pass the deadline", retrier: Retrier{Attempts: 10, Base: time.Millisecond, Max: time.Millisecond},
 			results: []result{rateLimited(time.Millisecond), rateLimited(time.Millisecond), rateLimited(time.Hour)}, deadline: time.Minute,
-			wantTry: 3, wantErr: &slackapi.RateLimitedError{}, gaveUp: true,
+			wantTry: 3, wantErr: waitError{}, gaveUp: true,
 		},
 	}
 	for _, tt := range tests {
@@ -102,7 +106,7 @@ func TestRetrier(t *testing.T) {
 				defer cancel()
 			}
 			s := &script{results: tt.results}
-			err := tt.retrier.Do(ctx, s.try)
+			err := tt.retrier.Do(ctx, SystemClock{}, s.try)
 			if s.tries != tt.wantTry {
 				t.Errorf("%d tries, want %d", s.tries, tt.wantTry)
 			}
@@ -112,10 +116,10 @@ func TestRetrier(t *testing.T) {
 			case tt.wantErr != nil && err == nil:
 				t.Errorf("success, want error %v", tt.wantErr)
 			case tt.wantErr != nil:
-				var rl *slackapi.RateLimitedError
+				var rl waitError
 				if errors.As(tt.wantErr, &rl) {
 					if !errors.As(err, &rl) {
-						t.Errorf("error %v does not wrap the RateLimitedError", err)
+						t.Errorf("error %v does not wrap the rate-limit error", err)
 					}
 				} else if !errors.Is(err, tt.wantErr) {
 					t.Errorf("error %v does not wrap %v", err, tt.wantErr)
@@ -135,7 +139,7 @@ func TestRetrierStopsWhenContextEnds(t *testing.T) {
 	t.Run("cancelled during a try", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		tries := 0
-		err := Retrier{Attempts: 5, Base: time.Millisecond, Max: time.Millisecond}.Do(ctx, func(context.Context) (bool, error) {
+		err := Retrier{Attempts: 5, Base: time.Millisecond, Max: time.Millisecond}.Do(ctx, SystemClock{}, func(context.Context) (bool, error) {
 			tries++
 			cancel()
 			return true, errPassing
@@ -150,7 +154,7 @@ func TestRetrierStopsWhenContextEnds(t *testing.T) {
 		tries := 0
 		done := make(chan error)
 		go func() {
-			done <- Retrier{Attempts: 5, Base: time.Hour, Max: time.Hour}.Do(ctx, func(context.Context) (bool, error) {
+			done <- Retrier{Attempts: 5, Base: time.Hour, Max: time.Hour}.Do(ctx, SystemClock{}, func(context.Context) (bool, error) {
 				tries++
 				return true, errPassing
 			})
@@ -165,7 +169,7 @@ func TestRetrierStopsWhenContextEnds(t *testing.T) {
 	t.Run("the try gets the context", func(t *testing.T) {
 		type key struct{}
 		ctx := context.WithValue(t.Context(), key{}, "run")
-		err := Retrier{Attempts: 1}.Do(ctx, func(got context.Context) (bool, error) {
+		err := Retrier{Attempts: 1}.Do(ctx, SystemClock{}, func(got context.Context) (bool, error) {
 			if got.Value(key{}) != "run" {
 				return false, errors.New("try got another context")
 			}

