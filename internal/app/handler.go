@@ -44,7 +44,7 @@ type Result struct {
 	Alerted     int       `json:"alerted"`
 	Pending     int       `json:"pending"`
 	Contended   int       `json:"contended"`
-	Cursor      time.Time `json:"cursor"`
+	Cursor      time.Time `json:"cursor,omitzero"` // a poll's; a push has none
 	DurationMS  int64     `json:"durationMs"`
 
 	ErrorMessage string `json:"errorMessage,omitempty"`

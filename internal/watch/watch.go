@@ -161,17 +161,13 @@ func (w *Watcher) Poll(ctx context.Context) (Summary, error) {
 		since = cursor.At.Add(-w.opts.Overlap)
 	}
 
-	// 2. List the jobs modified since then; those listed as the cursor saw
-	// them are settled already.
-	found, err := w.list(work, since, cursor)
-	sum.Listed, sum.Known = found.listed, found.known
-	if err != nil {
-		return w.finish("poll", sum, start, err)
-	}
-
-	// 3-5. Decide, claim, send and commit, as for a pushed job.
-	applied, err := w.apply(ctx, work, found.changed, !seeded, start)
+	// 2-5. List the jobs modified since then and apply them as pushed jobs
+	// are: their state is loaded a batch at a time while listing goes on,
+	// except for those listed as the cursor saw them, which are settled.
+	found := &listed{jobs: map[string]state.Listing{}}
+	applied, err := w.apply(ctx, work, found.changed(w.source, since, cursor), !seeded, start)
 	sum = merge(sum, applied)
+	sum.Listed, sum.Known = found.listed, found.known
 	if err != nil && !errors.Is(err, ErrPending) {
 		return w.finish("poll", sum, start, err)
 	}
@@ -202,10 +198,10 @@ func (w *Watcher) Push(ctx context.Context, name string) (Summary, error) {
 		return Summary{}, err // nothing to do; the caller says why, once
 	}
 	if err != nil {
-		return w.finish("push", Summary{}, start, err)
+		return w.finish("push", Summary{}, start, err, "job", name)
 	}
-	sum, err := w.apply(ctx, work, []labeling.Job{job}, false, start)
-	return w.finish("push", sum, start, err)
+	sum, err := w.apply(ctx, work, only(job), false, start)
+	return w.finish("push", sum, start, err, "job", job.Name)
 }
 
 // Apply decides, claims, sends and commits jobs read from any source, as a
@@ -216,13 +212,24 @@ func (w *Watcher) Apply(ctx context.Context, jobs []labeling.Job) (Summary, erro
 	start := w.clock.Now()
 	work, cancel := w.workContext(ctx)
 	defer cancel()
-	sum, err := w.apply(ctx, work, jobs, false, start)
+	sum, err := w.apply(ctx, work, only(jobs...), false, start)
 	return w.finish("apply", sum, start, err)
+}
+
+// feed yields the jobs to apply, a page at a time, reading on ctx: a failed
+// state load cancels ctx, and so a listing still going on.
+type feed func(ctx context.Context) iter.Seq2[[]labeling.Job, error]
+
+// only feeds jobs, as one page.
+func only(jobs ...labeling.Job) feed {
+	return func(context.Context) iter.Seq2[[]labeling.Job, error] {
+		return func(yield func([]labeling.Job, error) bool) { yield(jobs, nil) }
+	}
 }
 
 // apply is Apply within work, the context that ends DeadlineMargin before
 // ctx does; commits and releases run on ctx, inside that margin.
-func (w *Watcher) apply(ctx, work context.Context, jobs []labeling.Job, firstRun bool, now time.Time) (Summary, error) {
+func (w *Watcher) apply(ctx, work context.Context, jobs feed, firstRun bool, now time.Time) (Summary, error) {
 	var sum Summary
 	owner := runID()
 
@@ -288,10 +295,9 @@ func (w *Watcher) workContext(ctx context.Context) (context.Context, context.Can
 
 // listed is what list found.
 type listed struct {
-	changed []labeling.Job // the jobs the cursor did not see as they are now
-	newest  time.Time      // the newest modification listed
-	listed  int
-	known   int // jobs listed as the cursor saw them, decided without a read
+	newest time.Time // the newest modification listed
+	listed int
+	known  int // jobs listed as the cursor saw them, decided without a read
 	// jobs is every job listed, as listed. A job listed twice, differently,
 	// has a zero Listing, which no cursor keeps: the cycle acts on one of
 	// the two listings only, so the next cycle reads the job again.
@@ -324,46 +330,54 @@ func (c *listed) seenAfter(t time.Time) map[string]state.Listing {
 	return seen
 }
 
-// list pages the source from since and keeps the jobs the cursor did not
-// see as they are now.
-func (w *Watcher) list(ctx context.Context, since time.Time, cursor state.Cursor) (listed, error) {
-	found := listed{jobs: map[string]state.Listing{}}
-	for page, err := range w.source.Modified(ctx, since) {
-		if err != nil {
-			return found, err
-		}
-		for _, job := range page {
-			found.add(job)
-			// A job listed exactly as the last complete cycle saw it is
-			// unchanged, without reading its state: that cycle committed
-			// it as it is before it wrote the cursor. A job that changed
-			// since has a later LastModifiedTime (or, stamped in the same
-			// millisecond, another status), a job that became visible late
-			// (modified before the cursor, listed only now) is not in
-			// Seen, and a stale listing shows an older time; each of those
-			// is read and decided as before.
-			if cursor.Saw(job) {
-				found.known++
-				continue
+// changed feeds the jobs source lists as modified since since, but for
+// those the cursor saw as they are now, and counts every job listed.
+func (c *listed) changed(source Source, since time.Time, cursor state.Cursor) feed {
+	return func(ctx context.Context) iter.Seq2[[]labeling.Job, error] {
+		return func(yield func([]labeling.Job, error) bool) {
+			for page, err := range source.Modified(ctx, since) {
+				if err != nil {
+					yield(nil, err)
+					return
+				}
+				changed := make([]labeling.Job, 0, len(page))
+				for _, job := range page {
+					c.add(job)
+					// A job listed exactly as the last complete cycle saw
+					// it is unchanged, without reading its state: that
+					// cycle committed it as it is before it wrote the
+					// cursor. A job that changed since has a later
+					// LastModifiedTime (or, stamped in the same
+					// millisecond, another status), a job that became
+					// visible late (modified before the cursor, listed
+					// only now) is not in Seen, and a stale listing shows
+					// an older time; each of those is read and decided.
+					if cursor.Saw(job) {
+						c.known++
+						continue
+					}
+					changed = append(changed, job)
+				}
+				if !yield(changed, nil) {
+					return
+				}
 			}
-			found.changed = append(found.changed, job)
 		}
 	}
-	return found, nil
 }
 
-// decide loads the stored state of jobs, MaxBatch at a time and
-// concurrently, and returns the jobs to act on, sorted by name, one per job:
-// a job read twice (it moved between list pages) is acted on as modified
-// last.
-func (w *Watcher) decide(ctx context.Context, jobs []labeling.Job, firstRun bool, now time.Time) ([]due, error) {
+// decide loads the stored state of the jobs fed, MaxBatch at a time and
+// concurrently, while the feed goes on, and returns the jobs to act on,
+// sorted by name, one per job: a job read twice (it moved between list
+// pages) is acted on as modified last.
+func (w *Watcher) decide(ctx context.Context, jobs feed, firstRun bool, now time.Time) ([]due, error) {
 	var (
 		mu   sync.Mutex
 		dues []due
 	)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(w.opts.Concurrency)
-	for batch := range slices.Chunk(jobs, state.MaxBatch) {
+	load := func(batch []labeling.Job) {
 		g.Go(func() error {
 			names := make([]string, len(batch))
 			for i, job := range batch {
@@ -384,6 +398,23 @@ func (w *Watcher) decide(ctx context.Context, jobs []labeling.Job, firstRun bool
 			}
 			return nil
 		})
+	}
+	var batch []labeling.Job
+	for page, err := range jobs(gctx) {
+		if err != nil {
+			// A failed load cancels the feed too; report the load.
+			return nil, cmp.Or(g.Wait(), err)
+		}
+		for _, job := range page {
+			batch = append(batch, job)
+			if len(batch) == state.MaxBatch {
+				load(batch)
+				batch = nil
+			}
+		}
+	}
+	if len(batch) > 0 {
+		load(batch)
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
@@ -565,22 +596,23 @@ func (w *Watcher) releaseAll(ctx context.Context, claimed []due, owner string) {
 	g.Wait()
 }
 
-// finish logs the one summary line of a poll, push or apply (kind) and
-// returns sum and err.
-func (w *Watcher) finish(kind string, sum Summary, start time.Time, err error) (Summary, error) {
+// finish logs the one summary line of a poll, push or apply (kind), with
+// attrs first, and returns sum and err.
+func (w *Watcher) finish(kind string, sum Summary, start time.Time, err error, attrs ...any) (Summary, error) {
 	sum.Duration = w.clock.Now().Sub(start)
-	attrs := []any{
+	counts := []any{
 		"first_run", sum.FirstRun, "listed", sum.Listed, "known", sum.Known, "transitions", sum.Transitions,
 		"recorded", sum.Recorded, "alerted", sum.Alerted, "pending", sum.Pending,
 		"contended", sum.Contended, "stale", sum.Stale, "digest", sum.Digest,
 		"cursor", sum.Cursor, "cursor_advanced", sum.Advanced, "duration_ms", sum.Duration.Milliseconds(),
 	}
 	if kind != "poll" {
-		attrs = []any{
+		counts = []any{
 			"transitions", sum.Transitions, "recorded", sum.Recorded, "alerted", sum.Alerted,
 			"pending", sum.Pending, "contended", sum.Contended, "stale", sum.Stale, "duration_ms", sum.Duration.Milliseconds(),
 		}
 	}
+	attrs = append(attrs, counts...)
 	if err != nil {
 		w.log.Error(kind+" incomplete", append(attrs, "error", err)...)
 		return sum, err
