@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -16,17 +17,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/labelwatch/labelwatch/internal/app"
+	"github.com/labelwatch/labelwatch/internal/config"
 	"github.com/labelwatch/labelwatch/internal/emulator"
 	"github.com/labelwatch/labelwatch/internal/labeling"
+	"github.com/labelwatch/labelwatch/internal/state"
 	"github.com/labelwatch/labelwatch/internal/testenv"
 )
 
 // These tests run the real bootstrap under the Lambda Runtime Interface
-// Emulator, invoked with events/scheduled.json, against the SageMaker
-// emulator, dynalite and a local Slack endpoint. The SDK finds the local
+// Emulator, invoked with events/scheduled.json and
+// events/labeling-job-state-change.json, against the SageMaker emulator,
+// dynalite and a local Slack endpoint. The SDK finds the local
 // services through AWS_ENDPOINT_URL_* only, as it would in production.
 
 var (
@@ -58,6 +63,7 @@ func TestMain(m *testing.M) {
 // fail.
 type slackServer struct {
 	*httptest.Server
+	gate     *gate // holds posts when a test asks it to
 	mu       sync.Mutex
 	messages []map[string]any
 	failWith int // answer every post with this HTTP status while set
@@ -65,10 +71,15 @@ type slackServer struct {
 
 func newSlackServer(t *testing.T) *slackServer {
 	s := &slackServer{}
-	s.Server = httptest.NewServer(s)
+	s.gate = newGate(t, s, func(*http.Request) string { return slackPost })
+	s.Server = httptest.NewServer(s.gate)
 	t.Cleanup(s.Close)
+	t.Cleanup(s.gate.open) // before Close, which waits for held posts
 	return s
 }
+
+// slackPost is the one operation a slackServer's gate tells apart.
+const slackPost = "post"
 
 func (s *slackServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
@@ -154,46 +165,120 @@ func (p *pageRequests) distinct() int {
 }
 
 // stack is one deployed labelwatch: a function, its table, the account's
-// SageMaker and a Slack channel.
+// SageMaker and a Slack channel. The function reaches SageMaker and DynamoDB
+// through gates, which pass every call on until a test asks them to hold some.
 type stack struct {
-	t      *testing.T
-	emu    *emulator.Emulator
-	pages  *pageRequests
-	slack  *slackServer
-	lambda *testenv.Lambda
-	event  []byte
+	t         *testing.T
+	emu       *emulator.Emulator
+	pages     *pageRequests
+	sagemaker *gate // in front of the emulator; operations by X-Amz-Target
+	dynamo    *gate // in front of dynalite; operations by X-Amz-Target
+	slack     *slackServer
+	lambda    *testenv.Lambda
+	env       []string // the function's environment, for more instances
+	table     string
+	store     *state.DynamoStore      // the function's table, read directly
+	event     []byte                  // events/scheduled.json: a poll
+	sample    []byte                  // events/labeling-job-state-change.json
+	events    int                     // state change events made so far
+	started   map[*testenv.Lambda]int // invocations started on each instance
 }
 
 // newStack starts a function with env added to the defaults; "{slack}" in
 // env stands for the local Slack server's URL.
 func newStack(t *testing.T, env ...string) *stack {
 	t.Helper()
-	table := "labelwatch-" + strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name()))
-	testenv.CreateTable(t, dynamodb.NewFromConfig(testenv.AWSConfig(dynaliteURL)), table)
-	s := &stack{t: t, emu: emulator.New(), slack: newSlackServer(t)}
+	// A table name is 3 to 255 of [a-zA-Z0-9_.-].
+	table := "labelwatch-" + strings.Map(func(r rune) rune {
+		if r == '.' || r == '-' || '0' <= r && r <= '9' || 'a' <= r && r <= 'z' {
+			return r
+		}
+		return '-'
+	}, strings.ToLower(t.Name()))
+	table = table[:min(len(table), 255)]
+	ddb := dynamodb.NewFromConfig(testenv.AWSConfig(dynaliteURL))
+	testenv.CreateTable(t, ddb, table)
+	t.Cleanup(func() { // so that -count=N can make it again
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if _, err := ddb.DeleteTable(ctx, &dynamodb.DeleteTableInput{TableName: aws.String(table)}); err != nil {
+			t.Errorf("delete table %s: %v", table, err)
+		}
+	})
+	s := &stack{t: t, emu: emulator.New(), slack: newSlackServer(t), table: table,
+		store:   state.NewDynamoStore(ddb, table, config.DefaultRetention, time.Now),
+		started: map[*testenv.Lambda]int{}}
 	s.pages = &pageRequests{next: s.emu}
-	sm := httptest.NewServer(s.pages)
+	s.sagemaker = newGate(t, s.pages, awsOperation)
+	sm := httptest.NewServer(s.sagemaker)
 	t.Cleanup(sm.Close)
+	t.Cleanup(s.sagemaker.open)
+	s.dynamo = newGate(t, dynaliteProxy(t), awsOperation)
+	ddbURL := httptest.NewServer(s.dynamo)
+	t.Cleanup(ddbURL.Close)
+	t.Cleanup(s.dynamo.open)
 	base := []string{
 		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
-		"AWS_ENDPOINT_URL_SAGEMAKER=" + sm.URL, "AWS_ENDPOINT_URL_DYNAMODB=" + dynaliteURL,
+		"AWS_ENDPOINT_URL_SAGEMAKER=" + sm.URL, "AWS_ENDPOINT_URL_DYNAMODB=" + ddbURL.URL,
 		"AWS_LAMBDA_FUNCTION_TIMEOUT=10", "DEADLINE_MARGIN=2s",
 		"STATE_TABLE=" + table, "SLACK_PACE=0s",
 	}
 	if !hasSlackMode(env) {
 		base = append(base, "SLACK_WEBHOOK_URL={slack}/services/TESTSECRET/hook")
 	}
-	var all []string
 	for _, e := range append(base, env...) {
-		all = append(all, strings.ReplaceAll(e, "{slack}", s.slack.URL))
+		s.env = append(s.env, strings.ReplaceAll(e, "{slack}", s.slack.URL))
 	}
-	s.lambda = testenv.StartLambda(t, bootstrap, all...)
-	event, err := os.ReadFile(filepath.Join("..", "..", "events", "scheduled.json"))
+	s.lambda = s.instance()
+	s.event = readEvent(t, "scheduled.json")
+	s.sample = readEvent(t, "labeling-job-state-change.json")
+	return s
+}
+
+// use makes s report to t, a subtest of the test that made s, until the
+// function it returns is called.
+func (s *stack) use(t *testing.T) (restore func()) {
+	prev := s.t
+	s.t = t
+	return func() { s.t = prev }
+}
+
+// instance starts another instance of the function, as Lambda does for an
+// invocation that arrives while every instance is busy.
+func (s *stack) instance() *testenv.Lambda {
+	s.t.Helper()
+	return testenv.StartLambda(s.t, bootstrap, s.env...)
+}
+
+func readEvent(t *testing.T, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "events", name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.event = event
-	return s
+	return b
+}
+
+// dynaliteProxy forwards to the package's dynalite, passing the SDK's
+// Accept-Encoding through as it is.
+func dynaliteProxy(t *testing.T) http.Handler {
+	target, err := url.Parse(dynaliteURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	transport := &http.Transport{DisableCompression: true}
+	t.Cleanup(transport.CloseIdleConnections)
+	return &httputil.ReverseProxy{
+		Rewrite:   func(r *httputil.ProxyRequest) { r.SetURL(target) },
+		Transport: transport,
+	}
+}
+
+// awsOperation is the operation an AWS JSON request calls, such as
+// "BatchGetItem" for X-Amz-Target DynamoDB_20120810.BatchGetItem.
+func awsOperation(r *http.Request) string {
+	target := r.Header.Get("X-Amz-Target")
+	return target[strings.LastIndexByte(target, '.')+1:]
 }
 
 func hasSlackMode(env []string) bool {
@@ -205,29 +290,126 @@ func hasSlackMode(env []string) bool {
 	return false
 }
 
-func (s *stack) invoke() app.Result {
+// stateChange is events/labeling-job-state-change.json for the emulator's
+// job name, with status as the event's detail and an id of its own; the
+// rest of the sample is kept as it is.
+func (s *stack) stateChange(name string, status labeling.Status) []byte {
 	s.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	body, err := s.lambda.Invoke(ctx, s.event)
+	job, ok := s.emu.Job(name)
+	if !ok {
+		s.t.Fatalf("no job %q in the emulator to make an event for", name)
+	}
+	return s.stateChangeFor(status, job.ARN)
+}
+
+// stateChangeFor is stateChange with resources set to arns as they are.
+func (s *stack) stateChangeFor(status labeling.Status, arns ...string) []byte {
+	s.t.Helper()
+	s.events++
+	return s.edit(s.sample, map[string]any{
+		"id":        fmt.Sprintf("6f1c2a9e-3b7d-4e0a-9c55-%012d", s.events),
+		"resources": arns,
+		"detail":    map[string]labeling.Status{"LabelingJobStatus": status},
+	})
+}
+
+// edit returns the JSON object event with the members in set replaced; a
+// nil value removes its member.
+func (s *stack) edit(event []byte, set map[string]any) []byte {
+	s.t.Helper()
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(event, &members); err != nil {
+		s.t.Fatal(err)
+	}
+	for k, v := range set {
+		if v == nil {
+			delete(members, k)
+			continue
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		members[k] = b
+	}
+	b, err := json.Marshal(members)
 	if err != nil {
-		s.t.Fatalf("%v\n%s", err, s.lambda.Output())
+		s.t.Fatal(err)
+	}
+	return b
+}
+
+// eventID is the id of event, or "" when it has none (or is no object).
+func eventID(event []byte) string {
+	var ev struct {
+		ID any `json:"id"`
+	}
+	_ = json.Unmarshal(event, &ev)
+	id, _ := ev.ID.(string)
+	return id
+}
+
+// invocation is one invocation in flight.
+type invocation struct {
+	lambda *testenv.Lambda
+	done   chan struct{} // closed once it returned
+	body   []byte
+	err    error
+}
+
+// start invokes l with event and returns at once.
+func (s *stack) start(l *testenv.Lambda, event []byte) *invocation {
+	s.started[l]++
+	inv := &invocation{lambda: l, done: make(chan struct{})}
+	go func() {
+		defer close(inv.done)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		inv.body, inv.err = l.Invoke(ctx, event)
+	}()
+	return inv
+}
+
+// wait returns what inv returned, failed or not.
+func (s *stack) wait(inv *invocation) app.Result {
+	s.t.Helper()
+	<-inv.done
+	if inv.err != nil {
+		s.t.Fatalf("%v\n%s", inv.err, inv.lambda.Output())
 	}
 	var r app.Result
-	if err := json.Unmarshal(body, &r); err != nil {
-		s.t.Fatalf("decode %q: %v\n%s", body, err, s.lambda.Output())
+	if err := json.Unmarshal(inv.body, &r); err != nil {
+		s.t.Fatalf("decode %q: %v\n%s", inv.body, err, inv.lambda.Output())
 	}
 	return r
 }
 
-// ok invokes and fails the test unless the run completed without error.
-func (s *stack) ok() app.Result {
+// succeeded fails the test unless r is the result of a completed run.
+func (s *stack) succeeded(l *testenv.Lambda, r app.Result) app.Result {
 	s.t.Helper()
-	r := s.invoke()
 	if r.ErrorMessage != "" {
-		s.t.Fatalf("invocation failed: %s (%s)\n%s", r.ErrorMessage, r.ErrorType, s.lambda.Output())
+		s.t.Fatalf("invocation failed: %s (%s)\n%s", r.ErrorMessage, r.ErrorType, l.Output())
 	}
 	return r
+}
+
+// invoke polls, failed or not.
+func (s *stack) invoke() app.Result {
+	s.t.Helper()
+	return s.wait(s.start(s.lambda, s.event))
+}
+
+// ok polls and fails the test unless the run completed without error.
+func (s *stack) ok() app.Result {
+	s.t.Helper()
+	return s.send(s.event)
+}
+
+// send invokes the function with event and fails the test unless the run
+// completed without error.
+func (s *stack) send(event []byte) app.Result {
+	s.t.Helper()
+	return s.succeeded(s.lambda, s.wait(s.start(s.lambda, event)))
 }
 
 func (s *stack) wantTexts(want ...string) {
@@ -240,6 +422,105 @@ func (s *stack) wantTexts(want ...string) {
 		if !strings.Contains(got[i], want[i]) {
 			s.t.Errorf("message %d = %q, want it to contain %q", i, got[i], want[i])
 		}
+	}
+}
+
+// logLine is one JSON log line of the function.
+type logLine map[string]any
+
+// logs returns the function's JSON log lines in output (what s.output
+// returns, or a part of it) whose msg is msg.
+func logs(output, msg string) []logLine {
+	var out []logLine
+	for _, line := range strings.Split(output, "\n") {
+		var l logLine
+		if json.Unmarshal([]byte(line), &l) == nil && l["msg"] == msg {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// lastLines are the messages one of which ends every invocation: the
+// summary of a poll or a push, or the warning for an event ignored.
+var lastLines = []string{"poll complete", "poll incomplete", "push complete", "push incomplete", "event ignored"}
+
+// output is what instance l printed, once it holds every line of the
+// invocations started on l so far. The function writes its lines before it
+// answers, but they reach Output through the emulator's and exec's copying,
+// which may still be under way when the answer arrives; each invocation's
+// last line (lastLines) says its lines are in. So this waits for lines
+// known to come, which a loaded machine delays but cannot reorder.
+func (s *stack) output(l *testenv.Lambda) string {
+	s.t.Helper()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(time.Minute)
+	for {
+		out := l.Output()
+		ended := 0
+		for _, msg := range lastLines {
+			ended += len(logs(out, msg))
+		}
+		switch {
+		case ended > s.started[l]:
+			s.t.Fatalf("%d invocations ended with one of %q, more than the %d started:\n%s", ended, lastLines, s.started[l], out)
+		case ended == s.started[l]:
+			return out
+		}
+		select {
+		case <-tick.C:
+		case <-deadline:
+			s.t.Fatalf("after a minute %d of %d invocations have logged their last line (one of %q):\n%s", ended, s.started[l], lastLines, out)
+		}
+	}
+}
+
+// record is the stored state of job, read directly from the table.
+func (s *stack) record(job string) (state.Record, bool) {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	records, err := s.store.Load(ctx, []string{job})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	r, ok := records[job]
+	return r, ok
+}
+
+// cursor is the stored cursor, read directly from the table.
+func (s *stack) cursor() (state.Cursor, bool) {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, ok, err := s.store.Cursor(ctx)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return c, ok
+}
+
+// items is how many items the table holds, the cursor included.
+func (s *stack) items() int {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := dynamodb.NewFromConfig(testenv.AWSConfig(dynaliteURL)).Scan(ctx, &dynamodb.ScanInput{
+		TableName: aws.String(s.table), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return int(out.Count)
+}
+
+// wantAlerted fails the test unless job's stored state is status, alerted
+// and committed (no claim left).
+func (s *stack) wantAlerted(job string, status labeling.Status) {
+	s.t.Helper()
+	r, ok := s.record(job)
+	if !ok || r.Status != status || r.AlertedAt.IsZero() || r.Lease != nil {
+		s.t.Errorf("stored state of %s = %+v (found %v), want %s, alerted, no lease", job, r, ok, status)
 	}
 }
 
@@ -344,8 +625,8 @@ func TestSlackOutageThenRecovery(t *testing.T) {
 	if r.ErrorMessage == "" || !strings.Contains(r.ErrorMessage, "not delivered") {
 		t.Fatalf("run during the outage = %+v, want an error saying the alert is pending", r)
 	}
-	if strings.Contains(r.ErrorMessage+s.lambda.Output(), "TESTSECRET") {
-		t.Errorf("the webhook URL leaked into the error or logs:\n%s\n%s", r.ErrorMessage, s.lambda.Output())
+	if out := s.output(s.lambda); strings.Contains(r.ErrorMessage+out, "TESTSECRET") {
+		t.Errorf("the webhook URL leaked into the error or logs:\n%s\n%s", r.ErrorMessage, out)
 	}
 	if got := s.slack.texts(); len(got) != 0 {
 		t.Fatalf("accepted messages during the outage: %q", got)

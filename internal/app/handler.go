@@ -37,7 +37,7 @@ const (
 // answer of the function, failed or not, decodes into this one type.
 type Result struct {
 	Trigger     string    `json:"trigger,omitempty"` // TriggerPoll, TriggerPush or TriggerIgnored
-	Job         string    `json:"job,omitempty"`     // the job a push was for
+	Job         string    `json:"job,omitempty"`     // the job a push was for, as SageMaker names it
 	FirstRun    bool      `json:"firstRun"`
 	Listed      int       `json:"listed"`
 	Transitions int       `json:"transitions"`
@@ -75,7 +75,7 @@ func (h *Handler) Invoke(ctx context.Context, raw json.RawMessage) (Result, erro
 	switch {
 	case ev.Source == scheduleSource && ev.DetailType == scheduleDetailType:
 		sum, err := h.watcher.Poll(ctx)
-		return result(TriggerPoll, "", sum), err
+		return result(TriggerPoll, sum), err
 	case ev.Source == stateChangeSource && ev.DetailType == stateChangeType:
 		return h.push(ctx, ev)
 	default:
@@ -97,13 +97,14 @@ func (h *Handler) push(ctx context.Context, ev events.EventBridgeEvent) (Result,
 	if errors.Is(err, labeling.ErrNotFound) || errors.Is(err, labeling.ErrNotWatched) {
 		return h.ignore(ev, err.Error())
 	}
-	return result(TriggerPush, name, sum), err
+	return result(TriggerPush, sum), err
 }
 
 // ignore logs the one warning for an event the function does not act on.
-// The event's id and detail-type are cut short: an event can hold anything.
+// What comes from the event is cut short, the reason too (a JSON error
+// quotes the bad value): an event can hold anything.
 func (h *Handler) ignore(ev events.EventBridgeEvent, why string) (Result, error) {
-	h.log.Warn("event ignored", "reason", why,
+	h.log.Warn("event ignored", "reason", clip(why),
 		"event_id", clip(ev.ID), "source", clip(ev.Source), "detail_type", clip(ev.DetailType))
 	return Result{Trigger: TriggerIgnored}, nil
 }
@@ -121,9 +122,9 @@ func clip(s string) string {
 	return s[:cut] + "…"
 }
 
-func result(trigger, job string, sum watch.Summary) Result {
+func result(trigger string, sum watch.Summary) Result {
 	return Result{
-		Trigger: trigger, Job: job,
+		Trigger: trigger, Job: sum.Job,
 		FirstRun: sum.FirstRun, Listed: sum.Listed, Transitions: sum.Transitions,
 		Alerted: sum.Alerted, Pending: sum.Pending, Contended: sum.Contended,
 		Cursor: sum.Cursor, DurationMS: sum.Duration.Milliseconds(),

@@ -109,6 +109,10 @@ func New(source Source, store state.Store, notifier Notifier, log *slog.Logger, 
 
 // Summary counts what one poll or push did.
 type Summary struct {
+	// The job a push was for, named as SageMaker names it (an event's
+	// ARN lower-cases the name).
+	Job string
+
 	// The poll's own counts; zero for a push.
 	FirstRun bool
 	Listed   int
@@ -201,6 +205,7 @@ func (w *Watcher) Push(ctx context.Context, name string) (Summary, error) {
 		return w.finish("push", Summary{}, start, err, "job", name)
 	}
 	sum, err := w.apply(ctx, work, only(job), false, start)
+	sum.Job = job.Name
 	return w.finish("push", sum, start, err, "job", job.Name)
 }
 
