@@ -197,6 +197,17 @@ func (b *bench) settle(ctx context.Context) (time.Time, error) {
 	return at, nil
 }
 
+// take returns n in-progress jobs no scenario has finished yet, and counts
+// them as finished: the stored state has each as InProgress.
+func (a *account) take(n int) ([]string, error) {
+	if spare := len(a.inProgress) - a.recent - a.finished; n > spare {
+		return nil, fmt.Errorf("the account of %d jobs has %d in-progress jobs left to finish, not %d; raise -jobs", len(a.jobs), spare, n)
+	}
+	names := a.inProgress[a.finished : a.finished+n]
+	a.finished += n
+	return names, nil
+}
+
 // modify applies s to the account, just after the cursor at: jobs finish
 // (a tenth of them Failed, a tenth Stopped), start, or only progress.
 func (b *bench) modify(s scenario, at time.Time) error {

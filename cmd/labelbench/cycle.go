@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/labelwatch/labelwatch/internal/app"
 	"github.com/labelwatch/labelwatch/internal/config"
 	"github.com/labelwatch/labelwatch/internal/testenv"
 )
@@ -22,7 +23,7 @@ type measurement struct {
 	min minimum
 
 	invoke time.Duration // the invocation's round trip through the emulator
-	result handlerResult
+	result app.Result
 
 	smCalls    int
 	ddbCalls   map[string]int
@@ -40,18 +41,6 @@ type measurement struct {
 
 	problems []string // where the cycle did not do what the scenario requires
 	notes    []string // what else is worth a look, such as retried calls
-}
-
-// handlerResult is cmd/handler's Result, or its error.
-type handlerResult struct {
-	FirstRun     bool   `json:"firstRun"`
-	Listed       int    `json:"listed"`
-	Transitions  int    `json:"transitions"`
-	Alerted      int    `json:"alerted"`
-	Pending      int    `json:"pending"`
-	Contended    int    `json:"contended"`
-	DurationMS   int64  `json:"durationMs"`
-	ErrorMessage string `json:"errorMessage"`
 }
 
 // calls is each kind of call the cycle made, against its minimum. narrow
@@ -96,24 +85,13 @@ func (b *bench) measure(ctx context.Context, s scenario) (measurement, error) {
 		return m, err
 	}
 	defer fn.Kill()
-	invoke := func() (handlerResult, time.Duration, error) {
-		ictx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-		defer cancel()
-		start := time.Now()
-		body, err := fn.Invoke(ictx, b.event)
-		took := time.Since(start)
-		var r handlerResult
-		if err == nil {
-			err = json.Unmarshal(body, &r)
-		}
-		if err != nil {
-			return r, took, fmt.Errorf("invoke: %w\n%s", err, fn.Output())
-		}
-		return r, took, nil
+	cycle := func() (app.Result, time.Duration, error) {
+		r, _, took, err := invoke(ctx, fn, b.event)
+		return r, took, err
 	}
 	// The first invocation starts the process and runs a quiet cycle; what
 	// is measured is a warm function's cycle.
-	warm, _, err := invoke()
+	warm, _, err := cycle()
 	if err != nil {
 		return m, err
 	}
@@ -136,7 +114,7 @@ func (b *bench) measure(ctx context.Context, s scenario) (measurement, error) {
 	b.emu.SetLatency(s.latency)
 	b.proxy.SetLatency(s.latency)
 
-	m.result, m.invoke, err = invoke()
+	m.result, m.invoke, err = cycle()
 
 	b.emu.SetLatency(0)
 	b.proxy.SetLatency(0)
@@ -165,6 +143,24 @@ func (b *bench) measure(ctx context.Context, s scenario) (measurement, error) {
 		m.notes = append(m.notes, fmt.Sprintf("%d SageMaker calls for %d pages listed: the SDK retried", m.smCalls, pages))
 	}
 	return m, nil
+}
+
+// invoke sends event to fn and returns the handler's result, when it was
+// sent and how long the round trip through the emulator took.
+func invoke(ctx context.Context, fn *testenv.Lambda, event []byte) (app.Result, time.Time, time.Duration, error) {
+	ictx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	start := time.Now()
+	body, err := fn.Invoke(ictx, event)
+	took := time.Since(start)
+	var r app.Result
+	if err == nil {
+		err = json.Unmarshal(body, &r)
+	}
+	if err != nil {
+		return r, start, took, fmt.Errorf("invoke: %w\n%s", err, fn.Output())
+	}
+	return r, start, took, nil
 }
 
 // sageMakerCalls is how many calls the emulator has answered so far.

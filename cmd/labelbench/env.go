@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -49,11 +50,12 @@ type bench struct {
 	store    *state.DynamoStore // straight to dynalite, for setting up
 	hook     *slackCounter
 
-	bootstrap string
-	event     []byte
-	settler   *watch.Watcher // an in-process cycle that sets up each scenario
-	acct      *account
-	phase     int
+	bootstrap   string
+	event       []byte         // the schedule's, which polls
+	stateChange []byte         // a labeling job state change, which pushes: the sample each pushed event is made from
+	settler     *watch.Watcher // an in-process cycle that sets up each scenario
+	acct        *account
+	phase       int
 }
 
 func newBench(ctx context.Context, opts options, logf func(string, ...any)) (_ *bench, err error) {
@@ -72,6 +74,9 @@ func newBench(ctx context.Context, opts options, logf func(string, ...any)) (_ *
 	}
 	if b.event, err = os.ReadFile(filepath.Join(root, "events", "scheduled.json")); err != nil {
 		return nil, fmt.Errorf("read the scheduled event: %w", err)
+	}
+	if b.stateChange, err = os.ReadFile(filepath.Join(root, "events", "labeling-job-state-change.json")); err != nil {
+		return nil, fmt.Errorf("read the labeling job state change event: %w", err)
 	}
 
 	// `make bench` builds it, as `make test` does, with the deployed build's flags.
@@ -207,10 +212,12 @@ func (r *statusRecorder) WriteHeader(status int) {
 	r.ResponseWriter.WriteHeader(status)
 }
 
-// slackCounter is an incoming webhook that answers "ok" and counts posts.
+// slackCounter is an incoming webhook that answers "ok" and counts posts
+// and the TCP connections they came on.
 type slackCounter struct {
-	URL string
-	srv *httptest.Server
+	URL   string
+	srv   *httptest.Server
+	conns atomic.Int64
 
 	mu    sync.Mutex
 	sizes []int       // bytes of each post
@@ -220,7 +227,7 @@ type slackCounter struct {
 
 func newSlackCounter() *slackCounter {
 	h := &slackCounter{}
-	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 		over := overLimits(body)
 		h.mu.Lock()
@@ -230,6 +237,12 @@ func newSlackCounter() *slackCounter {
 		h.mu.Unlock()
 		io.WriteString(w, "ok")
 	}))
+	h.srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			h.conns.Add(1)
+		}
+	}
+	h.srv.Start()
 	h.URL = h.srv.URL + "/services/TBENCH/BBENCH/benchmarkwebhooksecret"
 	return h
 }
@@ -287,6 +300,13 @@ func (h *slackCounter) since(skip int) slackStats {
 		}
 	}
 	return s
+}
+
+// arrivals returns when each post after the first skip arrived.
+func (h *slackCounter) arrivals(skip int) []time.Time {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.times[skip:])
 }
 
 func (h *slackCounter) count() int {

@@ -3,7 +3,8 @@
 // the Runtime Interface Emulator against the SageMaker emulator and dynalite
 // (behind a proxy that adds latency and counts calls), all on loopback, and
 // reports time, calls against the least possible, memory, cold start and the
-// size of the deployed binary.
+// size of the deployed binary: of the scheduled cycle, and of labeling job
+// state change events pushed to one warm function.
 //
 //	go run ./cmd/labelbench -out docs/PERFORMANCE.md
 //
@@ -45,6 +46,9 @@ type options struct {
 	coldStarts int             // cold starts to time
 	arm64      bool            // build the deployed arm64 bootstrap and report its size
 	only       map[string]bool // scenario names to run; all when empty
+
+	push        int           // state change events pushed one after another; 0 for none
+	pushLatency time.Duration // added to every AWS call of a push
 }
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
@@ -59,7 +63,9 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.paced, "paced", true, "also run steady and burst with the default SLACK_PACE at the first latency")
 	fs.IntVar(&o.coldStarts, "coldstarts", 21, "cold starts to time (the median is reported)")
 	fs.BoolVar(&o.arm64, "arm64", true, "build the deployed linux/arm64 bootstrap (make build-LabelwatchFunction) and report its size")
-	only := fs.String("only", "", "comma-separated scenarios to run (quiet, steady, burst); all when empty")
+	fs.IntVar(&o.push, "push", 50, "labeling job state change events to push, one after another, to one warm function (0 for none)")
+	fs.DurationVar(&o.pushLatency, "push-latency", 20*time.Millisecond, "latency added to every AWS call of a push")
+	only := fs.String("only", "", "comma-separated scenarios to run (quiet, steady, burst, push); all when empty")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -81,6 +87,9 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	}
 	if o.jobs < 1 || o.steady < 1 || o.burst < 1 || o.coldStarts < 1 {
 		return o, errors.New("-jobs, -steady, -burst and -coldstarts must be at least 1")
+	}
+	if o.push < 0 || o.pushLatency < 0 {
+		return o, errors.New("-push and -push-latency must not be negative")
 	}
 	return o, nil
 }
@@ -111,6 +120,15 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 		logf("%s: %v, %d listed, %d SageMaker calls, %d DynamoDB calls, %d Slack calls", scn, m.invoke.Round(time.Millisecond), m.result.Listed, m.smCalls, m.ddbTotal(), m.slackCalls)
 		rep.cycles = append(rep.cycles, m)
+	}
+	if opts.push > 0 && (len(opts.only) == 0 || opts.only["push"]) {
+		logf("push: %d events @ %v", opts.push, opts.pushLatency)
+		p, err := b.push(ctx, opts.push, opts.pushLatency)
+		if err != nil {
+			return fmt.Errorf("push: %w", err)
+		}
+		logf("push: event to Slack post %s; %d problem(s)", spread(p.toSlack), len(p.problems))
+		rep.push = &p
 	}
 
 	logf("cold start: %d runs", opts.coldStarts)

@@ -2,16 +2,25 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/labelwatch/labelwatch/internal/app"
+	"github.com/labelwatch/labelwatch/internal/labeling"
 )
 
 // TestSmoke runs the whole benchmark on a small account: the real bootstrap
 // under the Lambda emulator, quiet, steady and a burst big enough for a
-// digest. run itself fails when a cycle's transitions, alerts or Slack posts
-// are not what the scenario requires.
+// digest, then five pushed events. run itself fails when a cycle's
+// transitions, alerts or Slack posts are not what the scenario requires, or
+// when a push does not alert once at the minimum of calls.
 func TestSmoke(t *testing.T) {
 	// No deadline of its own: go test's -timeout catches a hang, with every
 	// goroutine's stack, and a loaded machine is not mistaken for one.
@@ -19,7 +28,7 @@ func TestSmoke(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "PERFORMANCE.md")
 	var log bytes.Buffer
 	args := []string{"-out", out, "-jobs", "1000", "-steady", "20", "-burst", "150",
-		"-latency", "0s", "-paced=false", "-coldstarts", "1", "-arm64=false"}
+		"-latency", "0s", "-paced=false", "-push", "5", "-coldstarts", "1", "-arm64=false"}
 	if err := run(ctx, args, &log); err != nil {
 		t.Fatalf("%v\n%s", err, log.String())
 	}
@@ -33,6 +42,11 @@ func TestSmoke(t *testing.T) {
 		"| steady: 20 modified, 2 finishing | 0s | 21 |",
 		"| burst: 150 modified, 15 finishing | 0s | 151 |",
 		"| 1 (1) |", // the burst's one digest
+		"## Push: one state change event, one alert",
+		"| push: 5 events, one job finishing each | 20ms | 5 |",
+		"| push: 5 events, one job finishing each | 20ms | 1.00/1 = 1.00 | 1.00/1 = 1.00 | 2.00/2 = 1.00 | 1.00/1 = 1.00 | **5.00/5 = 1.00** |",
+		"| Push: event in → Slack post accepted under 1s at 20ms per call, in every one of 5 events | median ",
+		"| Push: calls per alert at the minimum",
 		"Cold start:",
 	} {
 		if !strings.Contains(string(doc), want) {
@@ -103,6 +117,59 @@ func TestCallBudget(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCheckPush: a pushed event must alert once, with exactly the minimum
+// of calls.
+func TestCheckPush(t *testing.T) {
+	alerted := app.Result{Trigger: app.TriggerPush, Transitions: 1, Alerted: 1}
+	tests := []struct {
+		name   string
+		result app.Result
+		made   pushCalls
+		want   []string
+	}{
+		{"one alert at the minimum", alerted, pushMinimum(), nil},
+		{"no alert", app.Result{Trigger: app.TriggerPush}, pushCalls{sageMaker: 1, reads: 1},
+			[]string{"0 transitions, 0 alerted, 0 pending, 0 contended; want 1, 1, 0, 0", "no Slack post",
+				"1 SageMaker calls, 1 DynamoDB reads, 0 DynamoDB writes; want 1, 1, 2"}},
+		{"two posts", alerted, pushCalls{sageMaker: 1, reads: 1, writes: 2, slack: 2}, []string{"2 Slack posts, want 1"}},
+		{"a retried Describe", alerted, pushCalls{sageMaker: 2, reads: 1, writes: 2, slack: 1},
+			[]string{"2 SageMaker calls, 1 DynamoDB reads, 2 DynamoDB writes; want 1, 1, 2"}},
+		{"ignored", app.Result{Trigger: app.TriggerIgnored}, pushCalls{sageMaker: 1},
+			[]string{`the handler took it for "ignored", not a push`, "0 transitions, 0 alerted, 0 pending, 0 contended; want 1, 1, 0, 0",
+				"no Slack post", "1 SageMaker calls, 0 DynamoDB reads, 0 DynamoDB writes; want 1, 1, 2"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := checkPush(tt.result, tt.made); !slices.Equal(got, tt.want) {
+				t.Errorf("checkPush = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestStateChangeEvent: a pushed event is the sample, about another job.
+func TestStateChangeEvent(t *testing.T) {
+	sample := []byte(`{"version":"0","id":"x","detail-type":"SageMaker Ground Truth Labeling Job State Change","source":"aws.sagemaker",` +
+		`"account":"123456789012","time":"2026-01-02T15:07:42Z","region":"us-east-1",` +
+		`"resources":["arn:aws:sagemaker:us-east-1:123456789012:labeling-job/street-signs-batch-07"],"detail":{"LabelingJobStatus":"Completed"}}`)
+	job := labeling.Job{
+		Name: "bench-job-000042", ARN: "arn:aws:sagemaker:us-east-1:123456789012:labeling-job/bench-job-000042",
+		Status: labeling.StatusFailed, ModifiedAt: time.Date(2026, 11, 22, 10, 0, 1, 0, time.UTC),
+	}
+	raw, err := stateChangeEvent(sample, "labelbench-push-0001", job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev events.EventBridgeEvent
+	if err := json.Unmarshal(raw, &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.ID != "labelbench-push-0001" || ev.Source != "aws.sagemaker" || ev.DetailType != "SageMaker Ground Truth Labeling Job State Change" ||
+		!slices.Equal(ev.Resources, []string{job.ARN}) || string(ev.Detail) != `{"LabelingJobStatus":"Failed"}` || ev.Time != job.ModifiedAt {
+		t.Errorf("event = %+v, detail %s", ev, ev.Detail)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -21,6 +22,9 @@ const (
 	budgetRSSMiB    = 64
 	budgetColdStart = 50 * time.Millisecond
 	budgetSizeMB    = 15
+	// Issue 8: a pushed event's alert in Slack within a second.
+	budgetPush   = time.Second
+	budgetPushAt = 20 * time.Millisecond
 )
 
 // Lambda's CPU share: one vCPU at 1,769 MB, in proportion below that.
@@ -35,6 +39,7 @@ type report struct {
 	loadBefore, loadAfter string
 	account               string
 	cycles                []measurement
+	push                  *pushMeasurement // nil when not run
 	coldStarts            []time.Duration
 	armSize               int64 // bytes; 0 when not built
 }
@@ -47,6 +52,11 @@ func (r *report) failedChecks() []string {
 	for _, m := range r.cycles {
 		for _, p := range m.problems {
 			bad = append(bad, m.scn.String()+": "+p)
+		}
+	}
+	if r.push != nil {
+		for _, p := range r.push.problems {
+			bad = append(bad, fmt.Sprintf("push @ %v: %s", r.push.latency, p))
 		}
 	}
 	return bad
@@ -138,6 +148,10 @@ func (r *report) render() string {
 		p("- %s\n", line)
 	}
 
+	if r.push != nil {
+		r.renderPush(p)
+	}
+
 	p("\n## Cold start and size\n\n")
 	p("| Measure | Value |\n| --- | --- |\n")
 	if n := len(r.coldStarts); n > 0 {
@@ -161,7 +175,10 @@ func (r *report) render() string {
 		fmt.Sprintf("The jobs of the `OVERLAP` window are listed again every cycle (counted in **Jobs listed**) but their state is not read again: the cursor remembers each job of its window as it was listed (`state.Cursor.Seen`: LastModifiedTime to the millisecond and status, at most %d jobs), and a job listed exactly so is unchanged. Changed, late-visible and stale listings are read. The jobs that are read go to BatchGetItem 100 at a time across pages.", state.MaxSeen),
 		"**Capacity units** are what dynalite reports with `ReturnConsumedCapacity: TOTAL`, which the proxy adds to each request (strongly consistent reads, as the store makes them).",
 		"**Peak heap** is the largest heap at the start of a garbage collection in the function process (`GODEBUG=gctrace=1`, MB; \"< 4 MB\" when none ran); **Peak RSS** is `VmHWM` of the function process (the emulator's child) from `/proc`, in MiB. Both span the process's life: cold start, warm-up and the measured cycle.",
-		"**CPU** is user plus system time from `/proc/PID/stat` during the measured cycle (10 ms resolution). dynalite is single-threaded Node.js, so its CPU time is a floor under the wall time that real DynamoDB, which serves requests in parallel, does not have.",
+		"**Push** rows: one function process under the emulator (one RIE, as one Lambda execution environment) serves the events one after another, each a `SageMaker Ground Truth Labeling Job State Change` made from `events/labeling-job-state-change.json` with its job's ARN in `resources` and its status in `detail`. Before them the settling cycle runs as for every scenario; each event is for another job that the stored state has as InProgress (as the seeded baseline and that cycle leave it) and that has just become Completed (8 in 10) or Failed (2 in 10) in the SageMaker emulator, so each push is a real transition and one alert. The first invocation, a push of one more such job, is not measured: it starts the process and opens its connections to SageMaker, DynamoDB and Slack. The events get the **AWS latency** shown on every SageMaker and DynamoDB call, as the cycles do; Slack none. `SLACK_PACE` is at its default: it spaces the posts of one invocation, and a push makes one.",
+		"**Event → Slack post accepted** runs from sending the invocation to the emulator to the moment the webhook received that event's post (the arrival time it records); **Round trip** runs to the invocation's answer, after the commit; **Handler** is the handler's own measure (`durationMs`). Median and worst are over the measured events.",
+		"**Minimum per pushed alert** (issue 8): 1 DescribeLabelingJob, 1 read of the job's state (GetItem or BatchGetItem), 2 writes (the claim, then the commit), 1 Slack post; 5 calls. The push table shows each as the average per event against that minimum. `labelbench` fails when any one event makes other than exactly these, or no alert, or more than one post.",
+		"**CPU** is user plus system time from `/proc/PID/stat` during the measured cycle, or over the measured push events divided by their number (10 ms resolution). dynalite is single-threaded Node.js, so its CPU time is a floor under the wall time that real DynamoDB, which serves requests in parallel, does not have.",
 		"**Cold start** runs the same bootstrap with `AWS_LAMBDA_RUNTIME_API` pointing at a stand-in Runtime API and times process start (fork and exec included) to its first `GET /2018-06-01/runtime/invocation/next`: configuration, AWS SDK clients and the watcher built, ready for an event. Lambda's own sandbox start comes on top. Here, as under the emulator, the function gets only the variables Lambda sets and its own (`testenv.LambdaEnviron`), not the host's: a host's `AWS_CA_BUNDLE`, for one, costs about 10 ms of cold start.",
 	} {
 		p("- %s\n", line)
@@ -207,6 +224,7 @@ func (r *report) budgets() []budget {
 			})
 		}
 	}
+	out = append(out, r.pushBudgets()...)
 	var peak int64
 	for _, m := range r.cycles {
 		if m.scn.name == "burst" {
@@ -372,4 +390,82 @@ func loadAverage() string {
 		return "unknown"
 	}
 	return strings.Join(f[:3], ", ")
+}
+
+// pushBudgets judges the pushed events, when there were any: the time from
+// event to Slack at budgetPushAt, and the calls per alert at the minimum.
+func (r *report) pushBudgets() []budget {
+	m := r.push
+	if m == nil || m.events == 0 {
+		return nil
+	}
+	var out []budget
+	if m.latency == budgetPushAt {
+		out = append(out, budget{
+			name:     fmt.Sprintf("Push: event in → Slack post accepted under %v at %v per call, in every one of %d events", budgetPush, budgetPushAt, m.events),
+			measured: fmt.Sprintf("%s (%d of %d events posted)", spread(m.toSlack), len(m.toSlack), m.events),
+			met:      len(m.toSlack) == m.events && slices.Max(m.toSlack) < budgetPush,
+		})
+	}
+	cs := m.calls()
+	met := true
+	for _, c := range cs {
+		met = met && c.made <= c.least
+	}
+	out = append(out, budget{
+		name:     "Push: calls per alert at the minimum (DescribeLabelingJob 1, one state read, claim 1, commit 1, one Slack post)",
+		measured: fmt.Sprintf("%s per event on average (%s, Slack %d, over %d events)", m.perEvent(total(cs)), ddbOps(m.ddbCalls), m.made.slack, m.events),
+		met:      met,
+	})
+	return out
+}
+
+// renderPush writes the section on pushed events.
+func (r *report) renderPush(p func(string, ...any)) {
+	m := r.push
+	label := fmt.Sprintf("push: %d events, one job finishing each", m.events)
+	p("\n## Push: one state change event, one alert\n\n")
+	p("One warm function serves the events one after another (see *How this is measured*).\n\n")
+	p("| Scenario | AWS latency | Events | Event → Slack post accepted: median | worst | Round trip: median | worst | Handler: median | CPU: function, per event | TCP connections opened (SageMaker / DynamoDB / Slack) | Peak heap | Peak RSS |\n")
+	p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	medWorst := func(ds []time.Duration) string {
+		if len(ds) == 0 {
+			return "none | none"
+		}
+		return ms(median(ds)) + " | " + ms(slices.Max(ds))
+	}
+	perEvent := time.Duration(0)
+	if m.events > 0 {
+		perEvent = m.cpuFunc / time.Duration(m.events)
+	}
+	handler := "none"
+	if len(m.inHandler) > 0 {
+		handler = ms(median(m.inHandler))
+	}
+	p("| %s | %v | %d | %s | %s | %s | %s | %d / %d / %d | %s | %s |\n", label, m.latency, m.events,
+		medWorst(m.toSlack), medWorst(m.roundTrip), handler, ms(perEvent),
+		m.smConns, m.ddbConns, m.slackConns, heap(m.heapMB), mib(m.rssKiB))
+
+	p("\n### Calls per pushed alert against the minimum\n\n")
+	p("Each cell is the average per event / the minimum per event = ratio.\n\n")
+	p("| Scenario | AWS latency | SageMaker (DescribeLabelingJob) | DynamoDB reads | DynamoDB writes (claim, commit) | Slack | All calls | DynamoDB calls, all events |\n")
+	p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
+	cs := m.calls()
+	p("| %s | %v | %s | %s | %s | %s | **%s** | %s |\n", label, m.latency,
+		m.perEvent(cs[0]), m.perEvent(cs[1]), m.perEvent(cs[2]), m.perEvent(cs[3]), m.perEvent(total(cs)), ddbOps(m.ddbCalls))
+
+	p("\n")
+	least := pushMinimum()
+	before := least.sageMaker + least.reads + 1 // the claim; the commit follows the post
+	if m.latency > 0 && len(m.toSlack) > 0 {
+		p("- A push makes %d AWS calls one after another before its post (DescribeLabelingJob, the state read, the claim): %d × %v = %s of the median %s is latency alone; the commit follows the post, inside the round trip.\n",
+			before, before, m.latency, ms(time.Duration(before)*m.latency), ms(median(m.toSlack)))
+	}
+	if perEvent > 0 {
+		p("- The function used %s of CPU per event, which at the deployed 128 MB (about %.0f%% of a vCPU) would take roughly %s on its own, if a vCPU there is as fast as a core here.\n",
+			ms(perEvent), 100.0*lambdaMemoryMB/oneVCPUMB, ms(perEvent*oneVCPUMB/lambdaMemoryMB))
+	}
+	for _, prob := range m.problems {
+		p("- **push did not do what the scenario requires: %s.**\n", prob)
+	}
 }
