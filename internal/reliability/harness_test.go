@@ -69,40 +69,6 @@ func bootstrap(t testing.TB) string {
 	return path
 }
 
-// fakeClock is the clock of the watchers, the stores and the emulator. Tests
-// move it forward to make time pass for leases and modification times;
-// retries and deadlines run on real time.
-type fakeClock struct {
-	mu   sync.Mutex
-	t    time.Time
-	real bool // tell the real time, for tests of the Lambda, whose clock is real
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.real {
-		return time.Now().UTC()
-	}
-	return c.t
-}
-
-// useRealTime makes the clock tell the real time from now on.
-func (c *fakeClock) useRealTime() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.real = true
-}
-
-// After waits in real time: retries and deadlines run on real time.
-func (c *fakeClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // leaseSpan is more than any lease a cycle of the suite takes (its real
 // timeout, DeadlineMargin and the 30 s clock skew); advancing the fake clock
 // by it expires every claim.
@@ -130,6 +96,9 @@ func awsConfig() aws.Config {
 }
 
 // fastRetrier is the watcher's Slack retry policy with millisecond waits.
+// Its waits are on the env's clock and take no real time; short ones keep
+// the suite's give-up decisions, which weigh a wait against a real
+// deadline, as they were.
 var fastRetrier = watch.Retrier{Attempts: 4, Base: 2 * time.Millisecond, Max: 10 * time.Millisecond}
 
 // defaultAlertOn alerts on the terminal statuses and on Stopping, a status a
@@ -140,18 +109,24 @@ var defaultAlertOn = map[labeling.Status]bool{
 }
 
 // env is one isolated world: a SageMaker emulator, a table behind its own
-// proxy, a fake Slack, a fake clock, and the ledger of what happened to the
+// proxy, a local Slack, a clock, and the ledger of what happened to the
 // jobs, against which the invariant is checked.
+//
+// The clock is the watchers', the stores' and the emulator's. Tests move it
+// to make time pass for leases and modification times; the watchers' retry
+// waits move it too, at once (it records them), while deadlines, Slack's
+// and DynamoDB's latency and the HTTP clients' timeouts run in real time.
 type env struct {
 	t       testing.TB
-	clock   *fakeClock
+	clock   *testenv.Clock
 	emu     *emulator.Emulator
 	smURL   string
 	onList  atomic.Pointer[func(n int)] // called before the nth ListLabelingJobs request
 	lists   atomic.Int64
 	proxy   *testenv.DynamoProxy
 	table   string
-	slack   *fakeSlack
+	slack   *testenv.Slack
+	read    readMessages
 	logs    *syncBuffer
 	alertOn map[labeling.Status]bool
 	ledger  *ledger
@@ -162,11 +137,18 @@ type env struct {
 
 var tableSeq atomic.Int64
 
+// newEnv is an env on a fake clock.
 func newEnv(t testing.TB) *env {
+	t.Helper()
+	return newEnvOn(t, testenv.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)))
+}
+
+// newEnvOn is an env whose watchers, stores and emulator read clock.
+func newEnvOn(t testing.TB, clock *testenv.Clock) *env {
 	t.Helper()
 	e := &env{
 		t:       t,
-		clock:   &fakeClock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)},
+		clock:   clock,
 		logs:    &syncBuffer{},
 		alertOn: defaultAlertOn,
 	}
@@ -185,8 +167,7 @@ func newEnv(t testing.TB) *env {
 	e.smURL = sm.URL
 	e.proxy = testenv.NewDynamoProxy(dynaliteURL)
 	t.Cleanup(e.proxy.Close)
-	e.slack = newFakeSlack(t)
-	e.slack.onAllow = e.ledger.allowDuplicate
+	e.slack = testenv.NewSlack(t)
 	cfg := awsConfig()
 	e.sm = sagemaker.NewFromConfig(cfg, func(o *sagemaker.Options) { o.BaseEndpoint = aws.String(e.smURL) })
 	e.ddb = dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(e.proxy.URL) })
@@ -294,15 +275,46 @@ type auditedNotifier struct {
 
 func (n *auditedNotifier) Send(ctx context.Context, m slack.Message) (bool, error) {
 	keys := alertKeys(m)
-	before := n.e.slack.Settle(keys)
+	before := n.e.settled(keys)
 	retry, err := n.Notifier.Send(ctx, m)
-	if err != nil && n.e.slack.Settle(keys) > before {
+	if err != nil && n.e.settled(keys) > before {
 		n.e.ledger.allowDuplicate(keys)
 	}
 	return retry, err
 }
 
-// alertKeys reads the alerts a message carries, as the fake Slack does.
+// settled waits until Slack has answered every request it is handling (but
+// held ones) and returns how many of its messages carry any of keys.
+func (e *env) settled(keys []alertKey) int {
+	e.slack.Settle()
+	n := 0
+	for _, m := range e.posted() {
+		if slices.ContainsFunc(m.Alerts, func(k alertKey) bool { return slices.Contains(keys, k) }) {
+			n++
+		}
+	}
+	return n
+}
+
+// readMessages is the messages Slack took, as the oracle read them; it
+// reads each once.
+type readMessages struct {
+	mu   sync.Mutex
+	msgs []postedMessage
+}
+
+// posted is every message Slack took so far, in order.
+func (e *env) posted() []postedMessage {
+	e.read.mu.Lock()
+	defer e.read.mu.Unlock()
+	for _, m := range e.slack.Messages()[len(e.read.msgs):] {
+		e.read.msgs = append(e.read.msgs, readPosted(m))
+	}
+	return slices.Clone(e.read.msgs)
+}
+
+// alertKeys reads the alerts a message carries, as the oracle reads what
+// Slack took.
 func alertKeys(m slack.Message) []alertKey {
 	raw, err := json.Marshal(m.Blocks)
 	if err != nil {
@@ -396,7 +408,7 @@ func (e *env) finish(jobs ...string) []alertKey {
 // how often each alert was posted.
 func (e *env) check() map[alertKey]int {
 	e.t.Helper()
-	return e.ledger.check(e.t, e.slack.Posted())
+	return e.ledger.check(e.t, e.posted())
 }
 
 // converge stops every fault and runs cycles, moving the clock past every
@@ -560,8 +572,9 @@ func (l *ledger) check(t testing.TB, posted []postedMessage) map[alertKey]int {
 			counts[k]++
 		}
 	}
+	unacked := unacknowledged(posted)
 	for _, k := range sortedKeys(counts) {
-		n := counts[k]
+		n, allowed := counts[k], l.allow[k]+unacked[k]
 		hist, known := l.history[k.Job]
 		switch {
 		case !known:
@@ -570,11 +583,25 @@ func (l *ledger) check(t testing.TB, posted []postedMessage) map[alertKey]int {
 			t.Errorf("alert %v for a status that does not alert", k)
 		case !slices.Contains(hist[1:], k.Status):
 			t.Errorf("alert %v for a status the job never moved into (history %v)", k, hist)
-		case n > 1+l.allow[k]:
-			t.Errorf("alert %v posted %d times (%d duplicates allowed)", k, n, l.allow[k])
+		case n > 1+allowed:
+			t.Errorf("alert %v posted %d times (%d duplicates allowed)", k, n, allowed)
 		}
 	}
 	return counts
+}
+
+// unacknowledged counts, for each alert, the messages carrying it that Slack
+// took without the client learning so: each allows the alert one duplicate.
+func unacknowledged(posted []postedMessage) map[alertKey]int {
+	n := map[alertKey]int{}
+	for _, m := range posted {
+		if m.Unacknowledged {
+			for _, k := range m.Alerts {
+				n[k]++
+			}
+		}
+	}
+	return n
 }
 
 // checkDelivered fails for each job whose current status alerts, that it

@@ -12,12 +12,14 @@ import (
 	"unicode/utf8"
 
 	"github.com/labelwatch/labelwatch/internal/labeling"
+	"github.com/labelwatch/labelwatch/internal/testenv"
 )
 
 // secrets are the strings no output may contain: the bot tokens the tests
 // use, the webhook URL, its path and each of its path segments.
 func (e *env) secrets(more ...string) []string {
-	s := []string{goodToken, e.slack.WebhookURL(), hookPath, "T0SECRET1", "B0SECRET2", "SECRETwebhookPath42"}
+	s := []string{testenv.SlackToken, e.slack.WebhookURL(), testenv.SlackHookPath}
+	s = append(s, strings.Split(strings.TrimPrefix(testenv.SlackHookPath, "/services/"), "/")...)
 	return append(s, more...)
 }
 
@@ -135,7 +137,7 @@ func TestLambdaFailingRunsKeepSecrets(t *testing.T) {
 		{
 			name: "bot token invalid_auth",
 			vars: func(e *env) []string {
-				return []string{"SLACK_WEBHOOK_URL=", "SLACK_BOT_TOKEN=" + wrongToken, "SLACK_CHANNEL=" + goodChannel, "SLACK_API_URL=" + e.slack.APIURL()}
+				return []string{"SLACK_WEBHOOK_URL=", "SLACK_BOT_TOKEN=" + wrongToken, "SLACK_CHANNEL=" + testenv.SlackChannel, "SLACK_API_URL=" + e.slack.APIURL()}
 			},
 			says:     []string{"invalid_auth"},
 			requests: 2, // one per alert: not retried
@@ -143,20 +145,22 @@ func TestLambdaFailingRunsKeepSecrets(t *testing.T) {
 		{
 			name: "bot channel_not_found",
 			vars: func(e *env) []string {
-				return []string{"SLACK_WEBHOOK_URL=", "SLACK_BOT_TOKEN=" + goodToken, "SLACK_CHANNEL=C0GONE", "SLACK_API_URL=" + e.slack.APIURL()}
+				return []string{"SLACK_WEBHOOK_URL=", "SLACK_BOT_TOKEN=" + testenv.SlackToken, "SLACK_CHANNEL=C0GONE", "SLACK_API_URL=" + e.slack.APIURL()}
 			},
 			says:     []string{"channel_not_found"},
 			requests: 2,
 		},
 		{
 			name:  "webhook 500s until the deadline",
-			fault: func(e *env) { e.slack.FailNext(100, statusFault(500, "internal_error")) },
+			fault: failNext(100, testenv.SlackFault{Status: 500, Body: "internal_error"}),
 			says:  []string{"500"},
 		},
 		{
-			name:  "webhook answer echoing its URL",
-			fault: func(e *env) { e.slack.FailNext(100, statusFault(404, "no_service: "+e.slack.WebhookURL())) },
-			says:  []string{"404"},
+			name: "webhook answer echoing its URL",
+			fault: func(e *env) {
+				e.slack.FailNext(100, testenv.SlackFault{Status: 404, Body: "no_service: " + e.slack.WebhookURL()})
+			},
+			says: []string{"404"},
 		},
 		{
 			name:  "webhook timeouts",
@@ -166,11 +170,9 @@ func TestLambdaFailingRunsKeepSecrets(t *testing.T) {
 			saysAny: []string{"Client.Timeout exceeded", "context deadline exceeded"},
 		},
 		{
-			name: "webhook connection resets",
-			fault: func(e *env) {
-				e.slack.FailNext(100, resetFault())
-			},
-			says: []string{"alerts pending"},
+			name:  "webhook connection resets",
+			fault: failNext(100, testenv.SlackFault{Reset: true}),
+			says:  []string{"alerts pending"},
 		},
 		{
 			name: "state table missing",
@@ -279,7 +281,7 @@ func TestLambdaHostileJobData(t *testing.T) {
 	r = invoke(t, fn)
 	r.ok(t, fn, "run with five failures")
 
-	posted := e.slack.Posted()
+	posted := e.posted()
 	if len(posted) != 3 || posted[0].Digest || posted[1].Digest || !posted[2].Digest {
 		t.Fatalf("%d messages (want two alerts, then a digest)", len(posted))
 	}

@@ -42,12 +42,10 @@ func (e *env) startLambda(timeout int, extra ...string) *testenv.Lambda {
 	return testenv.StartLambda(e.t, bootstrap(e.t), append(e.lambdaEnv(timeout), extra...)...)
 }
 
-// newLambdaEnv is newEnv on the real clock.
+// newLambdaEnv is an env on the real clock, the function's.
 func newLambdaEnv(t *testing.T) *env {
 	t.Helper()
-	e := newEnv(t)
-	e.clock.useRealTime()
-	return e
+	return newEnvOn(t, testenv.RealClock())
 }
 
 // lambdaResult is what an invocation returned: the handler's Result or
@@ -131,11 +129,11 @@ func TestLambdaCrash(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name     string
-		fault    slackFault
+		fault    testenv.SlackFault
 		postedAt int // messages posted when the function dies
 	}{
-		{name: "after Slack accepted", fault: slackFault{name: "hold after posting", hold: true}, postedAt: 1},
-		{name: "before Slack accepted", fault: slackFault{name: "hold before posting", holdBefore: true}, postedAt: 0},
+		{name: "after Slack accepted", fault: testenv.SlackFault{Hold: true, Post: true}, postedAt: 1},
+		{name: "before Slack accepted", fault: testenv.SlackFault{Hold: true}, postedAt: 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -161,7 +159,7 @@ func TestLambdaCrash(t *testing.T) {
 			}
 			dying.Kill()
 			<-done
-			if n := len(e.slack.Posted()); n != tt.postedAt {
+			if n := len(e.slack.Messages()); n != tt.postedAt {
 				t.Fatalf("%d messages posted when the function died, want %d", n, tt.postedAt)
 			}
 			rec := e.record(jobs[0])
@@ -175,7 +173,7 @@ func TestLambdaCrash(t *testing.T) {
 			if r.Contended != 1 || r.Alerted != 0 {
 				t.Errorf("run while the claim lives: %s; want the job left to the claim", r.Raw)
 			}
-			if n := len(e.slack.Posted()); n != tt.postedAt {
+			if n := len(e.slack.Messages()); n != tt.postedAt {
 				t.Errorf("%d messages while the claim lives, want %d", n, tt.postedAt)
 			}
 			e.check()
@@ -259,7 +257,7 @@ func TestLambdaDeadline(t *testing.T) {
 	if strings.Contains(strings.ToLower(r.ErrorType+r.ErrorMessage), "timed out") {
 		t.Errorf("the function ran into Lambda's timeout: %s", r.Raw)
 	}
-	first := len(e.slack.Posted())
+	first := len(e.slack.Messages())
 	if first == 0 || first >= len(due) {
 		t.Errorf("%d of %d posted before the deadline; want some", first, len(due))
 	}

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -87,13 +88,14 @@ func TestSoak(t *testing.T) {
 		}
 	}
 	counts := e.converge()
+	unacked := unacknowledged(e.posted())
 	dups, allowed := 0, 0
 	for k, n := range counts {
 		dups += n - 1
-		allowed += e.ledger.allowed(k)
+		allowed += e.ledger.allowed(k) + unacked[k]
 	}
 	t.Logf("seed %d: %d jobs, %d cycles (%d with faults, %d clean without), %d alerts posted in %d messages, %d duplicates (%d allowed), %v",
-		seed, jobs, cycles, faulty, clean, len(counts), len(e.slack.Posted()), dups, allowed, time.Since(start).Round(time.Millisecond))
+		seed, jobs, cycles, faulty, clean, len(counts), len(e.slack.Messages()), dups, allowed, time.Since(start).Round(time.Millisecond))
 	if clean == 0 {
 		t.Errorf("no cycle ran clean without faults: the liveness check never ran")
 	}
@@ -183,31 +185,31 @@ func (s *soak) plan(rate float64) *soakPlan {
 		case 0:
 			n := burst(6)
 			code := []int{500, 502, 503}[rng.IntN(3)]
-			e.slack.FailNext(n, statusFault(code, "server_error"))
+			e.slack.FailNext(n, testenv.SlackFault{Status: code, Body: "server_error"})
 			name = fmt.Sprintf("slack %d x%d", code, n)
 		case 1:
 			n := burst(4)
-			e.slack.FailNext(n, resetFault())
+			e.slack.FailNext(n, testenv.SlackFault{Reset: true})
 			name = fmt.Sprintf("slack reset x%d", n)
 		case 2:
 			n := burst(2)
 			p.slackTO = 100 * time.Millisecond
-			e.slack.FailNext(n, slowFault(time.Second))
+			e.slack.FailNext(n, testenv.SlackFault{Delay: time.Second})
 			name = fmt.Sprintf("slack slow x%d", n)
 		case 3:
 			n := burst(4)
-			e.slack.FailNext(n, rateLimitFault("0"))
+			e.slack.FailNext(n, testenv.SlackRateLimit("0"))
 			name = fmt.Sprintf("slack 429 x%d", n)
 		case 4:
 			n := burst(3)
-			e.slack.FailNext(n, okBodyFault("<html>portal</html>"))
+			e.slack.FailNext(n, testenv.SlackFault{Status: http.StatusOK, Body: "<html>portal</html>"})
 			name = fmt.Sprintf("slack 200 not ok x%d", n)
 		case 5:
 			n := burst(3)
-			e.slack.FailNext(n, statusFault(404, "no_service"))
+			e.slack.FailNext(n, testenv.SlackFault{Status: http.StatusNotFound, Body: "no_service"})
 			name = fmt.Sprintf("slack 404 no_service x%d", n)
 		case 6:
-			e.slack.FailNext(1, lostAnswerFault())
+			e.slack.FailNext(1, lostAnswer)
 			name = "slack posted, answer lost"
 		case 7:
 			op, n := ops[rng.IntN(len(ops))], burst(5)

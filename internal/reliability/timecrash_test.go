@@ -36,7 +36,7 @@ func TestDeadlineMidCycle(t *testing.T) {
 		t.Errorf("cycle: %+v; want some alerted, the rest pending, the cursor kept", sum)
 	}
 	posted := map[string]bool{}
-	for _, m := range e.slack.Posted() {
+	for _, m := range e.posted() {
 		for _, k := range m.Alerts {
 			posted[k.Job] = true
 		}

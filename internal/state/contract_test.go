@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/labelwatch/labelwatch/internal/labeling"
+	"github.com/labelwatch/labelwatch/internal/testenv"
 )
 
 // The contract every Store keeps, run against each implementation.
@@ -21,24 +22,6 @@ var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 // retention is what the contract opens stores with.
 const retention = 72 * time.Hour
-
-// clock is a settable time source shared by a test and its store.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // expiryProbe reads a job's stored expiry, which the Store interface does
 // not expose; ok is false when the record has none.
@@ -52,7 +35,7 @@ type env struct {
 	t      *testing.T
 	ctx    context.Context
 	store  Store
-	clock  *clock
+	clock  *testenv.Clock
 	expiry expiryProbe
 }
 
@@ -424,7 +407,7 @@ func testStore(t *testing.T, open opener) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			c := &clock{now: t0}
+			c := testenv.NewClock(t0)
 			store, probe := open(t, c.Now)
 			tt.run(env{t: t, ctx: context.Background(), store: store, clock: c, expiry: probe})
 		})
@@ -434,7 +417,7 @@ func testStore(t *testing.T, open opener) {
 	// the record is new or exists.
 	t.Run("concurrent claims", func(t *testing.T) {
 		t.Parallel()
-		c := &clock{now: t0}
+		c := testenv.NewClock(t0)
 		store, _ := open(t, c.Now)
 		e := env{t: t, ctx: context.Background(), store: store, clock: c}
 		existing := e.save(Record{Job: "job-2"}, labeling.StatusInProgress, m1)

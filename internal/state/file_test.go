@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/labelwatch/labelwatch/internal/labeling"
+	"github.com/labelwatch/labelwatch/internal/testenv"
 )
 
 func TestFileStore(t *testing.T) {
@@ -54,7 +55,7 @@ func openFile(t *testing.T, path string, now func() time.Time) *FileStore {
 func TestFileStoreSurvivesReopen(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "state.json")
-	c := &clock{now: t0}
+	c := testenv.NewClock(t0)
 	first := openFile(t, path, c.Now)
 	if err := first.Save(ctx, Record{Job: "job-1"}, labeling.StatusCompleted, t0); err != nil {
 		t.Fatal(err)
@@ -273,7 +274,7 @@ func TestFileStoreFailedWriteKeepsState(t *testing.T) {
 func TestFileStoreDropsExpiredRecords(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "state.json")
-	c := &clock{now: t0}
+	c := testenv.NewClock(t0)
 	store := openFile(t, path, c.Now)
 	e := env{t: t, ctx: ctx, store: store, clock: c}
 	e.save(Record{Job: "done"}, labeling.StatusCompleted, t0)

@@ -199,14 +199,8 @@ func (p *DynamoProxy) serve(w http.ResponseWriter, r *http.Request) {
 		return // the client went away
 	}
 	fault, latency := p.begin(op)
-	if latency > 0 {
-		t := time.NewTimer(latency)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return
-		}
+	if !sleep(r.Context(), latency) {
+		return
 	}
 	switch fault {
 	case Throttle:
@@ -302,7 +296,7 @@ func (p *DynamoProxy) forward(ctx context.Context, r *http.Request, body []byte)
 func reset(w http.ResponseWriter) {
 	hj, ok := w.(http.Hijacker)
 	if !ok {
-		panic("DynamoProxy: the server cannot hijack connections")
+		panic("testenv: the server cannot hijack connections")
 	}
 	conn, _, err := hj.Hijack()
 	if err != nil {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/labelwatch/labelwatch/internal/testenv"
 )
 
 var (
@@ -52,49 +54,81 @@ func rateLimited(after time.Duration) result {
 	return result{retry: true, err: fmt.Errorf("post to slack webhook: %w", waitError{after})}
 }
 
+// span is the bounds of one wait.
+type span struct{ min, max time.Duration }
+
+// backoff is a backoff wait of d with its jitter: up to a fifth more.
+func backoff(d time.Duration) span { return span{d, d + d/5} }
+
+// exactly is a wait of d, as a Retry-After asks.
+func exactly(d time.Duration) span { return span{d, d} }
+
 func TestRetrier(t *testing.T) {
-	fast := Retrier{Attempts: 3, Base: time.Millisecond, Max: 5 * time.Millisecond}
+	quick := Retrier{Attempts: 3, Base: time.Second, Max: 5 * time.Second}
 	tests := []struct {
 		name     string
 		retrier  Retrier
 		results  []result
 		deadline time.Duration // from the start; 0 for none
 		wantTry  int
-		wantErr  error // nil for success
-		gaveUp   bool  // the error says the next wait would pass the deadline
+		waits    []span // each wait on the clock, in order
+		wantErr  error  // nil for success
+		gaveUp   bool   // the error says the next wait would pass the deadline
 	}{
-		{name: "first try succeeds", retrier: fast, wantTry: 1},
-		{name: "success after retryable failures", retrier: fast, results: repeat(2, result{true, errPassing}), wantTry: 3},
-		{name: "final error is not retried", retrier: fast, results: []result{{false, errFinal}}, wantTry: 1, wantErr: errFinal},
-		{name: "final error after a retryable one", retrier: fast, results: []result{{true, errPassing}, {false, errFinal}}, wantTry: 2, wantErr: errFinal},
-		{name: "attempts cap", retrier: fast, results: repeat(10, result{true, errPassing}), wantTry: 3, wantErr: errPassing},
-		{name: "one attempt", retrier: Retrier{Attempts: 1, Base: time.Millisecond, Max: time.Millisecond}, results: repeat(10, result{true, errPassing}), wantTry: 1, wantErr: errPassing},
+		{name: "first try succeeds", retrier: quick, wantTry: 1},
+		{name: "success after retryable failures", retrier: quick, results: repeat(2, result{true, errPassing}), wantTry: 3,
+			waits: []span{backoff(time.Second), backoff(2 * time.Second)}},
+		{name: "final error is not retried", retrier: quick, results: []result{{false, errFinal}}, wantTry: 1, wantErr: errFinal},
+		{name: "final error after a retryable one", retrier: quick, results: []result{{true, errPassing}, {false, errFinal}}, wantTry: 2,
+			waits: []span{backoff(time.Second)}, wantErr: errFinal},
+		{name: "attempts cap", retrier: quick, results: repeat(10, result{true, errPassing}), wantTry: 3,
+			waits: []span{backoff(time.Second), backoff(2 * time.Second)}, wantErr: errPassing},
+		{name: "one attempt", retrier: Retrier{Attempts: 1, Base: time.Second, Max: time.Second}, results: repeat(10, result{true, errPassing}), wantTry: 1, wantErr: errPassing},
 		{name: "zero attempts still tries once", retrier: Retrier{}, results: repeat(10, result{true, errPassing}), wantTry: 1, wantErr: errPassing},
-		{name: "doubling is capped at Max", retrier: Retrier{Attempts: 6, Base: time.Millisecond, Max: 2 * time.Millisecond}, results: repeat(5, result{true, errPassing}), deadline: time.Minute, wantTry: 6},
 		{
-			name: "Retry-After shorter than the backoff replaces it", retrier: Retrier{Attempts: 3, Base: time.Hour, Max: time.Hour},
-			results: []result{rateLimited(time.Millisecond)}, deadline: time.Minute, wantTry: 2,
+			name: "doubling is capped at Max", retrier: Retrier{Attempts: 6, Base: time.Second, Max: 4 * time.Second},
+			results: repeat(5, result{true, errPassing}), deadline: time.Minute, wantTry: 6,
+			waits: []span{backoff(time.Second), backoff(2 * time.Second), backoff(4 * time.Second), backoff(4 * time.Second), backoff(4 * time.Second)},
 		},
 		{
-			name: "Retry-After longer than the backoff replaces it", retrier: fast,
+			name: "the default policy", retrier: DefaultRetrier,
+			results: repeat(10, result{true, errPassing}), wantTry: 5, wantErr: errPassing,
+			waits: []span{backoff(500 * time.Millisecond), backoff(time.Second), backoff(2 * time.Second), backoff(4 * time.Second)},
+		},
+		{
+			name: "Retry-After shorter than the backoff replaces it", retrier: Retrier{Attempts: 3, Base: time.Hour, Max: time.Hour},
+			results: []result{rateLimited(3 * time.Second)}, deadline: time.Minute, wantTry: 2, waits: []span{exactly(3 * time.Second)},
+		},
+		{
+			name: "Retry-After longer than the backoff replaces it", retrier: quick,
+			results: []result{rateLimited(30 * time.Second)}, deadline: time.Minute, wantTry: 2, waits: []span{exactly(30 * time.Second)},
+		},
+		{
+			name: "Retry-After past the deadline gives up at once", retrier: quick,
 			results: []result{rateLimited(time.Hour)}, deadline: time.Minute, wantTry: 1, wantErr: errGaveUp, gaveUp: true,
 		},
 		{
-			name: "Retry-After of zero falls back to the backoff", retrier: fast,
-			results: []result{rateLimited(0)}, deadline: time.Minute, wantTry: 2,
+			name: "Retry-After of zero falls back to the backoff", retrier: quick,
+			results: []result{rateLimited(0)}, deadline: time.Minute, wantTry: 2, waits: []span{backoff(time.Second)},
 		},
 		{
-			name: "rate limited every time", retrier: fast,
-			results: repeat(5, rateLimited(time.Millisecond)), wantTry: 3, wantErr: waitError{},
+			name: "Retry-After replaces one wait; the backoff goes on doubling", retrier: Retrier{Attempts: 4, Base: time.Second, Max: time.Minute},
+			results: []result{{true, errPassing}, rateLimited(20 * time.Second), {true, errPassing}}, deadline: time.Minute, wantTry: 4,
+			waits: []span{backoff(time.Second), exactly(20 * time.Second), backoff(4 * time.Second)},
+		},
+		{
+			name: "rate limited every time", retrier: quick,
+			results: repeat(5, rateLimited(2*time.Second)), wantTry: 3, wantErr: waitError{},
+			waits: []span{exactly(2 * time.Second), exactly(2 * time.Second)},
 		},
 		{
 			name: "gives up when the backoff would pass the deadline", retrier: Retrier{Attempts: 5, Base: time.Hour, Max: time.Hour},
 			results: repeat(5, result{true, errPassing}), deadline: time.Minute, wantTry: 1, wantErr: errPassing, gaveUp: true,
 		},
 		{
-			name: "gives up after retries, once a wait would pass the deadline", retrier: Retrier{Attempts: 10, Base: time.Millisecond, Max: time.Millisecond},
-			results: []result{rateLimited(time.Millisecond), rateLimited(time.Millisecond), rateLimited(time.Hour)}, deadline: time.Minute,
-			wantTry: 3, wantErr: waitError{}, gaveUp: true,
+			name: "gives up after retries, once a wait would pass the deadline", retrier: Retrier{Attempts: 10, Base: time.Second, Max: time.Second},
+			results: []result{rateLimited(10 * time.Second), rateLimited(10 * time.Second), rateLimited(time.Hour)}, deadline: time.Minute,
+			wantTry: 3, wantErr: waitError{}, gaveUp: true, waits: []span{exactly(10 * time.Second), exactly(10 * time.Second)},
 		},
 	}
 	for _, tt := range tests {
@@ -106,10 +140,12 @@ func TestRetrier(t *testing.T) {
 				defer cancel()
 			}
 			s := &script{results: tt.results}
-			err := tt.retrier.Do(ctx, SystemClock{}, s.try)
+			clock := testenv.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+			err := tt.retrier.Do(ctx, clock, s.try)
 			if s.tries != tt.wantTry {
 				t.Errorf("%d tries, want %d", s.tries, tt.wantTry)
 			}
+			checkSpans(t, clock.Waits(), tt.waits)
 			switch {
 			case tt.wantErr == nil && err != nil:
 				t.Errorf("error %v, want success", err)
@@ -135,11 +171,50 @@ func TestRetrier(t *testing.T) {
 	}
 }
 
+// checkSpans checks that each of got lies within the span want has for it.
+func checkSpans(t *testing.T, got []time.Duration, want []span) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("waited %v, want %d waits: %v", got, len(want), want)
+		return
+	}
+	for i, w := range want {
+		if got[i] < w.min || got[i] > w.max {
+			t.Errorf("wait %d of %v: %v, want %v to %v", i+1, got, got[i], w.min, w.max)
+		}
+	}
+}
+
+// TestRetrierJitter checks that backoff waits vary between runs, within
+// their bounds, so that runs retrying together drift apart.
+func TestRetrierJitter(t *testing.T) {
+	r := Retrier{Attempts: 2, Base: time.Second, Max: time.Second}
+	seen := map[time.Duration]bool{}
+	for range 50 {
+		clock := testenv.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+		s := &script{results: []result{{true, errPassing}}}
+		if err := r.Do(t.Context(), clock, s.try); err != nil {
+			t.Fatal(err)
+		}
+		waits := clock.Waits()
+		checkSpans(t, waits, []span{backoff(time.Second)})
+		if len(waits) == 1 {
+			seen[waits[0]] = true
+		}
+	}
+	// 50 draws of 200 ms of nanoseconds: equal ones all the time would be
+	// no jitter.
+	if len(seen) < 2 {
+		t.Errorf("50 runs waited %v: the same each time, want jitter", seen)
+	}
+}
+
 func TestRetrierStopsWhenContextEnds(t *testing.T) {
 	t.Run("cancelled during a try", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		tries := 0
-		err := Retrier{Attempts: 5, Base: time.Millisecond, Max: time.Millisecond}.Do(ctx, SystemClock{}, func(context.Context) (bool, error) {
+		clock := testenv.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+		err := Retrier{Attempts: 5, Base: time.Second, Max: time.Second}.Do(ctx, clock, func(context.Context) (bool, error) {
 			tries++
 			cancel()
 			return true, errPassing
@@ -147,8 +222,11 @@ func TestRetrierStopsWhenContextEnds(t *testing.T) {
 		if tries != 1 || !errors.Is(err, errPassing) {
 			t.Errorf("%d tries, error %v; want 1 try and the try's error", tries, err)
 		}
+		checkSpans(t, clock.Waits(), nil)
 	})
 
+	// On the real clock: the hour's wait must not end by itself, so only
+	// the cancellation can end it. It takes no real time.
 	t.Run("cancelled during a wait", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		tries := 0

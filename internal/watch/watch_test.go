@@ -70,9 +70,6 @@ const (
 // so that times are checked to the millisecond.
 var start = time.Date(2026, 3, 1, 12, 0, 0, 250_000_000, time.UTC)
 
-// fastRetrier keeps failing deliveries quick.
-var fastRetrier = watch.Retrier{Attempts: 3, Base: time.Millisecond, Max: 5 * time.Millisecond}
-
 func defaultRules() watch.Rules {
 	return watch.Rules{AlertOn: map[labeling.Status]bool{failed: true, completed: true, stopped: true}, Lookback: time.Hour}
 }
@@ -126,32 +123,6 @@ func tableName(t *testing.T) string {
 	return fmt.Sprintf("%.200s-%d", name, tables.Add(1))
 }
 
-// clock is the fake time of one test, shared by the emulator (which stamps
-// changes with it), the store and the watcher.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Now is now, for the watcher.
-func (c *clock) Now() time.Time { return c.now() }
-
-// After waits in real time: pacing and backoff are not on the fake clock yet.
-func (c *clock) After(d time.Duration) <-chan time.Time { return time.After(d) }
-
-func (c *clock) tick(d time.Duration) time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-	return c.t
-}
-
 // countingStore counts the loads the cycle makes; everything else passes
 // through.
 type countingStore struct {
@@ -178,13 +149,17 @@ func (s *countingStore) takeLoads() []int {
 }
 
 // harness is one test's world: a SageMaker emulator behind the real SDK
-// client, a real store, and a Slack webhook behind the real sender.
+// client, a real store, and a Slack webhook behind the real sender, all on
+// one fake clock, which the emulator stamps changes with. The watcher's
+// pacing and backoff (watch.DefaultRetrier's, unless a test says otherwise)
+// wait on that clock, so they take no real time: a test checks them in the
+// clock's waits.
 type harness struct {
 	t       *testing.T
-	clock   *clock
+	clock   *testenv.Clock
 	emu     *emulator.Emulator
 	sm      *sagemaker.Client
-	hook    *testenv.SlackHook
+	slack   *testenv.Slack
 	sender  *slack.Sender
 	store   *countingStore
 	another func() state.Store
@@ -192,8 +167,8 @@ type harness struct {
 }
 
 func newHarness(t *testing.T, b backend) *harness {
-	h := &harness{t: t, clock: &clock{t: start}, hook: testenv.NewSlackHook(t), logs: &testenv.SyncBuffer{}}
-	h.emu = emulator.New(emulator.WithClock(h.clock.now))
+	h := &harness{t: t, clock: testenv.NewClock(start), slack: testenv.NewSlack(t), logs: &testenv.SyncBuffer{}}
+	h.emu = emulator.New(emulator.WithClock(h.clock.Now))
 	srv := httptest.NewServer(h.emu)
 	t.Cleanup(srv.Close)
 	h.sm = sagemaker.NewFromConfig(aws.Config{
@@ -203,8 +178,8 @@ func newHarness(t *testing.T, b backend) *harness {
 		HTTPClient:   testenv.HTTPClient(),
 		Retryer:      func() aws.Retryer { return aws.NopRetryer{} },
 	})
-	h.sender = slack.NewWebhookSender(h.hook.URL, &http.Client{Timeout: 10 * time.Second})
-	store, another := b.open(t, h.clock.now)
+	h.sender = slack.NewWebhookSender(h.slack.WebhookURL(), &http.Client{Timeout: 10 * time.Second})
+	store, another := b.open(t, h.clock.Now)
 	h.store = &countingStore{Store: store}
 	h.another = another
 	t.Cleanup(func() {
@@ -262,9 +237,6 @@ func (h *harness) watcher(s setup) *watch.Watcher {
 	}
 	if o.DeadlineMargin == 0 {
 		o.DeadlineMargin = 5 * time.Second
-	}
-	if o.Retrier.Attempts == 0 {
-		o.Retrier = fastRetrier
 	}
 	store := s.store
 	if store == nil {
@@ -401,23 +373,16 @@ func (h *harness) listCalls() int {
 }
 
 // message is one Slack message as the webhook received it.
-type message struct {
-	Text   string            `json:"text"`
-	Blocks []json.RawMessage `json:"blocks"`
-}
+type message testenv.SlackMessage
 
 func (h *harness) messages() []message {
 	h.t.Helper()
 	var msgs []message
-	for _, raw := range h.hook.Messages() {
-		var m message
-		if err := json.Unmarshal(raw, &m); err != nil {
-			h.t.Fatalf("webhook payload %s: %v", raw, err)
-		}
+	for _, m := range h.slack.Messages() {
 		if m.Text == "" || len(m.Blocks) == 0 {
-			h.t.Errorf("message without text fallback or blocks: %s", raw)
+			h.t.Errorf("message without text fallback or blocks: %s", m.Raw)
 		}
-		msgs = append(msgs, m)
+		msgs = append(msgs, message(m))
 	}
 	return msgs
 }
@@ -509,6 +474,16 @@ func checkSummary(t *testing.T, sum, want watch.Summary) {
 	}
 }
 
+// checkWaits checks that the cycles waited on the clock for exactly want, in
+// order: pacing and backoff take no real time on the fake clock, so its
+// waits are what shows them.
+func checkWaits(t *testing.T, c *testenv.Clock, want ...time.Duration) {
+	t.Helper()
+	if got := c.Waits(); !slices.Equal(got, want) {
+		t.Errorf("waited %v, want %v", got, want)
+	}
+}
+
 // cycleCase is one behaviour of the cycle, run against every backend.
 type cycleCase struct {
 	name string
@@ -531,7 +506,7 @@ func TestCycle(t *testing.T) {
 
 var cycleCases = []cycleCase{
 	{"first run records everything and alerts only recent endings", func(t *testing.T, h *harness) {
-		now := h.clock.now()
+		now := h.clock.Now()
 		old := now.Add(-48 * time.Hour)
 		var olds []string
 		for i, st := range []labeling.Status{completed, failed, stopped, completed, failed} {
@@ -561,7 +536,7 @@ var cycleCases = []cycleCase{
 			t.Errorf("cursor %v (set %v), want %v", c, ok, now.Add(-5*time.Minute))
 		}
 
-		h.clock.tick(time.Minute)
+		h.clock.Advance(time.Minute)
 		sum = h.mustRun(setup{})
 		// Only what changed since the cursor less the overlap is listed again.
 		checkSummary(t, sum, watch.Summary{Listed: 2})
@@ -576,7 +551,7 @@ var cycleCases = []cycleCase{
 		if _, ok := h.cursor(); ok {
 			t.Error("cursor set by a run that listed nothing")
 		}
-		h.put(job("later", failed, h.clock.tick(time.Minute).Add(-2*time.Hour)))
+		h.put(job("later", failed, h.clock.Advance(time.Minute).Add(-2*time.Hour)))
 		sum = h.mustRun(setup{})
 		checkSummary(t, sum, watch.Summary{FirstRun: true, Listed: 1, Transitions: 1, Recorded: 1, Advanced: true})
 		if n := len(h.messages()); n != 0 {
@@ -585,14 +560,14 @@ var cycleCases = []cycleCase{
 	}},
 
 	{"each alerting transition is alerted once", func(t *testing.T, h *harness) {
-		now := h.clock.now()
+		now := h.clock.Now()
 		h.put(job("to-completed", inProgress, now.Add(-30*time.Minute)),
 			job("to-failed", inProgress, now.Add(-30*time.Minute)),
 			job("to-stopped", stopping, now.Add(-30*time.Minute)),
 			job("unchanged", inProgress, now.Add(-30*time.Minute)))
 		h.mustRun(setup{})
 
-		at := h.clock.tick(time.Minute)
+		at := h.clock.Advance(time.Minute)
 		h.set(completed, []string{"to-completed"}, func(j *labeling.Job) {
 			j.Counters = labeling.Counters{Total: 100, Human: 70, Machine: 30}
 			j.OutputManifest = "s3://bucket/out/to-completed/output.manifest"
@@ -626,7 +601,7 @@ var cycleCases = []cycleCase{
 		}
 
 		for range 3 {
-			h.clock.tick(time.Minute)
+			h.clock.Advance(time.Minute)
 			h.mustRun(setup{})
 		}
 		if n := len(h.messages()); n != 3 {
@@ -635,10 +610,10 @@ var cycleCases = []cycleCase{
 	}},
 
 	{"silent transitions are recorded without a message", func(t *testing.T, h *harness) {
-		h.put(job("starting", initializing, h.clock.now()), job("winding-down", inProgress, h.clock.now()))
+		h.put(job("starting", initializing, h.clock.Now()), job("winding-down", inProgress, h.clock.Now()))
 		h.mustRun(setup{})
 
-		h.clock.tick(time.Minute)
+		h.clock.Advance(time.Minute)
 		h.set(inProgress, []string{"starting"})
 		h.set(stopping, []string{"winding-down"})
 		sum := h.mustRun(setup{})
@@ -649,7 +624,7 @@ var cycleCases = []cycleCase{
 		h.checkStored(inProgress, false, "starting")
 		h.checkStored(stopping, false, "winding-down")
 
-		h.clock.tick(time.Minute)
+		h.clock.Advance(time.Minute)
 		h.set(stopped, []string{"winding-down"})
 		h.mustRun(setup{})
 		msgs := h.messages()
@@ -661,13 +636,13 @@ var cycleCases = []cycleCase{
 
 	{"ALERT_ON only Failed", func(t *testing.T, h *harness) {
 		only := setup{opts: watch.Options{Rules: watch.Rules{AlertOn: map[labeling.Status]bool{failed: true}, Lookback: time.Hour}}}
-		now := h.clock.now()
+		now := h.clock.Now()
 		h.put(job("fails", inProgress, now), job("completes", inProgress, now), job("stops", inProgress, now),
 			job("failed-before", failed, now.Add(-time.Minute)), job("completed-before", completed, now.Add(-time.Minute)))
 		h.mustRun(only)
 		checkEachOnce(t, h.messages(), "failed-before")
 
-		h.clock.tick(time.Minute)
+		h.clock.Advance(time.Minute)
 		h.set(failed, []string{"fails"})
 		h.set(completed, []string{"completes"})
 		h.set(stopping, []string{"stops"})
@@ -677,7 +652,7 @@ var cycleCases = []cycleCase{
 		h.checkStored(completed, false, "completes")
 		h.checkStored(stopping, false, "stops")
 
-		h.clock.tick(time.Minute)
+		h.clock.Advance(time.Minute)
 		h.set(stopped, []string{"stops"})
 		h.mustRun(only)
 		h.checkStored(stopped, false, "stops")
@@ -688,13 +663,13 @@ var cycleCases = []cycleCase{
 
 	{"ALERT_ON with Stopping and no Completed", func(t *testing.T, h *harness) {
 		custom := setup{opts: watch.Options{Rules: watch.Rules{AlertOn: map[labeling.Status]bool{stopping: true, stopped: true}, Lookback: time.Hour}}}
-		h.put(job("stops", inProgress, h.clock.now()), job("completes", inProgress, h.clock.now()))
+		h.put(job("stops", inProgress, h.clock.Now()), job("completes", inProgress, h.clock.Now()))
 		h.mustRun(custom)
-		h.clock.tick(time.Minute)
+		h.clock.Advance(time.Minute)
 		h.set(stopping, []string{"stops"})
 		h.set(completed, []string{"completes"})
 		h.mustRun(custom)
-		h.clock.tick(time.Minute)
+		h.clock.Advance(time.Minute)
 		h.set(stopped, []string{"stops"})
 		h.mustRun(custom)
 		msgs := h.messages()
@@ -706,10 +681,10 @@ var cycleCases = []cycleCase{
 
 	{"NAME_CONTAINS leaves other jobs alone", func(t *testing.T, h *harness) {
 		filtered := setup{nameContains: "team-a"}
-		now := h.clock.now()
+		now := h.clock.Now()
 		h.put(job("team-a-cats", inProgress, now), job("TEAM-A-birds", inProgress, now), job("team-b-dogs", inProgress, now))
 		h.mustRun(filtered)
-		h.clock.tick(time.Minute)
+		h.clock.Advance(time.Minute)
 		h.set(failed, []string{"team-a-cats", "TEAM-A-birds", "team-b-dogs"})
 		sum := h.mustRun(filtered)
 		checkSummary(t, sum, watch.Summary{Listed: 2, Transitions: 2, Alerted: 2, Advanced: true})
@@ -719,15 +694,15 @@ var cycleCases = []cycleCase{
 	}},
 
 	{"IGNORE_CREATED_BEFORE leaves older jobs alone", func(t *testing.T, h *harness) {
-		floor := h.clock.now().Add(-24 * time.Hour)
+		floor := h.clock.Now().Add(-24 * time.Hour)
 		filtered := setup{createdAfter: floor}
 		mk := func(name string, created time.Time) labeling.Job {
-			return labeling.Job{Name: name, Status: inProgress, CreatedAt: created, ModifiedAt: h.clock.now()}
+			return labeling.Job{Name: name, Status: inProgress, CreatedAt: created, ModifiedAt: h.clock.Now()}
 		}
 		h.put(mk("ancient", floor.Add(-time.Hour)), mk("just-before", floor.Add(-time.Millisecond)),
 			mk("at-floor", floor), mk("fresh", floor.Add(time.Hour)))
 		h.mustRun(filtered)
-		h.clock.tick(time.Minute)
+		h.clock.Advance(time.Minute)
 		h.set(failed, []string{"ancient", "just-before", "at-floor", "fresh"})
 		sum := h.mustRun(filtered)
 		checkSummary(t, sum, watch.Summary{Listed: 2, Transitions: 2, Alerted: 2, Advanced: true})
@@ -736,7 +711,7 @@ var cycleCases = []cycleCase{
 	}},
 
 	{"250 jobs changing at once: pages, one load per page, one digest", func(t *testing.T, h *harness) {
-		names := h.jobs("bulk", 250, inProgress, h.clock.now())
+		names := h.jobs("bulk", 250, inProgress, h.clock.Now())
 		sum := h.mustRun(setup{})
 		checkSummary(t, sum, watch.Summary{FirstRun: true, Listed: 250, Transitions: 250, Recorded: 250, Advanced: true})
 		if calls := h.listCalls(); calls != 3 {
@@ -746,7 +721,7 @@ var cycleCases = []cycleCase{
 			t.Errorf("first run: loads of %v jobs, want one per page: [100 100 50]", loads)
 		}
 
-		h.clock.tick(time.Minute)
+		h.clock.Advance(time.Minute)
 		h.set(completed, names)
 		before := h.listCalls()
 		sum = h.mustRun(setup{})
@@ -763,7 +738,7 @@ var cycleCases = []cycleCase{
 		}
 		h.checkStored(completed, true, names...)
 
-		h.clock.tick(time.Minute)
+		h.clock.Advance(time.Minute)
 		sum = h.mustRun(setup{})
 		checkSummary(t, sum, watch.Summary{Listed: 250})
 		if n := len(h.messages()); n != 1 {
@@ -775,7 +750,7 @@ var cycleCases = []cycleCase{
 	}},
 
 	{"jobs listed as the cursor saw them are not read again", func(t *testing.T, h *harness) {
-		now := h.clock.now()
+		now := h.clock.Now()
 		h.put(job("window-a", inProgress, now.Add(-3*time.Minute)), job("window-b", stopping, now.Add(-2*time.Minute)),
 			job("window-c", initializing, now), job("before-window", inProgress, now.Add(-time.Hour)))
 		h.mustRun(setup{})
@@ -790,7 +765,7 @@ var cycleCases = []cycleCase{
 		h.store.takeLoads()
 
 		for i := range 3 {
-			h.clock.tick(time.Minute)
+			h.clock.Advance(time.Minute)
 			sum := h.mustRun(setup{})
 			checkSummary(t, sum, watch.Summary{Listed: 3})
 			if sum.Known != 3 {
@@ -803,12 +778,12 @@ var cycleCases = []cycleCase{
 	}},
 
 	{"a job changed in the overlap window is read and alerted once", func(t *testing.T, h *harness) {
-		names := h.jobs("window", 150, inProgress, h.clock.now())
+		names := h.jobs("window", 150, inProgress, h.clock.Now())
 		h.mustRun(setup{})
 		h.store.takeLoads()
 
 		// 20 jobs change across both pages of the listing: one load of 20.
-		h.clock.tick(time.Minute)
+		h.clock.Advance(time.Minute)
 		h.set(failed, names[90:110])
 		sum := h.mustRun(setup{})
 		checkSummary(t, sum, watch.Summary{Listed: 150, Transitions: 20, Alerted: 20, Digest: true, Advanced: true})
@@ -820,7 +795,7 @@ var cycleCases = []cycleCase{
 		}
 		h.checkStored(failed, true, names[90:110]...)
 
-		h.clock.tick(time.Minute)
+		h.clock.Advance(time.Minute)
 		sum = h.mustRun(setup{})
 		checkSummary(t, sum, watch.Summary{Listed: 150})
 		if loads := h.store.takeLoads(); len(loads) != 0 {
@@ -832,9 +807,9 @@ var cycleCases = []cycleCase{
 	}},
 
 	{"a job changed again in the millisecond its listing showed is alerted", func(t *testing.T, h *harness) {
-		h.put(job("twice", initializing, h.clock.now()))
+		h.put(job("twice", initializing, h.clock.Now()))
 		h.mustRun(setup{})
-		h.clock.tick(time.Minute)
+		h.clock.Advance(time.Minute)
 		h.set(inProgress, []string{"twice"})
 		// Once the page is listed, the job fails, stamped with the same
 		// instant: the cursor's Seen holds the time it fails at too.
@@ -844,7 +819,7 @@ var cycleCases = []cycleCase{
 		h.checkStored(inProgress, false, "twice")
 		h.store.takeLoads()
 
-		h.clock.tick(time.Minute)
+		h.clock.Advance(time.Minute)
 		sum = h.mustRun(setup{})
 		checkSummary(t, sum, watch.Summary{Listed: 1, Transitions: 1, Alerted: 1})
 		if loads := h.store.takeLoads(); !slices.Equal(loads, []int{1}) {
@@ -855,14 +830,14 @@ var cycleCases = []cycleCase{
 	}},
 
 	{"a job that becomes visible late inside the overlap window is alerted once", func(t *testing.T, h *harness) {
-		h.put(job("on-time", inProgress, h.clock.now()))
+		h.put(job("on-time", inProgress, h.clock.Now()))
 		h.mustRun(setup{})
 		cursor, _ := h.cursor()
 		h.store.takeLoads()
 
 		// It failed two minutes before the cursor, but the listing that set
 		// the cursor did not show it yet.
-		h.clock.tick(time.Minute)
+		h.clock.Advance(time.Minute)
 		h.put(job("late", failed, cursor.Add(-2*time.Minute)))
 		sum := h.mustRun(setup{})
 		// Nothing is newer than the cursor, so it stays.
@@ -878,7 +853,7 @@ var cycleCases = []cycleCase{
 
 		// The cursor did not move, so it does not know the late job: it is
 		// read again, and found alerted.
-		h.clock.tick(time.Minute)
+		h.clock.Advance(time.Minute)
 		sum = h.mustRun(setup{})
 		checkSummary(t, sum, watch.Summary{Listed: 2})
 		if loads := h.store.takeLoads(); !slices.Equal(loads, []int{1}) {
@@ -888,9 +863,9 @@ var cycleCases = []cycleCase{
 	}},
 
 	{"a listing older than the cursor saw is read and found stale", func(t *testing.T, h *harness) {
-		h.put(job("lagging", inProgress, h.clock.now()))
+		h.put(job("lagging", inProgress, h.clock.Now()))
 		h.mustRun(setup{})
-		h.clock.tick(time.Minute)
+		h.clock.Advance(time.Minute)
 		h.set(completed, []string{"lagging"})
 		h.mustRun(setup{})
 		checkEachOnce(t, h.messages(), "lagging")
@@ -901,7 +876,7 @@ var cycleCases = []cycleCase{
 		h.emu.Update("lagging", func(j *labeling.Job) {
 			j.Status, j.ModifiedAt = inProgress, current.ModifiedAt.Add(-30*time.Second)
 		})
-		h.clock.tick(time.Minute)
+		h.clock.Advance(time.Minute)
 		sum := h.mustRun(setup{})
 		checkSummary(t, sum, watch.Summary{Listed: 1, Stale: 1})
 		if loads := h.store.takeLoads(); !slices.Equal(loads, []int{1}) {
@@ -911,7 +886,7 @@ var cycleCases = []cycleCase{
 
 		// Shown as it is again, the job is as the cursor saw it.
 		h.emu.Update("lagging", func(j *labeling.Job) { *j = current })
-		h.clock.tick(time.Minute)
+		h.clock.Advance(time.Minute)
 		sum = h.mustRun(setup{})
 		checkSummary(t, sum, watch.Summary{Listed: 1})
 		if loads := h.store.takeLoads(); sum.Known != 1 || len(loads) != 0 {
@@ -921,11 +896,11 @@ var cycleCases = []cycleCase{
 	}},
 
 	{"a listing that fails part-way changes nothing", func(t *testing.T, h *harness) {
-		h.put(job("seed", inProgress, h.clock.now().Add(-time.Hour)))
+		h.put(job("seed", inProgress, h.clock.Now().Add(-time.Hour)))
 		h.mustRun(setup{})
 		before, _ := h.cursor()
-		h.clock.tick(time.Minute)
-		names := h.jobs("new", 110, inProgress, h.clock.now())
+		h.clock.Advance(time.Minute)
+		names := h.jobs("new", 110, inProgress, h.clock.Now())
 		h.set(failed, names[:1])
 
 		failPage2 := setup{afterPage: func(page int) {
@@ -942,7 +917,7 @@ var cycleCases = []cycleCase{
 			t.Errorf("summary %+v, want nothing done", sum)
 		}
 		h.checkNotStored(names...)
-		if n := h.hook.Requests(); n != 0 {
+		if n := h.slack.Requests(); n != 0 {
 			t.Errorf("%d posts from a run whose listing failed", n)
 		}
 		if c, _ := h.cursor(); !c.Equal(before) {
@@ -957,12 +932,12 @@ var cycleCases = []cycleCase{
 	{"a failed state load is reported as the cause", func(t *testing.T, h *harness) {
 		// The seed, which the cursor will know, is created last, so it is
 		// listed last: page 1 is 100 jobs to read, a full batch.
-		seed := job("seed", inProgress, h.clock.now().Add(-time.Hour))
+		seed := job("seed", inProgress, h.clock.Now().Add(-time.Hour))
 		seed.CreatedAt = seed.ModifiedAt.Add(-time.Minute)
 		h.put(seed)
 		h.mustRun(setup{})
-		h.clock.tick(time.Minute)
-		names := h.jobs("new", 110, failed, h.clock.now())
+		h.clock.Advance(time.Minute)
+		names := h.jobs("new", 110, failed, h.clock.Now())
 
 		// Loading page 1's jobs fails: the run reports that, not a
 		// listing or a context error, and neither records nor posts.
@@ -973,7 +948,7 @@ var cycleCases = []cycleCase{
 			t.Fatalf("Run: %v, want the load's error", err)
 		}
 		h.checkNotStored(names...)
-		if n := h.hook.Requests(); n != 0 {
+		if n := h.slack.Requests(); n != 0 {
 			t.Errorf("%d posts from a run that could not load its state", n)
 		}
 
@@ -984,12 +959,12 @@ var cycleCases = []cycleCase{
 	{"a job is alerted once across 20 cycles", func(t *testing.T, h *harness) {
 		// A long overlap lists the job again in every cycle.
 		relist := setup{opts: watch.Options{Overlap: 24 * time.Hour}}
-		h.put(job("once", inProgress, h.clock.now()), job("bystander", inProgress, h.clock.now()))
+		h.put(job("once", inProgress, h.clock.Now()), job("bystander", inProgress, h.clock.Now()))
 		h.mustRun(relist)
-		h.clock.tick(time.Minute)
+		h.clock.Advance(time.Minute)
 		h.set(failed, []string{"once"}, func(j *labeling.Job) { j.FailureReason = "ClientError: bad manifest" })
 		for i := range 20 {
-			h.clock.tick(5 * time.Minute)
+			h.clock.Advance(5 * time.Minute)
 			sum := h.mustRun(relist)
 			if sum.Listed != 2 {
 				t.Errorf("cycle %d listed %d jobs, want 2", i+1, sum.Listed)
@@ -1000,21 +975,24 @@ var cycleCases = []cycleCase{
 	}},
 
 	{"Slack outage keeps the alert pending, recovery delivers it once", func(t *testing.T, h *harness) {
-		h.put(job("outage", inProgress, h.clock.now()), job("quiet", inProgress, h.clock.now()))
+		h.put(job("outage", inProgress, h.clock.Now()), job("quiet", inProgress, h.clock.Now()))
 		h.mustRun(setup{})
 		before, _ := h.cursor()
 
-		h.clock.tick(time.Minute)
+		h.clock.Advance(time.Minute)
 		h.set(failed, []string{"outage"})
 		h.set(stopping, []string{"quiet"})
-		h.hook.FailNext(fastRetrier.Attempts, http.StatusServiceUnavailable, "service unavailable", nil)
+		h.slack.FailNext(watch.DefaultRetrier.Attempts, testenv.SlackFault{Status: http.StatusServiceUnavailable, Body: "service unavailable"})
 		sum, err := h.runCtx(t.Context(), h.watcher(setup{}))
 		if !errors.Is(err, watch.ErrPending) {
 			t.Fatalf("Run: %v, want ErrPending", err)
 		}
 		checkSummary(t, sum, watch.Summary{Listed: 2, Transitions: 2, Recorded: 1, Pending: 1})
-		if got := h.hook.Requests(); got != fastRetrier.Attempts {
-			t.Errorf("%d posts, want %d (every attempt)", got, fastRetrier.Attempts)
+		if got := h.slack.Requests(); got != watch.DefaultRetrier.Attempts {
+			t.Errorf("%d posts, want %d (every attempt)", got, watch.DefaultRetrier.Attempts)
+		}
+		if w := h.clock.Waits(); len(w) != watch.DefaultRetrier.Attempts-1 {
+			t.Errorf("waited %v, want a backoff before each retry", w)
 		}
 		if n := len(h.messages()); n != 0 {
 			t.Fatalf("%d messages accepted during the outage", n)
@@ -1025,31 +1003,31 @@ var cycleCases = []cycleCase{
 			t.Errorf("cursor moved from %v to %v with an alert pending", before, c)
 		}
 
-		h.clock.tick(time.Minute)
+		h.clock.Advance(time.Minute)
 		sum = h.mustRun(setup{})
 		checkSummary(t, sum, watch.Summary{Listed: 2, Transitions: 1, Alerted: 1, Advanced: true})
 		checkEachOnce(t, h.messages(), "outage")
 		h.checkStored(failed, true, "outage")
 
-		h.clock.tick(time.Minute)
+		h.clock.Advance(time.Minute)
 		h.mustRun(setup{})
 		checkEachOnce(t, h.messages(), "outage")
 	}},
 
 	{"one job's failed post does not stop the others", func(t *testing.T, h *harness) {
-		h.put(job("a-first", inProgress, h.clock.now()), job("b-second", inProgress, h.clock.now()))
+		h.put(job("a-first", inProgress, h.clock.Now()), job("b-second", inProgress, h.clock.Now()))
 		h.mustRun(setup{})
 		before, _ := h.cursor()
-		h.clock.tick(time.Minute)
+		h.clock.Advance(time.Minute)
 		h.set(failed, []string{"a-first", "b-second"})
 		// Alerts go out by job name: a-first meets a final error.
-		h.hook.FailNext(1, http.StatusNotFound, "no_service", nil)
+		h.slack.FailNext(1, testenv.SlackFault{Status: http.StatusNotFound, Body: "no_service"})
 		sum, err := h.runCtx(t.Context(), h.watcher(setup{}))
 		if !errors.Is(err, watch.ErrPending) {
 			t.Fatalf("Run: %v, want ErrPending", err)
 		}
 		checkSummary(t, sum, watch.Summary{Listed: 2, Transitions: 2, Alerted: 1, Pending: 1})
-		if got := h.hook.Requests(); got != 2 {
+		if got := h.slack.Requests(); got != 2 {
 			t.Errorf("%d posts, want 2 (a final error is not retried)", got)
 		}
 		checkEachOnce(t, h.messages(), "b-second")
@@ -1059,32 +1037,91 @@ var cycleCases = []cycleCase{
 			t.Errorf("cursor moved with an alert pending")
 		}
 
-		h.clock.tick(time.Minute)
+		h.clock.Advance(time.Minute)
 		h.mustRun(setup{})
 		checkEachOnce(t, h.messages(), "a-first", "b-second")
 	}},
 
 	{"Slack answers that are retried within the run", func(t *testing.T, h *harness) {
-		h.put(job("throttled", inProgress, h.clock.now()), job("proxied", inProgress, h.clock.now()))
+		h.put(job("throttled", inProgress, h.clock.Now()), job("proxied", inProgress, h.clock.Now()))
 		h.mustRun(setup{})
-		h.clock.tick(time.Minute)
+		h.clock.Advance(time.Minute)
 		h.set(completed, []string{"throttled", "proxied"})
 		// Alerts go out by job name, so proxied meets both faults: a 200
 		// that is not Slack's "ok", then a 429; its third try gets through.
-		h.hook.FailNext(1, http.StatusOK, "<html>captive portal</html>", nil)
-		h.hook.FailNext(1, http.StatusTooManyRequests, "", http.Header{"Retry-After": {"0"}})
+		h.slack.FailNext(1, testenv.SlackFault{Status: http.StatusOK, Body: "<html>captive portal</html>"})
+		h.slack.FailNext(1, testenv.SlackRateLimit("0"))
 		sum := h.mustRun(setup{})
 		checkSummary(t, sum, watch.Summary{Listed: 2, Transitions: 2, Alerted: 2, Advanced: true})
-		if got := h.hook.Requests(); got != 4 {
+		if got := h.slack.Requests(); got != 4 {
 			t.Errorf("%d posts, want 4", got)
+		}
+		// A Retry-After of 0 asks for no wait of its own: the backoff stands.
+		if w := h.clock.Waits(); len(w) != 2 || w[0] <= 0 || w[1] <= 0 {
+			t.Errorf("waited %v, want a backoff before each of the two retries", w)
 		}
 		checkEachOnce(t, h.messages(), "throttled", "proxied")
 	}},
 
-	{"text from the API arrives escaped", func(t *testing.T, h *harness) {
-		h.put(job("escaping", inProgress, h.clock.now()))
+	{"posts are paced Pace apart", func(t *testing.T, h *harness) {
+		paced := setup{opts: watch.Options{Pace: time.Second}}
+		names := h.jobs("paced", 3, inProgress, h.clock.Now())
+		h.mustRun(paced)
+		at := h.clock.Advance(time.Minute)
+		h.set(failed, names)
+		sum := h.mustRun(paced)
+		checkSummary(t, sum, watch.Summary{Listed: 3, Transitions: 3, Alerted: 3, Advanced: true})
+		checkEachOnce(t, h.messages(), names...)
+		// The first post goes at once, each later one a second after the
+		// one before; each alert is committed as the clock stood then.
+		checkWaits(t, h.clock, time.Second, time.Second)
+		recs := h.records(names...)
+		for i, name := range names {
+			if want := at.Add(time.Duration(i) * time.Second); !recs[name].AlertedAt.Equal(want) {
+				t.Errorf("%s alerted at %v, want %v", name, recs[name].AlertedAt, want)
+			}
+		}
+	}},
+
+	{"a Retry-After is waited out before the retry", func(t *testing.T, h *harness) {
+		h.put(job("a-limited", inProgress, h.clock.Now()), job("b-next", inProgress, h.clock.Now()))
 		h.mustRun(setup{})
-		h.clock.tick(time.Minute)
+		h.clock.Advance(time.Minute)
+		h.set(failed, []string{"a-limited", "b-next"})
+		// Slack asks for 30 s of quiet: the retry comes then, not after the
+		// half-second backoff, and the next alert follows without a wait.
+		h.slack.FailNext(1, testenv.SlackRateLimit("30"))
+		sum := h.mustRun(setup{})
+		checkSummary(t, sum, watch.Summary{Listed: 2, Transitions: 2, Alerted: 2, Advanced: true})
+		checkWaits(t, h.clock, 30*time.Second)
+		checkEachOnce(t, h.messages(), "a-limited", "b-next")
+	}},
+
+	{"a Retry-After holds back the next alert's post", func(t *testing.T, h *harness) {
+		h.put(job("a-limited", inProgress, h.clock.Now()), job("b-next", inProgress, h.clock.Now()))
+		h.mustRun(setup{})
+		at := h.clock.Advance(time.Minute)
+		h.set(failed, []string{"a-limited", "b-next"})
+		// With one attempt an alert, a-limited is left pending at once; the
+		// run posts nothing more to the channel until Slack's 30 s passed.
+		once := setup{opts: watch.Options{Retrier: watch.Retrier{Attempts: 1}}}
+		h.slack.FailNext(1, testenv.SlackRateLimit("30"))
+		sum, err := h.runCtx(t.Context(), h.watcher(once))
+		if !errors.Is(err, watch.ErrPending) {
+			t.Fatalf("Run: %v, want ErrPending", err)
+		}
+		checkSummary(t, sum, watch.Summary{Listed: 2, Transitions: 2, Alerted: 1, Pending: 1})
+		checkWaits(t, h.clock, 30*time.Second)
+		checkEachOnce(t, h.messages(), "b-next")
+		if rec := h.records("b-next")["b-next"]; !rec.AlertedAt.Equal(at.Add(30 * time.Second)) {
+			t.Errorf("b-next alerted at %v, want 30 s after the 429 at %v", rec.AlertedAt, at)
+		}
+	}},
+
+	{"text from the API arrives escaped", func(t *testing.T, h *harness) {
+		h.put(job("escaping", inProgress, h.clock.Now()))
+		h.mustRun(setup{})
+		h.clock.Advance(time.Minute)
 		h.set(failed, []string{"escaping"}, func(j *labeling.Job) {
 			j.FailureReason = "ClientError: <!channel> ping <@U123> see <https://x|y> &amp; <!here>"
 			j.OutputManifest = "s3://bucket/<!everyone>/output.manifest"
@@ -1115,12 +1152,12 @@ var cycleCases = []cycleCase{
 
 	{"digest above the threshold, single messages up to it", func(t *testing.T, h *harness) {
 		five := setup{opts: watch.Options{DigestThreshold: 5}}
-		digested := h.jobs("digest", 6, inProgress, h.clock.now())
-		single := h.jobs("single", 5, inProgress, h.clock.now())
-		late := h.jobs("late", 6, inProgress, h.clock.now())
+		digested := h.jobs("digest", 6, inProgress, h.clock.Now())
+		single := h.jobs("single", 5, inProgress, h.clock.Now())
+		late := h.jobs("late", 6, inProgress, h.clock.Now())
 		h.mustRun(five)
 
-		h.clock.tick(time.Minute)
+		h.clock.Advance(time.Minute)
 		h.set(failed, digested[:2], func(j *labeling.Job) { j.FailureReason = "ClientError: bad manifest" })
 		h.set(completed, digested[2:])
 		sum := h.mustRun(five)
@@ -1137,7 +1174,7 @@ var cycleCases = []cycleCase{
 		h.checkStored(failed, true, digested[:2]...)
 		h.checkStored(completed, true, digested[2:]...)
 
-		h.clock.tick(time.Minute)
+		h.clock.Advance(time.Minute)
 		h.set(stopped, single)
 		sum = h.mustRun(five)
 		checkSummary(t, sum, watch.Summary{Listed: 17, Transitions: 5, Alerted: 5, Advanced: true})
@@ -1146,9 +1183,9 @@ var cycleCases = []cycleCase{
 
 		// A digest Slack does not take stays pending as a whole.
 		before, _ := h.cursor()
-		h.clock.tick(time.Minute)
+		h.clock.Advance(time.Minute)
 		h.set(failed, late)
-		h.hook.FailNext(fastRetrier.Attempts, http.StatusInternalServerError, "", nil)
+		h.slack.FailNext(watch.DefaultRetrier.Attempts, testenv.SlackFault{Status: http.StatusInternalServerError})
 		sum, err := h.runCtx(t.Context(), h.watcher(five))
 		if !errors.Is(err, watch.ErrPending) {
 			t.Fatalf("Run: %v, want ErrPending", err)
@@ -1158,7 +1195,7 @@ var cycleCases = []cycleCase{
 		if c, _ := h.cursor(); !c.Equal(before) {
 			t.Errorf("cursor moved with a digest pending")
 		}
-		h.clock.tick(time.Minute)
+		h.clock.Advance(time.Minute)
 		h.mustRun(five)
 		msgs = h.messages()
 		if len(msgs) != 7 || !strings.HasPrefix(msgs[6].Text, "🚨 6 labeling job alerts") {
@@ -1168,9 +1205,9 @@ var cycleCases = []cycleCase{
 	}},
 
 	{"two overlapping runs post each transition once", func(t *testing.T, h *harness) {
-		names := h.jobs("overlap", 30, inProgress, h.clock.now())
+		names := h.jobs("overlap", 30, inProgress, h.clock.Now())
 		h.mustRun(setup{})
-		h.clock.tick(time.Minute)
+		h.clock.Advance(time.Minute)
 		h.set(completed, names[:10])
 		h.set(failed, names[10:20])
 		h.set(stopped, names[20:])
@@ -1209,7 +1246,7 @@ var cycleCases = []cycleCase{
 		h.checkStored(failed, true, names[10:20]...)
 		h.checkStored(stopped, true, names[20:]...)
 
-		h.clock.tick(time.Minute)
+		h.clock.Advance(time.Minute)
 		h.mustRun(setup{})
 		if n := len(h.messages()); n != 30 {
 			t.Errorf("%d messages after a later run, want still 30", n)
@@ -1217,30 +1254,30 @@ var cycleCases = []cycleCase{
 	}},
 
 	{"a stale listing is ignored", func(t *testing.T, h *harness) {
-		h.put(job("flapping", inProgress, h.clock.now()))
+		h.put(job("flapping", inProgress, h.clock.Now()))
 		h.mustRun(setup{})
-		h.clock.tick(time.Minute)
+		h.clock.Advance(time.Minute)
 		h.set(completed, []string{"flapping"})
 		h.mustRun(setup{})
 		checkEachOnce(t, h.messages(), "flapping")
 
-		h.clock.tick(time.Minute)
+		h.clock.Advance(time.Minute)
 		h.set(inProgress, []string{"flapping"}) // a lagging replica answers
 		sum := h.mustRun(setup{})
 		checkSummary(t, sum, watch.Summary{Listed: 1, Stale: 1, Advanced: true})
 		h.checkStored(completed, true, "flapping")
 
-		h.clock.tick(time.Minute)
+		h.clock.Advance(time.Minute)
 		h.set(completed, []string{"flapping"})
 		h.mustRun(setup{})
 		checkEachOnce(t, h.messages(), "flapping")
 	}},
 
 	{"an unknown status is recorded and logged", func(t *testing.T, h *harness) {
-		h.put(job("pausing", inProgress, h.clock.now()), job("born-paused", "Paused", h.clock.now()))
+		h.put(job("pausing", inProgress, h.clock.Now()), job("born-paused", "Paused", h.clock.Now()))
 		h.mustRun(setup{})
 		h.checkStored("Paused", false, "born-paused")
-		h.clock.tick(time.Minute)
+		h.clock.Advance(time.Minute)
 		h.set("Paused", []string{"pausing"})
 		sum := h.mustRun(setup{})
 		checkSummary(t, sum, watch.Summary{Listed: 2, Transitions: 1, Recorded: 1, Advanced: true})
@@ -1252,7 +1289,7 @@ var cycleCases = []cycleCase{
 			t.Errorf("the unknown status is not logged:\n%s", logs)
 		}
 
-		h.clock.tick(time.Minute)
+		h.clock.Advance(time.Minute)
 		h.set(completed, []string{"pausing", "born-paused"})
 		h.mustRun(setup{})
 		msgs := h.messages()
@@ -1265,10 +1302,10 @@ var cycleCases = []cycleCase{
 	}},
 
 	{"a deadline inside the margin stops the run cleanly", func(t *testing.T, h *harness) {
-		h.put(job("late", inProgress, h.clock.now()))
+		h.put(job("late", inProgress, h.clock.Now()))
 		h.mustRun(setup{})
 		before, _ := h.cursor()
-		h.clock.tick(time.Minute)
+		h.clock.Advance(time.Minute)
 		h.set(failed, []string{"late"})
 
 		// A deadline a minute away, inside a ten-minute margin: the run must
@@ -1287,8 +1324,8 @@ var cycleCases = []cycleCase{
 		if sum.Alerted != 0 || sum.Recorded != 0 || sum.Advanced {
 			t.Errorf("summary %+v, want nothing done", sum)
 		}
-		if h.hook.Requests() != 0 {
-			t.Errorf("%d posts in a run out of time", h.hook.Requests())
+		if h.slack.Requests() != 0 {
+			t.Errorf("%d posts in a run out of time", h.slack.Requests())
 		}
 		h.checkStored(inProgress, false, "late")
 		if c, _ := h.cursor(); !c.Equal(before) {
@@ -1301,15 +1338,15 @@ var cycleCases = []cycleCase{
 	}},
 
 	{"a Retry-After past the deadline leaves the alerts for the next run", func(t *testing.T, h *harness) {
-		h.put(job("rate-limited", inProgress, h.clock.now()), job("waits-its-turn", inProgress, h.clock.now()))
+		h.put(job("rate-limited", inProgress, h.clock.Now()), job("waits-its-turn", inProgress, h.clock.Now()))
 		h.mustRun(setup{})
 		before, _ := h.cursor()
-		h.clock.tick(time.Minute)
+		h.clock.Advance(time.Minute)
 		h.set(failed, []string{"rate-limited", "waits-its-turn"})
 
 		// Slack asks for an hour of quiet; the run has a minute left. It
 		// neither retries nor posts the next alert to the channel.
-		h.hook.FailNext(1, http.StatusTooManyRequests, "", http.Header{"Retry-After": {"3600"}})
+		h.slack.FailNext(1, testenv.SlackRateLimit("3600"))
 		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 		defer cancel()
 		sum, err := h.runCtx(ctx, h.watcher(setup{}))
@@ -1320,15 +1357,16 @@ var cycleCases = []cycleCase{
 			t.Errorf("Run waited for the deadline instead of giving up")
 		}
 		checkSummary(t, sum, watch.Summary{Listed: 2, Transitions: 2, Pending: 2})
-		if got := h.hook.Requests(); got != 1 {
+		if got := h.slack.Requests(); got != 1 {
 			t.Errorf("%d posts, want 1", got)
 		}
+		checkWaits(t, h.clock) // nor waits in vain
 		h.checkStored(inProgress, false, "rate-limited", "waits-its-turn")
 		if c, _ := h.cursor(); !c.Equal(before) {
 			t.Errorf("cursor moved with alerts pending")
 		}
 
-		h.clock.tick(time.Minute)
+		h.clock.Advance(time.Minute)
 		h.mustRun(setup{})
 		checkEachOnce(t, h.messages(), "rate-limited", "waits-its-turn")
 	}},

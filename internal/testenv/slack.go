@@ -1,0 +1,331 @@
+package testenv
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// The credentials a Slack accepts. Each carries the marker "SECRET", so a
+// test can search any output for them; every segment of the webhook path
+// does too.
+const (
+	SlackHookPath = "/services/T0SECRET1/B0SECRET2/SECRETwebhookPath42"
+	SlackToken    = "test-good-bot-token-SECRET-1234"
+	SlackChannel  = "C0ALERTS01"
+)
+
+// Slack is a local Slack for tests. It serves both ways to post: an incoming
+// webhook (WebhookURL) and the Web API's chat.postMessage (APIURL, with
+// SlackToken and SlackChannel), and answers as Slack does: the webhook 200
+// "ok", 400 "invalid_payload" for a body that is no message, 404
+// "no_service" on another path; the Web API HTTP 200 with JSON, ok true with
+// the channel and the message's ts, or ok false with invalid_auth for another
+// token, channel_not_found for another channel, no_text, invalid_blocks.
+//
+// It records every message it takes and counts every request, and on demand
+// answers late (SetLatency) or shows faults (FailNext). Its methods are safe
+// to call while it serves requests.
+type Slack struct {
+	URL string // the base URL: the webhook is URL+SlackHookPath, the Web API URL+"/api/"
+
+	srv  *httptest.Server
+	held chan struct{}
+
+	mu       sync.Mutex
+	idle     *sync.Cond // signalled when active drops
+	active   int        // requests being handled, but for held ones
+	latency  time.Duration
+	faults   []SlackFault
+	requests int
+	messages []SlackMessage
+}
+
+// SlackMessage is a message Slack took.
+type SlackMessage struct {
+	Text    string
+	Blocks  []json.RawMessage // each block as sent
+	Channel string            // chat.postMessage's channel; "" from the webhook
+	TS      string            // chat.postMessage's answer: the message's ts
+	Raw     []byte            // the request body as sent
+	// Unacknowledged is set when a fault took the message and then kept
+	// the client from learning it (SlackFault.Post): a retry posts it
+	// again.
+	Unacknowledged bool
+}
+
+// SlackFault is how Slack answers one request instead of as Slack does. Of
+// Hold, Reset and Status, the first one set is shown.
+type SlackFault struct {
+	// Status, with Body and Header, is the answer to give instead.
+	Status int
+	Body   string
+	Header http.Header
+	// Reset ends the connection with a TCP RST and no answer.
+	Reset bool
+	// Hold answers nothing until the client goes away (its timeout, its
+	// context, its process), after a signal on Held.
+	Hold bool
+	// Delay answers this late instead of after SetLatency's delay; a
+	// request whose client goes away first has no effect.
+	Delay time.Duration
+	// Post takes the message, as Slack would, before showing the fault, so
+	// the client cannot tell that it went out; without Post the fault
+	// takes nothing.
+	Post bool
+}
+
+// misbehaves reports whether f answers otherwise than Slack would.
+func (f SlackFault) misbehaves() bool { return f.Hold || f.Reset || f.Status != 0 }
+
+// NewSlack starts a Slack for the rest of the test.
+func NewSlack(t testing.TB) *Slack {
+	t.Helper()
+	s := &Slack{held: make(chan struct{}, 64)}
+	s.idle = sync.NewCond(&s.mu)
+	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	t.Cleanup(func() {
+		s.srv.CloseClientConnections() // ends held requests
+		s.srv.Close()
+	})
+	s.URL = s.srv.URL
+	return s
+}
+
+// WebhookURL is the incoming webhook's URL, a secret.
+func (s *Slack) WebhookURL() string { return s.URL + SlackHookPath }
+
+// APIURL is the Web API's base URL, as slack-go's OptionAPIURL takes it.
+func (s *Slack) APIURL() string { return s.URL + "/api/" }
+
+// FailNext makes the next n requests show f. Faults queue up in the order
+// given.
+func (s *Slack) FailNext(n int, f SlackFault) {
+	f.Header = f.Header.Clone()
+	s.locked(func() { s.faults = append(s.faults, slices.Repeat([]SlackFault{f}, n)...) })
+}
+
+// SetLatency delays every later answer by d. A request whose client goes
+// away during the delay has no effect.
+func (s *Slack) SetLatency(d time.Duration) {
+	s.locked(func() { s.latency = d })
+}
+
+// ClearFaults drops the faults not shown yet and the latency.
+func (s *Slack) ClearFaults() {
+	s.locked(func() { s.faults, s.latency = nil, 0 })
+}
+
+// locked runs f holding s.mu.
+func (s *Slack) locked(f func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f()
+}
+
+// Requests is how many requests Slack has received, failed ones included.
+func (s *Slack) Requests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests
+}
+
+// Messages is every message Slack took, in the order it took them.
+func (s *Slack) Messages() []SlackMessage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.messages)
+}
+
+// Settle waits until every request being handled is answered, but those a
+// Hold keeps on purpose. A client that gave up (its timeout, its context)
+// may leave its request being handled; after Settle, Messages tells whether
+// Slack took it.
+func (s *Slack) Settle() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.active > 0 {
+		s.idle.Wait()
+	}
+}
+
+// Held receives a value each time a Hold takes effect: the request is in,
+// and its message taken if the fault says Post. It keeps the last 64 a test
+// has not received.
+func (s *Slack) Held() <-chan struct{} { return s.held }
+
+// begin counts a request and takes the fault it is to show and its delay.
+func (s *Slack) begin() (SlackFault, time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests++
+	s.active++
+	var f SlackFault
+	if len(s.faults) > 0 {
+		f, s.faults = s.faults[0], s.faults[1:]
+	}
+	if f.Delay > 0 {
+		return f, f.Delay
+	}
+	return f, s.latency
+}
+
+func (s *Slack) serve(w http.ResponseWriter, r *http.Request) {
+	f, delay := s.begin()
+	var once sync.Once
+	done := func() {
+		once.Do(func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			s.active--
+			s.idle.Broadcast()
+		})
+	}
+	defer done()
+	body, err := io.ReadAll(io.LimitReader(r.Body, 4<<20))
+	if err != nil || !sleep(r.Context(), delay) {
+		return // the client went away
+	}
+	if f.misbehaves() && !f.Post {
+		s.misbehave(w, r, f, done)
+		return
+	}
+	msg, refusal := read(r, body)
+	if refusal != nil {
+		refusal(w)
+		return
+	}
+	msg.Raw, msg.Unacknowledged = body, f.misbehaves()
+	s.mu.Lock()
+	if msg.Channel != "" {
+		msg.TS = fmt.Sprintf("1700000000.%06d", len(s.messages)+1)
+	}
+	s.messages = append(s.messages, msg)
+	s.mu.Unlock()
+	switch {
+	case f.misbehaves():
+		s.misbehave(w, r, f, done)
+	case msg.Channel != "":
+		apiAnswer(w, map[string]any{"ok": true, "channel": msg.Channel, "ts": msg.TS})
+	default:
+		_, _ = io.WriteString(w, "ok")
+	}
+}
+
+// misbehave answers r as f says; done ends the request for Settle.
+func (s *Slack) misbehave(w http.ResponseWriter, r *http.Request, f SlackFault, done func()) {
+	switch {
+	case f.Hold:
+		done() // held on purpose: Settle does not wait for it
+		select {
+		case s.held <- struct{}{}:
+		default:
+		}
+		<-r.Context().Done()
+	case f.Reset:
+		reset(w)
+	default:
+		maps.Copy(w.Header(), f.Header)
+		w.WriteHeader(f.Status)
+		_, _ = io.WriteString(w, f.Body)
+	}
+}
+
+// read reads the message a request posts, as Slack does; for a request
+// Slack refuses, it returns refusal, which writes Slack's answer.
+func read(r *http.Request, body []byte) (msg SlackMessage, refusal func(http.ResponseWriter)) {
+	switch {
+	case r.Method == http.MethodPost && r.URL.Path == SlackHookPath:
+		var m struct {
+			Text   string            `json:"text"`
+			Blocks []json.RawMessage `json:"blocks"`
+		}
+		if json.Unmarshal(body, &m) != nil || (m.Text == "" && len(m.Blocks) == 0) {
+			return msg, func(w http.ResponseWriter) {
+				w.WriteHeader(http.StatusBadRequest)
+				_, _ = io.WriteString(w, "invalid_payload")
+			}
+		}
+		msg.Text, msg.Blocks = m.Text, m.Blocks
+		return msg, nil
+	case r.URL.Path == "/api/chat.postMessage":
+		return readPostMessage(r, body)
+	case strings.HasPrefix(r.URL.Path, "/api/"):
+		return msg, apiError("unknown_method")
+	default:
+		return msg, func(w http.ResponseWriter) {
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = io.WriteString(w, "no_service")
+		}
+	}
+}
+
+// readPostMessage reads a chat.postMessage call: a form with the token (or
+// an Authorization header), the channel, the text and the blocks as JSON.
+func readPostMessage(r *http.Request, body []byte) (msg SlackMessage, refusal func(http.ResponseWriter)) {
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return msg, apiError("invalid_form_data")
+	}
+	token := form.Get("token")
+	if bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		token = bearer
+	}
+	switch {
+	case token != SlackToken:
+		return msg, apiError("invalid_auth")
+	case form.Get("channel") != SlackChannel:
+		return msg, apiError("channel_not_found")
+	}
+	msg.Channel, msg.Text = SlackChannel, form.Get("text")
+	if b := form.Get("blocks"); b != "" && json.Unmarshal([]byte(b), &msg.Blocks) != nil {
+		return msg, apiError("invalid_blocks")
+	}
+	if msg.Text == "" && len(msg.Blocks) == 0 {
+		return msg, apiError("no_text")
+	}
+	return msg, nil
+}
+
+// apiError is the Web API's answer to a call it refuses: HTTP 200, ok false.
+func apiError(code string) func(http.ResponseWriter) {
+	return func(w http.ResponseWriter) { apiAnswer(w, map[string]any{"ok": false, "error": code}) }
+}
+
+func apiAnswer(w http.ResponseWriter, answer map[string]any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	_ = json.NewEncoder(w).Encode(answer)
+}
+
+// sleep waits d, and reports false if ctx ends first.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
+	}
+	select {
+	case <-time.After(d):
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// SlackRateLimit is Slack's answer to a client that posts too fast: 429,
+// with a Retry-After header of retryAfter (seconds) unless it is "".
+func SlackRateLimit(retryAfter string) SlackFault {
+	f := SlackFault{Status: http.StatusTooManyRequests, Body: "rate_limited"}
+	if retryAfter != "" {
+		f.Header = http.Header{"Retry-After": {retryAfter}}
+	}
+	return f
+}

@@ -1,0 +1,206 @@
+package testenv
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	slackapi "github.com/slack-go/slack"
+)
+
+// postHook posts body to s's webhook and returns the answer's status, Retry-After
+// header and body.
+func postHook(ctx context.Context, s *Slack, body string) (status int, retryAfter, answer string, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.WebhookURL(), strings.NewReader(body))
+	if err != nil {
+		return 0, "", "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, "", "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("Retry-After"), string(b), err
+}
+
+const hookMessage = `{"text":"hello","blocks":[{"type":"section","text":{"type":"mrkdwn","text":"hello"}}]}`
+
+func TestSlackTakesMessages(t *testing.T) {
+	s := NewSlack(t)
+	ctx := t.Context()
+	block := slackapi.NewSectionBlock(slackapi.NewTextBlockObject(slackapi.MarkdownType, "*done*", false, false), nil, nil)
+
+	err := slackapi.PostWebhookContext(ctx, s.WebhookURL(), &slackapi.WebhookMessage{Text: "by webhook", Blocks: &slackapi.Blocks{BlockSet: []slackapi.Block{block}}})
+	if err != nil {
+		t.Fatalf("webhook: %v", err)
+	}
+	api := slackapi.New(SlackToken, slackapi.OptionAPIURL(s.APIURL()))
+	channel, ts, err := api.PostMessageContext(ctx, SlackChannel, slackapi.MsgOptionText("by bot", false), slackapi.MsgOptionBlocks(block, block))
+	if err != nil {
+		t.Fatalf("chat.postMessage: %v", err)
+	}
+
+	msgs := s.Messages()
+	if len(msgs) != 2 {
+		t.Fatalf("%d messages, want 2", len(msgs))
+	}
+	hook, bot := msgs[0], msgs[1]
+	if hook.Text != "by webhook" || len(hook.Blocks) != 1 || hook.Channel != "" || hook.TS != "" || !strings.Contains(string(hook.Raw), `"by webhook"`) {
+		t.Errorf("webhook message %+v", hook)
+	}
+	if bot.Text != "by bot" || len(bot.Blocks) != 2 || bot.Channel != SlackChannel || bot.TS == "" || bot.Unacknowledged {
+		t.Errorf("chat.postMessage message %+v", bot)
+	}
+	if channel != SlackChannel || ts != bot.TS {
+		t.Errorf("chat.postMessage answered channel %q, ts %q; want %q, %q", channel, ts, SlackChannel, bot.TS)
+	}
+	if !strings.Contains(string(hook.Blocks[0]), `"*done*"`) {
+		t.Errorf("block %s, want the block sent", hook.Blocks[0])
+	}
+	if n := s.Requests(); n != 2 {
+		t.Errorf("%d requests, want 2", n)
+	}
+}
+
+func TestSlackRefuses(t *testing.T) {
+	s := NewSlack(t)
+	ctx := t.Context()
+	for _, tt := range []struct {
+		name, token, channel, want string
+	}{
+		{"another token", "test-revoked-token", SlackChannel, "invalid_auth"},
+		{"another channel", SlackToken, "C0ARCHIVED", "channel_not_found"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			api := slackapi.New(tt.token, slackapi.OptionAPIURL(s.APIURL()))
+			_, _, err := api.PostMessageContext(ctx, tt.channel, slackapi.MsgOptionText("hi", false))
+			var ser slackapi.SlackErrorResponse
+			if !errors.As(err, &ser) || ser.Err != tt.want {
+				t.Errorf("error %v, want Slack's %q", err, tt.want)
+			}
+		})
+	}
+	t.Run("webhook payload without a message", func(t *testing.T) {
+		status, _, answer, err := postHook(ctx, s, `{"username":"x"}`)
+		if err != nil || status != http.StatusBadRequest || answer != "invalid_payload" {
+			t.Errorf("answer %d %q, %v; want 400 invalid_payload", status, answer, err)
+		}
+	})
+	t.Run("webhook at another path", func(t *testing.T) {
+		err := slackapi.PostWebhookContext(ctx, s.URL+"/services/T0/B0/other", &slackapi.WebhookMessage{Text: "hi"})
+		var sce slackapi.StatusCodeError
+		if !errors.As(err, &sce) || sce.Code != http.StatusNotFound {
+			t.Errorf("error %v, want 404", err)
+		}
+	})
+	if n := len(s.Messages()); n != 0 {
+		t.Errorf("%d messages taken from refused requests", n)
+	}
+}
+
+func TestSlackFaultAnswers(t *testing.T) {
+	t.Run("answers in order, then as Slack", func(t *testing.T) {
+		s := NewSlack(t)
+		s.FailNext(1, SlackFault{Status: http.StatusTooManyRequests, Body: "rate_limited", Header: http.Header{"Retry-After": {"3"}}})
+		s.FailNext(1, SlackFault{Status: http.StatusOK, Body: "<html>portal</html>"})
+		want := []struct {
+			status             int
+			retryAfter, answer string
+		}{
+			{http.StatusTooManyRequests, "3", "rate_limited"},
+			{http.StatusOK, "", "<html>portal</html>"},
+			{http.StatusOK, "", "ok"},
+		}
+		for i, w := range want {
+			status, retryAfter, answer, err := postHook(t.Context(), s, hookMessage)
+			if err != nil || status != w.status || retryAfter != w.retryAfter || answer != w.answer {
+				t.Errorf("request %d: %d, Retry-After %q, %q, %v; want %d, %q, %q", i+1, status, retryAfter, answer, err, w.status, w.retryAfter, w.answer)
+			}
+		}
+		if msgs := s.Messages(); len(msgs) != 1 {
+			t.Errorf("%d messages, want only the one answered ok", len(msgs))
+		}
+		if n := s.Requests(); n != 3 {
+			t.Errorf("%d requests, want 3", n)
+		}
+	})
+
+	t.Run("reset, before and after taking the message", func(t *testing.T) {
+		s := NewSlack(t)
+		s.FailNext(1, SlackFault{Reset: true})
+		s.FailNext(1, SlackFault{Reset: true, Post: true})
+		for i := range 2 {
+			if _, _, _, err := postHook(t.Context(), s, hookMessage); err == nil {
+				t.Errorf("request %d: answered, want the connection reset", i+1)
+			}
+		}
+		msgs := s.Messages()
+		if len(msgs) != 1 || !msgs[0].Unacknowledged {
+			t.Errorf("messages %+v, want one, taken unacknowledged", msgs)
+		}
+	})
+
+	for _, tt := range []struct {
+		name string
+		post bool
+	}{
+		{"hold before taking the message", false},
+		{"hold after taking the message", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := NewSlack(t)
+			s.FailNext(1, SlackFault{Hold: true, Post: tt.post})
+			ctx, cancel := context.WithCancel(t.Context())
+			done := make(chan error)
+			go func() {
+				_, _, _, err := postHook(ctx, s, hookMessage)
+				done <- err
+			}()
+			<-s.Held()
+			s.Settle() // a held request does not keep Settle waiting
+			msgs := s.Messages()
+			if tt.post != (len(msgs) == 1) || (tt.post && !msgs[0].Unacknowledged) {
+				t.Errorf("messages while held: %+v", msgs)
+			}
+			select {
+			case err := <-done:
+				t.Fatalf("the held request was answered: %v", err)
+			default:
+			}
+			cancel()
+			if err := <-done; !errors.Is(err, context.Canceled) {
+				t.Errorf("held request: %v, want the client's cancellation", err)
+			}
+		})
+	}
+
+	t.Run("late answers take nothing once the client gave up", func(t *testing.T) {
+		s := NewSlack(t)
+		s.FailNext(1, SlackFault{Delay: time.Hour})
+		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+		defer cancel()
+		if _, _, _, err := postHook(ctx, s, hookMessage); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("delayed request: %v, want the client's deadline", err)
+		}
+		s.SetLatency(time.Hour)
+		ctx, cancel = context.WithTimeout(t.Context(), 50*time.Millisecond)
+		defer cancel()
+		if _, _, _, err := postHook(ctx, s, hookMessage); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("request with latency: %v, want the client's deadline", err)
+		}
+		s.Settle()
+		if n := len(s.Messages()); n != 0 {
+			t.Errorf("%d messages taken from requests whose client gave up", n)
+		}
+		s.ClearFaults()
+		if status, _, answer, err := postHook(t.Context(), s, hookMessage); err != nil || answer != "ok" {
+			t.Errorf("after ClearFaults: %d %q, %v; want ok at once", status, answer, err)
+		}
+	})
+}
