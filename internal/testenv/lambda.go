@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -45,39 +44,42 @@ func Bootstrap() (string, error) {
 	return path, nil
 }
 
-// newestSource returns a Go source file (tests aside), go.mod or go.sum under
-// root modified after t, or "" if there is none.
+// newestSource returns a file the bootstrap is built from (the non-test Go
+// files of the module's packages cmd/handler imports, go.mod and go.sum)
+// that was modified after t, or "" if there is none. Edits elsewhere, say to
+// the benchmark or to testenv, leave the bootstrap current.
 func newestSource(root string, t time.Time) (string, error) {
-	var newer string
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
+	cmd := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.Dir}}{{end}}", "./cmd/handler")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("check the Lambda bootstrap is up to date: go list: %w", err)
+	}
+	files := []string{filepath.Join(root, "go.mod"), filepath.Join(root, "go.sum")}
+	for _, dir := range strings.Fields(string(out)) {
+		if !strings.HasPrefix(dir, root+string(filepath.Separator)) {
+			continue // a dependency's, from the module cache
 		}
-		name := d.Name()
-		if d.IsDir() {
-			if path != root && (strings.HasPrefix(name, ".") || name == "node_modules" || name == "testdata") {
-				return filepath.SkipDir
+		gofiles, err := filepath.Glob(filepath.Join(dir, "*.go"))
+		if err != nil {
+			return "", err
+		}
+		for _, f := range gofiles {
+			if !strings.HasSuffix(f, "_test.go") {
+				files = append(files, f)
 			}
-			return nil
 		}
-		source := strings.HasSuffix(name, ".go") && !strings.HasSuffix(name, "_test.go")
-		if !source && name != "go.mod" && name != "go.sum" {
-			return nil
-		}
-		info, err := d.Info()
+	}
+	for _, f := range files {
+		info, err := os.Stat(f)
 		if err != nil {
-			return err
+			return "", fmt.Errorf("check the Lambda bootstrap is up to date: %w", err)
 		}
 		if info.ModTime().After(t) {
-			newer = path
-			return filepath.SkipAll
+			return f, nil
 		}
-		return nil
-	})
-	if err != nil {
-		return "", fmt.Errorf("check the Lambda bootstrap is up to date: %w", err)
 	}
-	return newer, nil
+	return "", nil
 }
 
 // Lambda is one AWS Lambda Runtime Interface Emulator running a bootstrap.

@@ -939,14 +939,24 @@ var cycleCases = []cycleCase{
 		h.clock.Advance(time.Minute)
 		names := h.jobs("new", 110, failed, h.clock.Now())
 
-		// Loading page 1's jobs fails: the run reports that, not a
-		// listing or a context error, and neither records nor posts.
+		// Page 1's load fails while page 2 is still being listed: the
+		// emulator holds page 2 until the cycle gives up on it. The run
+		// reports the load, not the listing it cancelled, and neither
+		// records nor posts.
 		errLoad := errors.New("table throttled")
-		broken := setup{store: &failingLoad{Store: h.store, err: errLoad}}
+		broken := setup{
+			store: &failingLoad{Store: h.store, err: errLoad},
+			afterPage: func(page int) {
+				if page == 1 {
+					h.emu.SetLatency(time.Hour)
+				}
+			},
+		}
 		_, err := h.runCtx(t.Context(), h.watcher(broken))
 		if !errors.Is(err, errLoad) {
 			t.Fatalf("Run: %v, want the load's error", err)
 		}
+		h.emu.SetLatency(0)
 		h.checkNotStored(names...)
 		if n := h.slack.Requests(); n != 0 {
 			t.Errorf("%d posts from a run that could not load its state", n)
