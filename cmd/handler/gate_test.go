@@ -49,6 +49,15 @@ func (g *gate) down(on bool) {
 	g.isDown = on
 }
 
+// serve starts a server in front of the gate for the rest of the test and
+// returns its URL.
+func (g *gate) serve() string {
+	srv := httptest.NewServer(g)
+	g.t.Cleanup(srv.Close)
+	g.t.Cleanup(g.open) // before Close, which waits for held calls
+	return srv.URL
+}
+
 // open lets every held call go without an answer and holds no more. It
 // runs at cleanup, before the server closes (which waits for its handlers).
 func (g *gate) open() {

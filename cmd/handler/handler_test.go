@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
 	"os"
@@ -58,76 +57,28 @@ func TestMain(m *testing.M) {
 	}())
 }
 
-// slackServer is a local Slack: an incoming webhook at /services/... and
-// chat.postMessage at /api/. It records what it accepts and can be told to
-// fail.
-type slackServer struct {
-	*httptest.Server
-	gate     *gate // holds posts when a test asks it to
-	mu       sync.Mutex
-	messages []map[string]any
-	failWith int // answer every post with this HTTP status while set
-}
-
-func newSlackServer(t *testing.T) *slackServer {
-	s := &slackServer{}
-	s.gate = newGate(t, s, func(*http.Request) string { return slackPost })
-	s.Server = httptest.NewServer(s.gate)
-	t.Cleanup(s.Close)
-	t.Cleanup(s.gate.open) // before Close, which waits for held posts
-	return s
-}
-
-// slackPost is the one operation a slackServer's gate tells apart.
+// slackPost is the one operation the gate in front of Slack tells apart.
 const slackPost = "post"
 
-func (s *slackServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.failWith != 0 {
-		http.Error(w, "service_unavailable", s.failWith)
-		return
-	}
-	var msg map[string]any
-	if strings.HasPrefix(r.URL.Path, "/api/chat.postMessage") {
-		form, err := url.ParseQuery(string(body))
-		if err != nil {
-			http.Error(w, "bad form", http.StatusBadRequest)
-			return
-		}
-		var blocks any
-		json.Unmarshal([]byte(form.Get("blocks")), &blocks)
-		msg = map[string]any{"channel": form.Get("channel"), "token": form.Get("token"), "text": form.Get("text"), "blocks": blocks}
-		s.messages = append(s.messages, msg)
-		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, `{"ok":true,"channel":"C0TEST","ts":"1.2"}`)
-		return
-	}
-	if err := json.Unmarshal(body, &msg); err != nil {
-		http.Error(w, "invalid_payload", http.StatusBadRequest)
-		return
-	}
-	s.messages = append(s.messages, msg)
-	io.WriteString(w, "ok")
-}
-
-func (s *slackServer) fail(status int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failWith = status
-}
-
-// texts returns the fallback text of every accepted message, in order.
-func (s *slackServer) texts() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// texts is the fallback text of every message Slack took, in order.
+func (s *stack) texts() []string {
 	var out []string
-	for _, m := range s.messages {
-		text, _ := m["text"].(string)
-		out = append(out, text)
+	for _, m := range s.slack.Messages() {
+		out = append(out, m.Text)
 	}
 	return out
+}
+
+// leakedSecret returns the first of the local Slack's credentials that out
+// holds, or "": the bot token, or a segment of the webhook's path.
+func leakedSecret(out string) string {
+	secrets := testenv.SlackSecrets()
+	for _, secret := range secrets {
+		if strings.Contains(out, secret) {
+			return secret
+		}
+	}
+	return ""
 }
 
 // pageRequests counts the distinct ListLabelingJobs requests the function
@@ -165,15 +116,17 @@ func (p *pageRequests) distinct() int {
 }
 
 // stack is one deployed labelwatch: a function, its table, the account's
-// SageMaker and a Slack channel. The function reaches SageMaker and DynamoDB
-// through gates, which pass every call on until a test asks them to hold some.
+// SageMaker and a Slack channel. The function reaches SageMaker, DynamoDB and
+// Slack through gates, which pass every call on until a test asks them to
+// hold some.
 type stack struct {
 	t         *testing.T
 	emu       *emulator.Emulator
 	pages     *pageRequests
 	sagemaker *gate // in front of the emulator; operations by X-Amz-Target
 	dynamo    *gate // in front of dynalite; operations by X-Amz-Target
-	slack     *slackServer
+	slack     *testenv.Slack
+	slackGate *gate // in front of slack; every post is one operation, slackPost
 	lambda    *testenv.Lambda
 	env       []string // the function's environment, for more instances
 	table     string
@@ -185,7 +138,7 @@ type stack struct {
 }
 
 // newStack starts a function with env added to the defaults; "{slack}" in
-// env stands for the local Slack server's URL.
+// env stands for the base URL through which it reaches the local Slack.
 func newStack(t *testing.T, env ...string) *stack {
 	t.Helper()
 	// A table name is 3 to 255 of [a-zA-Z0-9_.-].
@@ -205,29 +158,25 @@ func newStack(t *testing.T, env ...string) *stack {
 			t.Errorf("delete table %s: %v", table, err)
 		}
 	})
-	s := &stack{t: t, emu: emulator.New(), slack: newSlackServer(t), table: table,
+	s := &stack{t: t, emu: emulator.New(), slack: testenv.NewSlack(t), table: table,
 		store:   state.NewDynamoStore(ddb, table, config.DefaultRetention, time.Now),
 		started: map[*testenv.Lambda]int{}}
 	s.pages = &pageRequests{next: s.emu}
 	s.sagemaker = newGate(t, s.pages, awsOperation)
-	sm := httptest.NewServer(s.sagemaker)
-	t.Cleanup(sm.Close)
-	t.Cleanup(s.sagemaker.open)
-	s.dynamo = newGate(t, dynaliteProxy(t), awsOperation)
-	ddbURL := httptest.NewServer(s.dynamo)
-	t.Cleanup(ddbURL.Close)
-	t.Cleanup(s.dynamo.open)
+	s.dynamo = newGate(t, proxy(t, dynaliteURL), awsOperation)
+	s.slackGate = newGate(t, proxy(t, s.slack.URL), func(*http.Request) string { return slackPost })
+	slackURL := s.slackGate.serve()
 	base := []string{
 		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
-		"AWS_ENDPOINT_URL_SAGEMAKER=" + sm.URL, "AWS_ENDPOINT_URL_DYNAMODB=" + ddbURL.URL,
+		"AWS_ENDPOINT_URL_SAGEMAKER=" + s.sagemaker.serve(), "AWS_ENDPOINT_URL_DYNAMODB=" + s.dynamo.serve(),
 		"AWS_LAMBDA_FUNCTION_TIMEOUT=10", "DEADLINE_MARGIN=2s",
 		"STATE_TABLE=" + table, "SLACK_PACE=0s",
 	}
 	if !hasSlackMode(env) {
-		base = append(base, "SLACK_WEBHOOK_URL={slack}/services/TESTSECRET/hook")
+		base = append(base, "SLACK_WEBHOOK_URL={slack}"+testenv.SlackHookPath)
 	}
 	for _, e := range append(base, env...) {
-		s.env = append(s.env, strings.ReplaceAll(e, "{slack}", s.slack.URL))
+		s.env = append(s.env, strings.ReplaceAll(e, "{slack}", slackURL))
 	}
 	s.lambda = s.instance()
 	s.event = readEvent(t, "scheduled.json")
@@ -259,10 +208,10 @@ func readEvent(t *testing.T, name string) []byte {
 	return b
 }
 
-// dynaliteProxy forwards to the package's dynalite, passing the SDK's
-// Accept-Encoding through as it is.
-func dynaliteProxy(t *testing.T) http.Handler {
-	target, err := url.Parse(dynaliteURL)
+// proxy forwards to the server at base (dynalite, the local Slack), passing
+// the client's Accept-Encoding through as it is.
+func proxy(t *testing.T, base string) http.Handler {
+	target, err := url.Parse(base)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -414,7 +363,7 @@ func (s *stack) send(event []byte) app.Result {
 
 func (s *stack) wantTexts(want ...string) {
 	s.t.Helper()
-	got := s.slack.texts()
+	got := s.texts()
 	if len(got) != len(want) {
 		s.t.Fatalf("Slack got %d messages, want %d:\n%s", len(got), len(want), strings.Join(got, "\n"))
 	}
@@ -571,7 +520,7 @@ func TestLifecycle(t *testing.T) {
 	s.wantTexts("recent-failed", "cats", "dogs", "birds")
 
 	// The failure reason arrived escaped: literal text, no mention, no link.
-	dogs := s.slack.texts()[2]
+	dogs := s.texts()[2]
 	for _, want := range []string{"&lt;!channel&gt;", "&lt;@U123&gt;", "&lt;https://x|y&gt;", "&amp;amp;"} {
 		if !strings.Contains(dogs, want) {
 			t.Errorf("fallback text %q lacks %q", dogs, want)
@@ -604,7 +553,7 @@ func TestFiltersAndPages(t *testing.T) {
 	if pages := s.pages.distinct() - before; pages != 3 {
 		t.Errorf("listed 250 jobs in %d pages, want 3", pages)
 	}
-	for _, text := range s.slack.texts() {
+	for _, text := range s.texts() {
 		if strings.Contains(text, "staging-batch") || strings.Contains(text, "prod-ancient") {
 			t.Errorf("filtered job alerted: %q", text)
 		}
@@ -620,19 +569,20 @@ func TestSlackOutageThenRecovery(t *testing.T) {
 	s.ok()
 	s.emu.Update("cats", func(j *labeling.Job) { j.Status = labeling.StatusFailed; j.FailureReason = "ClientError: boom" })
 
-	s.slack.fail(http.StatusServiceUnavailable)
+	// More failures than the run has time to meet.
+	s.slack.FailNext(1000, testenv.SlackFault{Status: http.StatusServiceUnavailable, Body: "service_unavailable"})
 	r := s.invoke()
 	if r.ErrorMessage == "" || !strings.Contains(r.ErrorMessage, "not delivered") {
 		t.Fatalf("run during the outage = %+v, want an error saying the alert is pending", r)
 	}
-	if out := s.output(s.lambda); strings.Contains(r.ErrorMessage+out, "TESTSECRET") {
+	if out := s.output(s.lambda); leakedSecret(r.ErrorMessage+out) != "" {
 		t.Errorf("the webhook URL leaked into the error or logs:\n%s\n%s", r.ErrorMessage, out)
 	}
-	if got := s.slack.texts(); len(got) != 0 {
+	if got := s.texts(); len(got) != 0 {
 		t.Fatalf("accepted messages during the outage: %q", got)
 	}
 
-	s.slack.fail(0)
+	s.slack.ClearFaults()
 	if r := s.ok(); r.Alerted != 1 {
 		t.Fatalf("run after the outage = %+v", r)
 	}
@@ -641,15 +591,14 @@ func TestSlackOutageThenRecovery(t *testing.T) {
 }
 
 func TestBotToken(t *testing.T) {
-	s := newStack(t, "SLACK_BOT_TOKEN=test-bot-token-SECRET", "SLACK_CHANNEL=C0TEST", "SLACK_API_URL={slack}/api/")
+	s := newStack(t, "SLACK_BOT_TOKEN="+testenv.SlackToken, "SLACK_CHANNEL="+testenv.SlackChannel, "SLACK_API_URL={slack}/api/")
 	s.emu.Put(labeling.Job{Name: "cats", Status: labeling.StatusInProgress, CreatedAt: time.Now().Add(-time.Hour)})
 	s.ok()
 	s.emu.Update("cats", func(j *labeling.Job) { j.Status = labeling.StatusCompleted })
 	s.ok()
 	s.wantTexts("cats")
-	s.slack.mu.Lock()
-	defer s.slack.mu.Unlock()
-	if m := s.slack.messages[0]; m["channel"] != "C0TEST" || m["token"] != "test-bot-token-SECRET" || m["blocks"] == nil {
-		t.Errorf("chat.postMessage got channel %v, token %v, blocks %v", m["channel"], m["token"], m["blocks"] != nil)
+	// Slack takes a chat.postMessage only with its token and channel.
+	if m := s.slack.Messages()[0]; m.Channel != testenv.SlackChannel || m.TS == "" || len(m.Blocks) == 0 {
+		t.Errorf("chat.postMessage took channel %q, ts %q, %d blocks; want %s, a ts and the blocks", m.Channel, m.TS, len(m.Blocks), testenv.SlackChannel)
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/labelwatch/labelwatch/internal/app"
 	"github.com/labelwatch/labelwatch/internal/labeling"
+	"github.com/labelwatch/labelwatch/internal/testenv"
 )
 
 // These tests invoke the function with SageMaker Ground Truth Labeling Job
@@ -122,7 +123,7 @@ func TestEventsAndPolls(t *testing.T) {
 					t.Errorf("step %d (%s %s): alerted %d, want %d: %+v", i, st.send, st.hint, r.Alerted, st.alerts, r)
 				}
 				alerts += st.alerts
-				if got := len(s.slack.texts()); got != alerts {
+				if got := len(s.texts()); got != alerts {
 					t.Fatalf("after step %d Slack has %d messages, want %d", i, got, alerts)
 				}
 			}
@@ -190,15 +191,15 @@ func TestEventOutsideFilters(t *testing.T) {
 			defer s.use(t)()
 			tt.job.Status = labeling.StatusCompleted
 			s.emu.Put(tt.job)
-			sent := len(s.slack.texts())
+			sent := len(s.texts())
 			from := len(s.output(s.lambda))
 			event := s.stateChange(tt.job.Name, labeling.StatusCompleted)
 			r := s.send(event)
 			_, stored := s.record(tt.job.Name)
 			if tt.alerts {
 				wantTrigger(t, r, app.TriggerPush, tt.job.Name)
-				if r.Alerted != 1 || len(s.slack.texts()) != sent+1 || !stored {
-					t.Errorf("result %+v, Slack %q, stored %v: want one alert, stored", r, s.slack.texts(), stored)
+				if r.Alerted != 1 || len(s.texts()) != sent+1 || !stored {
+					t.Errorf("result %+v, Slack %q, stored %v: want one alert, stored", r, s.texts(), stored)
 				}
 				return
 			}
@@ -207,8 +208,8 @@ func TestEventOutsideFilters(t *testing.T) {
 				w["source"] != "aws.sagemaker" || !strings.Contains(fmt.Sprint(w["reason"]), tt.because) {
 				t.Errorf("warning = %v, want the event's id, source and detail-type, and a reason saying %q", w, tt.because)
 			}
-			if len(s.slack.texts()) != sent || stored {
-				t.Errorf("Slack %q, stored %v: want no alert and nothing stored", s.slack.texts(), stored)
+			if len(s.texts()) != sent || stored {
+				t.Errorf("Slack %q, stored %v: want no alert and nothing stored", s.texts(), stored)
 			}
 		})
 	}
@@ -272,7 +273,7 @@ func TestEventDuringSageMakerOutage(t *testing.T) {
 	if r.ErrorMessage == "" || r.Trigger != "" {
 		t.Fatalf("push during the outage = %+v, want Lambda's error", r)
 	}
-	if strings.Contains(r.ErrorMessage+s.output(s.lambda), "TESTSECRET") {
+	if leakedSecret(r.ErrorMessage+s.output(s.lambda)) != "" {
 		t.Errorf("the webhook URL leaked into the error or logs")
 	}
 	if rec, _ := s.record(sampleJob); rec.Status != labeling.StatusInProgress || rec.Lease != nil {
@@ -289,12 +290,11 @@ func TestEventDuringSageMakerOutage(t *testing.T) {
 
 func TestMalformedEvents(t *testing.T) {
 	modes := []struct {
-		name   string
-		env    []string
-		secret string // in the function's settings; never in its output
+		name string
+		env  []string
 	}{
-		{"webhook", nil, "TESTSECRET"},
-		{"bot", []string{"SLACK_BOT_TOKEN=xoxb-BOTSECRET", "SLACK_CHANNEL=C0TEST", "SLACK_API_URL={slack}/api/"}, "BOTSECRET"},
+		{"webhook", nil},
+		{"bot", []string{"SLACK_BOT_TOKEN=" + testenv.SlackToken, "SLACK_CHANNEL=" + testenv.SlackChannel, "SLACK_API_URL={slack}/api/"}},
 	}
 	for _, mode := range modes {
 		t.Run(mode.name, func(t *testing.T) {
@@ -349,8 +349,8 @@ func TestMalformedEvents(t *testing.T) {
 			if strings.Contains(out, "panic") {
 				t.Errorf("the function panicked:\n%s", out)
 			}
-			if strings.Contains(out, mode.secret) {
-				t.Errorf("the function's output holds its Slack secret %s:\n%s", mode.secret, out)
+			if secret := leakedSecret(out); secret != "" {
+				t.Errorf("the function's output holds its Slack secret %s:\n%s", secret, out)
 			}
 			if n := s.items(); n != 0 {
 				t.Errorf("the table holds %d items, want none", n)

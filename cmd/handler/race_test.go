@@ -51,7 +51,7 @@ func TestEventAndPollAtOnce(t *testing.T) {
 				t.Fatalf("poll before the round = %+v, want nothing sent", r)
 			}
 			s.emu.Update(name, func(j *labeling.Job) { j.Status = labeling.StatusCompleted })
-			alerts := len(s.slack.texts())
+			alerts := len(s.texts())
 
 			s.sagemaker.hold("DescribeLabelingJob", 1)
 			s.sagemaker.hold("ListLabelingJobs", 1)
@@ -97,9 +97,9 @@ func TestEventAndPollAtOnce(t *testing.T) {
 					load[rd.winner].serve()
 					load[loser].serve()
 				}
-				s.slack.gate.hold(slackPost, 1)
+				s.slackGate.hold(slackPost, 1)
 				load[rd.winner].release()
-				post := s.slack.gate.await(both...) // the winner holds the claim
+				post := s.slackGate.await(both...) // the winner holds the claim
 				load[loser].release()
 				lost = s.wait(run[loser])
 				post.release()
@@ -140,7 +140,7 @@ func TestEventAndPollAtOnce(t *testing.T) {
 			if wantClaimFailed := rd.loser == claimsAfterCommit || rd.loser == claimsDuringLease; (claimFailed == 1) != wantClaimFailed || claimFailed > 1 {
 				t.Errorf("the loser logged %d failed claims for %s, want %d", claimFailed, name, map[bool]int{true: 1}[wantClaimFailed])
 			}
-			if texts := s.slack.texts()[alerts:]; len(texts) != 1 || !strings.Contains(texts[0], name+" completed") {
+			if texts := s.texts()[alerts:]; len(texts) != 1 || !strings.Contains(texts[0], name+" completed") {
 				t.Errorf("Slack got %q in the round, want one message, for %s", texts, name)
 			}
 			s.wantAlerted(name, labeling.StatusCompleted)
@@ -158,7 +158,7 @@ func TestEventAndPollAtOnce(t *testing.T) {
 	if r := s.ok(); r.Alerted != 0 || r.Transitions != 0 {
 		t.Errorf("poll after the rounds = %+v, want nothing to do", r)
 	}
-	if n := len(s.slack.texts()); n != len(rounds) {
+	if n := len(s.texts()); n != len(rounds) {
 		t.Errorf("Slack got %d messages in all, want one a round, %d", n, len(rounds))
 	}
 }

@@ -584,24 +584,14 @@ func TestWire(t *testing.T) {
 	}
 }
 
-// clock is a settable clock for WithClock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) set(t time.Time)         { c.mu.Lock(); defer c.mu.Unlock(); c.t = t }
-func (c *clock) advance(d time.Duration) { c.set(c.now().Add(d)) }
-
 func TestPutAndUpdate(t *testing.T) {
-	clk := &clock{t: time.Unix(1700000500, 987_654_321)}
-	emu := emulator.New(emulator.WithClock(clk.now))
+	clk := testenv.NewClock(time.Unix(1700000500, 987_654_321))
+	emu := emulator.New(emulator.WithClock(clk.Now))
 	emu.Put(labeling.Job{Name: "Zeta"})
 	emu.Put(labeling.Job{Name: "eta", ARN: "arn:custom", CreatedAt: t0, ModifiedAt: t0})
 
 	zeta, _ := emu.Job("Zeta")
-	clk.advance(time.Minute)
+	clk.Advance(time.Minute)
 	if !emu.Update("Zeta", func(j *labeling.Job) { j.Status = labeling.StatusInProgress }) {
 		t.Fatal("Update of a known job reported false")
 	}

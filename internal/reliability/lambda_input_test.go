@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/labelwatch/labelwatch/internal/app"
 	"github.com/labelwatch/labelwatch/internal/labeling"
 	"github.com/labelwatch/labelwatch/internal/testenv"
 )
@@ -18,8 +19,7 @@ import (
 // secrets are the strings no output may contain: the bot tokens the tests
 // use, the webhook URL, its path and each of its path segments.
 func (e *env) secrets(more ...string) []string {
-	s := []string{testenv.SlackToken, e.slack.WebhookURL(), testenv.SlackHookPath}
-	s = append(s, strings.Split(strings.TrimPrefix(testenv.SlackHookPath, "/services/"), "/")...)
+	s := append(testenv.SlackSecrets(), e.slack.WebhookURL())
 	return append(s, more...)
 }
 
@@ -74,13 +74,12 @@ func TestLambdaBadConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var r lambdaResult
 	if len(body) > 0 {
+		var r app.Result
 		if err := json.Unmarshal(body, &r); err != nil || r.ErrorType == "" {
 			t.Fatalf("the function started with a bad configuration: %s", body)
 		}
 	}
-	r.Raw = string(body)
 	// The invocation can answer before this test has read all the function
 	// printed; once the emulator is gone, every line written is read.
 	fn.Kill()
@@ -107,7 +106,7 @@ func TestLambdaBadConfig(t *testing.T) {
 		}
 	}
 	noSecrets(t, e.secrets(plainWebhook, "/services/T0SECRET1/B0SECRET2/SECRETplainHTTPhook", "SECRETplainHTTPhook"),
-		map[string]string{"function output": out, "invocation result": r.Raw})
+		map[string]string{"function output": out, "invocation result": string(body)})
 	if n := e.lists.Load(); n != 0 {
 		t.Errorf("%d listings by a function that should not have started", n)
 	}
@@ -195,9 +194,9 @@ func TestLambdaFailingRunsKeepSecrets(t *testing.T) {
 			if tt.fault != nil {
 				tt.fault(e)
 			}
-			r := invoke(t, fn)
+			r, raw := invoke(t, fn)
 			if r.ErrorMessage == "" {
-				t.Errorf("the run did not fail: %s", r.Raw)
+				t.Errorf("the run did not fail: %s", raw)
 			}
 			for _, w := range tt.says {
 				if !strings.Contains(r.ErrorMessage, w) {
@@ -213,12 +212,12 @@ func TestLambdaFailingRunsKeepSecrets(t *testing.T) {
 			fn.Kill() // so that Output holds every line the function wrote
 			noSecrets(t, e.secrets(wrongToken), map[string]string{
 				"function output":   fn.Output(),
-				"invocation result": r.Raw,
+				"invocation result": raw,
 			})
 			// Once Slack is right again, the alerts go out once.
 			e.slack.ClearFaults()
-			r = invoke(t, good)
-			r.ok(t, good, "run with Slack fixed")
+			r, _ = invoke(t, good)
+			succeeded(t, good, r, "run with Slack fixed")
 			counts := e.check()
 			e.ledger.checkDelivered(t, counts)
 			e.checkTable()
@@ -258,8 +257,8 @@ func TestLambdaHostileJobData(t *testing.T) {
 			Workteam: "arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/équipe-<@U999>"})
 		e.ledger.baseline(name, labeling.StatusInProgress)
 	}
-	r := invoke(t, fn)
-	r.ok(t, fn, "first run")
+	r, _ := invoke(t, fn)
+	succeeded(t, fn, r, "first run")
 
 	fail := func(name string, i int) {
 		e.emu.Update(name, func(j *labeling.Job) {
@@ -273,13 +272,13 @@ func TestLambdaHostileJobData(t *testing.T) {
 	for i, name := range names[:2] {
 		fail(name, i)
 	}
-	r = invoke(t, fn)
-	r.ok(t, fn, "run with two failures")
+	r, _ = invoke(t, fn)
+	succeeded(t, fn, r, "run with two failures")
 	for i, name := range names[2:7] {
 		fail(name, i+2)
 	}
-	r = invoke(t, fn)
-	r.ok(t, fn, "run with five failures")
+	r, _ = invoke(t, fn)
+	succeeded(t, fn, r, "run with five failures")
 
 	posted := e.posted()
 	if len(posted) != 3 || posted[0].Digest || posted[1].Digest || !posted[2].Digest {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/labelwatch/labelwatch/internal/app"
 	"github.com/labelwatch/labelwatch/internal/testenv"
 )
 
@@ -48,20 +49,6 @@ func newLambdaEnv(t *testing.T) *env {
 	return newEnvOn(t, testenv.RealClock())
 }
 
-// lambdaResult is what an invocation returned: the handler's Result or
-// Lambda's error object.
-type lambdaResult struct {
-	FirstRun     bool   `json:"firstRun"`
-	Listed       int    `json:"listed"`
-	Transitions  int    `json:"transitions"`
-	Alerted      int    `json:"alerted"`
-	Pending      int    `json:"pending"`
-	Contended    int    `json:"contended"`
-	ErrorMessage string `json:"errorMessage"`
-	ErrorType    string `json:"errorType"`
-	Raw          string `json:"-"`
-}
-
 var scheduledEvent = sync.OnceValues(func() ([]byte, error) {
 	root, err := testenv.RepoRoot()
 	if err != nil {
@@ -70,8 +57,10 @@ var scheduledEvent = sync.OnceValues(func() ([]byte, error) {
 	return os.ReadFile(filepath.Join(root, "events", "scheduled.json"))
 })
 
-// invoke sends the scheduled event to l and decodes the answer.
-func invoke(t testing.TB, l *testenv.Lambda) lambdaResult {
+// invoke sends the scheduled event to l and returns the answer, decoded
+// (the handler's Result, or Lambda's error object in its ErrorMessage and
+// ErrorType) and as the function sent it, for a search of all it holds.
+func invoke(t testing.TB, l *testenv.Lambda) (r app.Result, raw string) {
 	t.Helper()
 	event, err := scheduledEvent()
 	if err != nil {
@@ -83,19 +72,17 @@ func invoke(t testing.TB, l *testenv.Lambda) lambdaResult {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, l.Output())
 	}
-	var r lambdaResult
 	if err := json.Unmarshal(body, &r); err != nil {
 		t.Fatalf("decode %s: %v\n%s", body, err, l.Output())
 	}
-	r.Raw = string(body)
-	return r
+	return r, string(body)
 }
 
-// ok fails unless r is a successful invocation.
-func (r lambdaResult) ok(t testing.TB, l *testenv.Lambda, what string) {
+// succeeded fails unless r, an invocation of l, is a successful one.
+func succeeded(t testing.TB, l *testenv.Lambda, r app.Result, what string) {
 	t.Helper()
 	if r.ErrorMessage != "" || r.ErrorType != "" {
-		t.Fatalf("%s: %s\n%s", what, r.Raw, l.Output())
+		t.Fatalf("%s: %s (%s)\n%s", what, r.ErrorMessage, r.ErrorType, l.Output())
 	}
 }
 
@@ -103,10 +90,10 @@ func (r lambdaResult) ok(t testing.TB, l *testenv.Lambda, what string) {
 func (e *env) baseline(l *testenv.Lambda, n int) []string {
 	e.t.Helper()
 	jobs := e.putJobs(n)
-	r := invoke(e.t, l)
-	r.ok(e.t, l, "first run")
+	r, _ := invoke(e.t, l)
+	succeeded(e.t, l, r, "first run")
 	if !r.FirstRun || r.Listed != n {
-		e.t.Fatalf("first run: %s", r.Raw)
+		e.t.Fatalf("first run: %+v", r)
 	}
 	return jobs
 }
@@ -168,10 +155,10 @@ func TestLambdaCrash(t *testing.T) {
 			}
 
 			fresh := e.startLambda(3)
-			r := invoke(t, fresh)
-			r.ok(t, fresh, "run while the claim lives")
+			r, _ := invoke(t, fresh)
+			succeeded(t, fresh, r, "run while the claim lives")
 			if r.Contended != 1 || r.Alerted != 0 {
-				t.Errorf("run while the claim lives: %s; want the job left to the claim", r.Raw)
+				t.Errorf("run while the claim lives: %+v; want the job left to the claim", r)
 			}
 			if n := len(e.slack.Messages()); n != tt.postedAt {
 				t.Errorf("%d messages while the claim lives, want %d", n, tt.postedAt)
@@ -179,15 +166,15 @@ func TestLambdaCrash(t *testing.T) {
 			e.check()
 
 			waitPast(rec.Lease.Until)
-			r = invoke(t, fresh)
-			r.ok(t, fresh, "run after the claim expired")
+			r, _ = invoke(t, fresh)
+			succeeded(t, fresh, r, "run after the claim expired")
 			if r.Alerted != 1 {
-				t.Errorf("run after the claim expired: %s; want the alert sent", r.Raw)
+				t.Errorf("run after the claim expired: %+v; want the alert sent", r)
 			}
-			r = invoke(t, fresh)
-			r.ok(t, fresh, "last run")
+			r, _ = invoke(t, fresh)
+			succeeded(t, fresh, r, "last run")
 			if r.Alerted != 0 {
-				t.Errorf("last run: %s; want nothing more", r.Raw)
+				t.Errorf("last run: %+v; want nothing more", r)
 			}
 			counts := e.check()
 			e.ledger.checkDelivered(t, counts)
@@ -212,15 +199,15 @@ func TestLambdaOverlap(t *testing.T) {
 	contended := 0
 	for round := range 3 {
 		e.finish(jobs[round*12 : round*12+10]...)
-		results := make([]lambdaResult, len(fns))
+		results := make([]app.Result, len(fns))
 		var wg sync.WaitGroup
 		for i, fn := range fns {
-			wg.Go(func() { results[i] = invoke(t, fn) })
+			wg.Go(func() { results[i], _ = invoke(t, fn) })
 		}
 		wg.Wait()
 		alerted := 0
 		for i, r := range results {
-			r.ok(t, fns[i], fmt.Sprintf("round %d, function %d", round, i))
+			succeeded(t, fns[i], r, fmt.Sprintf("round %d, function %d", round, i))
 			alerted += r.Alerted
 			contended += r.Contended
 		}
@@ -232,8 +219,8 @@ func TestLambdaOverlap(t *testing.T) {
 	if contended == 0 {
 		t.Errorf("the functions never contended for a job: they did not overlap")
 	}
-	r := invoke(t, fns[0])
-	r.ok(t, fns[0], "last run")
+	r, _ := invoke(t, fns[0])
+	succeeded(t, fns[0], r, "last run")
 	counts := e.check()
 	e.ledger.checkDelivered(t, counts)
 	e.checkTable()
@@ -250,12 +237,12 @@ func TestLambdaDeadline(t *testing.T) {
 	jobs := e.baseline(fn, 20)
 	due := e.finish(jobs[:12]...)
 	e.slack.SetLatency(300 * time.Millisecond)
-	r := invoke(t, fn)
+	r, _ := invoke(t, fn)
 	if !strings.Contains(r.ErrorMessage, "alerts pending") || !strings.Contains(r.ErrorMessage, "deadline") {
-		t.Errorf("invocation: %s; want an error saying alerts are pending at the deadline", r.Raw)
+		t.Errorf("invocation: %+v; want an error saying alerts are pending at the deadline", r)
 	}
 	if strings.Contains(strings.ToLower(r.ErrorType+r.ErrorMessage), "timed out") {
-		t.Errorf("the function ran into Lambda's timeout: %s", r.Raw)
+		t.Errorf("the function ran into Lambda's timeout: %+v", r)
 	}
 	first := len(e.slack.Messages())
 	if first == 0 || first >= len(due) {
@@ -263,10 +250,10 @@ func TestLambdaDeadline(t *testing.T) {
 	}
 	e.check()
 	e.slack.SetLatency(0)
-	r = invoke(t, fn)
-	r.ok(t, fn, "next run")
+	r, _ = invoke(t, fn)
+	succeeded(t, fn, r, "next run")
 	if r.Alerted != len(due)-first {
-		t.Errorf("next run: %s; want the other %d alerted", r.Raw, len(due)-first)
+		t.Errorf("next run: %+v; want the other %d alerted", r, len(due)-first)
 	}
 	counts := e.check()
 	expectCounts(t, counts, once(due))

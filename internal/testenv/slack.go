@@ -25,6 +25,12 @@ const (
 	SlackChannel  = "C0ALERTS01"
 )
 
+// SlackSecrets is what no output may show: the bot token, and the webhook
+// path and each of its segments (a redaction that keeps one is no redaction).
+func SlackSecrets() []string {
+	return append([]string{SlackToken, SlackHookPath}, strings.Split(strings.TrimPrefix(SlackHookPath, "/services/"), "/")...)
+}
+
 // Slack is a local Slack for tests. It serves both ways to post: an incoming
 // webhook (WebhookURL) and the Web API's chat.postMessage (APIURL, with
 // SlackToken and SlackChannel), and answers as Slack does: the webhook 200
