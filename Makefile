@@ -9,7 +9,7 @@ RIE         := $(BIN)/aws-lambda-rie
 BOOTSTRAP   := $(BIN)/bootstrap
 GO_BUILD    := CGO_ENABLED=0 go build -tags lambda.norpc -trimpath -ldflags='-s -w'
 
-.PHONY: test deps bootstrap lint lint-go lint-template demo soak bench build build-LabelwatchFunction clean
+.PHONY: test deps bootstrap check-moto lint lint-go lint-template demo soak bench build build-LabelwatchFunction clean
 
 # sam build calls this target (Metadata: BuildMethod: makefile).
 build-LabelwatchFunction:
@@ -54,7 +54,18 @@ lint-template:
 		echo "*** template.yaml was NOT linted: cfn-lint is not installed (pip install cfn-lint) ***"; \
 	fi
 
-test: deps lint
+# moto_server (Python) serves Secrets Manager and a second DynamoDB to the
+# tests. CI must have it; elsewhere the tests that need it skip, and this says
+# so once, visibly.
+check-moto:
+	@if command -v moto_server >/dev/null 2>&1; then :; \
+	elif [ "$$CI" = true ]; then \
+		echo "moto_server is not installed, and CI runs the tests that need it: pip install 'moto[server]'" >&2; exit 1; \
+	else \
+		echo "*** moto_server is not installed: the Secrets Manager and moto DynamoDB tests are skipped (pip install 'moto[server]') ***"; \
+	fi
+
+test: deps check-moto lint
 	go test -race -count=1 ./...
 
 demo:
