@@ -30,19 +30,29 @@ func main() {
 }
 
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	log := slog.New(slog.NewJSONHandler(stdout, nil))
+	// The level is LOG_LEVEL's once the configuration is read; until then,
+	// and when it cannot be read, info.
+	var level slog.LevelVar
+	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: &level}))
 	cfg, err := config.Load(getenv)
 	if err != nil {
 		log.Error("cold start failed", "error", err)
 		return err
 	}
+	level.Set(cfg.LogLevel)
 	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithHTTPClient(app.AWSHTTPClient()))
 	if err != nil {
 		return fmt.Errorf("load AWS configuration: %w", err)
 	}
+	notifier, err := app.OpenNotifier(ctx, cfg.Slack, awsCfg, log)
+	if err != nil {
+		log.Error("cold start failed", "error", err)
+		return err
+	}
 	store := state.NewDynamoStore(dynamodb.NewFromConfig(awsCfg), cfg.StateTable, cfg.Retention, time.Now)
-	watcher := app.NewWatcher(cfg, awsCfg, store, app.NewNotifier(cfg.Slack), log)
+	watcher := app.NewWatcher(cfg, awsCfg, store, notifier, log)
 
-	lambda.StartWithOptions(app.NewHandler(watcher, log).Invoke, lambda.WithContext(ctx))
+	handler := app.NewHandler(watcher, log, stdout, getenv("AWS_LAMBDA_FUNCTION_NAME"), time.Now)
+	lambda.StartWithOptions(handler.Invoke, lambda.WithContext(ctx))
 	return nil
 }

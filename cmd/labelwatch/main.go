@@ -200,7 +200,7 @@ func runOnce(ctx context.Context, getenv func(string) string, root fs.FS, stateP
 			return err
 		}
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	sum, err := app.NewWatcher(cfg, awsCfg, store, notifier(cfg.Slack, stdout), log).Poll(ctx)
 	fmt.Fprintln(stdout, describe(sum))
 	if err != nil {

@@ -7,13 +7,16 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/labelwatch/labelwatch/internal/config"
 	"github.com/labelwatch/labelwatch/internal/labeling"
+	"github.com/labelwatch/labelwatch/internal/secret"
 	"github.com/labelwatch/labelwatch/internal/slack"
 	"github.com/labelwatch/labelwatch/internal/state"
 	"github.com/labelwatch/labelwatch/internal/watch"
@@ -34,16 +37,17 @@ func NewWatcher(cfg config.Config, awsCfg aws.Config, store state.Store, notifie
 }
 
 // AWSHTTPClient is the HTTP client for labelwatch's AWS SDK clients: the
-// SDK's default, keeping as many idle connections to each endpoint as a cycle
-// has state reads and writes in flight. With the SDK's own 10, a burst of
-// writes closes and reopens (and TLS-handshakes) connections all along.
+// SDK's default, with every attempt of a call bounded by AWSAttemptTimeout
+// (so the SDK's retryer retries one that stalls) and as many idle
+// connections to each endpoint as a cycle has state reads and writes in
+// flight. See aws.go.
 func AWSHTTPClient() *awshttp.BuildableClient {
-	return awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
-		t.MaxIdleConnsPerHost = watch.DefaultConcurrency
-	})
+	return AWSHTTPClientWithTimeout(AWSAttemptTimeout)
 }
 
 // NewNotifier returns the Slack sender cfg asks for, or nil in print mode.
+// A credential held in a secret (config.ModeSecret) must be read first: use
+// OpenNotifier for it.
 func NewNotifier(cfg config.Slack) watch.Notifier {
 	hc := &http.Client{Timeout: cfg.Timeout}
 	switch cfg.Mode {
@@ -51,9 +55,37 @@ func NewNotifier(cfg config.Slack) watch.Notifier {
 		return slack.NewWebhookSender(cfg.WebhookURL, hc)
 	case config.ModeBot:
 		return slack.NewBotSender(cfg.BotToken, cfg.Channel, cfg.APIURL, hc)
+	case config.ModeSecret:
+		panic("app.NewNotifier: a Slack credential held in a secret needs app.OpenNotifier")
 	default:
 		return nil
 	}
+}
+
+// OpenNotifier returns the Slack sender cfg asks for, as NewNotifier does,
+// but for a credential held in the secret cfg.SecretARN: it reads the
+// secret now, through Secrets Manager from awsCfg (which honours
+// AWS_ENDPOINT_URL_SECRETS_MANAGER), and again when Slack refuses the
+// credential (secret.Notifier). A failed read is a failed cold start; its
+// error names the secret's ARN, never its value.
+func OpenNotifier(ctx context.Context, cfg config.Slack, awsCfg aws.Config, log *slog.Logger) (watch.Notifier, error) {
+	if cfg.Mode != config.ModeSecret {
+		return NewNotifier(cfg), nil
+	}
+	reader := secret.NewReader(secretsmanager.NewFromConfig(awsCfg), cfg.SecretARN, 0)
+	build := func(c secret.Slack) secret.Sender {
+		plain := cfg
+		plain.Mode, plain.WebhookURL, plain.BotToken, plain.Channel = config.ModeWebhook, c.WebhookURL, "", ""
+		if c.WebhookURL == "" {
+			plain.Mode, plain.BotToken, plain.Channel = config.ModeBot, c.BotToken, c.Channel
+		}
+		return NewNotifier(plain)
+	}
+	n, err := secret.NewNotifier(ctx, reader, build, log, time.Now)
+	if err != nil {
+		return nil, err
+	}
+	return n, nil
 }
 
 // Tee sends every message to each notifier in turn and fails as the first

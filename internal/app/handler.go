@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 	"unicode/utf8"
@@ -12,6 +13,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/labelwatch/labelwatch/internal/labeling"
+	"github.com/labelwatch/labelwatch/internal/metrics"
 	"github.com/labelwatch/labelwatch/internal/watch"
 )
 
@@ -53,15 +55,19 @@ type Result struct {
 
 // Handler is the function's handler: a scheduled event polls; a labeling
 // job state change pushes the job it names; anything else is logged once
-// and ignored.
+// and ignored. Each poll and push writes its metrics, failed or not.
 type Handler struct {
 	watcher *watch.Watcher
+	metrics *metrics.Emitter
 	log     *slog.Logger
 }
 
-// NewHandler returns the handler running watcher.
-func NewHandler(watcher *watch.Watcher, log *slog.Logger) *Handler {
-	return &Handler{watcher: watcher, log: log}
+// NewHandler returns the handler running watcher. It writes the metrics of
+// each run to metricsOut (the function's stdout, where CloudWatch Logs
+// extracts them) for the function named function (AWS_LAMBDA_FUNCTION_NAME),
+// stamped with now.
+func NewHandler(watcher *watch.Watcher, log *slog.Logger, metricsOut io.Writer, function string, now func() time.Time) *Handler {
+	return &Handler{watcher: watcher, metrics: metrics.NewEmitter(metricsOut, function, now), log: log}
 }
 
 // Invoke handles one event. It takes the event as raw JSON, so that one it
@@ -75,6 +81,7 @@ func (h *Handler) Invoke(ctx context.Context, raw json.RawMessage) (Result, erro
 	switch {
 	case ev.Source == scheduleSource && ev.DetailType == scheduleDetailType:
 		sum, err := h.watcher.Poll(ctx)
+		h.report(h.metrics.Poll(run(sum, err)))
 		return result(TriggerPoll, sum), err
 	case ev.Source == stateChangeSource && ev.DetailType == stateChangeType:
 		return h.push(ctx, ev)
@@ -97,7 +104,16 @@ func (h *Handler) push(ctx context.Context, ev events.EventBridgeEvent) (Result,
 	if errors.Is(err, labeling.ErrNotFound) || errors.Is(err, labeling.ErrNotWatched) {
 		return h.ignore(ev, err.Error())
 	}
+	h.report(h.metrics.Push(run(sum, err)))
 	return result(TriggerPush, sum), err
+}
+
+// report logs a metrics line that could not be written. The run itself
+// stands: its result and its log lines still tell what it did.
+func (h *Handler) report(err error) {
+	if err != nil {
+		h.log.Warn("metrics not written", "error", err)
+	}
 }
 
 // ignore logs the one warning for an event the function does not act on.
@@ -120,6 +136,13 @@ func clip(s string) string {
 		cut--
 	}
 	return s[:cut] + "…"
+}
+
+func run(sum watch.Summary, err error) metrics.Run {
+	return metrics.Run{
+		Failed: err != nil, Listed: sum.Listed, Transitions: sum.Transitions,
+		Alerted: sum.Alerted, Pending: sum.Pending, Cursor: sum.Cursor, Duration: sum.Duration,
+	}
 }
 
 func result(trigger string, sum watch.Summary) Result {

@@ -6,9 +6,11 @@ package config
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"net"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +26,7 @@ const (
 	ModePrint   Mode = iota // print to the terminal (local runs only)
 	ModeWebhook             // incoming webhook
 	ModeBot                 // bot token and chat.postMessage
+	ModeSecret              // webhook or bot, as the Secrets Manager secret SecretARN holds
 )
 
 // Slack holds the Slack delivery settings. Its fields are secrets or lead to
@@ -33,6 +36,7 @@ type Slack struct {
 	WebhookURL string
 	BotToken   string
 	Channel    string
+	SecretARN  string // the secret that holds the webhook or the bot token, in ModeSecret
 	APIURL     string // Web API base URL, with a trailing slash
 	Timeout    time.Duration
 	Pace       time.Duration // least time between two posts to the channel
@@ -51,6 +55,7 @@ type Config struct {
 	DeadlineMargin      time.Duration
 	ClockSkew           time.Duration // how far two hosts' clocks may differ; alert claims outlive the deadline by this
 	DigestThreshold     int
+	LogLevel            slog.Level
 }
 
 // Defaults, as the README documents them.
@@ -74,17 +79,21 @@ func Variables() []string {
 		"STATE_TABLE", "SLACK_WEBHOOK_URL", "SLACK_BOT_TOKEN", "SLACK_CHANNEL", "SLACK_API_URL",
 		"ALERT_ON", "NAME_CONTAINS", "IGNORE_CREATED_BEFORE", "LOOKBACK", "OVERLAP", "RETENTION",
 		"DIGEST_THRESHOLD", "DEADLINE_MARGIN", "CLOCK_SKEW", "SLACK_TIMEOUT", "SLACK_PACE",
+		"SLACK_SECRET_ARN", "LOG_LEVEL",
 	}
 }
 
-// Load reads the settings of the deployed Lambda: STATE_TABLE and one Slack
-// mode are required.
+// Load reads the settings of the deployed Lambda: STATE_TABLE and one source
+// of the Slack credential (SLACK_SECRET_ARN, or SLACK_WEBHOOK_URL, or
+// SLACK_BOT_TOKEN with SLACK_CHANNEL) are required.
 func Load(getenv func(string) string) (Config, error) {
 	return load(getenv, false)
 }
 
 // LoadLocal reads the settings of a local run: the state table is optional
-// (an embedded store is used without it) and so is Slack (alerts are printed).
+// (an embedded store is used without it) and so is Slack (alerts are
+// printed). A local run takes the Slack credential from the environment
+// only, not from Secrets Manager.
 func LoadLocal(getenv func(string) string) (Config, error) {
 	return load(getenv, true)
 }
@@ -101,6 +110,7 @@ func load(getenv func(string) string, local bool) (Config, error) {
 		DeadlineMargin:  p.duration("DEADLINE_MARGIN", DefaultDeadlineMargin),
 		ClockSkew:       p.duration("CLOCK_SKEW", DefaultClockSkew),
 		DigestThreshold: p.positiveInt("DIGEST_THRESHOLD", DefaultDigestThreshold),
+		LogLevel:        p.logLevel("LOG_LEVEL"),
 	}
 	if c.StateTable == "" && !local {
 		p.fail("STATE_TABLE", "is required (the DynamoDB table that holds job state)")
@@ -158,6 +168,23 @@ func (p *parser) positiveInt(name string, def int) int {
 	return n
 }
 
+// logLevel reads a log level: debug, info, warn or error, info when unset.
+func (p *parser) logLevel(name string) slog.Level {
+	v := strings.TrimSpace(p.getenv(name))
+	switch strings.ToLower(v) {
+	case "", "info":
+		return slog.LevelInfo
+	case "debug":
+		return slog.LevelDebug
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	}
+	p.fail(name, fmt.Sprintf("%q is not a log level: want debug, info, warn or error", v))
+	return slog.LevelInfo
+}
+
 func (p *parser) statuses(name, def string) map[labeling.Status]bool {
 	v := strings.TrimSpace(p.getenv(name))
 	if v == "" {
@@ -200,12 +227,23 @@ func (p *parser) slack(local bool) Slack {
 		}
 	}
 	bot := s.BotToken != "" || s.Channel != ""
+	arn := strings.TrimSpace(p.getenv("SLACK_SECRET_ARN"))
 	switch {
+	case arn != "" && local:
+		p.fail("SLACK_SECRET_ARN", "is for the deployed function; a local run takes SLACK_WEBHOOK_URL, or SLACK_BOT_TOKEN with SLACK_CHANNEL")
+	case arn != "" && (s.WebhookURL != "" || bot):
+		p.fail("SLACK_SECRET_ARN", "and SLACK_WEBHOOK_URL/SLACK_BOT_TOKEN/SLACK_CHANNEL are both set: take the Slack credential from one")
+	case arn != "":
+		s.Mode, s.SecretARN = ModeSecret, arn
+		if !secretARN.MatchString(arn) {
+			// An ARN is no secret: show it, so a typo is easy to find.
+			p.fail("SLACK_SECRET_ARN", fmt.Sprintf("%q is not a Secrets Manager secret ARN such as %s", arn, ExampleSecretARN))
+		}
 	case s.WebhookURL != "" && bot:
 		p.fail("SLACK_WEBHOOK_URL", "and SLACK_BOT_TOKEN/SLACK_CHANNEL are both set: choose one Slack mode")
 	case s.WebhookURL != "":
 		s.Mode = ModeWebhook
-		if problem := checkURL(s.WebhookURL); problem != "" {
+		if problem := CheckSlackURL(s.WebhookURL); problem != "" {
 			// The URL is a secret: say what is wrong, never what it is.
 			p.fail("SLACK_WEBHOOK_URL", problem)
 		}
@@ -218,12 +256,12 @@ func (p *parser) slack(local bool) Slack {
 			p.fail("SLACK_CHANNEL", "is required when SLACK_BOT_TOKEN is set")
 		}
 	case !local:
-		p.fail("SLACK_WEBHOOK_URL", "or SLACK_BOT_TOKEN with SLACK_CHANNEL is required")
+		p.fail("SLACK_SECRET_ARN", "or SLACK_WEBHOOK_URL, or SLACK_BOT_TOKEN with SLACK_CHANNEL, is required")
 	}
 	if s.APIURL == "" {
 		s.APIURL = DefaultSlackAPIURL
 	} else {
-		if problem := checkURL(s.APIURL); problem != "" {
+		if problem := CheckSlackURL(s.APIURL); problem != "" {
 			p.fail("SLACK_API_URL", problem)
 		}
 		if !strings.HasSuffix(s.APIURL, "/") {
@@ -233,9 +271,18 @@ func (p *parser) slack(local bool) Slack {
 	return s
 }
 
+// ExampleSecretARN shows the shape of SLACK_SECRET_ARN.
+const ExampleSecretARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:labelwatch/slack-AbCdEf"
+
+// secretARN matches a Secrets Manager secret's ARN, full (the name with the
+// six characters Secrets Manager appends) or partial:
+// arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME, with a name of at
+// most 512 characters out of letters, digits and /_+=.@-.
+var secretARN = regexp.MustCompile(`^arn:aws(-[a-z]+)*:secretsmanager:[a-z]{2}(-[a-z]+)+-\d+:\d{12}:secret:[A-Za-z0-9/_+=.@-]{1,512}$`)
+
 // checkURL says what is wrong with a Slack URL, or "" if nothing is. Plain
 // http is allowed only to this machine, for tests and local Slack stand-ins.
-func checkURL(raw string) string {
+func CheckSlackURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
 		return "is not an absolute URL"

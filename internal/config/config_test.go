@@ -1,6 +1,7 @@
 package config
 
 import (
+	"log/slog"
 	"maps"
 	"reflect"
 	"regexp"
@@ -17,6 +18,10 @@ const (
 	testWebhook = "https://hooks.example.test/services/TESTSECRET/BTESTSECRET/hook"
 	testToken   = "test-bot-token-SECRET"
 )
+
+// testSecretARN is the ARN of a secret as Secrets Manager makes them: the
+// name, then six random characters.
+const testSecretARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:labelwatch/slack-AbCdEf"
 
 // env is a getenv over vars, on top of a minimal valid deployed setting
 // unless vars unsets them with "".
@@ -87,9 +92,11 @@ func TestLoadEveryVariable(t *testing.T) {
 				"IGNORE_CREATED_BEFORE": "2026-01-02T15:04:05+01:00",
 				"SLACK_TIMEOUT":         "3s",
 				"SLACK_PACE":            "0s",
+				"LOG_LEVEL":             " DEBUG ",
 			},
 			check: func(t *testing.T, c Config) {
 				checkConfig(t, c, Config{
+					LogLevel:            slog.LevelDebug,
 					StateTable:          "my-table",
 					NameContains:        "cats",
 					AlertOn:             statusSet(labeling.StatusFailed, labeling.StatusStopping, labeling.StatusInitializing),
@@ -124,6 +131,47 @@ func TestLoadEveryVariable(t *testing.T) {
 				}
 				if want := statusSet(labeling.StatusInProgress, labeling.StatusCompleted); !maps.Equal(c.AlertOn, want) {
 					t.Errorf("AlertOn = %v, want %v", c.AlertOn, want)
+				}
+			},
+		},
+		{
+			name: "Slack credential from a secret",
+			load: Load,
+			vars: map[string]string{"SLACK_WEBHOOK_URL": "", "SLACK_SECRET_ARN": " " + testSecretARN + " ", "SLACK_API_URL": "http://127.0.0.1:8080/api/"},
+			check: func(t *testing.T, c Config) {
+				s := c.Slack
+				if s.Mode != ModeSecret || s.SecretARN != testSecretARN || s.WebhookURL != "" || s.BotToken != "" || s.APIURL != "http://127.0.0.1:8080/api/" {
+					t.Errorf("Slack = %+v; want secret mode with %s", s, testSecretARN)
+				}
+			},
+		},
+		{
+			name: "partial secret ARN in another partition",
+			load: Load,
+			vars: map[string]string{"SLACK_WEBHOOK_URL": "", "SLACK_SECRET_ARN": "arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:team/slack_alerts+prod"},
+			check: func(t *testing.T, c Config) {
+				if c.Slack.Mode != ModeSecret {
+					t.Errorf("Slack mode %v, want secret", c.Slack.Mode)
+				}
+			},
+		},
+		{
+			name: "log levels",
+			load: Load,
+			vars: map[string]string{"LOG_LEVEL": "warn"},
+			check: func(t *testing.T, c Config) {
+				if c.LogLevel != slog.LevelWarn {
+					t.Errorf("LogLevel = %v, want WARN", c.LogLevel)
+				}
+			},
+		},
+		{
+			name: "error log level, local",
+			load: LoadLocal,
+			vars: map[string]string{"LOG_LEVEL": "Error"},
+			check: func(t *testing.T, c Config) {
+				if c.LogLevel != slog.LevelError {
+					t.Errorf("LogLevel = %v, want ERROR", c.LogLevel)
 				}
 			},
 		},
@@ -229,6 +277,33 @@ func TestLoadInvalid(t *testing.T) {
 		},
 		{name: "neither Slack mode", vars: map[string]string{"SLACK_WEBHOOK_URL": ""}, named: []string{"SLACK_WEBHOOK_URL", "SLACK_BOT_TOKEN"}, problems: 1},
 		{
+			name:     "secret and webhook",
+			vars:     map[string]string{"SLACK_SECRET_ARN": testSecretARN},
+			named:    []string{"SLACK_SECRET_ARN", "SLACK_WEBHOOK_URL"},
+			problems: 1,
+		},
+		{
+			name:     "secret and bot token",
+			vars:     map[string]string{"SLACK_WEBHOOK_URL": "", "SLACK_SECRET_ARN": testSecretARN, "SLACK_BOT_TOKEN": testToken, "SLACK_CHANNEL": "C0123"},
+			named:    []string{"SLACK_SECRET_ARN", "SLACK_BOT_TOKEN"},
+			problems: 1,
+		},
+		{
+			name:     "secret and channel alone",
+			vars:     map[string]string{"SLACK_WEBHOOK_URL": "", "SLACK_SECRET_ARN": testSecretARN, "SLACK_CHANNEL": "C0123"},
+			named:    []string{"SLACK_SECRET_ARN", "SLACK_CHANNEL"},
+			problems: 1,
+		},
+		{name: "neither secret nor Slack variables names the secret", vars: map[string]string{"SLACK_WEBHOOK_URL": ""}, named: []string{"SLACK_SECRET_ARN"}, problems: 1},
+		{name: "secret ARN of another service", vars: map[string]string{"SLACK_WEBHOOK_URL": "", "SLACK_SECRET_ARN": "arn:aws:ssm:us-east-1:123456789012:parameter/slack"}, named: []string{"SLACK_SECRET_ARN"}, problems: 1},
+		{name: "secret name instead of ARN", vars: map[string]string{"SLACK_WEBHOOK_URL": "", "SLACK_SECRET_ARN": "labelwatch/slack"}, named: []string{"SLACK_SECRET_ARN"}, problems: 1},
+		{name: "secret ARN with a short account", vars: map[string]string{"SLACK_WEBHOOK_URL": "", "SLACK_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:1234:secret:slack-AbCdEf"}, named: []string{"SLACK_SECRET_ARN"}, problems: 1},
+		{name: "secret ARN without region", vars: map[string]string{"SLACK_WEBHOOK_URL": "", "SLACK_SECRET_ARN": "arn:aws:secretsmanager::123456789012:secret:slack-AbCdEf"}, named: []string{"SLACK_SECRET_ARN"}, problems: 1},
+		{name: "secret ARN with a space in the name", vars: map[string]string{"SLACK_WEBHOOK_URL": "", "SLACK_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:my slack"}, named: []string{"SLACK_SECRET_ARN"}, problems: 1},
+		{name: "secret ARN, local", local: true, vars: map[string]string{"SLACK_WEBHOOK_URL": "", "SLACK_SECRET_ARN": testSecretARN}, named: []string{"SLACK_SECRET_ARN"}, problems: 1},
+		{name: "unknown log level", vars: map[string]string{"LOG_LEVEL": "verbose"}, named: []string{"LOG_LEVEL"}, problems: 1},
+		{name: "numeric log level", vars: map[string]string{"LOG_LEVEL": "-4"}, named: []string{"LOG_LEVEL"}, problems: 1},
+		{
 			name:     "token without channel",
 			vars:     map[string]string{"SLACK_WEBHOOK_URL": "", "SLACK_BOT_TOKEN": testToken},
 			named:    []string{"SLACK_CHANNEL"},
@@ -268,13 +343,14 @@ func TestLoadInvalid(t *testing.T) {
 				"SLACK_TIMEOUT":         "0",
 				"SLACK_PACE":            "later",
 				"SLACK_API_URL":         "gopher://SECRET",
+				"LOG_LEVEL":             "loud",
 			},
 			named: []string{
 				"STATE_TABLE", "ALERT_ON", "LOOKBACK", "OVERLAP", "RETENTION", "DEADLINE_MARGIN", "CLOCK_SKEW",
 				"DIGEST_THRESHOLD", "IGNORE_CREATED_BEFORE", "SLACK_WEBHOOK_URL", "SLACK_TIMEOUT",
-				"SLACK_PACE", "SLACK_API_URL",
+				"SLACK_PACE", "SLACK_API_URL", "LOG_LEVEL",
 			},
-			problems: 13,
+			problems: 14,
 		},
 		{
 			name:     "bot mode problems at once, local",
@@ -306,8 +382,10 @@ func TestLoadInvalid(t *testing.T) {
 			if got := len(problemLine.FindAllString(msg, -1)); got != tt.problems {
 				t.Errorf("error lists %d problems, want %d:\n%s", got, tt.problems, msg)
 			}
+			// The variable SLACK_SECRET_ARN carries the marker in its name.
+			shown := strings.ReplaceAll(msg, "SLACK_SECRET_ARN", "")
 			for _, secret := range []string{"SECRET", testWebhook, testToken} {
-				if strings.Contains(msg, secret) {
+				if strings.Contains(shown, secret) {
 					t.Errorf("error shows a secret (%q):\n%s", secret, msg)
 				}
 			}

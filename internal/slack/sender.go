@@ -39,6 +39,15 @@ const maxAnswer = 512
 // redacted stands in for a webhook URL in errors.
 const redacted = "<redacted>"
 
+// ErrInvalidCredential marks a Send that Slack refused because the webhook
+// URL or the bot token no longer grants posting: the Web API's invalid_auth,
+// not_authed, token_revoked, token_expired and account_inactive, and a
+// webhook's 403, 404 and 410 (a revoked, removed or disabled hook). Such a
+// Send is final: the same credential will not start working. A caller that
+// can fetch the credential anew (it may have been rotated) tests for this
+// with errors.Is.
+var ErrInvalidCredential = errors.New("slack refused the credential")
+
 // Sender delivers messages to one Slack destination, by incoming webhook or
 // by chat.postMessage with a bot token. Each Send is one attempt; it says
 // whether a failure is worth retrying and leaves when and how often to the
@@ -139,7 +148,8 @@ func (s *Sender) String() string { return s.where }
 // errors and timeouts, and answers that show Slack may not have posted. It
 // reports false for failures that need a person (invalid_auth,
 // channel_not_found, no_service, other 4xx) and when ctx is done, since the
-// caller is then stopping anyway.
+// caller is then stopping anyway. An error that shows the credential is no
+// longer valid wraps ErrInvalidCredential.
 func (s *Sender) Send(ctx context.Context, m Message) (retry bool, err error) {
 	if s.invalid != nil {
 		return false, s.invalid
@@ -218,11 +228,17 @@ func (s *Sender) classify(ctx context.Context, op string, err error, ans *answer
 		if text := s.answerText(ans.body); text != "" {
 			e = fmt.Errorf("%w: %s", status, text) // a webhook says why: no_service, invalid_token, ...
 		}
+		if s.mode == ModeWebhook && refusedWebhook(status.Code) {
+			e = invalidCredential{e}
+		}
 		return status.Code >= 500, s.fail(op, e)
 	case errors.As(err, &api):
 		if api.Err == "ratelimited" {
 			after := retryAfter(ans.header)
 			return true, s.fail(op, rateLimited{err: fmt.Errorf("%w: %w", api, &slackapi.RateLimitedError{RetryAfter: after}), after: after})
+		}
+		if invalidTokenError(api.Err) {
+			return false, s.fail(op, invalidCredential{api})
 		}
 		return retryableAPIError(api.Err), s.fail(op, api)
 	case ctx.Err() != nil:
@@ -258,6 +274,33 @@ func (e rateLimited) Unwrap() error { return e.err }
 // RetryAfter is how long Slack asked to wait before the next post.
 func (e rateLimited) RetryAfter() time.Duration { return e.after }
 
+// invalidCredential is an error that shows Slack no longer takes the
+// credential; it reads as the error it wraps and is ErrInvalidCredential.
+type invalidCredential struct{ err error }
+
+func (e invalidCredential) Error() string        { return e.err.Error() }
+func (e invalidCredential) Unwrap() error        { return e.err }
+func (e invalidCredential) Is(target error) bool { return target == ErrInvalidCredential }
+
+// invalidTokenError reports whether a Web API error code says the token no
+// longer works, rather than that this call was wrong (chat.postMessage's and
+// every method's documented errors).
+func invalidTokenError(code string) bool {
+	switch code {
+	case "invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive":
+		return true
+	}
+	return false
+}
+
+// refusedWebhook reports whether a webhook's status code says the hook
+// itself is gone or disabled: 403 (invalid_token, action_prohibited), 404
+// (no_service, no_team) and 410 (channel_is_archived and other hooks that
+// will not come back). A rotated secret is then worth reading again.
+func refusedWebhook(code int) bool {
+	return code == http.StatusForbidden || code == http.StatusNotFound || code == http.StatusGone
+}
+
 // retryableAPIError reports whether a Web API error code means Slack had a
 // passing problem rather than a problem with the request, the token or the
 // channel (chat.postMessage's documented errors).
@@ -288,7 +331,8 @@ func permanentTransportError(e *url.Error) bool {
 // fail wraps err with what was being done. Classification has happened by
 // now; if a secret still shows in the text (a server echoing the URL, say),
 // the error is replaced by its text with the secrets cut out, so no caller
-// can print them even by unwrapping.
+// can print them even by unwrapping. The replacement keeps only
+// ErrInvalidCredential of what err was.
 func (s *Sender) fail(op string, err error) error {
 	e := fmt.Errorf("%s: %w", op, err)
 	msg := e.Error()
@@ -296,10 +340,13 @@ func (s *Sender) fail(op string, err error) error {
 	for _, secret := range s.secrets {
 		clean = strings.ReplaceAll(clean, secret, redacted)
 	}
-	if clean != msg {
-		return errors.New(clean)
+	if clean == msg {
+		return e
 	}
-	return e
+	if errors.Is(e, ErrInvalidCredential) {
+		return invalidCredential{errors.New(clean)}
+	}
+	return errors.New(clean)
 }
 
 // retryAfter is the wait a 429's Retry-After header asks for, in seconds or

@@ -245,7 +245,10 @@ func TestSend(t *testing.T) {
 		timeout   time.Duration // of the HTTP client; 0 means 10s
 		wantRetry bool
 		wantErr   bool
-		check     check
+		// wantInvalid: the error says the credential no longer works
+		// (ErrInvalidCredential), so a rotated one is worth fetching.
+		wantInvalid bool
+		check       check
 	}{
 		{name: "webhook ok", mode: ModeWebhook,
 			handler: func(t *testing.T, _ <-chan struct{}) http.HandlerFunc { return checkWebhookRequest(t, m) }},
@@ -284,9 +287,21 @@ func TestSend(t *testing.T) {
 				return reply(200, `{"ok":false,"error":"ratelimited"}`, "Retry-After", "7", "Content-Type", "application/json")
 			}},
 
-		{name: "bot invalid_auth", mode: ModeBot, wantErr: true, check: wantAPI("invalid_auth"),
+		{name: "bot invalid_auth", mode: ModeBot, wantErr: true, wantInvalid: true, check: wantAPI("invalid_auth"),
 			handler: func(*testing.T, <-chan struct{}) http.HandlerFunc {
 				return apiReply(`{"ok":false,"error":"invalid_auth"}`)
+			}},
+		{name: "bot not_authed", mode: ModeBot, wantErr: true, wantInvalid: true, check: wantAPI("not_authed"),
+			handler: func(*testing.T, <-chan struct{}) http.HandlerFunc {
+				return apiReply(`{"ok":false,"error":"not_authed"}`)
+			}},
+		{name: "bot account_inactive", mode: ModeBot, wantErr: true, wantInvalid: true, check: wantAPI("account_inactive"),
+			handler: func(*testing.T, <-chan struct{}) http.HandlerFunc {
+				return apiReply(`{"ok":false,"error":"account_inactive"}`)
+			}},
+		{name: "bot token_expired", mode: ModeBot, wantErr: true, wantInvalid: true, check: wantAPI("token_expired"),
+			handler: func(*testing.T, <-chan struct{}) http.HandlerFunc {
+				return apiReply(`{"ok":false,"error":"token_expired"}`)
 			}},
 		{name: "bot channel_not_found", mode: ModeBot, wantErr: true, check: wantAPI("channel_not_found"),
 			handler: func(*testing.T, <-chan struct{}) http.HandlerFunc {
@@ -296,7 +311,7 @@ func TestSend(t *testing.T) {
 			handler: func(*testing.T, <-chan struct{}) http.HandlerFunc {
 				return apiReply(`{"ok":false,"error":"not_in_channel"}`)
 			}},
-		{name: "bot token_revoked", mode: ModeBot, wantErr: true, check: wantAPI("token_revoked"),
+		{name: "bot token_revoked", mode: ModeBot, wantErr: true, wantInvalid: true, check: wantAPI("token_revoked"),
 			handler: func(*testing.T, <-chan struct{}) http.HandlerFunc {
 				return apiReply(`{"ok":false,"error":"token_revoked"}`)
 			}},
@@ -309,15 +324,15 @@ func TestSend(t *testing.T) {
 		{name: "bot 404", mode: ModeBot, wantErr: true, check: wantStatus(404, ""),
 			handler: func(*testing.T, <-chan struct{}) http.HandlerFunc { return reply(404, "") }},
 
-		{name: "webhook 404 no_service", mode: ModeWebhook, wantErr: true, check: wantStatus(404, `"no_service"`),
+		{name: "webhook 404 no_service", mode: ModeWebhook, wantErr: true, wantInvalid: true, check: wantStatus(404, `"no_service"`),
 			handler: func(*testing.T, <-chan struct{}) http.HandlerFunc { return reply(404, "no_service") }},
-		{name: "webhook 403 invalid_token", mode: ModeWebhook, wantErr: true, check: wantStatus(403, `"invalid_token"`),
+		{name: "webhook 403 invalid_token", mode: ModeWebhook, wantErr: true, wantInvalid: true, check: wantStatus(403, `"invalid_token"`),
 			handler: func(*testing.T, <-chan struct{}) http.HandlerFunc { return reply(403, "invalid_token") }},
 		{name: "webhook 400 invalid_payload", mode: ModeWebhook, wantErr: true, check: wantStatus(400, `"invalid_payload"`),
 			handler: func(*testing.T, <-chan struct{}) http.HandlerFunc { return reply(400, "invalid_payload") }},
-		{name: "webhook 410 channel_is_archived", mode: ModeWebhook, wantErr: true, check: wantStatus(410, `"channel_is_archived"`),
+		{name: "webhook 410 channel_is_archived", mode: ModeWebhook, wantErr: true, wantInvalid: true, check: wantStatus(410, `"channel_is_archived"`),
 			handler: func(*testing.T, <-chan struct{}) http.HandlerFunc { return reply(410, "channel_is_archived") }},
-		{name: "webhook 404 echoing the URL", mode: ModeWebhook, wantErr: true, check: wantStatus(404, `"no such hook <redacted>"`),
+		{name: "webhook 404 echoing the URL", mode: ModeWebhook, wantErr: true, wantInvalid: true, check: wantStatus(404, `"no such hook <redacted>"`),
 			handler: func(*testing.T, <-chan struct{}) http.HandlerFunc { return reply(404, "no such hook "+testHook) }},
 		// Slack posted nothing it admits to; see postWebhook for why that is retryable.
 		{name: "webhook 200 not ok", mode: ModeWebhook, wantRetry: true, wantErr: true, check: wantText(`"not ok"`),
@@ -371,6 +386,9 @@ func TestSend(t *testing.T) {
 				t.Errorf("error %q does not start with %q", err, prefix)
 			}
 			checkNoSecrets(t, err, srv.URL)
+			if got := errors.Is(err, ErrInvalidCredential); got != tt.wantInvalid {
+				t.Errorf("errors.Is(err, ErrInvalidCredential) = %v, want %v (error %v)", got, tt.wantInvalid, err)
+			}
 			if tt.check != nil {
 				tt.check(t, err)
 			}

@@ -1,0 +1,193 @@
+// Package metrics reports what each run of the function did as one line of
+// CloudWatch embedded metric format (EMF) on the function's log stream:
+// CloudWatch Logs extracts the metrics from it, so reporting them takes no
+// API call and no permission.
+//
+// The format is the one specified at
+// https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html
+package metrics
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+)
+
+// The metrics' identity, which alarms name: keep them as they are.
+const (
+	Namespace = "Labelwatch"
+	// Dimension is the one dimension of every metric. Its value is the
+	// function's name (AWS_LAMBDA_FUNCTION_NAME), so that two deployments in
+	// one account and region have metrics of their own.
+	Dimension = "FunctionName"
+)
+
+// Metric names.
+const (
+	PollsCompleted = "PollsCompleted" // 1 for a poll that ended without error, else 0
+	JobsListed     = "JobsListed"
+	Transitions    = "Transitions"
+	AlertsSent     = "AlertsSent"
+	AlertsPending  = "AlertsPending"
+	RunDuration    = "RunDuration"
+	CursorLag      = "CursorLag" // how far the cursor is behind now; a poll's, once there is a cursor
+)
+
+// Trigger is the run's kind, in the line's Trigger member. It is a property,
+// not a dimension: the metrics of polls and pushes add up, and a search of
+// the logs can still tell them apart.
+const (
+	TriggerPoll = "poll"
+	TriggerPush = "push"
+)
+
+// Unit is a CloudWatch unit, of those the specification's schema allows.
+type Unit string
+
+// The units labelwatch's metrics use.
+const (
+	Count        Unit = "Count"
+	Milliseconds Unit = "Milliseconds"
+	Seconds      Unit = "Seconds"
+)
+
+// Run is what one poll or push did, as its metrics tell it.
+type Run struct {
+	Failed      bool // the run returned an error: alerts may be pending, the cursor kept
+	Listed      int  // a poll's jobs listed
+	Transitions int
+	Alerted     int
+	Pending     int
+	Cursor      time.Time // a poll's cursor after it ran; zero before the first poll completes
+	Duration    time.Duration
+}
+
+// Emitter writes one EMF line per run. It is safe for concurrent use; each
+// line goes out in one Write, so it does not interleave with other lines.
+type Emitter struct {
+	out      io.Writer
+	function string
+	now      func() time.Time
+
+	mu sync.Mutex // serializes writes to out
+}
+
+// NewEmitter returns an Emitter writing to out (the function's stdout) for
+// the function named function, stamping each line with now.
+func NewEmitter(out io.Writer, function string, now func() time.Time) *Emitter {
+	return &Emitter{out: out, function: function, now: now}
+}
+
+// metric is one value of a line.
+type metric struct {
+	name  string
+	unit  Unit
+	value float64
+}
+
+// Poll writes the line of a poll.
+func (e *Emitter) Poll(r Run) error {
+	now := e.now()
+	completed := 1.0
+	if r.Failed {
+		completed = 0
+	}
+	ms := []metric{
+		{PollsCompleted, Count, completed},
+		{JobsListed, Count, float64(r.Listed)},
+		{Transitions, Count, float64(r.Transitions)},
+		{AlertsSent, Count, float64(r.Alerted)},
+		{AlertsPending, Count, float64(r.Pending)},
+		{RunDuration, Milliseconds, float64(r.Duration.Milliseconds())},
+	}
+	if !r.Cursor.IsZero() {
+		// The cursor is a SageMaker modification time and now this host's
+		// clock: a skew between them is no lag.
+		ms = append(ms, metric{CursorLag, Seconds, max(now.Sub(r.Cursor), 0).Seconds()})
+	}
+	return e.write(now, TriggerPoll, ms)
+}
+
+// Push writes the line of a push.
+func (e *Emitter) Push(r Run) error {
+	return e.write(e.now(), TriggerPush, []metric{
+		{AlertsSent, Count, float64(r.Alerted)},
+		{AlertsPending, Count, float64(r.Pending)},
+		{Transitions, Count, float64(r.Transitions)},
+		{RunDuration, Milliseconds, float64(r.Duration.Milliseconds())},
+	})
+}
+
+// The document's parts, in the specification's names. Its root is written
+// by hand, so that _aws comes first and the members follow in a fixed order.
+type (
+	metadata struct {
+		Timestamp         int64             `json:"Timestamp"` // milliseconds since the Unix epoch
+		CloudWatchMetrics []metricDirective `json:"CloudWatchMetrics"`
+	}
+	metricDirective struct {
+		Namespace  string             `json:"Namespace"`
+		Dimensions [][]string         `json:"Dimensions"`
+		Metrics    []metricDefinition `json:"Metrics"`
+	}
+	metricDefinition struct {
+		Name string `json:"Name"`
+		Unit Unit   `json:"Unit"`
+	}
+)
+
+func (e *Emitter) write(now time.Time, trigger string, ms []metric) error {
+	meta := metadata{
+		Timestamp: now.UnixMilli(),
+		CloudWatchMetrics: []metricDirective{{
+			Namespace:  Namespace,
+			Dimensions: [][]string{{Dimension}},
+			Metrics:    make([]metricDefinition, len(ms)),
+		}},
+	}
+	for i, m := range ms {
+		meta.CloudWatchMetrics[0].Metrics[i] = metricDefinition{Name: m.name, Unit: m.unit}
+	}
+	var line bytes.Buffer
+	member := func(name string, value any) error {
+		b, err := json.Marshal(value)
+		if err != nil {
+			return fmt.Errorf("encode metrics member %s: %w", name, err)
+		}
+		if line.Len() == 0 {
+			line.WriteByte('{')
+		} else {
+			line.WriteByte(',')
+		}
+		k, _ := json.Marshal(name) // a string always encodes
+		line.Write(k)
+		line.WriteByte(':')
+		line.Write(b)
+		return nil
+	}
+	if err := member("_aws", meta); err != nil {
+		return err
+	}
+	if err := member(Dimension, e.function); err != nil {
+		return err
+	}
+	if err := member("Trigger", trigger); err != nil {
+		return err
+	}
+	for _, m := range ms {
+		if err := member(m.name, m.value); err != nil {
+			return err
+		}
+	}
+	line.WriteString("}\n")
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if _, err := e.out.Write(line.Bytes()); err != nil {
+		return fmt.Errorf("write metrics: %w", err)
+	}
+	return nil
+}

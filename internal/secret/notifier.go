@@ -1,0 +1,131 @@
+package secret
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/labelwatch/labelwatch/internal/slack"
+)
+
+// Sender delivers one Slack message and says whether a failure is worth
+// retrying: a *slack.Sender built from a credential.
+type Sender interface {
+	Send(ctx context.Context, m slack.Message) (retry bool, err error)
+}
+
+// DefaultRecheck is how long after a read that found the credential
+// unchanged a refused Send does not read the secret again. A credential
+// revoked and not yet replaced then costs one read per minute, however many
+// alerts a run sends, not one per alert.
+const DefaultRecheck = time.Minute
+
+// Notifier delivers messages with the Slack credential held in one secret.
+// It reads the secret when it is made, keeps the credential in memory, and
+// reads it again only when Slack says the credential no longer works
+// (slack.ErrInvalidCredential): if the secret then holds another one, the
+// refused message is sent once more, at once, with it. That is the whole of
+// its retrying: whether and when to retry any other failure stays with the
+// caller (watch.Retrier), to whom each Send answers as its Sender does.
+//
+// A Notifier is safe for concurrent use. Sends refused together cause one
+// read of the secret.
+type Notifier struct {
+	reader  *Reader
+	build   func(Slack) Sender
+	log     *slog.Logger
+	now     func() time.Time
+	recheck time.Duration
+
+	refreshing sync.Mutex // held while the secret is read again
+
+	mu      sync.Mutex // guards the fields below
+	cred    Slack
+	sender  Sender
+	version int       // counts the credentials taken into use
+	checked time.Time // when a read last found cred unchanged; zero if none has
+}
+
+// NewNotifier reads the credential in reader's secret and returns a
+// Notifier that sends through build(credential). build must not fail: a
+// Sender reports a credential it cannot use on each Send. now is the clock
+// of the recheck interval (DefaultRecheck).
+func NewNotifier(ctx context.Context, reader *Reader, build func(Slack) Sender, log *slog.Logger, now func() time.Time) (*Notifier, error) {
+	cred, err := reader.Read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &Notifier{
+		reader: reader, build: build, log: log.With("secret", reader.ARN()), now: now, recheck: DefaultRecheck,
+		cred: cred, sender: build(cred), version: 1,
+	}, nil
+}
+
+// String describes where n delivers, without the credential.
+func (n *Notifier) String() string {
+	sender, _ := n.current()
+	return fmt.Sprintf("%v, credential from secret %s", sender, n.reader.ARN())
+}
+
+// Send posts m. When Slack refuses the credential, Send reads the secret
+// again and, if it holds another credential, posts m once more with it.
+func (n *Notifier) Send(ctx context.Context, m slack.Message) (retry bool, err error) {
+	sender, version := n.current()
+	retry, err = sender.Send(ctx, m)
+	if err == nil || !errors.Is(err, slack.ErrInvalidCredential) {
+		return retry, err
+	}
+	fresh, rerr := n.refresh(ctx, version)
+	switch {
+	case rerr != nil:
+		// The refusal is the news; the failed read says why it stands.
+		return false, fmt.Errorf("%w (and reading the secret again failed: %w)", err, rerr)
+	case fresh == nil:
+		return retry, err
+	}
+	return fresh.Send(ctx, m)
+}
+
+// current is the sender in use and the version of its credential.
+func (n *Notifier) current() (Sender, int) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.sender, n.version
+}
+
+// refresh reads the secret again after Slack refused the credential of
+// version. It returns the sender of a newer credential, or nil when the
+// secret holds the same one or was read too recently to be worth reading
+// again. One refresh runs at a time, and one that finds another has already
+// taken a newer credential into use takes that without a read.
+func (n *Notifier) refresh(ctx context.Context, version int) (Sender, error) {
+	n.refreshing.Lock()
+	defer n.refreshing.Unlock()
+	n.mu.Lock()
+	sender, current, checked, cred := n.sender, n.version, n.checked, n.cred
+	n.mu.Unlock()
+	if current != version {
+		return sender, nil
+	}
+	if !checked.IsZero() && n.now().Sub(checked) < n.recheck {
+		return nil, nil
+	}
+	fresh, err := n.reader.Read(ctx)
+	if err != nil {
+		n.log.Error("slack refused the credential, and reading its secret again failed", "error", err)
+		return nil, err
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if fresh == cred {
+		n.checked = n.now()
+		n.log.Error("slack refused the credential, and its secret still holds the same one: replace it in the secret")
+		return nil, nil
+	}
+	n.cred, n.sender, n.version, n.checked = fresh, n.build(fresh), n.version+1, time.Time{}
+	n.log.Info("slack refused the credential; took the new one from its secret and retrying the message")
+	return n.sender, nil
+}
