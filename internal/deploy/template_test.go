@@ -29,6 +29,7 @@ const (
 	tableID    = "StateTable"
 	logGroupID = "LogGroup"
 	alarmID    = "ErrorsAlarm"
+	secretID   = "SlackSecret"
 )
 
 // TestShortTags checks cfnValue, through which every other test reads
@@ -83,7 +84,9 @@ func TestDeployConventions(t *testing.T) {
 		path []string
 		want string // JSON
 	}{
-		{"SAM transform", []string{"Transform"}, `"AWS::Serverless-2016-10-31"`},
+		// LanguageExtensions first: it resolves the table's DeletionPolicy
+		// before SAM sees the template.
+		{"transforms", []string{"Transform"}, `["AWS::LanguageExtensions","AWS::Serverless-2016-10-31"]`},
 		{"function type", []string{"Resources", functionID, "Type"}, `"AWS::Serverless::Function"`},
 		{"build method", []string{"Resources", functionID, "Metadata", "BuildMethod"}, `"makefile"`},
 		{"runtime", fn("Runtime"), `"provided.al2023"`},
@@ -92,31 +95,32 @@ func TestDeployConventions(t *testing.T) {
 		{"code uri", fn("CodeUri"), `"."`},
 		{"memory", fn("MemorySize"), `128`},
 		{"timeout", fn("Timeout"), `60`},
-		{"function name matches the log group", fn("FunctionName"), `{"Fn::Sub":"${AWS::StackName}-labelwatch"}`},
 		{"JSON logs", fn("LoggingConfig", "LogFormat"), `"JSON"`},
 		{"logs to the stack's log group", fn("LoggingConfig", "LogGroup"), `{"Ref":"LogGroup"}`},
 		{"schedule event type", fn("Events", "Schedule", "Type"), `"Schedule"`},
-		{"schedule from the parameter", fn("Events", "Schedule", "Properties", "Schedule"), `{"Ref":"ScheduleExpression"}`},
+		{"schedule from ScheduleMinutes", fn("Events", "Schedule", "Properties", "Schedule"), `{"Fn::FindInMap":["Schedule",{"Ref":"ScheduleMinutes"},"Expression"]}`},
 		{"one schedule delivery attempt", fn("Events", "Schedule", "Properties", "RetryPolicy"), `{"MaximumRetryAttempts":0}`},
 		{"push event type", fn("Events", pushEventID, "Type"), `"EventBridgeRule"`},
 		{"push event pattern", fn("Events", pushEventID, "Properties", "Pattern"),
 			`{"source":["aws.sagemaker"],"detail-type":["SageMaker Ground Truth Labeling Job State Change"]}`},
 		{"push rule switched by PushEvents", fn("Events", pushEventID, "Properties", "State"), `{"Fn::If":["PushEnabled","ENABLED","DISABLED"]}`},
 		{"one push delivery attempt", fn("Events", pushEventID, "Properties", "RetryPolicy"), `{"MaximumRetryAttempts":0}`},
-		{"async invocations", fn("EventInvokeConfig"), `{"MaximumRetryAttempts":0,"MaximumEventAgeInSeconds":300}`},
+		{"async invocations", fn("EventInvokeConfig"),
+			`{"MaximumRetryAttempts":0,"MaximumEventAgeInSeconds":{"Fn::FindInMap":["Schedule",{"Ref":"ScheduleMinutes"},"Seconds"]}}`},
 		{"push condition", []string{"Conditions", "PushEnabled"}, `{"Fn::Equals":[{"Ref":"PushEvents"},"enabled"]}`},
+		{"secret condition", []string{"Conditions", "CreateSlackSecret"}, `{"Fn::Equals":[{"Ref":"SlackSecretArn"},""]}`},
+		{"alarm topic condition", []string{"Conditions", "HasAlarmTopic"}, `{"Fn::Not":[{"Fn::Equals":[{"Ref":"AlarmTopicArn"},""]}]}`},
 		{"environment", fn("Environment", "Variables"), `{
 			"STATE_TABLE": {"Ref": "StateTable"},
-			"SLACK_WEBHOOK_URL": {"Ref": "SlackWebhookUrl"},
-			"SLACK_BOT_TOKEN": {"Ref": "SlackBotToken"},
-			"SLACK_CHANNEL": {"Ref": "SlackChannel"},
+			"SLACK_SECRET_ARN": {"Fn::If": ["CreateSlackSecret", {"Ref": "SlackSecret"}, {"Ref": "SlackSecretArn"}]},
 			"ALERT_ON": {"Ref": "AlertOn"},
 			"NAME_CONTAINS": {"Ref": "NameContains"},
 			"IGNORE_CREATED_BEFORE": {"Ref": "IgnoreCreatedBefore"},
 			"LOOKBACK": {"Ref": "Lookback"},
 			"OVERLAP": {"Ref": "Overlap"},
 			"RETENTION": {"Ref": "Retention"},
-			"DIGEST_THRESHOLD": {"Ref": "DigestThreshold"}}`},
+			"DIGEST_THRESHOLD": {"Ref": "DigestThreshold"},
+			"LOG_LEVEL": {"Ref": "LogLevel"}}`},
 
 		{"table type", []string{"Resources", tableID, "Type"}, `"AWS::DynamoDB::Table"`},
 		{"on-demand billing", table("BillingMode"), `"PAY_PER_REQUEST"`},
@@ -125,9 +129,13 @@ func TestDeployConventions(t *testing.T) {
 		{"TTL on expiresAt", table("TimeToLiveSpecification"), `{"AttributeName":"expiresAt","Enabled":true}`},
 		{"point-in-time recovery", table("PointInTimeRecoverySpecification"), `{"PointInTimeRecoveryEnabled":true}`},
 		{"encryption", table("SSESpecification"), `{"SSEEnabled":true}`},
+		{"table kept or deleted as StateTableDeletionPolicy says", []string{"Resources", tableID, "DeletionPolicy"}, `{"Ref":"StateTableDeletionPolicy"}`},
+		{"table kept or dropped on replacement alike", []string{"Resources", tableID, "UpdateReplacePolicy"}, `{"Ref":"StateTableDeletionPolicy"}`},
+
+		{"secret type", []string{"Resources", secretID, "Type"}, `"AWS::SecretsManager::Secret"`},
+		{"secret only without SlackSecretArn", []string{"Resources", secretID, "Condition"}, `"CreateSlackSecret"`},
 
 		{"log group type", []string{"Resources", logGroupID, "Type"}, `"AWS::Logs::LogGroup"`},
-		{"log group name", []string{"Resources", logGroupID, "Properties", "LogGroupName"}, `{"Fn::Sub":"/aws/lambda/${AWS::StackName}-labelwatch"}`},
 		{"log retention", []string{"Resources", logGroupID, "Properties", "RetentionInDays"}, `{"Ref":"LogRetentionDays"}`},
 
 		{"alarm type", []string{"Resources", alarmID, "Type"}, `"AWS::CloudWatch::Alarm"`},
@@ -138,14 +146,18 @@ func TestDeployConventions(t *testing.T) {
 		{"alarm comparison", []string{"Resources", alarmID, "Properties", "ComparisonOperator"}, `"GreaterThanOrEqualToThreshold"`},
 		{"alarm periods", []string{"Resources", alarmID, "Properties", "EvaluationPeriods"}, `3`},
 
-		{"webhook is secret", param("SlackWebhookUrl", "NoEcho"), `true`},
-		{"bot token is secret", param("SlackBotToken", "NoEcho"), `true`},
-		{"default schedule", param("ScheduleExpression", "Default"), `"rate(5 minutes)"`},
+		{"default schedule", param("ScheduleMinutes", "Default"), `5`},
+		{"schedule periods", param("ScheduleMinutes", "AllowedValues"), `[1,2,5,10,15,30,60]`},
 		{"push events on by default", param("PushEvents", "Default"), `"enabled"`},
 		{"push events values", param("PushEvents", "AllowedValues"), `["enabled","disabled"]`},
-		{"default webhook", param("SlackWebhookUrl", "Default"), `""`},
-		{"default bot token", param("SlackBotToken", "Default"), `""`},
-		{"default channel", param("SlackChannel", "Default"), `""`},
+		{"default secret: the stack's own", param("SlackSecretArn", "Default"), `""`},
+		{"default log level", param("LogLevel", "Default"), `"info"`},
+		{"log levels", param("LogLevel", "AllowedValues"), `["debug","info","warn","error"]`},
+		{"table retained by default", param("StateTableDeletionPolicy", "Default"), `"Retain"`},
+		{"table policies", param("StateTableDeletionPolicy", "AllowedValues"), `["Retain","Delete"]`},
+		{"no alarm topic by default", param("AlarmTopicArn", "Default"), `""`},
+		{"name filter as ListLabelingJobs takes it", param("NameContains", "AllowedPattern"), `"^[a-zA-Z0-9-]*$"`},
+		{"name filter length", param("NameContains", "MaxLength"), `63`},
 		{"default alert statuses", param("AlertOn", "Default"), `"Failed,Completed,Stopped"`},
 		{"default name filter", param("NameContains", "Default"), `""`},
 		{"default creation cut-off", param("IgnoreCreatedBefore", "Default"), `""`},
@@ -160,6 +172,8 @@ func TestDeployConventions(t *testing.T) {
 		{"output function name", []string{"Outputs", "FunctionName", "Value"}, `{"Ref":"LabelwatchFunction"}`},
 		{"output function ARN", []string{"Outputs", "FunctionArn", "Value"}, `{"Fn::GetAtt":["LabelwatchFunction","Arn"]}`},
 		{"output table name", []string{"Outputs", "StateTableName", "Value"}, `{"Ref":"StateTable"}`},
+		{"output secret ARN", []string{"Outputs", "SlackSecretArn", "Value"},
+			`{"Fn::If":["CreateSlackSecret",{"Ref":"SlackSecret"},{"Ref":"SlackSecretArn"}]}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -252,6 +266,7 @@ func TestLeastPrivilege(t *testing.T) {
 
 	jobState := func(t *testing.T, doc map[string]any) map[string]any { return statement(t, doc, "JobState") }
 	describe := func(t *testing.T, doc map[string]any) map[string]any { return statement(t, doc, "DescribeLabelingJob") }
+	slackSecret := func(t *testing.T, doc map[string]any) map[string]any { return statement(t, doc, "SlackSecret") }
 	policies := func(t *testing.T, doc map[string]any) map[string]any {
 		return mapAt(t, doc, "Resources", functionID, "Properties")
 	}
@@ -267,7 +282,8 @@ func TestLeastPrivilege(t *testing.T) {
 	}
 	tests := []struct {
 		name   string
-		push   string // the PushEvents value; "" leaves its default
+		push   string            // the PushEvents value; "" leaves its default
+		values map[string]string // other parameter values
 		mutate func(t *testing.T, doc map[string]any)
 		want   string // text one of the violations must contain; "" means none allowed
 	}{
@@ -323,6 +339,37 @@ func TestLeastPrivilege(t *testing.T) {
 				list[i] = list[i].(map[string]any)["Fn::If"].([]any)[1]
 			},
 			want: `grants sagemaker:DescribeLabelingJob, which the function does not call`,
+		},
+		{
+			name:   "secret read on every resource",
+			mutate: func(t *testing.T, doc map[string]any) { slackSecret(t, doc)["Resource"] = "*" },
+			want:   `grants secretsmanager:GetSecretValue on "*"`,
+		},
+		{
+			name: "secret read on every secret",
+			mutate: func(t *testing.T, doc map[string]any) {
+				slackSecret(t, doc)["Resource"] = map[string]any{"Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:*"}
+			},
+			want: `grants secretsmanager:GetSecretValue on {"Fn::Sub"`,
+		},
+		{
+			name:   "the stack's secret granted though SlackSecretArn is given",
+			values: map[string]string{"SlackSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:labelwatch/slack-AbCdEf"},
+			mutate: func(t *testing.T, doc map[string]any) {
+				slackSecret(t, doc)["Resource"] = map[string]any{"Ref": secretID}
+			},
+			want: `grants secretsmanager:GetSecretValue on {"Ref":"SlackSecret"}: want only SLACK_SECRET_ARN's {"Ref":"SlackSecretArn"}`,
+		},
+		{
+			name:   "the given secret, as written",
+			values: map[string]string{"SlackSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:labelwatch/slack-AbCdEf"},
+		},
+		{
+			name: "secret write",
+			mutate: func(t *testing.T, doc map[string]any) {
+				slackSecret(t, doc)["Action"] = []any{"secretsmanager:GetSecretValue", "secretsmanager:PutSecretValue"}
+			},
+			want: `grants secretsmanager:PutSecretValue, which the function does not call`,
 		},
 		{
 			name:   "all actions",
@@ -430,7 +477,10 @@ func TestLeastPrivilege(t *testing.T) {
 			if tt.mutate != nil {
 				tt.mutate(t, doc)
 			}
-			values := map[string]string{}
+			values := maps.Clone(tt.values)
+			if values == nil {
+				values = map[string]string{}
+			}
 			if tt.push != "" {
 				values[pushParam] = tt.push
 			}
@@ -538,7 +588,7 @@ func TestSamconfig(t *testing.T) {
 		{"default.global.parameters.stack_name", "labelwatch"},
 		{"default.build.parameters.cached", true},
 		{"default.build.parameters.parallel", true},
-		{"default.deploy.parameters.capabilities", "CAPABILITY_IAM"},
+		{"default.deploy.parameters.capabilities", "CAPABILITY_IAM CAPABILITY_AUTO_EXPAND"},
 		{"default.deploy.parameters.confirm_changeset", true},
 		{"default.deploy.parameters.resolve_s3", true},
 		{"default.deploy.parameters.s3_prefix", "labelwatch"},
@@ -560,7 +610,7 @@ func TestSamconfig(t *testing.T) {
 			if _, isTable := v.(map[string]any); isTable {
 				continue
 			}
-			for _, secret := range []string{"SlackWebhookUrl", "SlackBotToken", "hooks.slack.com", "xoxb-", "xoxp-"} {
+			for _, secret := range []string{"hooks.slack.com", "xoxb-", "xoxp-", "webhook_url", "bot_token"} {
 				if strings.Contains(fmt.Sprint(v), secret) {
 					t.Errorf("%s holds %s: pass Slack secrets at deploy time, never in this file", key, secret)
 				}
@@ -779,7 +829,8 @@ func (c *cfnValue) intrinsic(name string, n *yaml.Node) error {
 }
 
 // codeCalls returns the IAM actions the code needs: the methods of
-// internal/state's DynamoAPI, and the SageMaker calls of the job source.
+// internal/state's DynamoAPI, the SageMaker calls of the job source, and the
+// read of the Slack secret.
 func codeCalls(root string) ([]string, error) {
 	dir := filepath.Join(root, "internal", "state")
 	methods, err := interfaceMethods(dir, "DynamoAPI")
@@ -796,6 +847,13 @@ func codeCalls(root string) ([]string, error) {
 	}
 	if describes {
 		calls = append(calls, "sagemaker:DescribeLabelingJob")
+	}
+	readsSecret, err := callsMethod(root, ".GetSecretValue(")
+	if err != nil {
+		return nil, err
+	}
+	if readsSecret {
+		calls = append(calls, "secretsmanager:GetSecretValue")
 	}
 	slices.Sort(calls)
 	return calls, nil
@@ -938,6 +996,8 @@ func iamViolations(doc map[string]any, calls []string) []string {
 	}
 
 	tableARN := `{"Fn::GetAtt":["` + tableID + `","Arn"]}`
+	// The one secret the function is told to read.
+	secretARN, _ := lookup(props, "Environment", "Variables", "SLACK_SECRET_ARN")
 	labelingJobARN := `{"Fn::Sub":"arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:labeling-job/*"}`
 	granted := map[string]bool{}
 	for _, s := range statements {
@@ -970,6 +1030,13 @@ func iamViolations(doc map[string]any, calls []string) []string {
 			case "dynamodb":
 				if len(resources) != 1 || canonicalOrText(resources[0]) != tableARN {
 					add("statement %s grants dynamodb actions on %s: want only %s", sid, canonicalOrText(s["Resource"]), tableARN)
+				}
+			case "secretsmanager":
+				if secretARN == nil {
+					add("statement %s grants %s, but the function has no SLACK_SECRET_ARN to read", sid, action)
+				} else if len(resources) != 1 || canonicalOrText(resources[0]) != canonicalOrText(secretARN) {
+					add("statement %s grants %s on %s: want only SLACK_SECRET_ARN's %s",
+						sid, action, canonicalOrText(s["Resource"]), canonicalOrText(secretARN))
 				}
 			case "sagemaker":
 				// List actions take no resource-level permissions, so only

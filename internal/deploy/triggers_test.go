@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,11 +19,13 @@ import (
 // The push trigger: the EventBridge rule SageMaker's labeling job state
 // changes reach the function through, and the parameter that switches it.
 const (
-	pushEventID  = "LabelingJobStateChange"
-	pushParam    = "PushEvents"
-	pushSource   = "aws.sagemaker"
-	pushDetail   = "SageMaker Ground Truth Labeling Job State Change"
-	describeCall = "sagemaker:DescribeLabelingJob"
+	pushEventID = "LabelingJobStateChange"
+	pushParam   = "PushEvents"
+	// scheduleParam sets the minutes between scheduled runs.
+	scheduleParam = "ScheduleMinutes"
+	pushSource    = "aws.sagemaker"
+	pushDetail    = "SageMaker Ground Truth Labeling Job State Change"
+	describeCall  = "sagemaker:DescribeLabelingJob"
 )
 
 // TestTriggers checks what SAM makes of the function's triggers, as
@@ -41,15 +44,38 @@ func TestTriggers(t *testing.T) {
 	invokeConfig := func(t *testing.T, doc map[string]any) map[string]any {
 		return mapAt(t, doc, "Resources", functionID, "Properties", "EventInvokeConfig")
 	}
-	tests := []struct {
-		name   string
-		push   string // the PushEvents value; "" leaves its default
-		mutate func(t *testing.T, doc map[string]any)
-		want   string // text one of the violations must contain; "" means none allowed
-	}{
+	type testCase struct {
+		name    string
+		push    string // the PushEvents value; "" leaves its default
+		minutes string // the ScheduleMinutes value; "" leaves its default
+		mutate  func(t *testing.T, doc map[string]any)
+		want    string // text one of the violations must contain; "" means none allowed
+	}
+	tests := []testCase{
 		{name: "as written, push on by default"},
 		{name: "as written, push enabled", push: "enabled"},
 		{name: "as written, push disabled", push: "disabled"},
+		{
+			name:    "a fixed schedule",
+			minutes: "10",
+			mutate:  func(t *testing.T, doc map[string]any) { schedule(t, doc)["Schedule"] = "rate(5 minutes)" },
+			want:    `schedule rate(5 minutes), want rate(10 minutes)`,
+		},
+		{
+			// rate() wants the singular for 1; CloudFormation would refuse it.
+			name:    "rate(1 minutes)",
+			minutes: "1",
+			mutate: func(t *testing.T, doc map[string]any) {
+				mapAt(t, doc, "Mappings", "Schedule", "1")["Expression"] = "rate(1 minutes)"
+			},
+			want: `schedule rate(1 minutes), want rate(1 minute)`,
+		},
+		{
+			name:    "events kept for a fixed 300 s",
+			minutes: "30",
+			mutate:  func(t *testing.T, doc map[string]any) { invokeConfig(t, doc)["MaximumEventAgeInSeconds"] = 300 },
+			want:    `"MaximumEventAgeInSeconds":300`,
+		},
 		{
 			name:   "rule always enabled",
 			push:   "disabled",
@@ -131,27 +157,42 @@ func TestTriggers(t *testing.T) {
 		},
 	}
 
+	// Every schedule period the template offers, as written.
+	for _, m := range asList(mapAt(t, loadTemplate(t), "Parameters", "ScheduleMinutes")["AllowedValues"]) {
+		minutes := fmt.Sprint(m)
+		tests = append(tests, testCase{name: "as written, every " + minutes + " minutes", minutes: minutes})
+	}
+
 	// One run of the translator for all cases: it takes a second to start.
 	docs := make([]map[string]any, len(tests))
+	values := make([]map[string]string, len(tests))
 	for i, tt := range tests {
 		docs[i] = loadTemplate(t)
 		if tt.mutate != nil {
 			tt.mutate(t, docs[i])
 		}
+		values[i] = map[string]string{}
+		if tt.push != "" {
+			values[i][pushParam] = tt.push
+		}
+		if tt.minutes != "" {
+			values[i][scheduleParam] = tt.minutes
+		}
 	}
-	translated := samTranslate(t, docs)
+	translated := samTranslate(t, docs, values)
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if translated[i].Error != "" {
 				t.Fatalf("SAM could not translate the template: %s", translated[i].Error)
 			}
-			values := map[string]string{}
-			if tt.push != "" {
-				values[pushParam] = tt.push
-			}
+			values := values[i]
 			deployed := withParameters(t, translated[i].Template, values)
 			pushOn := parameterValue(t, translated[i].Template, values, pushParam) == "enabled"
-			violations := triggerViolations(deployed, pushOn)
+			minutes, err := strconv.Atoi(parameterValue(t, translated[i].Template, values, scheduleParam))
+			if err != nil {
+				t.Fatalf("%s: %v", scheduleParam, err)
+			}
+			violations := triggerViolations(deployed, pushOn, minutes)
 			if tt.want == "" {
 				for _, v := range violations {
 					t.Error(v)
@@ -166,9 +207,10 @@ func TestTriggers(t *testing.T) {
 }
 
 // triggerViolations lists every way cfn, a template as SAM translated it and
-// CloudFormation would deploy it (conditions resolved), invokes the function
-// otherwise than intended with push events on or off.
-func triggerViolations(cfn map[string]any, pushOn bool) []string {
+// CloudFormation would deploy it (conditions and mappings resolved), invokes
+// the function otherwise than intended with push events on or off and a run
+// every minutes.
+func triggerViolations(cfn map[string]any, pushOn bool, minutes int) []string {
 	var out []string
 	add := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
 	resources, _ := lookup(cfn, "Resources")
@@ -202,6 +244,9 @@ func triggerViolations(cfn map[string]any, pushOn bool) []string {
 		case p["ScheduleExpression"] != nil:
 			if enabled {
 				schedules = append(schedules, id)
+			}
+			if got, want := canonicalOrText(p["ScheduleExpression"]), rateExpression(minutes); got != `"`+want+`"` {
+				add("rule %s has schedule %s, want %s", id, strings.Trim(got, `"`), want)
 			}
 		case p["EventPattern"] != nil:
 			if got := canonicalOrText(p["EventPattern"]); got != wantPattern {
@@ -253,8 +298,9 @@ func triggerViolations(cfn map[string]any, pushOn bool) []string {
 	}
 
 	// Both triggers invoke asynchronously: no Lambda retries, and nothing
-	// older than one period of the default schedule.
-	const wantConfig = `{"FunctionName":{"Ref":"` + functionID + `"},"MaximumEventAgeInSeconds":300,"MaximumRetryAttempts":0,"Qualifier":"$LATEST"}`
+	// older than one schedule period.
+	wantConfig := fmt.Sprintf(`{"FunctionName":{"Ref":"%s"},"MaximumEventAgeInSeconds":%d,"MaximumRetryAttempts":0,"Qualifier":"$LATEST"}`,
+		functionID, minutes*60)
 	configs := byType("AWS::Lambda::EventInvokeConfig")
 	if len(configs) != 1 {
 		add("%d AWS::Lambda::EventInvokeConfig resources %v, want 1", len(configs), configs)
@@ -272,6 +318,15 @@ func triggerViolations(cfn map[string]any, pushOn bool) []string {
 	return slices.Compact(out)
 }
 
+// rateExpression is the EventBridge schedule expression for a run every
+// minutes: rate() wants the singular unit for 1.
+func rateExpression(minutes int) string {
+	if minutes == 1 {
+		return "rate(1 minute)"
+	}
+	return fmt.Sprintf("rate(%d minutes)", minutes)
+}
+
 // samTranslation is one template as the SAM translator returned it, or its
 // refusal.
 type samTranslation struct {
@@ -280,8 +335,11 @@ type samTranslation struct {
 }
 
 // samTranslateScript translates each SAM template of a JSON list read from
-// stdin, with the translator `sam deploy` uses (aws-sam-translator, which
-// cfn-lint also runs), and writes the list of results.
+// stdin, with its parameter values, with the translator `sam deploy` uses
+// (aws-sam-translator, which cfn-lint also runs), and writes the list of
+// results. SAM resolves some parameter Refs itself (those in
+// EventInvokeConfig, for one), so it must see the values the stack is
+// deployed with.
 const samTranslateScript = `
 import json, sys
 from samtranslator.public.exceptions import InvalidDocumentException
@@ -292,17 +350,18 @@ class NoManagedPolicies:
         return {}
 
 results = []
-for template in json.load(sys.stdin):
+for item in json.load(sys.stdin):
     try:
-        results.append({"template": transform(template, {}, NoManagedPolicies())})
+        results.append({"template": transform(item["template"], item["parameters"], NoManagedPolicies())})
     except InvalidDocumentException as e:
         results.append({"error": "; ".join(c.message for c in e.causes)})
 json.dump(results, sys.stdout)
 `
 
 // samTranslate returns docs, SAM templates in JSON form, as SAM translates
-// them to CloudFormation, in one run of the translator.
-func samTranslate(t *testing.T, docs []map[string]any) []samTranslation {
+// them to CloudFormation with the parameter values of the same index, in one
+// run of the translator.
+func samTranslate(t *testing.T, docs []map[string]any, values []map[string]string) []samTranslation {
 	t.Helper()
 	python, err := exec.LookPath("python3")
 	if err == nil {
@@ -315,8 +374,12 @@ func samTranslate(t *testing.T, docs []map[string]any) []samTranslation {
 		}
 		t.Skipf("what SAM makes of template.yaml was NOT checked: %s (%v)", install, err)
 	}
-	var in []map[string]any
-	for _, doc := range docs {
+	type item struct {
+		Template   map[string]any    `json:"template"`
+		Parameters map[string]string `json:"parameters"`
+	}
+	var in []item
+	for i, doc := range docs {
 		doc = maps.Clone(doc)
 		// sam deploy uploads the code and gives the translator its S3
 		// location; the translator refuses a local path.
@@ -327,7 +390,7 @@ func samTranslate(t *testing.T, docs []map[string]any) []samTranslation {
 		resources := maps.Clone(mapAt(t, doc, "Resources"))
 		resources[functionID] = fn
 		doc["Resources"] = resources
-		in = append(in, doc)
+		in = append(in, item{Template: doc, Parameters: values[i]})
 	}
 	stdin, err := json.Marshal(in)
 	if err != nil {
@@ -360,8 +423,9 @@ var noValue = &struct{}{}
 // withParameters returns doc, a template in JSON form, as CloudFormation
 // deploys it with the given parameter values (the others at their Default):
 // resources whose Condition is false are left out, each Fn::If is replaced by
-// the branch its condition picks, and a Ref to AWS::NoValue removes the value
-// that holds it. Other intrinsic functions are left as they are.
+// the branch its condition picks, each Fn::FindInMap by the value it finds,
+// and a Ref to AWS::NoValue removes the value that holds it. Other intrinsic
+// functions are left as they are.
 func withParameters(t *testing.T, doc map[string]any, values map[string]string) map[string]any {
 	t.Helper()
 	conditions, _ := lookup(doc, "Conditions")
@@ -422,6 +486,9 @@ func withParameters(t *testing.T, doc map[string]any, values map[string]string) 
 			if ref, ok := v["Ref"]; ok && len(v) == 1 && ref == "AWS::NoValue" {
 				return noValue
 			}
+			if args, ok := v["Fn::FindInMap"].([]any); ok && len(v) == 1 {
+				return findInMap(t, doc, values, args)
+			}
 			if args, ok := v["Fn::If"].([]any); ok && len(v) == 1 {
 				if len(args) != 3 {
 					t.Fatalf("Fn::If takes a condition and two values: %s", canonicalOrText(v))
@@ -459,6 +526,33 @@ func withParameters(t *testing.T, doc map[string]any, values map[string]string) 
 		}
 	}
 	return out
+}
+
+// findInMap is the value Fn::FindInMap with args finds in doc's Mappings when
+// the stack is deployed with values; each key is text or a parameter's Ref.
+func findInMap(t *testing.T, doc map[string]any, values map[string]string, args []any) any {
+	t.Helper()
+	if len(args) != 3 {
+		t.Fatalf("Fn::FindInMap takes a map and two keys: %s", canonicalOrText(args))
+	}
+	path := []string{"Mappings"}
+	for _, a := range args {
+		if ref, ok := lookup(a, "Ref"); ok {
+			path = append(path, parameterValue(t, doc, values, fmt.Sprint(ref)))
+			continue
+		}
+		switch a.(type) {
+		case string, float64: // SAM resolves some Refs to a Number parameter's Default as a number
+			path = append(path, fmt.Sprint(a))
+		default:
+			t.Fatalf("Fn::FindInMap key %s: only values and parameter Refs are supported here", canonicalOrText(a))
+		}
+	}
+	v, ok := lookup(doc, path...)
+	if !ok {
+		t.Fatalf("Fn::FindInMap %s: no %s", canonicalOrText(args), strings.Join(path, "."))
+	}
+	return v
 }
 
 // parameterValue is the value of parameter name when the stack is deployed
