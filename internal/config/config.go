@@ -122,6 +122,11 @@ func load(getenv func(string) string, local bool) (Config, error) {
 		}
 		c.IgnoreCreatedBefore = t
 	}
+	if !validNameContains(c.NameContains) {
+		// SageMaker refuses any other NameContains on every call, so every
+		// run would fail.
+		p.fail("NAME_CONTAINS", fmt.Sprintf("%q is not part of a job name as SageMaker takes it: letters, digits and hyphens, at most 63", clipValue(c.NameContains)))
+	}
 	if c.Retention > 0 && c.Retention < 24*time.Hour {
 		p.fail("RETENTION", "must be at least 24h, or finished jobs could be forgotten and alerted again")
 	}
@@ -130,6 +135,29 @@ func load(getenv func(string) string, local bool) (Config, error) {
 		return Config{}, fmt.Errorf("invalid configuration:\n%w", err)
 	}
 	return c, nil
+}
+
+// validNameContains reports whether s is a NameContains that
+// ListLabelingJobs accepts (botocore's model: [a-zA-Z0-9\-]+, at most 63);
+// empty means no filter.
+func validNameContains(s string) bool {
+	if len(s) > 63 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// clipValue cuts a bad value to 80 bytes for an error message.
+func clipValue(s string) string {
+	if len(s) <= 80 {
+		return s
+	}
+	return s[:80] + "…"
 }
 
 // parser collects every problem instead of stopping at the first.
