@@ -3,18 +3,13 @@
 package testenv
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -62,9 +57,7 @@ func Dynalite(t testing.TB) string {
 type DynaliteServer struct {
 	URL string // endpoint, such as "http://127.0.0.1:41234"
 
-	cmd    *exec.Cmd
-	stdin  io.Closer
-	exited chan struct{} // closed once the process has been waited for
+	server *server
 }
 
 // StartDynalite starts dynalite on a free loopback port and returns once it
@@ -78,117 +71,27 @@ func StartDynalite(ctx context.Context) (*DynaliteServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start dynalite: node (Node.js 20) is not on PATH: %w", err)
 	}
-	// cli.js treats --port 0 as "use the default 4567", so the port is picked
-	// here. Another process may take it between the pick and dynalite's
-	// listen; then dynalite exits with EADDRINUSE and we pick again.
-	const attempts = 5
-	var lastErr error
-	for range attempts {
-		port, err := freePort()
-		if err != nil {
-			return nil, fmt.Errorf("start dynalite: %w", err)
-		}
-		srv, err := startDynaliteOn(ctx, node, cli, port)
-		if err == nil {
-			return srv, nil
-		}
-		lastErr = err
-		if !errors.Is(err, errAddrInUse) {
-			return nil, err
-		}
-	}
-	return nil, fmt.Errorf("start dynalite: no free port after %d attempts: %w", attempts, lastErr)
-}
-
-var errAddrInUse = errors.New("address in use")
-
-func startDynaliteOn(ctx context.Context, node, cli string, port int) (*DynaliteServer, error) {
-	cmd := exec.Command(node, "-e", dynaliteWatchdog, cli,
-		"--port", strconv.Itoa(port), "--host", "127.0.0.1",
-		"--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0")
-	out := &startWatcher{ready: make(chan struct{})}
-	cmd.Stdout = out
-	cmd.Stderr = out
-	cmd.WaitDelay = time.Second
-	stdin, err := cmd.StdinPipe()
+	srv, err := startServer(ctx, serverKind{
+		name: "dynalite",
+		// cli.js treats --port 0 as "use the default 4567", so startServer
+		// picks the port.
+		command: func(port int) *exec.Cmd {
+			return exec.Command(node, "-e", dynaliteWatchdog, cli,
+				"--port", strconv.Itoa(port), "--host", "127.0.0.1",
+				"--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0")
+		},
+		// dynalite prints its banner from the listen callback.
+		banner:    func(string) string { return "Dynalite listening at" },
+		addrInUse: []string{"EADDRINUSE"},
+	})
 	if err != nil {
-		return nil, fmt.Errorf("start dynalite: %w", err)
+		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start dynalite: %w", err)
-	}
-	srv := &DynaliteServer{
-		URL:    "http://127.0.0.1:" + strconv.Itoa(port),
-		cmd:    cmd,
-		stdin:  stdin,
-		exited: make(chan struct{}),
-	}
-	var waitErr error
-	go func() {
-		waitErr = cmd.Wait()
-		close(srv.exited)
-	}()
-
-	// dynalite prints its banner from the listen callback, so the banner
-	// means this process (not whatever else might hold the port) accepts
-	// connections.
-	select {
-	case <-out.ready:
-		return srv, nil
-	case <-srv.exited:
-		text := out.String()
-		if strings.Contains(text, "EADDRINUSE") {
-			return nil, fmt.Errorf("start dynalite on port %d: %w", port, errAddrInUse)
-		}
-		return nil, fmt.Errorf("start dynalite on port %d: exited (%v) before listening; output:\n%s", port, waitErr, text)
-	case <-ctx.Done():
-		_ = srv.Close()
-		return nil, fmt.Errorf("start dynalite on port %d: not listening yet (%w); output:\n%s", port, ctx.Err(), out.String())
-	}
+	return &DynaliteServer{URL: srv.url, server: srv}, nil
 }
 
 // Close kills dynalite and waits for it to exit.
-func (s *DynaliteServer) Close() error {
-	_ = s.stdin.Close()
-	select {
-	case <-s.exited:
-		return nil
-	default:
-	}
-	if err := s.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("kill dynalite (pid %d): %w", s.cmd.Process.Pid, err)
-	}
-	<-s.exited
-	return nil
-}
-
-// startWatcher collects dynalite's output and signals when the listening
-// banner appears.
-type startWatcher struct {
-	mu    sync.Mutex
-	buf   bytes.Buffer
-	ready chan struct{}
-	seen  bool
-}
-
-func (w *startWatcher) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.buf.Len() < 64<<10 { // enough for a stack trace; the server stays quiet after start
-		w.buf.Write(p)
-	}
-	if !w.seen && strings.Contains(w.buf.String(), "Dynalite listening at") {
-		w.seen = true
-		close(w.ready)
-	}
-	return len(p), nil
-}
-
-func (w *startWatcher) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.String()
-}
+func (s *DynaliteServer) Close() error { return s.server.Close() }
 
 // dynaliteCLI finds node_modules/dynalite/cli.js at the repository root,
 // which is the nearest directory above the working directory with a go.mod.
@@ -221,20 +124,6 @@ func RepoRoot() (string, error) {
 		}
 		dir = parent
 	}
-}
-
-// freePort asks the kernel for a free loopback port. The port is free when
-// this returns, not necessarily when dynalite binds it.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	if err := l.Close(); err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	return port, nil
 }
 
 // AWSConfig is a configuration for a client of the local server at endpoint:

@@ -4,16 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"os"
 	"os/exec"
 	"strconv"
-	"strings"
-	"sync"
-	"syscall"
 	"testing"
-	"time"
 )
 
 // ErrMotoMissing is why StartMoto fails when moto_server is not on PATH.
@@ -70,13 +64,7 @@ func Moto(t testing.TB) string {
 type MotoServer struct {
 	URL string // endpoint, such as "http://127.0.0.1:41234"
 
-	cmd    *exec.Cmd
-	stdin  io.Closer
-	output *SyncBuffer
-	exited chan struct{} // closed once the process has been waited for
-
-	closeOnce sync.Once
-	closeErr  error
+	server *server
 }
 
 // StartMoto starts moto_server on a free loopback port and returns once it
@@ -87,97 +75,26 @@ func StartMoto(ctx context.Context) (*MotoServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start moto_server: %w", ErrMotoMissing)
 	}
-	// Another process may take the port between the pick and moto_server's
-	// bind; then moto_server exits saying so, and we pick again.
-	const attempts = 5
-	var lastErr error
-	for range attempts {
-		port, err := freePort()
-		if err != nil {
-			return nil, fmt.Errorf("start moto_server: %w", err)
-		}
-		srv, err := startMotoOn(ctx, moto, port)
-		if err == nil {
-			return srv, nil
-		}
-		lastErr = err
-		if !errors.Is(err, errAddrInUse) {
-			return nil, err
-		}
-	}
-	return nil, fmt.Errorf("start moto_server: no free port after %d attempts: %w", attempts, lastErr)
-}
-
-func startMotoOn(ctx context.Context, moto string, port int) (*MotoServer, error) {
-	cmd := exec.Command("/bin/sh", "-c", motoWatchdog, moto, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
-	srv := &MotoServer{
-		URL:    "http://127.0.0.1:" + strconv.Itoa(port),
-		cmd:    cmd,
-		output: &SyncBuffer{},
-		exited: make(chan struct{}),
-	}
-	cmd.Stdout, cmd.Stderr = srv.output, srv.output
-	cmd.WaitDelay = time.Second
-	// A process group of its own, so Close ends the shell, moto_server and
-	// the watcher together.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	stdin, err := cmd.StdinPipe()
+	srv, err := startServer(ctx, serverKind{
+		name: "moto_server",
+		command: func(port int) *exec.Cmd {
+			return exec.Command("/bin/sh", "-c", motoWatchdog, moto, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+		},
+		// Werkzeug prints "Running on" after it has bound the port.
+		banner:    func(url string) string { return "Running on " + url },
+		addrInUse: []string{"Address already in use", "is in use by another program"},
+		// Close ends the shell, moto_server and the watchdog together.
+		group: true,
+	})
 	if err != nil {
-		return nil, fmt.Errorf("start moto_server: %w", err)
+		return nil, err
 	}
-	srv.stdin = stdin
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start moto_server: %w", err)
-	}
-	var waitErr error
-	go func() {
-		waitErr = cmd.Wait()
-		close(srv.exited)
-	}()
-
-	// Werkzeug prints "Running on" after it has bound the port, so the
-	// banner means this process (not whatever else might hold the port)
-	// listens; the dial then confirms it accepts connections.
-	banner := "Running on " + srv.URL
-	for {
-		if strings.Contains(srv.output.String(), banner) {
-			conn, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), time.Second)
-			if err == nil {
-				conn.Close()
-				return srv, nil
-			}
-		}
-		select {
-		case <-srv.exited:
-			_ = srv.Close() // the watcher outlives the shell
-			text := srv.output.String()
-			if strings.Contains(text, "Address already in use") || strings.Contains(text, "is in use by another program") {
-				return nil, fmt.Errorf("start moto_server on port %d: %w", port, errAddrInUse)
-			}
-			return nil, fmt.Errorf("start moto_server on port %d: exited (%v) before listening; output:\n%s", port, waitErr, text)
-		case <-ctx.Done():
-			_ = srv.Close()
-			return nil, fmt.Errorf("start moto_server on port %d: not listening yet (%w); output:\n%s", port, ctx.Err(), srv.output.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+	return &MotoServer{URL: srv.url, server: srv}, nil
 }
 
 // Close kills moto_server's process group and waits for it to exit.
 // Calls after the first do nothing.
-func (s *MotoServer) Close() error {
-	s.closeOnce.Do(func() {
-		// Kill the group before closing stdin, even when the shell has
-		// exited: until stdin closes the watcher lives, so the group's id
-		// (the shell's pid) still names this group and no other.
-		if err := syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
-			s.closeErr = fmt.Errorf("kill moto_server (process group %d): %w", s.cmd.Process.Pid, err)
-		}
-		_ = s.stdin.Close()
-		<-s.exited
-	})
-	return s.closeErr
-}
+func (s *MotoServer) Close() error { return s.server.Close() }
 
 // Output is everything moto_server printed so far: its log of requests.
-func (s *MotoServer) Output() string { return s.output.String() }
+func (s *MotoServer) Output() string { return s.server.output.String() }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"runtime"
 	"strings"
@@ -80,45 +79,6 @@ func TestMoto(t *testing.T) {
 			t.Errorf("GetSecretValue of a missing secret answered %d %v, want 4xx ResourceNotFoundException", code, answer)
 		}
 	})
-}
-
-// TestMotoStops checks that moto_server goes away both when Close is called
-// and when only its stdin closes, as it does when the test binary dies
-// without running its cleanups.
-func TestMotoStops(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		stop func(*MotoServer) error
-	}{
-		{"Close", (*MotoServer).Close},
-		{"test binary gone", func(s *MotoServer) error { return s.stdin.Close() }},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
-			defer cancel()
-			srv, err := StartMoto(ctx)
-			if errors.Is(err, ErrMotoMissing) {
-				t.Skip(err)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = srv.Close() })
-			if err := tc.stop(srv); err != nil {
-				t.Fatal(err)
-			}
-			select {
-			case <-srv.exited:
-			case <-time.After(30 * time.Second):
-				t.Fatalf("moto_server still runs 30 s after it was stopped; output:\n%s", srv.Output())
-			}
-			addr := strings.TrimPrefix(srv.URL, "http://")
-			if conn, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-				conn.Close()
-				t.Errorf("%s still accepts connections after moto_server was stopped", addr)
-			}
-		})
-	}
 }
 
 // TestMotoMissing checks what a test that needs moto_server does on a
