@@ -233,7 +233,9 @@ func (s *Sender) classify(ctx context.Context, op string, err error, ans *answer
 		}
 		return status.Code >= 500, s.fail(op, e)
 	case errors.As(err, &api):
-		if api.Err == "ratelimited" {
+		// Slack documents "ratelimited"; "rate_limited" is seen too (HTTP 200,
+		// ok: false). Either is a 429: wait as asked, then try again.
+		if api.Err == "ratelimited" || api.Err == "rate_limited" {
 			after := retryAfter(ans.header)
 			return true, s.fail(op, rateLimited{err: fmt.Errorf("%w: %w", api, &slackapi.RateLimitedError{RetryAfter: after}), after: after})
 		}
@@ -306,7 +308,7 @@ func refusedWebhook(code int) bool {
 // channel (chat.postMessage's documented errors).
 func retryableAPIError(code string) bool {
 	switch code {
-	case "internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited", "team_added_to_org":
+	case "internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited", "rate_limited", "team_added_to_org":
 		return true
 	}
 	return false

@@ -286,6 +286,14 @@ func TestSend(t *testing.T) {
 			handler: func(*testing.T, <-chan struct{}) http.HandlerFunc {
 				return reply(200, `{"ok":false,"error":"ratelimited"}`, "Retry-After", "7", "Content-Type", "application/json")
 			}},
+		{name: "bot ok:false rate_limited", mode: ModeBot, wantRetry: true, wantErr: true, check: wantRate(4 * time.Second),
+			handler: func(*testing.T, <-chan struct{}) http.HandlerFunc {
+				return reply(200, `{"ok":false,"error":"rate_limited"}`, "Retry-After", "4", "Content-Type", "application/json")
+			}},
+		{name: "bot ok:false rate_limited without Retry-After", mode: ModeBot, wantRetry: true, wantErr: true, check: wantRate(time.Second),
+			handler: func(*testing.T, <-chan struct{}) http.HandlerFunc {
+				return apiReply(`{"ok":false,"error":"rate_limited"}`)
+			}},
 
 		{name: "bot invalid_auth", mode: ModeBot, wantErr: true, wantInvalid: true, check: wantAPI("invalid_auth"),
 			handler: func(*testing.T, <-chan struct{}) http.HandlerFunc {
