@@ -13,12 +13,14 @@ import (
 	"github.com/labelwatch/labelwatch/internal/testenv"
 )
 
-// TestDemo runs `labelwatch demo` as a user would, with a local webhook set,
-// and checks what reached "Slack": each finished job once, hostile text
-// escaped, nothing for silent or unchanged jobs.
+// TestDemo runs `labelwatch demo` as a user would, with a local webhook set
+// and someone to page on failures, and checks what reached "Slack" and what
+// it printed: each finished job once, hostile text escaped, mentions in the
+// failures' notification text only, links to the consoles, nothing for
+// silent or unchanged jobs.
 func TestDemo(t *testing.T) {
 	slack := testenv.NewSlack(t)
-	env := map[string]string{"SLACK_WEBHOOK_URL": slack.WebhookURL(), "SLACK_PACE": "0s"}
+	env := map[string]string{"SLACK_WEBHOOK_URL": slack.WebhookURL(), "SLACK_PACE": "0s", "MENTION_ON_FAILURE": "U0ONCALL1,here"}
 	// demo sets AWS_* variables for its emulator; put them back afterwards.
 	for _, k := range []string{"AWS_ENDPOINT_URL_SAGEMAKER", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL"} {
 		if v, ok := os.LookupEnv(k); ok {
@@ -35,13 +37,15 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("demo: %v\n%s\n%s", err, stdout.String(), stderr.String())
 	}
 
-	var texts []string
+	var texts, notices []string
 	for _, m := range slack.Messages() {
 		var msg any
 		if err := json.Unmarshal(m.Raw, &msg); err != nil {
 			t.Fatalf("webhook payload: %v", err)
 		}
 		texts = append(texts, strings.Join(stringsIn(msg), "\n"))
+		notice, _ := msg.(map[string]any)["text"].(string)
+		notices = append(notices, notice)
 	}
 	want := []string{"sentiment-tweets-fr", "bird-species-v3", "street-scenes-seg", "medical-xray-triage", "x-&lt;!channel&gt;-&amp;"}
 	if len(texts) != len(want) {
@@ -50,6 +54,27 @@ func TestDemo(t *testing.T) {
 	for i, name := range want {
 		if !strings.Contains(texts[i], name) {
 			t.Errorf("message %d does not name %s:\n%s", i, name, texts[i])
+		}
+	}
+	// The failures (messages 0, 2 and 4) page; the others do not.
+	const pager = "<@U0ONCALL1> <!here> "
+	for i, notice := range notices {
+		if paged := strings.HasPrefix(notice, pager); paged != (i%2 == 0) {
+			t.Errorf("message %d pages: %v, want %v: %q", i, paged, i%2 == 0, notice)
+		}
+		if strings.Contains(strings.TrimPrefix(notice, pager), "<") {
+			t.Errorf("message %d has markup beyond the mentions: %q", i, notice)
+		}
+	}
+	for _, want := range []string{
+		"│ 🔔 @U0ONCALL1 @here ❌ street-scenes-seg failed after 5m: ClientError: Unable to read input manifest s3://acme-ml-datasets/street-scenes/input.manifest: Access Denied",
+		"│ 🔔 ✅ bird-species-v3 completed after 3h: 3,980 labeled · us-east-1 · 123456789012\n",
+		"│   · Job in SageMaker: https://us-east-1.console.aws.amazon.com/sagemaker/groundtruth?region=us-east-1#/labeling-jobs/details/street-scenes-seg\n",
+		"│   · Logs: https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#logsV2:log-groups/log-group/$252Faws$252Fsagemaker$252FLabelingJobs/log-events/bird-species-v3\n",
+		"│   · Output manifest: https://us-east-1.console.aws.amazon.com/s3/object/acme-ml-datasets?region=us-east-1&prefix=bird-species-v3%2Foutput%2F",
+	} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("the demo did not print %q:\n%s", want, stdout.String())
 		}
 	}
 	hostile := texts[4]

@@ -23,8 +23,12 @@ import (
 )
 
 // NewWatcher builds the watcher for cfg: SageMaker from awsCfg (which honours
-// AWS_ENDPOINT_URL_SAGEMAKER), the given store and notifier.
+// AWS_ENDPOINT_URL_SAGEMAKER), the given store and notifier; the notifier
+// gets failure alerts with cfg.Slack.MentionOnFailure's mentions.
 func NewWatcher(cfg config.Config, awsCfg aws.Config, store state.Store, notifier watch.Notifier, log *slog.Logger) *watch.Watcher {
+	if len(cfg.Slack.MentionOnFailure) > 0 && notifier != nil {
+		notifier = paging{next: notifier, mentions: cfg.Slack.MentionOnFailure}
+	}
 	source := labeling.NewSource(sagemaker.NewFromConfig(awsCfg), labeling.Filter{NameContains: cfg.NameContains, CreatedAfter: cfg.IgnoreCreatedBefore})
 	return watch.New(source, store, notifier, log, watch.SystemClock{}, watch.Options{
 		Rules:           watch.Rules{AlertOn: cfg.AlertOn, Lookback: cfg.Lookback},
@@ -34,6 +38,19 @@ func NewWatcher(cfg config.Config, awsCfg aws.Config, store state.Store, notifie
 		Pace:            cfg.Slack.Pace,
 		ClockSkew:       cfg.ClockSkew,
 	})
+}
+
+// paging puts MENTION_ON_FAILURE's mentions into failure alerts on their
+// way to Slack (slack.Message.WithMentions leaves every other message as
+// it is).
+type paging struct {
+	next     watch.Notifier
+	mentions []string
+}
+
+// Send delivers m, with its mentions if it is a failure alert.
+func (p paging) Send(ctx context.Context, m slack.Message) (bool, error) {
+	return p.next.Send(ctx, m.WithMentions(p.mentions))
 }
 
 // AWSHTTPClient is the HTTP client for labelwatch's AWS SDK clients: the

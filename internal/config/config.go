@@ -40,6 +40,9 @@ type Slack struct {
 	APIURL     string // Web API base URL, with a trailing slash
 	Timeout    time.Duration
 	Pace       time.Duration // least time between two posts to the channel
+	// MentionOnFailure are the Slack user IDs (U…, W…), user-group IDs (S…),
+	// "here" and "channel" that a failure alert mentions, in the order given.
+	MentionOnFailure []string
 }
 
 // Config is every labelwatch setting.
@@ -79,7 +82,7 @@ func Variables() []string {
 		"STATE_TABLE", "SLACK_WEBHOOK_URL", "SLACK_BOT_TOKEN", "SLACK_CHANNEL", "SLACK_API_URL",
 		"ALERT_ON", "NAME_CONTAINS", "IGNORE_CREATED_BEFORE", "LOOKBACK", "OVERLAP", "RETENTION",
 		"DIGEST_THRESHOLD", "DEADLINE_MARGIN", "CLOCK_SKEW", "SLACK_TIMEOUT", "SLACK_PACE",
-		"SLACK_SECRET_ARN", "LOG_LEVEL",
+		"SLACK_SECRET_ARN", "LOG_LEVEL", "MENTION_ON_FAILURE",
 	}
 }
 
@@ -245,6 +248,7 @@ func (p *parser) slack(local bool) Slack {
 		Timeout:    p.duration("SLACK_TIMEOUT", DefaultSlackTimeout),
 		Pace:       DefaultSlackPace,
 	}
+	s.MentionOnFailure = p.mentions("MENTION_ON_FAILURE")
 	// SLACK_PACE may be 0 (no pacing, for a private test endpoint).
 	if v := strings.TrimSpace(p.getenv("SLACK_PACE")); v != "" {
 		d, err := ParseDuration(v)
@@ -297,6 +301,37 @@ func (p *parser) slack(local bool) Slack {
 		}
 	}
 	return s
+}
+
+// mentionID matches a Slack user ID (U…, or W… in Enterprise Grid) or a
+// user-group ID (S…): Slack's IDs are upper-case letters and digits.
+var mentionID = regexp.MustCompile(`^[UWS][A-Z0-9]{2,20}$`)
+
+// mentions reads a comma-separated list of whom a failure alert mentions:
+// Slack user and user-group IDs, "here" and "channel". A name such as
+// "@alice" is refused, not guessed at: Slack notifies only by ID.
+func (p *parser) mentions(name string) []string {
+	v := strings.TrimSpace(p.getenv(name))
+	if v == "" {
+		return nil
+	}
+	var ids []string
+	seen := map[string]bool{}
+	for _, field := range strings.Split(v, ",") {
+		id := strings.TrimSpace(field)
+		switch {
+		case id == "":
+			continue
+		case id == "here" || id == "channel" || mentionID.MatchString(id):
+			if !seen[id] {
+				seen[id] = true
+				ids = append(ids, id)
+			}
+		default:
+			p.fail(name, fmt.Sprintf("names %q, which is not a Slack user ID (U…, W…), user-group ID (S…), here or channel", clipValue(id)))
+		}
+	}
+	return ids
 }
 
 // ExampleSecretARN shows the shape of SLACK_SECRET_ARN.

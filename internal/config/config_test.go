@@ -93,6 +93,7 @@ func TestLoadEveryVariable(t *testing.T) {
 				"SLACK_TIMEOUT":         "3s",
 				"SLACK_PACE":            "0s",
 				"LOG_LEVEL":             " DEBUG ",
+				"MENTION_ON_FAILURE":    " U024BE7LH, here ,S0614TZR7,W123ABC,U024BE7LH,",
 			},
 			check: func(t *testing.T, c Config) {
 				checkConfig(t, c, Config{
@@ -110,6 +111,7 @@ func TestLoadEveryVariable(t *testing.T) {
 					Slack: Slack{
 						Mode: ModeWebhook, WebhookURL: testWebhook, APIURL: DefaultSlackAPIURL,
 						Timeout: 3 * time.Second, Pace: 0,
+						MentionOnFailure: []string{"U024BE7LH", "here", "S0614TZR7", "W123ABC"},
 					},
 				})
 			},
@@ -209,6 +211,16 @@ func TestLoadEveryVariable(t *testing.T) {
 			},
 		},
 		{
+			name: "mention the channel, local",
+			load: LoadLocal,
+			vars: map[string]string{"STATE_TABLE": "", "SLACK_WEBHOOK_URL": "", "MENTION_ON_FAILURE": "channel"},
+			check: func(t *testing.T, c Config) {
+				if !slices.Equal(c.Slack.MentionOnFailure, []string{"channel"}) {
+					t.Errorf("MentionOnFailure = %q, want [channel]", c.Slack.MentionOnFailure)
+				}
+			},
+		},
+		{
 			name: "days unit",
 			load: Load,
 			vars: map[string]string{"LOOKBACK": "2d"},
@@ -304,6 +316,11 @@ func TestLoadInvalid(t *testing.T) {
 		{name: "secret ARN without region", vars: map[string]string{"SLACK_WEBHOOK_URL": "", "SLACK_SECRET_ARN": "arn:aws:secretsmanager::123456789012:secret:slack-AbCdEf"}, named: []string{"SLACK_SECRET_ARN"}, problems: 1},
 		{name: "secret ARN with a space in the name", vars: map[string]string{"SLACK_WEBHOOK_URL": "", "SLACK_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:my slack"}, named: []string{"SLACK_SECRET_ARN"}, problems: 1},
 		{name: "secret ARN, local", local: true, vars: map[string]string{"SLACK_WEBHOOK_URL": "", "SLACK_SECRET_ARN": testSecretARN}, named: []string{"SLACK_SECRET_ARN"}, problems: 1},
+		{name: "mention by name", vars: map[string]string{"MENTION_ON_FAILURE": "@alice"}, named: []string{"MENTION_ON_FAILURE"}, problems: 1},
+		{name: "mention in Slack's markup", vars: map[string]string{"MENTION_ON_FAILURE": "<@U024BE7LH>"}, named: []string{"MENTION_ON_FAILURE"}, problems: 1},
+		{name: "mention of a lower-case ID", vars: map[string]string{"MENTION_ON_FAILURE": "u024be7lh"}, named: []string{"MENTION_ON_FAILURE"}, problems: 1},
+		{name: "mention of a channel ID", vars: map[string]string{"MENTION_ON_FAILURE": "C0123456789"}, named: []string{"MENTION_ON_FAILURE"}, problems: 1},
+		{name: "mention of everyone", vars: map[string]string{"MENTION_ON_FAILURE": "U024BE7LH,everyone,!here"}, named: []string{"MENTION_ON_FAILURE"}, problems: 2},
 		{name: "unknown log level", vars: map[string]string{"LOG_LEVEL": "verbose"}, named: []string{"LOG_LEVEL"}, problems: 1},
 		{name: "numeric log level", vars: map[string]string{"LOG_LEVEL": "-4"}, named: []string{"LOG_LEVEL"}, problems: 1},
 		{
@@ -347,13 +364,14 @@ func TestLoadInvalid(t *testing.T) {
 				"SLACK_PACE":            "later",
 				"SLACK_API_URL":         "gopher://SECRET",
 				"LOG_LEVEL":             "loud",
+				"MENTION_ON_FAILURE":    "@oncall",
 			},
 			named: []string{
 				"STATE_TABLE", "ALERT_ON", "LOOKBACK", "OVERLAP", "RETENTION", "DEADLINE_MARGIN", "CLOCK_SKEW",
 				"DIGEST_THRESHOLD", "IGNORE_CREATED_BEFORE", "SLACK_WEBHOOK_URL", "SLACK_TIMEOUT",
-				"SLACK_PACE", "SLACK_API_URL", "LOG_LEVEL",
+				"SLACK_PACE", "SLACK_API_URL", "LOG_LEVEL", "MENTION_ON_FAILURE",
 			},
-			problems: 14,
+			problems: 15,
 		},
 		{
 			name:     "bot mode problems at once, local",

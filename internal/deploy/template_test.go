@@ -120,7 +120,7 @@ func TestDeployConventions(t *testing.T) {
 			"OVERLAP": {"Ref": "Overlap"},
 			"RETENTION": {"Ref": "Retention"},
 			"DIGEST_THRESHOLD": {"Ref": "DigestThreshold"},
-			"LOG_LEVEL": {"Ref": "LogLevel"}}`},
+			"LOG_LEVEL": {"Ref": "LogLevel"}, "MENTION_ON_FAILURE": {"Ref": "MentionOnFailure"}}`},
 
 		{"table type", []string{"Resources", tableID, "Type"}, `"AWS::DynamoDB::Table"`},
 		{"on-demand billing", table("BillingMode"), `"PAY_PER_REQUEST"`},

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/labelwatch/labelwatch/internal/labeling"
+	"github.com/labelwatch/labelwatch/internal/slack"
 	"github.com/labelwatch/labelwatch/internal/testenv"
 )
 
@@ -67,49 +68,61 @@ type element struct {
 	URL   string          `json:"url,omitempty"`
 }
 
-// digestLine is one job's line in a digest, as slack.RenderDigest writes it:
-// "EMOJI NAME · STATUS (was PREVIOUS) · ...".
-var digestLine = regexp.MustCompile(`^\S+ ([A-Za-z0-9-]+) · ([A-Za-z]+) \((?:was [^)]*|new job)\) · `)
+// A digest, as slack.RenderDigest writes it: a title "N labeling jobs
+// finished: ..." (with "(part k/n)" when split); each failed job as a link
+// to its console page under its reason; the jobs of every other status as
+// one summary line, "✅ *2 completed:* a, b", ending "and N more" when the
+// names did not all fit.
+var (
+	digestTitle = regexp.MustCompile(`^[\d,]+ labeling jobs? (finished|changed status)`)
+	failedLink  = regexp.MustCompile(`<https://[^|<>]*/labeling-jobs/details/[^|<>]*\|([A-Za-z0-9-]+)>`)
+	summaryLine = regexp.MustCompile(`^\S+ \*[\d,]+ (completed|stopped|stopping|in progress|initializing):\* (.*)$`)
+	phrases     = map[string]labeling.Status{
+		"completed": labeling.StatusCompleted, "stopped": labeling.StatusStopped, "stopping": labeling.StatusStopping,
+		"in progress": labeling.StatusInProgress, "initializing": labeling.StatusInitializing,
+	}
+)
 
-// readAlerts reads back which alerts a message carries: one alert's header
-// and Status field, or every job line of a digest.
+// readAlerts reads back which alerts a message carries: one alert's header,
+// or every job a digest names (truncated when a summary left names out).
 func readAlerts(blocks []block) (alerts []alertKey, digest, truncated bool) {
 	if len(blocks) == 0 || blocks[0].Type != "header" || blocks[0].Text == nil {
 		return nil, false, false
 	}
 	header := blocks[0].Text.Text
-	if strings.HasPrefix(header, "🚨 ") {
+	if digestTitle.MatchString(header) {
 		for _, b := range blocks[1:] {
-			if b.Type == "section" && b.Text != nil {
-				for _, line := range strings.Split(b.Text.Text, "\n") {
-					if m := digestLine.FindStringSubmatch(line); m != nil {
-						alerts = append(alerts, alertKey{Job: m[1], Status: labeling.Status(m[2])})
-					}
-				}
+			if b.Type != "section" || b.Text == nil {
+				continue
 			}
-			if b.Type == "context" {
-				for _, e := range b.Elements {
-					var text string
-					if json.Unmarshal(e.Text, &text) == nil && strings.HasPrefix(text, "… and ") {
-						truncated = true
-					}
+			for _, line := range strings.Split(b.Text.Text, "\n") {
+				for _, m := range failedLink.FindAllStringSubmatch(line, -1) {
+					alerts = append(alerts, alertKey{Job: m[1], Status: labeling.StatusFailed})
+				}
+				m := summaryLine.FindStringSubmatch(line)
+				if m == nil {
+					continue
+				}
+				names := m[2]
+				if i := strings.LastIndex(names, " and "); i >= 0 && strings.HasSuffix(names, " more") {
+					names, truncated = names[:i], true
+				}
+				for _, name := range strings.Split(names, ", ") {
+					alerts = append(alerts, alertKey{Job: name, Status: phrases[m[1]]})
 				}
 			}
 		}
 		return alerts, true, truncated
 	}
+	// "✅ Labeling job completed: NAME": the emoji says the status.
 	i := strings.LastIndex(header, ": ")
-	if i < 0 {
+	emoji, _, ok := strings.Cut(header, " ")
+	if i < 0 || !ok {
 		return nil, false, false
 	}
-	name := header[i+2:]
-	for _, b := range blocks {
-		for _, f := range b.Fields {
-			if rest, ok := strings.CutPrefix(f.Text, "*Status*\n"); ok {
-				if _, status, ok := strings.Cut(rest, " "); ok {
-					return []alertKey{{Job: name, Status: labeling.Status(status)}}, false, false
-				}
-			}
+	for _, status := range labeling.Statuses {
+		if slack.StatusEmoji(status) == emoji {
+			return []alertKey{{Job: header[i+2:], Status: status}}, false, false
 		}
 	}
 	return nil, false, false

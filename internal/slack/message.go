@@ -20,4 +20,11 @@ type Alert struct {
 type Message struct {
 	Text   string
 	Blocks []slackapi.Block
+	// Fallback, when set, is a minimal form of the message (text only) to
+	// post instead when Slack refuses this one as invalid or too long
+	// (ErrRejected): the same blocks would be refused on every try.
+	Fallback *Message
+	// failure marks the alert of a failed job, the one message that
+	// WithMentions makes page people.
+	failure bool
 }

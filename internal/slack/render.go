@@ -3,7 +3,7 @@ package slack
 import (
 	"fmt"
 	"net/url"
-	"sort"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -181,20 +181,6 @@ func statusName(s labeling.Status) string {
 	return string(s)
 }
 
-// statusLabel is status s for mrkdwn: escaped, on one line and short, since
-// a status the API may add some day is text from the API like any other.
-func statusLabel(s labeling.Status) string {
-	return fit(statusName(s), 40, inlinePiece)
-}
-
-// previousText describes the status an alert's job had before.
-func previousText(p labeling.Status) string {
-	if p == "" {
-		return "new job"
-	}
-	return StatusEmoji(p) + " " + string(p)
-}
-
 // Duration is how long d is, in the two largest units that matter:
 // "2d 3h", "3h 12m", "4m 5s", "45s".
 func Duration(d time.Duration) string {
@@ -215,15 +201,6 @@ func Duration(d time.Duration) string {
 		return fmt.Sprintf("%dm %ds", mins, secs)
 	}
 	return fmt.Sprintf("%ds", secs)
-}
-
-// runTime is how long job j has been running, or "unknown" when its
-// timestamps do not say.
-func runTime(j labeling.Job) string {
-	if j.CreatedAt.IsZero() || j.ModifiedAt.IsZero() || j.ModifiedAt.Before(j.CreatedAt) {
-		return "unknown"
-	}
-	return Duration(j.ModifiedAt.Sub(j.CreatedAt))
 }
 
 // count writes n with thousands separators: 1234567 -> "1,234,567".
@@ -275,20 +252,17 @@ func validRegion(r string) bool {
 	return true
 }
 
-// ConsoleURL is the link to job j in the SageMaker console of its region, or
-// "" when the job's ARN names no usable region (a link to the wrong region's
-// console would show "not found", which is worse than no link).
+// ConsoleURL is the link to job j in the SageMaker console of its partition
+// and region, or "" when the job's ARN names none that is usable (a link to
+// the wrong region's console would show "not found", which is worse than no
+// link).
 func ConsoleURL(j labeling.Job) string {
-	region := j.Region()
-	if !validRegion(region) || j.Name == "" {
+	base, region := consoleBase(j)
+	if base == "" || j.Name == "" {
 		return ""
 	}
-	u := "https://" + region + ".console.aws.amazon.com/sagemaker/groundtruth?region=" +
-		url.QueryEscape(region) + "#/labeling-jobs/details/" + url.PathEscape(j.Name)
-	if len(u) > maxButtonURL {
-		return ""
-	}
-	return u
+	return bounded(base + "/sagemaker/groundtruth?region=" + url.QueryEscape(region) +
+		"#/labeling-jobs/details/" + url.PathEscape(j.Name))
 }
 
 // consoleListURL is the labeling job list in the SageMaker console of region.
@@ -308,17 +282,6 @@ func plain(text string) *slackapi.TextBlockObject {
 	return slackapi.NewTextBlockObject(slackapi.PlainTextType, text, true, false)
 }
 
-// field is a section field: a bold label over an escaped value.
-func field(label, value string) *slackapi.TextBlockObject {
-	head := "*" + label + "*\n"
-	return mrkdwn(head + escapeFit(value, maxFieldText-runes(head)))
-}
-
-// labeledLine is "*label:* value" with value escaped and cut to max runes.
-func labeledLine(label, value string, max int) string {
-	return "*" + label + ":* " + fit(value, max, inlinePiece)
-}
-
 // timestamp is t in UTC to the minute, or "unknown".
 func timestamp(t time.Time) string {
 	if t.IsZero() {
@@ -327,30 +290,191 @@ func timestamp(t time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04 UTC")
 }
 
-// RenderAlert renders one job's alert: a header with the status emoji, the
-// status change, how long the job ran and its label counters, the failure
-// reason of a failed job, its manifests and work team, and a button to the
-// job in the SageMaker console. Every text from the API is escaped and every
-// text fits Slack's limits.
+// verbatim is a mrkdwn object that Slack does not auto-link: text from the
+// API in it stays what it says ("#general", "@here", a bare URL).
+func verbatim(text string) *slackapi.TextBlockObject {
+	return slackapi.NewTextBlockObject(slackapi.MarkdownType, text, false, true)
+}
+
+// alertField is a section field of an alert: a bold label over a value that
+// is already mrkdwn (escaped, or markup of ours).
+func alertField(label, value string) *slackapi.TextBlockObject {
+	return verbatim("*" + label + "*\n" + value)
+}
+
+// maxAlertFields is how many fields an alert shows: enough to answer "how
+// far did it get, how long, when", few enough to read at a glance.
+const maxAlertFields = 4
+
+// shortDuration is Duration without a trailing zero unit: "5m", "3h 12m".
+func shortDuration(d time.Duration) string {
+	s := Duration(d)
+	for _, zero := range []string{" 0s", " 0m", " 0h"} {
+		s = strings.TrimSuffix(s, zero)
+	}
+	return s
+}
+
+// ranFor is how long job j ran, or "" when its timestamps do not say.
+func ranFor(j labeling.Job) string {
+	if j.CreatedAt.IsZero() || j.ModifiedAt.IsZero() || j.ModifiedAt.Before(j.CreatedAt) {
+		return ""
+	}
+	return shortDuration(j.ModifiedAt.Sub(j.CreatedAt))
+}
+
+// progress is how far labeling got, "1,234 of 1,400 (88.1%), 6 failed",
+// counting data objects that failed for good; "" when labeling never
+// started, where "0 of 1,400" would say nothing the status does not.
+func progress(c labeling.Counters) string {
+	if c.Total+c.Failed == 0 {
+		return ""
+	}
+	all := c.Total + c.Failed + c.Unlabeled
+	s := count(c.Total) + " of " + count(all) + " (" + percent(100*float64(c.Total)/float64(all)) + ")"
+	if c.Failed > 0 {
+		s += ", " + count(c.Failed) + " failed"
+	}
+	return s
+}
+
+// labeledBy is a completed job's labels and who made them:
+// "3,980 (2,400 human, 1,580 machine)".
+func labeledBy(c labeling.Counters) string {
+	s := count(c.Total)
+	if c.Human > 0 && c.Machine > 0 {
+		s += " (" + count(c.Human) + " human, " + count(c.Machine) + " machine)"
+	} else if c.Machine > 0 {
+		s += " (all machine)"
+	}
+	return s
+}
+
+// alertFields chooses the fields for job j's status: what a reader of that
+// status asks first, and nothing that is zero for want of meaning or that
+// the header already says.
+func alertFields(j labeling.Job) []*slackapi.TextBlockObject {
+	var fields []*slackapi.TextBlockObject
+	add := func(label, value string) {
+		if value != "" && len(fields) < maxAlertFields {
+			fields = append(fields, alertField(label, value))
+		}
+	}
+	c := j.Counters
+	team := ""
+	if j.Workteam != "" {
+		team = fit(WorkteamName(j.Workteam), maxDetailLine, inlinePiece)
+	}
+	switch j.Status {
+	case labeling.StatusCompleted:
+		add("Labeled", labeledBy(c))
+		if c.Failed > 0 {
+			add("Failed objects", count(c.Failed))
+		}
+		if c.Unlabeled > 0 {
+			add("Unlabeled", count(c.Unlabeled))
+		}
+		add("Ran for", ranFor(j))
+		add("Finished", slackDate(j.ModifiedAt))
+	case labeling.StatusFailed:
+		add("Labeled", progress(c))
+		add("Ran for", ranFor(j))
+		add("Failed", slackDate(j.ModifiedAt))
+		add("Work team", team)
+	case labeling.StatusStopped:
+		add("Labeled", progress(c))
+		add("Ran for", ranFor(j))
+		add("Stopped", slackDate(j.ModifiedAt))
+		add("Work team", team)
+	default: // still running, or a status the API may add
+		add("Labeled", progress(c))
+		add("Running for", ranFor(j))
+		add("Started", slackDate(j.CreatedAt))
+		add("Work team", team)
+	}
+	return fields
+}
+
+// alertLinks is the line of links under an alert: the job in the SageMaker
+// console, its log stream, and a completed job's output manifest. They are
+// mrkdwn links, not buttons: a button is interactive, and Slack marks it
+// with a warning where the app has interactivity on and nobody answers.
+func alertLinks(j labeling.Job) string {
+	candidates := []string{link(ConsoleURL(j), "Job in SageMaker"), link(LogStreamURL(j), "Logs")}
+	if j.Status == labeling.StatusCompleted {
+		candidates = append(candidates, link(OutputManifestURL(j), "Output manifest"))
+	}
+	var links []string
+	n := 0
+	for _, l := range candidates {
+		// A link is never cut; one that does not fit is left out.
+		if l == "" || n+runes(l)+3 > maxSectionText {
+			continue
+		}
+		links = append(links, l)
+		n += runes(l) + 3
+	}
+	return strings.Join(links, " · ")
+}
+
+// whereText is "REGION · ACCOUNT" from job j's ARN, or what of it there is.
+func whereText(j labeling.Job) string {
+	p := placeOf(j)
+	var parts []string
+	for _, s := range []string{p.region, p.account} {
+		if s != "" {
+			parts = append(parts, s)
+		}
+	}
+	return strings.Join(parts, " · ")
+}
+
+// alertSummary is the one line that says it all, for the fallback text that
+// notifications show: "street-scenes-seg failed after 5m: REASON · REGION ·
+// ACCOUNT". Each part is cut on its own, so no cut falls inside an entity.
+func alertSummary(a Alert) string {
+	j := a.Job
+	s := StatusEmoji(j.Status) + " " + fit(j.Name, 200, inlinePiece) + " "
+	if j.Status.Terminal() {
+		s += statusPhrase(j.Status)
+		if d := ranFor(j); d != "" {
+			s += " after " + d
+		}
+	} else {
+		s += "is " + fit(statusPhrase(j.Status), 60, inlinePiece)
+	}
+	if a.Previous != "" && !a.Previous.Known() {
+		// A status the API added since: worth a look, so name it. A known
+		// one ("was InProgress") tells a reader nothing.
+		s += " (was " + fit(string(a.Previous), 40, inlinePiece) + ")"
+	}
+	switch reason := cleanReason(j.FailureReason); {
+	case j.Status == labeling.StatusFailed && reason != "":
+		s += ": " + fit(reason, maxReasonInText, inlinePiece)
+	case j.Status == labeling.StatusCompleted:
+		s += ": " + count(j.Counters.Total) + " labeled"
+	case progress(j.Counters) != "":
+		c := j.Counters
+		s += ": " + count(c.Total) + " of " + count(c.Total+c.Failed+c.Unlabeled) + " labeled"
+	}
+	if w := whereText(j); w != "" {
+		s += " · " + w
+	}
+	return s
+}
+
+// RenderAlert renders one job's alert to read at a glance: a header with the
+// status emoji and the job's name; for a failed job the reason right under
+// it; two to four fields chosen for the status; and one line of links to the
+// job's console page, its logs and a completed job's output manifest, with
+// its region and account. Times are Slack date markup, so each reader sees
+// their own time zone. Every text from the API is escaped and never
+// auto-linked, and every text fits Slack's limits. A failed job's message
+// can page people: see WithMentions.
 func RenderAlert(a Alert) Message {
 	j := a.Job
-	emoji := StatusEmoji(j.Status)
-	c := j.Counters
-
-	header := plainFit(emoji+" Labeling job "+statusPhrase(j.Status)+": "+j.Name, maxHeaderText)
-	blocks := []slackapi.Block{
-		slackapi.NewHeaderBlock(plain(header)),
-		slackapi.NewSectionBlock(nil, []*slackapi.TextBlockObject{
-			field("Status", emoji+" "+statusName(j.Status)),
-			field("Previous status", previousText(a.Previous)),
-			field("Ran for", runTime(j)),
-			field("Done", percent(c.PercentDone())),
-			field("Labeled", count(c.Total)),
-			field("Human / machine", count(c.Human)+" / "+count(c.Machine)),
-			field("Failed objects", count(c.Failed)),
-			field("Unlabeled", count(c.Unlabeled)),
-		}, nil),
-	}
+	header := plainFit(StatusEmoji(j.Status)+" Labeling job "+statusPhrase(j.Status)+": "+j.Name, maxHeaderText)
+	blocks := []slackapi.Block{slackapi.NewHeaderBlock(plain(header))}
 
 	reason := cleanReason(j.FailureReason)
 	if reason != "" || j.Status == labeling.StatusFailed {
@@ -359,245 +483,111 @@ func RenderAlert(a Alert) Message {
 		if reason != "" {
 			body = fit(reason, maxSectionText-runes(head), quotePiece)
 		}
-		blocks = append(blocks, slackapi.NewSectionBlock(mrkdwn(head+body), nil, nil))
+		blocks = append(blocks, slackapi.NewSectionBlock(verbatim(head+body), nil, nil))
 	}
 
-	var details []string
-	if j.OutputManifest != "" {
-		details = append(details, labeledLine("Output manifest", j.OutputManifest, maxDetailLine))
-	}
-	if j.InputManifest != "" {
-		details = append(details, labeledLine("Input manifest", j.InputManifest, maxDetailLine))
-	}
-	if j.Workteam != "" {
-		details = append(details, labeledLine("Work team", WorkteamName(j.Workteam)+" ("+j.Workteam+")", maxDetailLine))
-	}
-	if len(details) > 0 {
-		blocks = append(blocks, slackapi.NewSectionBlock(mrkdwn(strings.Join(details, "\n")), nil, nil))
+	if fields := alertFields(j); len(fields) > 0 {
+		blocks = append(blocks, slackapi.NewSectionBlock(nil, fields, nil))
 	}
 
-	context := []slackapi.MixedElement{
-		mrkdwn("Created " + timestamp(j.CreatedAt) + " · last modified " + timestamp(j.ModifiedAt)),
+	var context []slackapi.MixedElement
+	if l := alertLinks(j); l != "" {
+		context = append(context, verbatim(l))
 	}
-	if j.ARN != "" {
-		context = append(context, mrkdwn(labeledLine("ARN", j.ARN, maxDetailLine)))
+	if w := whereText(j); w != "" {
+		context = append(context, verbatim(w))
 	}
-	blocks = append(blocks, slackapi.NewContextBlock("", context...))
-
-	if u := ConsoleURL(j); u != "" {
-		button := slackapi.NewButtonBlockElement("open_console", j.Name,
-			plain(plainFit("Open in SageMaker console", maxButtonText))).WithURL(u)
-		blocks = append(blocks, slackapi.NewActionBlock("", button))
+	if len(context) > 0 {
+		blocks = append(blocks, slackapi.NewContextBlock("", context...))
 	}
 
-	// Each part is cut on its own, so the whole stays far below
-	// maxFallbackText and no cut falls inside an entity.
-	text := emoji + " Labeling job " + fit(j.Name, 200, inlinePiece) + " " + fit(statusPhrase(j.Status), 60, inlinePiece)
-	if a.Previous != "" {
-		text += " (was " + statusLabel(a.Previous) + ")"
-	}
-	if reason != "" {
-		text += ": " + fit(reason, maxReasonInText, inlinePiece)
-	}
-	return Message{Text: text, Blocks: blocks}
+	return Message{Text: alertSummary(a), Blocks: blocks, failure: j.Status == labeling.StatusFailed}
 }
 
-// statusRank orders statuses in a digest: what needs attention first.
-func statusRank(s labeling.Status) int {
-	switch s {
-	case labeling.StatusFailed:
-		return 0
-	case labeling.StatusStopped:
-		return 1
-	case labeling.StatusStopping:
-		return 2
-	case labeling.StatusCompleted:
-		return 3
-	case labeling.StatusInProgress:
-		return 4
-	case labeling.StatusInitializing:
-		return 5
+// WithMentions returns m with mentions of ids (Slack user IDs U… and W…,
+// user-group IDs S…, "here", "channel") at the start of its fallback text,
+// which is what a push notification shows, when m is the alert of a failed
+// job; any other message comes back as it is. An id of another form is
+// skipped: a mention is only ever made from configuration, never from text
+// of the API, and only in a form that config.Load accepts.
+func (m Message) WithMentions(ids []string) Message {
+	if !m.failure {
+		return m
 	}
-	return 6
-}
-
-// digestLine is one job in a digest, on one line.
-func digestLine(a Alert) string {
-	j := a.Job
-	line := StatusEmoji(j.Status) + " " + fit(j.Name, maxDetailLine, inlinePiece) + " · " + statusLabel(j.Status)
-	if a.Previous == "" {
-		line += " (new job)"
-	} else {
-		line += " (was " + statusLabel(a.Previous) + ")"
-	}
-	return line + " · " + percent(j.Counters.PercentDone()) + " done · ran " + runTime(j)
-}
-
-// RenderDigest renders many alerts as one message, for when a cycle has more
-// than is sensible to post one by one: a count per status, the failed jobs
-// first with their reasons, then the others by name. It stays within Slack's
-// limits (50 blocks, 3000 characters a section) and well under the 40,000
-// characters Slack accepts in a message; jobs that do not fit are counted in
-// a closing "… and N more" line.
-func RenderDigest(alerts []Alert) Message {
-	sorted := make([]Alert, len(alerts))
-	copy(sorted, alerts)
-	sort.SliceStable(sorted, func(i, k int) bool {
-		ri, rk := statusRank(sorted[i].Job.Status), statusRank(sorted[k].Job.Status)
-		if (ri == 0) != (rk == 0) {
-			return ri == 0
+	var mentions []string
+	for _, id := range ids {
+		if s := mention(id); s != "" {
+			mentions = append(mentions, s)
 		}
-		return sorted[i].Job.Name < sorted[k].Job.Name
+	}
+	if len(mentions) == 0 {
+		return m
+	}
+	prefix := strings.Join(mentions, " ") + " "
+	m.Text = prefix + m.Text
+	if m.Fallback != nil {
+		// The text-only form Slack gets when it refuses the blocks pages too.
+		fb := *m.Fallback
+		fb.Text = prefix + fb.Text
+		m.Fallback = &fb
+	}
+	return m
+}
+
+// mention is id as Slack's mention markup, or "" for an id of no known form.
+func mention(id string) string {
+	switch id {
+	case "here", "channel":
+		return "<!" + id + ">"
+	}
+	if len(id) < 3 || len(id) > 21 {
+		return ""
+	}
+	for _, c := range id[1:] {
+		if (c < 'A' || c > 'Z') && (c < '0' || c > '9') {
+			return ""
+		}
+	}
+	switch id[0] {
+	case 'U', 'W':
+		return "<@" + id + ">"
+	case 'S':
+		return "<!subteam^" + id + ">"
+	}
+	return ""
+}
+
+// markup is Slack's angle-bracket markup: a link, a date or a mention. Text
+// from the API is escaped, so every match is labelwatch's own.
+var markup = regexp.MustCompile(`<([^<>|]*)(?:\|([^<>]*))?>`)
+
+// terminalMarkup writes markup as a terminal reader would want it: a link as
+// "text: URL", a date as its UTC fallback, a mention as "@id".
+func terminalMarkup(s string) string {
+	return markup.ReplaceAllStringFunc(s, func(m string) string {
+		sub := markup.FindStringSubmatch(m)
+		target, label := sub[1], sub[2]
+		switch {
+		case strings.HasPrefix(target, "!date^"):
+			return label
+		case strings.HasPrefix(target, "@"):
+			return target
+		case strings.HasPrefix(target, "!subteam^"):
+			return "@" + strings.TrimPrefix(target, "!subteam^")
+		case strings.HasPrefix(target, "!"):
+			return "@" + target[1:]
+		case label != "":
+			return label + ": " + target
+		}
+		return target
 	})
-
-	counts := map[labeling.Status]int{}
-	var statuses []labeling.Status
-	regions := map[string]bool{}
-	for _, a := range sorted {
-		if counts[a.Job.Status] == 0 {
-			statuses = append(statuses, a.Job.Status)
-		}
-		counts[a.Job.Status]++
-		regions[a.Job.Region()] = true
-	}
-	sort.SliceStable(statuses, func(i, k int) bool {
-		ri, rk := statusRank(statuses[i]), statusRank(statuses[k])
-		if ri != rk {
-			return ri < rk
-		}
-		return statuses[i] < statuses[k]
-	})
-	var parts []string
-	for _, s := range statuses {
-		parts = append(parts, StatusEmoji(s)+" "+count(counts[s])+" "+statusLabel(s))
-	}
-
-	noun := "alerts"
-	if len(alerts) == 1 {
-		noun = "alert"
-	}
-	title := "🚨 " + count(len(alerts)) + " labeling job " + noun
-	blocks := []slackapi.Block{slackapi.NewHeaderBlock(plain(plainFit(title, maxHeaderText)))}
-	summary := joinFit(parts, " · ", maxSectionText)
-	if summary == "" {
-		summary = "No jobs changed status."
-	}
-	blocks = append(blocks, slackapi.NewSectionBlock(mrkdwn(summary), nil, nil))
-
-	listURL := ""
-	if len(regions) == 1 {
-		for r := range regions {
-			listURL = consoleListURL(r)
-		}
-	}
-	reserved := 1 // the "… and N more" line
-	if listURL != "" {
-		reserved++
-	}
-
-	// Failed jobs each get a section, so their reasons can be quoted; the
-	// others are packed one line each into as few sections as fit.
-	budget := digestTextBudget
-	shown := 0
-	var open *slackapi.SectionBlock // the section the next line goes into
-	openLen := 0
-	for _, a := range sorted {
-		if a.Job.Status == labeling.StatusFailed {
-			text := digestLine(a)
-			if reason := cleanReason(a.Job.FailureReason); reason != "" {
-				text += "\n>" + fit(reason, maxReasonDigest, quotePiece)
-			}
-			n := runes(text)
-			if n > budget || len(blocks) >= maxBlocks-reserved {
-				break
-			}
-			blocks = append(blocks, slackapi.NewSectionBlock(mrkdwn(text), nil, nil))
-			budget -= n
-			shown++
-			continue
-		}
-		line := digestLine(a)
-		n := runes(line)
-		if n+1 > budget {
-			break
-		}
-		if open == nil || openLen+1+n > maxSectionText {
-			if len(blocks) >= maxBlocks-reserved {
-				break
-			}
-			open = slackapi.NewSectionBlock(mrkdwn(line), nil, nil)
-			openLen = n
-			blocks = append(blocks, open)
-		} else {
-			open.Text.Text += "\n" + line
-			openLen += 1 + n
-		}
-		budget -= n + 1
-		shown++
-	}
-
-	if more := len(sorted) - shown; more > 0 {
-		blocks = append(blocks, slackapi.NewContextBlock("",
-			mrkdwn("… and "+count(more)+" more "+plural(more, "job", "jobs")+" not listed here")))
-	}
-	if listURL != "" {
-		button := slackapi.NewButtonBlockElement("open_console", "", plain("Open labeling jobs in SageMaker console")).WithURL(listURL)
-		blocks = append(blocks, slackapi.NewActionBlock("", button))
-	}
-
-	text := title + ": " + joinFit(parts, ", ", 1000)
-	var failed []string
-	for _, a := range sorted {
-		if a.Job.Status == labeling.StatusFailed {
-			failed = append(failed, fit(a.Job.Name, 100, inlinePiece))
-		}
-	}
-	if len(failed) > 0 {
-		text += ". Failed: " + joinFit(failed, ", ", 1000)
-	}
-	return Message{Text: text, Blocks: blocks}
 }
 
-// joinFit joins whole parts with sep for as long as the result stays within
-// max runes, and ends with an ellipsis when parts were left out. Parts are
-// never cut, so an entity in one is never split.
-func joinFit(parts []string, sep string, max int) string {
-	if all := strings.Join(parts, sep); runes(all) <= max {
-		return all
-	}
-	var b strings.Builder
-	n := 0
-	for i, p := range parts {
-		add := runes(p)
-		if i > 0 {
-			add += runes(sep)
-		}
-		if n+add+runes(sep)+runes(ellipsis) > max {
-			break
-		}
-		if i > 0 {
-			b.WriteString(sep)
-		}
-		b.WriteString(p)
-		n += add
-	}
-	if n > 0 {
-		b.WriteString(sep)
-	}
-	b.WriteString(ellipsis)
-	return b.String()
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
-}
-
-// Format renders m for a terminal: the header, sections, fields, context and
-// button links as indented lines, with entities unescaped and control
-// characters from the API replaced so they cannot drive the terminal.
+// Format renders m for a terminal: the header, sections, fields, context,
+// links and buttons as indented lines, then the fallback text a notification
+// shows, with entities unescaped, Slack's markup written out (see
+// terminalMarkup) and control characters from the API replaced so they
+// cannot drive the terminal.
 func Format(m Message) string {
 	unescape := strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&")
 	safe := func(s string) string {
@@ -616,7 +606,7 @@ func Format(m Message) string {
 		if t.Type == slackapi.PlainTextType {
 			return safe(t.Text)
 		}
-		return safe(unescape.Replace(t.Text))
+		return safe(unescape.Replace(terminalMarkup(t.Text)))
 	}
 	const rule = "────────────────────────────────────────"
 	var b strings.Builder
@@ -627,7 +617,7 @@ func Format(m Message) string {
 	}
 	b.WriteString("╭" + rule + "\n")
 	if len(m.Blocks) == 0 {
-		line("", safe(unescape.Replace(m.Text)))
+		line("", safe(unescape.Replace(terminalMarkup(m.Text))))
 	}
 	for _, blk := range m.Blocks {
 		switch blk := blk.(type) {
@@ -643,9 +633,18 @@ func Format(m Message) string {
 			}
 		case *slackapi.ContextBlock:
 			for _, e := range blk.ContextElements.Elements {
-				if t, ok := e.(*slackapi.TextBlockObject); ok {
-					line("  · ", text(t))
+				t, ok := e.(*slackapi.TextBlockObject)
+				if !ok {
+					continue
 				}
+				if t.Type == slackapi.MarkdownType && strings.Contains(t.Text, "<http") {
+					// A line of links: one a line, each with its URL.
+					for _, part := range strings.Split(t.Text, " · ") {
+						line("  · ", safe(unescape.Replace(terminalMarkup(part))))
+					}
+					continue
+				}
+				line("  · ", text(t))
 			}
 		case *slackapi.ActionBlock:
 			if blk.Elements == nil {
@@ -661,6 +660,11 @@ func Format(m Message) string {
 		default:
 			line("", "("+safe(string(blk.BlockType()))+" block)")
 		}
+	}
+	if len(m.Blocks) > 0 && m.Text != "" {
+		// What a notification shows, mentions included.
+		b.WriteString("├" + rule + "\n")
+		line("🔔 ", safe(unescape.Replace(terminalMarkup(strings.ReplaceAll(m.Text, "\n", " ")))))
 	}
 	b.WriteString("╰" + rule + "\n")
 	return b.String()

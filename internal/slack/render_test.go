@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -139,14 +142,33 @@ func checkLimits(t *testing.T, m Message) {
 	}
 }
 
-// checkMrkdwn fails t unless s is valid UTF-8 with no live markup: no "<" at
-// all, ">" only as a quote marker at a line start (when quotes are allowed),
-// and every "&" starting one of the three entities.
+// linkMarkup is a mrkdwn link as labelwatch writes them: an https URL, its
+// text; dateMarkup is a date as labelwatch writes them.
+var (
+	linkMarkup = regexp.MustCompile(`<(https://[^\s<>|]+)\|([^<>|]+)>`)
+	dateMarkup = regexp.MustCompile(`<!date\^\d+\^\{date_short_pretty\} \{time\}\|\d{4}-\d\d-\d\d \d\d:\d\d UTC>`)
+)
+
+// consoleHosts are the hosts a link may lead to.
+var consoleHosts = regexp.MustCompile(`^([a-z0-9-]+\.console\.aws\.amazon\.com|console\.amazonaws\.cn|console\.amazonaws-us-gov\.com)$`)
+
+// checkMrkdwn fails t unless s is valid UTF-8 with no live markup but
+// labelwatch's own (links to an AWS console, dates): no other "<" at all,
+// ">" only as a quote marker at a line start (when quotes are allowed), and
+// every "&" starting one of the three entities.
 func checkMrkdwn(t *testing.T, where, s string, quotes bool) {
 	t.Helper()
 	if !utf8.ValidString(s) {
 		t.Errorf("%s: invalid UTF-8", where)
 	}
+	s = dateMarkup.ReplaceAllString(s, "")
+	s = linkMarkup.ReplaceAllStringFunc(s, func(l string) string {
+		m := linkMarkup.FindStringSubmatch(l)
+		if u, err := url.Parse(unescapeEntities(m[1])); err != nil || !consoleHosts.MatchString(u.Host) {
+			t.Errorf("%s: link to %q, not to an AWS console", where, m[1])
+		}
+		return m[1] + " " + m[2] // entities in both are checked below
+	})
 	if strings.Contains(s, "<") {
 		t.Errorf("%s: raw '<' in %q", where, s)
 	}
@@ -202,19 +224,6 @@ func reasonSection(m Message) string {
 	for _, b := range m.Blocks {
 		if s, ok := b.(*slackapi.SectionBlock); ok && s.Text != nil && strings.HasPrefix(s.Text.Text, "*Failure reason*") {
 			return s.Text.Text
-		}
-	}
-	return ""
-}
-
-func buttonURL(m Message) string {
-	for _, b := range m.Blocks {
-		if a, ok := b.(*slackapi.ActionBlock); ok {
-			for _, e := range a.Elements.ElementSet {
-				if btn, ok := e.(*slackapi.ButtonBlockElement); ok {
-					return btn.URL
-				}
-			}
 		}
 	}
 	return ""
@@ -325,6 +334,11 @@ func TestConsoleURL(t *testing.T) {
 	}{
 		{"region from ARN", "arn:aws:sagemaker:eu-west-1:123456789012:labeling-job/my-job", "my-job",
 			"https://eu-west-1.console.aws.amazon.com/sagemaker/groundtruth?region=eu-west-1#/labeling-jobs/details/my-job"},
+		{"China", "arn:aws-cn:sagemaker:cn-north-1:123456789012:labeling-job/my-job", "my-job",
+			"https://console.amazonaws.cn/sagemaker/groundtruth?region=cn-north-1#/labeling-jobs/details/my-job"},
+		{"GovCloud", "arn:aws-us-gov:sagemaker:us-gov-west-1:123456789012:labeling-job/my-job", "my-job",
+			"https://console.amazonaws-us-gov.com/sagemaker/groundtruth?region=us-gov-west-1#/labeling-jobs/details/my-job"},
+		{"unknown partition", "arn:aws-iso:sagemaker:us-iso-east-1:123456789012:labeling-job/my-job", "my-job", ""},
 		{"no ARN", "", "my-job", ""},
 		{"ARN without region", "arn:aws:sagemaker::123:labeling-job/my-job", "my-job", ""},
 		{"region that is not one", "arn:aws:sagemaker:evil.com/x?:123:labeling-job/x", "x", ""},
@@ -340,34 +354,333 @@ func TestConsoleURL(t *testing.T) {
 	}
 }
 
-func TestRenderAlertContent(t *testing.T) {
-	a := Alert{Job: job(), Previous: labeling.StatusInProgress}
-	m := RenderAlert(a)
-	checkLimits(t, m)
-	text := allText(m)
-	for _, want := range []string{
-		"❌ Labeling job failed: cats-vs-dogs-2025", // header
-		"*Status*\n❌ Failed",
-		"*Previous status*\n🔄 InProgress",
-		"*Ran for*\n3h 12m",
-		"*Done*\n88.6%", // (1234+6) / (1234+6+160)
-		"*Labeled*\n1,234",
-		"*Human / machine*\n1,000 / 234",
-		"*Failed objects*\n6",
-		"*Unlabeled*\n160",
-		"*Failure reason*\n>ClientError: not enough workers",
-		"*Output manifest:* s3://bucket/out/cats-vs-dogs-2025/manifests/output/output.manifest",
-		"*Input manifest:* s3://bucket/in/input.manifest",
-		"*Work team:* annotators (arn:aws:sagemaker:eu-west-1:123456789012:workteam/private-crowd/annotators)",
-		"Created 2025-03-01 09:00 UTC · last modified 2025-03-01 12:12 UTC",
-		"https://eu-west-1.console.aws.amazon.com/sagemaker/groundtruth?region=eu-west-1#/labeling-jobs/details/cats-vs-dogs-2025",
-	} {
-		if !strings.Contains(text, want) {
-			t.Errorf("message lacks %q; it has:\n%s", want, text)
+// links is the mrkdwn links of m's links line, by text: URL with its
+// entities decoded.
+func links(t *testing.T, m Message) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, b := range m.Blocks {
+		c, ok := b.(*slackapi.ContextBlock)
+		if !ok {
+			continue
+		}
+		for _, e := range c.ContextElements.Elements {
+			o := e.(*slackapi.TextBlockObject)
+			for _, l := range linkMarkup.FindAllStringSubmatch(o.Text, -1) {
+				out[l[2]] = unescapeEntities(l[1])
+			}
 		}
 	}
-	if want := "❌ Labeling job cats-vs-dogs-2025 failed (was InProgress): ClientError: not enough workers"; m.Text != want {
-		t.Errorf("fallback text = %q, want %q", m.Text, want)
+	return out
+}
+
+func unescapeEntities(s string) string {
+	return strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&").Replace(s)
+}
+
+func TestAlertLinksPerPartition(t *testing.T) {
+	const name = "street-scenes-seg"
+	logs := "#logsV2:log-groups/log-group/$252Faws$252Fsagemaker$252FLabelingJobs/log-events/" + name
+	tests := []struct {
+		name, arn string
+		status    labeling.Status
+		want      map[string]string // link text: URL
+	}{
+		{
+			name: "aws, completed", arn: "arn:aws:sagemaker:us-east-1:123456789012:labeling-job/" + name, status: labeling.StatusCompleted,
+			want: map[string]string{
+				"Job in SageMaker": "https://us-east-1.console.aws.amazon.com/sagemaker/groundtruth?region=us-east-1#/labeling-jobs/details/" + name,
+				"Logs":             "https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1" + logs,
+				"Output manifest":  "https://us-east-1.console.aws.amazon.com/s3/object/bucket?region=us-east-1&prefix=out%2Fcats-vs-dogs-2025%2Fmanifests%2Foutput%2Foutput.manifest",
+			},
+		},
+		{
+			name: "aws-cn, completed", arn: "arn:aws-cn:sagemaker:cn-northwest-1:123456789012:labeling-job/" + name, status: labeling.StatusCompleted,
+			want: map[string]string{
+				"Job in SageMaker": "https://console.amazonaws.cn/sagemaker/groundtruth?region=cn-northwest-1#/labeling-jobs/details/" + name,
+				"Logs":             "https://console.amazonaws.cn/cloudwatch/home?region=cn-northwest-1" + logs,
+				"Output manifest":  "https://console.amazonaws.cn/s3/object/bucket?region=cn-northwest-1&prefix=out%2Fcats-vs-dogs-2025%2Fmanifests%2Foutput%2Foutput.manifest",
+			},
+		},
+		{
+			name: "aws-us-gov, failed: no output manifest", arn: "arn:aws-us-gov:sagemaker:us-gov-east-1:123456789012:labeling-job/" + name, status: labeling.StatusFailed,
+			want: map[string]string{
+				"Job in SageMaker": "https://console.amazonaws-us-gov.com/sagemaker/groundtruth?region=us-gov-east-1#/labeling-jobs/details/" + name,
+				"Logs":             "https://console.amazonaws-us-gov.com/cloudwatch/home?region=us-gov-east-1" + logs,
+			},
+		},
+		{name: "unknown partition: no links", arn: "arn:aws-iso-b:sagemaker:us-isob-east-1:123456789012:labeling-job/" + name, status: labeling.StatusCompleted, want: map[string]string{}},
+		{name: "no ARN: no links", arn: "", status: labeling.StatusCompleted, want: map[string]string{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			j := job()
+			j.Name, j.ARN, j.Status = name, tt.arn, tt.status
+			m := RenderAlert(Alert{Job: j})
+			checkLimits(t, m)
+			if got := links(t, m); !maps.Equal(got, tt.want) {
+				t.Errorf("links:\n got %q\nwant %q", got, tt.want)
+			}
+			for _, b := range m.Blocks {
+				if _, ok := b.(*slackapi.ActionBlock); ok {
+					t.Error("an alert has a button; links go in mrkdwn")
+				}
+			}
+		})
+	}
+}
+
+func TestOutputManifestURL(t *testing.T) {
+	arn := "arn:aws:sagemaker:eu-west-1:123456789012:labeling-job/x"
+	tests := []struct{ manifest, want string }{
+		{"s3://b/k/output.manifest", "https://eu-west-1.console.aws.amazon.com/s3/object/b?region=eu-west-1&prefix=k%2Foutput.manifest"},
+		{"s3://b/a b&c|d>e", "https://eu-west-1.console.aws.amazon.com/s3/object/b?region=eu-west-1&prefix=a+b%26c%7Cd%3Ee"},
+		{"s3://b", ""},
+		{"s3:///k", ""},
+		{"https://b.s3.amazonaws.com/k", ""},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.manifest, func(t *testing.T) {
+			if got := OutputManifestURL(labeling.Job{ARN: arn, OutputManifest: tt.manifest}); got != tt.want {
+				t.Errorf("OutputManifestURL = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// fieldsOf is m's fields, label: value.
+func fieldsOf(m Message) map[string]string {
+	out := map[string]string{}
+	for _, b := range m.Blocks {
+		if s, ok := b.(*slackapi.SectionBlock); ok {
+			for _, f := range s.Fields {
+				label, value, _ := strings.Cut(f.Text, "\n")
+				out[strings.Trim(label, "*")] = value
+			}
+		}
+	}
+	return out
+}
+
+// blockKinds names m's blocks in order: header, reason, fields, links.
+func blockKinds(m Message) []string {
+	var kinds []string
+	for _, b := range m.Blocks {
+		switch b := b.(type) {
+		case *slackapi.HeaderBlock:
+			kinds = append(kinds, "header")
+		case *slackapi.SectionBlock:
+			if b.Text != nil && strings.HasPrefix(b.Text.Text, "*Failure reason*") {
+				kinds = append(kinds, "reason")
+			} else if len(b.Fields) > 0 {
+				kinds = append(kinds, "fields")
+			} else {
+				kinds = append(kinds, "section")
+			}
+		case *slackapi.ContextBlock:
+			kinds = append(kinds, "links")
+		default:
+			kinds = append(kinds, string(b.BlockType()))
+		}
+	}
+	return kinds
+}
+
+func date(t time.Time) string {
+	return fmt.Sprintf("<!date^%d^{date_short_pretty} {time}|%s>", t.Unix(), t.UTC().Format("2006-01-02 15:04 UTC"))
+}
+
+func TestRenderAlertByStatus(t *testing.T) {
+	modified := job().ModifiedAt
+	tests := []struct {
+		name   string
+		job    func(j *labeling.Job)
+		header string
+		blocks []string
+		fields map[string]string // exactly these
+		text   string            // the fallback text
+	}{
+		{
+			name:   "failed during labeling",
+			job:    func(*labeling.Job) {},
+			header: "❌ Labeling job failed: cats-vs-dogs-2025",
+			blocks: []string{"header", "reason", "fields", "links"},
+			fields: map[string]string{"Labeled": "1,234 of 1,400 (88.1%), 6 failed", "Ran for": "3h 12m", "Failed": date(modified), "Work team": "annotators"},
+			text:   "❌ cats-vs-dogs-2025 failed after 3h 12m: ClientError: not enough workers · eu-west-1 · 123456789012",
+		},
+		{
+			name: "failed before labeling: no counters",
+			job: func(j *labeling.Job) {
+				j.Counters = labeling.Counters{Unlabeled: 900}
+				j.ModifiedAt = j.CreatedAt.Add(5 * time.Minute)
+				j.FailureReason = "ClientError: Access Denied reading the input manifest"
+				j.Workteam = ""
+			},
+			header: "❌ Labeling job failed: cats-vs-dogs-2025",
+			blocks: []string{"header", "reason", "fields", "links"},
+			fields: map[string]string{"Ran for": "5m", "Failed": date(created.Add(5 * time.Minute))},
+			text:   "❌ cats-vs-dogs-2025 failed after 5m: ClientError: Access Denied reading the input manifest · eu-west-1 · 123456789012",
+		},
+		{
+			name:   "failed without a reason",
+			job:    func(j *labeling.Job) { j.FailureReason = "  " },
+			header: "❌ Labeling job failed: cats-vs-dogs-2025",
+			blocks: []string{"header", "reason", "fields", "links"},
+			fields: map[string]string{"Labeled": "1,234 of 1,400 (88.1%), 6 failed", "Ran for": "3h 12m", "Failed": date(modified), "Work team": "annotators"},
+			text:   "❌ cats-vs-dogs-2025 failed after 3h 12m: 1,234 of 1,400 labeled · eu-west-1 · 123456789012",
+		},
+		{
+			name: "completed",
+			job: func(j *labeling.Job) {
+				j.Status, j.FailureReason = labeling.StatusCompleted, ""
+				j.Counters = labeling.Counters{Total: 3980, Human: 2400, Machine: 1580}
+			},
+			header: "✅ Labeling job completed: cats-vs-dogs-2025",
+			blocks: []string{"header", "fields", "links"},
+			fields: map[string]string{"Labeled": "3,980 (2,400 human, 1,580 machine)", "Ran for": "3h 12m", "Finished": date(modified)},
+			text:   "✅ cats-vs-dogs-2025 completed after 3h 12m: 3,980 labeled · eu-west-1 · 123456789012",
+		},
+		{
+			name: "completed with failed objects, by people only",
+			job: func(j *labeling.Job) {
+				j.Status, j.FailureReason = labeling.StatusCompleted, ""
+				j.Counters = labeling.Counters{Total: 3960, Human: 3960, Failed: 20}
+			},
+			header: "✅ Labeling job completed: cats-vs-dogs-2025",
+			blocks: []string{"header", "fields", "links"},
+			fields: map[string]string{"Labeled": "3,960", "Failed objects": "20", "Ran for": "3h 12m", "Finished": date(modified)},
+			text:   "✅ cats-vs-dogs-2025 completed after 3h 12m: 3,960 labeled · eu-west-1 · 123456789012",
+		},
+		{
+			name: "stopped during labeling",
+			job: func(j *labeling.Job) {
+				j.Status, j.FailureReason = labeling.StatusStopped, ""
+				j.Counters = labeling.Counters{Total: 310, Human: 310, Unlabeled: 1690}
+			},
+			header: "🛑 Labeling job stopped: cats-vs-dogs-2025",
+			blocks: []string{"header", "fields", "links"},
+			fields: map[string]string{"Labeled": "310 of 2,000 (15.5%)", "Ran for": "3h 12m", "Stopped": date(modified), "Work team": "annotators"},
+			text:   "🛑 cats-vs-dogs-2025 stopped after 3h 12m: 310 of 2,000 labeled · eu-west-1 · 123456789012",
+		},
+		{
+			name: "stopped before labeling: no counters",
+			job: func(j *labeling.Job) {
+				j.Status, j.FailureReason = labeling.StatusStopped, ""
+				j.Counters = labeling.Counters{}
+			},
+			header: "🛑 Labeling job stopped: cats-vs-dogs-2025",
+			blocks: []string{"header", "fields", "links"},
+			fields: map[string]string{"Ran for": "3h 12m", "Stopped": date(modified), "Work team": "annotators"},
+			text:   "🛑 cats-vs-dogs-2025 stopped after 3h 12m · eu-west-1 · 123456789012",
+		},
+		{
+			name: "in progress",
+			job: func(j *labeling.Job) {
+				j.Status, j.FailureReason = labeling.StatusInProgress, ""
+			},
+			header: "🔄 Labeling job in progress: cats-vs-dogs-2025",
+			blocks: []string{"header", "fields", "links"},
+			fields: map[string]string{"Labeled": "1,234 of 1,400 (88.1%), 6 failed", "Running for": "3h 12m", "Started": date(created), "Work team": "annotators"},
+			text:   "🔄 cats-vs-dogs-2025 is in progress: 1,234 of 1,400 labeled · eu-west-1 · 123456789012",
+		},
+		{
+			name: "initializing, new job",
+			job: func(j *labeling.Job) {
+				j.Status, j.FailureReason, j.Counters = labeling.StatusInitializing, "", labeling.Counters{}
+				j.Workteam = ""
+			},
+			header: "⏳ Labeling job initializing: cats-vs-dogs-2025",
+			blocks: []string{"header", "fields", "links"},
+			fields: map[string]string{"Running for": "3h 12m", "Started": date(created)},
+			text:   "⏳ cats-vs-dogs-2025 is initializing · eu-west-1 · 123456789012",
+		},
+		{
+			name:   "zero job: no fields, no links",
+			job:    func(j *labeling.Job) { *j = labeling.Job{} },
+			header: "❓ Labeling job in an unknown status: ",
+			blocks: []string{"header"},
+			fields: map[string]string{},
+			text:   "❓  is in an unknown status",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			j := job()
+			tt.job(&j)
+			m := RenderAlert(Alert{Job: j, Previous: labeling.StatusInProgress})
+			checkLimits(t, m)
+			if h := m.Blocks[0].(*slackapi.HeaderBlock).Text.Text; h != tt.header {
+				t.Errorf("header = %q, want %q", h, tt.header)
+			}
+			if got := blockKinds(m); !slices.Equal(got, tt.blocks) {
+				t.Errorf("blocks = %q, want %q", got, tt.blocks)
+			}
+			if got := fieldsOf(m); !maps.Equal(got, tt.fields) {
+				t.Errorf("fields:\n got %q\nwant %q", got, tt.fields)
+			}
+			if n := len(fieldsOf(m)); n > maxAlertFields {
+				t.Errorf("%d fields, want at most %d", n, maxAlertFields)
+			}
+			for label, value := range fieldsOf(m) {
+				if value == "0" || strings.HasPrefix(value, "0 of") || label == "Status" {
+					t.Errorf("field %s: %q says nothing", label, value)
+				}
+			}
+			if m.Text != tt.text {
+				t.Errorf("fallback text:\n got %q\nwant %q", m.Text, tt.text)
+			}
+			if strings.Contains(m.Text, "\n") {
+				t.Errorf("fallback text %q is more than one line", m.Text)
+			}
+		})
+	}
+}
+
+// TestRenderAlertTextsAreVerbatim checks that Slack does not auto-link any
+// mrkdwn of an alert: each may hold text from the API.
+func TestRenderAlertTextsAreVerbatim(t *testing.T) {
+	m := RenderAlert(Alert{Job: job()})
+	for _, b := range m.Blocks {
+		var texts []*slackapi.TextBlockObject
+		switch b := b.(type) {
+		case *slackapi.SectionBlock:
+			texts = append(append(texts, b.Fields...), b.Text)
+		case *slackapi.ContextBlock:
+			for _, e := range b.ContextElements.Elements {
+				texts = append(texts, e.(*slackapi.TextBlockObject))
+			}
+		}
+		for _, o := range texts {
+			if o != nil && o.Type == slackapi.MarkdownType && !o.Verbatim {
+				t.Errorf("mrkdwn %q is not verbatim", o.Text)
+			}
+		}
+	}
+	raw, err := json.Marshal(slackapi.Blocks{BlockSet: m.Blocks})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(raw), `"verbatim":true`) {
+		t.Errorf("slack-go drops verbatim: %s", raw)
+	}
+}
+
+func TestSlackDate(t *testing.T) {
+	tests := []struct {
+		at   time.Time
+		want string
+	}{
+		{time.Date(2026, 11, 29, 10, 58, 7, 0, time.UTC), "<!date^1795949887^{date_short_pretty} {time}|2026-11-29 10:58 UTC>"},
+		{time.Date(2026, 11, 29, 11, 58, 7, 0, time.FixedZone("CET", 3600)), "<!date^1795949887^{date_short_pretty} {time}|2026-11-29 10:58 UTC>"},
+		{time.Time{}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.at.String(), func(t *testing.T) {
+			if got := slackDate(tt.at); got != tt.want {
+				t.Errorf("slackDate = %q, want %q", got, tt.want)
+			}
+		})
 	}
 }
 
@@ -379,44 +692,18 @@ func TestRenderAlertCases(t *testing.T) {
 		check func(t *testing.T, m Message)
 	}{
 		{
-			name: "new job has no previous status",
-			alert: func() Alert {
-				j := job()
-				j.Status, j.FailureReason = labeling.StatusInitializing, ""
-				return Alert{Job: j}
-			},
-			check: func(t *testing.T, m Message) {
-				if !strings.Contains(allText(m), "*Previous status*\nnew job") {
-					t.Error("no \"new job\" for an empty Previous")
-				}
-				if reasonSection(m) != "" {
-					t.Error("a job that did not fail shows a failure reason")
-				}
-			},
-		},
-		{
-			name: "every status renders within limits",
+			name: "unknown statuses render escaped within limits",
 			alert: func() Alert {
 				j := job()
 				j.Status = "Exploded<!channel>"
 				return Alert{Job: j, Previous: "Weird&Status"}
 			},
 			check: func(t *testing.T, m Message) {
-				if !strings.Contains(allText(m), "❓ Exploded&lt;!channel&gt;") || !strings.Contains(m.Text, "Weird&amp;Status") {
-					t.Errorf("unknown statuses not shown escaped:\n%s", allText(m))
+				if h := m.Blocks[0].(*slackapi.HeaderBlock).Text.Text; h != "❓ Labeling job in status Exploded<!channel>: cats-vs-dogs-2025" {
+					t.Errorf("header (plain text, shown as it is) = %q", h)
 				}
-			},
-		},
-		{
-			name: "failed job without a reason says so",
-			alert: func() Alert {
-				j := job()
-				j.FailureReason = ""
-				return Alert{Job: j}
-			},
-			check: func(t *testing.T, m Message) {
-				if !strings.Contains(reasonSection(m), "no reason given") {
-					t.Errorf("reason section = %q", reasonSection(m))
+				if !strings.Contains(m.Text, "is in status Exploded&lt;!channel&gt; (was Weird&amp;Status)") {
+					t.Errorf("unknown statuses not named escaped in %q", m.Text)
 				}
 			},
 		},
@@ -433,8 +720,8 @@ func TestRenderAlertCases(t *testing.T) {
 				if !strings.HasSuffix(h, name63) {
 					t.Errorf("header %q lacks the whole name", h)
 				}
-				if !strings.HasSuffix(buttonURL(m), "/details/"+name63) {
-					t.Errorf("button URL %q", buttonURL(m))
+				if u := links(t, m)["Job in SageMaker"]; !strings.HasSuffix(u, "/details/"+name63) {
+					t.Errorf("console link %q", u)
 				}
 			},
 		},
@@ -467,6 +754,9 @@ func TestRenderAlertCases(t *testing.T) {
 				if runes(r) > maxSectionText || runes(r) < maxSectionText-5 {
 					t.Errorf("reason section has %d runes, want just under %d", runes(r), maxSectionText)
 				}
+				if !strings.Contains(m.Text, "&lt;"+ellipsis+" · eu-west-1") {
+					t.Errorf("reason in the fallback text not cut with an ellipsis: %q", m.Text)
+				}
 			},
 		},
 		{
@@ -486,35 +776,45 @@ func TestRenderAlertCases(t *testing.T) {
 			name: "long URIs and ARNs",
 			alert: func() Alert {
 				j := job()
+				j.Status = labeling.StatusCompleted
 				j.OutputManifest = "s3://b/" + strings.Repeat("&", 2000)
 				j.InputManifest = "s3://b/" + strings.Repeat("é", 2000)
 				j.Workteam = "arn:aws:sagemaker:eu-west-1:1:workteam/private-crowd/" + strings.Repeat(">", 2000)
 				j.ARN = "arn:aws:sagemaker:eu-west-1:1:labeling-job/" + strings.Repeat("<", 4000)
 				return Alert{Job: j}
 			},
-			check: func(*testing.T, Message) {},
-		},
-		{
-			name: "no ARN: no button",
-			alert: func() Alert {
-				j := job()
-				j.ARN = ""
-				return Alert{Job: j}
-			},
 			check: func(t *testing.T, m Message) {
-				if u := buttonURL(m); u != "" {
-					t.Errorf("button to %q without a region", u)
+				if _, ok := links(t, m)["Output manifest"]; ok {
+					t.Error("a link to a 6,000-character URL")
 				}
 			},
 		},
 		{
-			name: "zero job",
+			name: "links that do not fit are left out, whole",
 			alert: func() Alert {
-				return Alert{}
+				j := job()
+				j.Status = labeling.StatusCompleted
+				j.Name = strings.Repeat("n", 900)
+				j.OutputManifest = "s3://b/" + strings.Repeat("k", 900)
+				return Alert{Job: j}
 			},
 			check: func(t *testing.T, m Message) {
-				if !strings.Contains(allText(m), "*Ran for*\nunknown") {
-					t.Error("zero timestamps not shown as unknown")
+				got := links(t, m)
+				if len(got) != 2 || got["Job in SageMaker"] == "" || got["Logs"] == "" {
+					t.Errorf("links %q, want the console's and the logs' (the manifest's does not fit)", slices.Sorted(maps.Keys(got)))
+				}
+			},
+		},
+		{
+			name: "account that is not one is left out",
+			alert: func() Alert {
+				j := job()
+				j.ARN = "arn:aws:sagemaker:eu-west-1:<!channel>:labeling-job/cats-vs-dogs-2025"
+				return Alert{Job: j}
+			},
+			check: func(t *testing.T, m Message) {
+				if !strings.HasSuffix(m.Text, " · eu-west-1") || strings.Contains(allText(m), "channel") {
+					t.Errorf("fallback text %q", m.Text)
 				}
 			},
 		},
@@ -528,192 +828,148 @@ func TestRenderAlertCases(t *testing.T) {
 	}
 }
 
+// hostile is text from the API that would be live markup unescaped.
+var hostile = []struct{ name, text, escaped string }{
+	{"channel mention", "<!channel>", "&lt;!channel&gt;"},
+	{"here mention", "ping <!here> now", "ping &lt;!here&gt; now"},
+	{"user mention", "<@U1> did it", "&lt;@U1&gt; did it"},
+	{"user group", "<!subteam^S1>", "&lt;!subteam^S1&gt;"},
+	{"link", "see <https://x|y>", "see &lt;https://x|y&gt;"},
+	{"date", "<!date^1^{time}|x>", "&lt;!date^1^{time}|x&gt;"},
+	{"entity stays literal", "a &amp; b", "a &amp;amp; b"},
+}
+
 func TestRenderAlertEscapesAPIText(t *testing.T) {
+	for _, h := range hostile {
+		for _, status := range []labeling.Status{labeling.StatusFailed, labeling.StatusCompleted, labeling.StatusStopped, labeling.StatusInProgress} {
+			t.Run(h.name+"/"+string(status), func(t *testing.T) {
+				j := job()
+				j.Status = status
+				j.Name = "x-" + h.text
+				j.FailureReason = "reason " + h.text
+				j.OutputManifest = "s3://bucket/" + h.text
+				j.Workteam = "arn:aws:sagemaker:eu-west-1:1:workteam/private-crowd/" + h.text
+				m := RenderAlert(Alert{Job: j, Previous: labeling.StatusInProgress}).WithMentions([]string{"U024BE7LH"})
+				if status == labeling.StatusFailed {
+					// The one mention is ours; checkLimits finds any other.
+					m.Text = strings.TrimPrefix(m.Text, "<@U024BE7LH> ")
+				}
+				checkLimits(t, m)
+				if !strings.Contains(m.Text, "x-"+h.escaped) {
+					t.Errorf("fallback text %q lacks the escaped name %q", m.Text, "x-"+h.escaped)
+				}
+				if status == labeling.StatusFailed {
+					if !strings.Contains(reasonSection(m), ">reason "+h.escaped) {
+						t.Errorf("reason section %q lacks %q", reasonSection(m), h.escaped)
+					}
+					if !strings.Contains(m.Text, ": reason "+h.escaped+" · ") {
+						t.Errorf("fallback text %q lacks the escaped reason", m.Text)
+					}
+				}
+				for text, u := range links(t, m) {
+					if strings.ContainsAny(u, "<>| ") {
+						t.Errorf("link %s to %q", text, u)
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestRenderAlertQuotesEveryReasonLine(t *testing.T) {
+	j := job()
+	j.FailureReason = "line one\n\nline three\r\n<!channel>\n```\nrm -rf /\n```"
+	m := RenderAlert(Alert{Job: j})
+	checkLimits(t, m)
+	r := reasonSection(m)
+	if want := ">line one\n>\n>line three\n>&lt;!channel&gt;\n>```\n>rm -rf /\n>```"; !strings.HasSuffix(r, want) {
+		t.Errorf("reason section %q, want it to end %q", r, want)
+	}
+	if want := ": line one  line three &lt;!channel&gt; ``` rm -rf / ``` · eu-west-1"; !strings.Contains(m.Text, want) {
+		t.Errorf("fallback text %q lacks %q", m.Text, want)
+	}
+}
+
+func TestWithMentions(t *testing.T) {
+	ids := []string{"U024BE7LH", "W0AB", "S0614TZR7", "here", "channel"}
+	const pager = "<@U024BE7LH> <@W0AB> <!subteam^S0614TZR7> <!here> <!channel> "
 	tests := []struct {
-		name, reason string
-		want         []string // in the reason section
-		wantText     string   // in the fallback text
+		name   string
+		status labeling.Status
+		reason string
+		ids    []string
+		paged  bool
 	}{
-		{"channel mention", "<!channel>", []string{">&lt;!channel&gt;"}, "&lt;!channel&gt;"},
-		{"here mention", "ping <!here> now", []string{">ping &lt;!here&gt; now"}, "ping &lt;!here&gt; now"},
-		{"user mention", "<@U123> did it", []string{">&lt;@U123&gt; did it"}, "&lt;@U123&gt; did it"},
-		{"link", "see <https://x|y>", []string{">see &lt;https://x|y&gt;"}, "see &lt;https://x|y&gt;"},
-		{"entity stays literal", "a &amp; b", []string{">a &amp;amp; b"}, "a &amp;amp; b"},
-		{"backticks", "```\nrm -rf /\n``` and `x`", []string{">```\n>rm -rf /\n>``` and `x`"}, "``` rm -rf / ``` and `x`"},
-		{"newlines stay quoted", "line one\n\nline three\r\n<!channel>", []string{">line one\n>\n>line three\n>&lt;!channel&gt;"}, "line one  line three &lt;!channel&gt;"},
+		{"failed", labeling.StatusFailed, "boom", ids, true},
+		{"failed without a reason", labeling.StatusFailed, "", ids, true},
+		{"completed", labeling.StatusCompleted, "", ids, false},
+		{"stopped", labeling.StatusStopped, "", ids, false},
+		{"in progress with a reason", labeling.StatusInProgress, "boom", ids, false},
+		{"unknown status", "Failed ", "boom", ids, false},
+		{"failed, no one to page", labeling.StatusFailed, "boom", nil, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			j := job()
-			j.FailureReason = tt.reason
-			j.OutputManifest = "s3://bucket/<!channel>/a&b"
-			j.Workteam = "arn:aws:sagemaker:eu-west-1:1:workteam/private-crowd/<@U999>"
-			m := RenderAlert(Alert{Job: j, Previous: labeling.StatusInProgress})
-			checkLimits(t, m)
-			r := reasonSection(m)
-			for _, w := range tt.want {
-				if !strings.Contains(r, w) {
-					t.Errorf("reason section %q lacks %q", r, w)
+			j.Status, j.FailureReason = tt.status, tt.reason
+			plain := RenderAlert(Alert{Job: j})
+			plain.Fallback = &Message{Text: "text only"}
+			m := plain.WithMentions(tt.ids)
+			if got := strings.HasPrefix(m.Text, pager); got != tt.paged {
+				t.Errorf("paged = %v, want %v: %q", got, tt.paged, m.Text)
+			}
+			if tt.paged {
+				if m.Text != pager+plain.Text {
+					t.Errorf("text = %q, want the mentions before %q", m.Text, plain.Text)
 				}
-			}
-			for i, line := range strings.Split(r, "\n")[1:] {
-				if !strings.HasPrefix(line, ">") {
-					t.Errorf("reason line %d %q is outside the quote", i+1, line)
+				if m.Fallback.Text != pager+"text only" {
+					t.Errorf("text-only form = %q, want it to page too", m.Fallback.Text)
 				}
-			}
-			if !strings.Contains(m.Text, tt.wantText) {
-				t.Errorf("fallback text %q lacks %q", m.Text, tt.wantText)
-			}
-			all := allText(m)
-			for _, w := range []string{"s3://bucket/&lt;!channel&gt;/a&amp;b", "&lt;@U999&gt; (arn:"} {
-				if !strings.Contains(all, w) {
-					t.Errorf("message lacks escaped %q", w)
+				if plain.Fallback.Text != "text only" {
+					t.Error("WithMentions changed the message it was given")
 				}
+			} else if m.Text != plain.Text || m.Fallback.Text != "text only" {
+				t.Errorf("text = %q, want it unchanged", m.Text)
 			}
-		})
-	}
-}
-
-// alerts makes n alerts, every fifth one failed with a long reason.
-func alerts(n int) []Alert {
-	var out []Alert
-	for i := range n {
-		j := job()
-		j.Name = fmt.Sprintf("job-%04d", i)
-		j.ARN = "arn:aws:sagemaker:eu-west-1:123456789012:labeling-job/" + j.Name
-		switch i % 5 {
-		case 0:
-			j.FailureReason = fmt.Sprintf("<!channel> reason %d: ", i) + strings.Repeat("x&y ", 100)
-		case 1:
-			j.Status, j.FailureReason = labeling.StatusCompleted, ""
-		case 2:
-			j.Status, j.FailureReason = labeling.StatusStopped, ""
-		case 3:
-			j.Status, j.FailureReason = labeling.StatusInProgress, ""
-		case 4:
-			j.Status, j.FailureReason = "Mystery", ""
-		}
-		out = append(out, Alert{Job: j, Previous: labeling.StatusInProgress})
-	}
-	return out
-}
-
-// listed counts the jobs of as that m names.
-func listed(m Message, as []Alert) int {
-	all := allText(m)
-	n := 0
-	for _, a := range as {
-		if strings.Contains(all, " "+a.Job.Name+" · ") {
-			n++
-		}
-	}
-	return n
-}
-
-func TestRenderDigest(t *testing.T) {
-	manyFailed := make([]Alert, 80)
-	for i := range manyFailed {
-		j := job()
-		j.Name = fmt.Sprintf("failed-%03d", i)
-		j.FailureReason = "short"
-		manyFailed[i] = Alert{Job: j}
-	}
-	tests := []struct {
-		name     string
-		alerts   []Alert
-		wantMore bool
-	}{
-		{"empty", nil, false},
-		{"three", alerts(3), false},
-		{"twenty", alerts(20), false},
-		{"500 alerts", alerts(500), true},
-		{"80 failed need more than 50 blocks", manyFailed, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			m := RenderDigest(tt.alerts)
-			checkLimits(t, m)
-			all := allText(m)
-			shown := listed(m, tt.alerts)
-			more := strings.Contains(all, "more jobs not listed") || strings.Contains(all, "more job not listed")
-			if more != tt.wantMore {
-				t.Errorf("\"more\" line shown = %v, want %v", more, tt.wantMore)
-			}
-			if more {
-				want := fmt.Sprintf("… and %s more", count(len(tt.alerts)-shown))
-				if !strings.Contains(all, want) {
-					t.Errorf("%d of %d listed, but no %q", shown, len(tt.alerts), want)
-				}
-			} else if shown != len(tt.alerts) {
-				t.Errorf("%d of %d listed without a \"more\" line", shown, len(tt.alerts))
-			}
-			if tt.wantMore && shown < 10 {
-				t.Errorf("only %d jobs listed", shown)
-			}
-			total := 0
 			for _, b := range m.Blocks {
-				if s, ok := b.(*slackapi.SectionBlock); ok && s.Text != nil {
-					total += runes(s.Text.Text)
+				if strings.Contains(allText(Message{Text: "-", Blocks: []slackapi.Block{b}}), "U024BE7LH") {
+					t.Errorf("a block mentions: %v", b)
 				}
-			}
-			if total > 40000 {
-				t.Errorf("sections hold %d characters", total)
 			}
 		})
 	}
 }
 
-func TestRenderDigestOrderAndSummary(t *testing.T) {
-	as := alerts(10) // 2 failed, 2 completed, 2 stopped, 2 in progress, 2 Mystery
-	m := RenderDigest(as)
-	checkLimits(t, m)
-	summary := m.Blocks[1].(*slackapi.SectionBlock).Text.Text
-	if want := "❌ 2 Failed · 🛑 2 Stopped · ✅ 2 Completed · 🔄 2 InProgress · ❓ 2 Mystery"; summary != want {
-		t.Errorf("summary = %q, want %q", summary, want)
+func TestWithMentionsNeverFromOtherText(t *testing.T) {
+	j := job()
+	m := RenderAlert(Alert{Job: j}).WithMentions([]string{"<!channel>", "@alice", "u1", "C0123", "U1|x", "", "U024BE7LH"})
+	if want := "<@U024BE7LH> ❌ cats-vs-dogs-2025"; !strings.HasPrefix(m.Text, want) {
+		t.Errorf("text = %q, want it to start %q and mention nothing else", m.Text, want)
 	}
-	if h := m.Blocks[0].(*slackapi.HeaderBlock).Text.Text; h != "🚨 10 labeling job alerts" {
-		t.Errorf("header = %q", h)
+	if strings.Count(m.Text, "<") != 1 {
+		t.Errorf("text %q has markup beyond the one mention", m.Text)
 	}
-	first := m.Blocks[2].(*slackapi.SectionBlock).Text.Text
-	if !strings.HasPrefix(first, "❌ job-0000 · Failed (was InProgress)") || !strings.Contains(first, "\n>&lt;!channel&gt; reason 0") {
-		t.Errorf("first entry is not the first failed job with its reason: %q", first)
+	// A digest or any other message is never a failure alert.
+	other := Message{Text: "🚨 3 labeling job alerts: ❌ 3 Failed"}
+	if got := other.WithMentions([]string{"here"}); got.Text != other.Text {
+		t.Errorf("a message not rendered by RenderAlert pages: %q", got.Text)
 	}
-	rest := m.Blocks[4].(*slackapi.SectionBlock).Text.Text
-	lines := strings.Split(rest, "\n")
-	wantOrder := []string{"✅ job-0001", "🛑 job-0002", "🔄 job-0003", "❓ job-0004", "✅ job-0006"}
-	for i, w := range wantOrder {
-		if !strings.HasPrefix(lines[i], w+" · ") {
-			t.Errorf("line %d = %q, want it to start with %q", i, lines[i], w)
-		}
-	}
-	if !strings.Contains(m.Text, "Failed: job-0000, job-0005") || !strings.Contains(m.Text, "2 Failed") {
-		t.Errorf("fallback text = %q", m.Text)
-	}
-	if u := buttonURL(m); u != "https://eu-west-1.console.aws.amazon.com/sagemaker/groundtruth?region=eu-west-1#/labeling-jobs" {
-		t.Errorf("button URL = %q", u)
-	}
-}
-
-func TestRenderDigestManyStatuses(t *testing.T) {
-	var as []Alert
-	for i := range 400 {
-		as = append(as, Alert{Job: labeling.Job{Name: fmt.Sprint("j", i), Status: labeling.Status(fmt.Sprintf("Status<%d>&", i))}})
-	}
-	m := RenderDigest(as)
-	checkLimits(t, m)
 }
 
 func TestFormat(t *testing.T) {
 	j := job()
 	j.FailureReason = "<!channel> broke & stopped\x1b[31m"
-	m := RenderAlert(Alert{Job: j, Previous: labeling.StatusInProgress})
+	m := RenderAlert(Alert{Job: j, Previous: labeling.StatusInProgress}).WithMentions([]string{"U024BE7LH", "S0614TZR7", "here"})
 	out := Format(m)
 	for _, want := range []string{
 		"│ ❌ Labeling job failed: cats-vs-dogs-2025\n",
-		"│   *Ran for* 3h 12m\n",
 		"│ >\u003c!channel> broke & stopped\uFFFD[31m\n",
-		"│ [Open in SageMaker console] https://eu-west-1.console.aws.amazon.com/",
-		"│   · *ARN:* arn:aws:sagemaker:eu-west-1:123456789012:labeling-job/cats-vs-dogs-2025\n",
+		"│   *Ran for* 3h 12m\n",
+		"│   *Failed* 2025-03-01 12:12 UTC\n",
+		"│   · Job in SageMaker: https://eu-west-1.console.aws.amazon.com/sagemaker/groundtruth?region=eu-west-1#/labeling-jobs/details/cats-vs-dogs-2025\n",
+		"│   · Logs: https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#logsV2:",
+		"│   · eu-west-1 · 123456789012\n",
+		"│ 🔔 @U024BE7LH @S0614TZR7 @here ❌ cats-vs-dogs-2025 failed after 3h 12m: <!channel> broke & stopped\uFFFD[31m · eu-west-1 · 123456789012\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("Format lacks %q:\n%s", want, out)

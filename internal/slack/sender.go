@@ -48,6 +48,15 @@ const redacted = "<redacted>"
 // with errors.Is.
 var ErrInvalidCredential = errors.New("slack refused the credential")
 
+// ErrRejected marks a Send that Slack refused for the message itself: its
+// blocks are too long or not valid Block Kit. The Web API says
+// msg_blocks_too_long, invalid_blocks, invalid_blocks_format or
+// msg_too_long (HTTP 200, ok false); a webhook answers 400 with
+// invalid_payload, invalid_blocks or invalid_blocks_format. Such a Send is
+// final: the same message is refused every time. A caller tests for it with
+// errors.Is and posts the message's Fallback instead.
+var ErrRejected = errors.New("slack refused the message")
+
 // Sender delivers messages to one Slack destination, by incoming webhook or
 // by chat.postMessage with a bot token. Each Send is one attempt; it says
 // whether a failure is worth retrying and leaves when and how often to the
@@ -149,7 +158,9 @@ func (s *Sender) String() string { return s.where }
 // reports false for failures that need a person (invalid_auth,
 // channel_not_found, no_service, other 4xx) and when ctx is done, since the
 // caller is then stopping anyway. An error that shows the credential is no
-// longer valid wraps ErrInvalidCredential.
+// longer valid wraps ErrInvalidCredential; one that shows Slack refused the
+// message itself (too long, invalid blocks) wraps ErrRejected. Send never
+// posts m.Fallback: that is the caller's choice.
 func (s *Sender) Send(ctx context.Context, m Message) (retry bool, err error) {
 	if s.invalid != nil {
 		return false, s.invalid
@@ -231,6 +242,9 @@ func (s *Sender) classify(ctx context.Context, op string, err error, ans *answer
 		if s.mode == ModeWebhook && refusedWebhook(status.Code) {
 			e = invalidCredential{e}
 		}
+		if s.mode == ModeWebhook && status.Code == http.StatusBadRequest && rejectedMessage(strings.TrimSpace(string(ans.body))) {
+			e = rejected{e}
+		}
 		return status.Code >= 500, s.fail(op, e)
 	case errors.As(err, &api):
 		// Slack documents "ratelimited"; "rate_limited" is seen too (HTTP 200,
@@ -241,6 +255,9 @@ func (s *Sender) classify(ctx context.Context, op string, err error, ans *answer
 		}
 		if invalidTokenError(api.Err) {
 			return false, s.fail(op, invalidCredential{api})
+		}
+		if rejectedMessage(api.Err) {
+			return false, s.fail(op, rejected{api})
 		}
 		return retryableAPIError(api.Err), s.fail(op, api)
 	case ctx.Err() != nil:
@@ -283,6 +300,25 @@ type invalidCredential struct{ err error }
 func (e invalidCredential) Error() string        { return e.err.Error() }
 func (e invalidCredential) Unwrap() error        { return e.err }
 func (e invalidCredential) Is(target error) bool { return target == ErrInvalidCredential }
+
+// rejected is an error that shows Slack refused the message itself; it
+// reads as the error it wraps and is ErrRejected.
+type rejected struct{ err error }
+
+func (e rejected) Error() string        { return e.err.Error() }
+func (e rejected) Unwrap() error        { return e.err }
+func (e rejected) Is(target error) bool { return target == ErrRejected }
+
+// rejectedMessage reports whether an error code (a Web API error or a
+// webhook's 400 body) says the message, not the credential or Slack, is the
+// problem: too long or not valid Block Kit.
+func rejectedMessage(code string) bool {
+	switch code {
+	case "msg_blocks_too_long", "invalid_blocks", "invalid_blocks_format", "msg_too_long", "invalid_payload":
+		return true
+	}
+	return false
+}
 
 // invalidTokenError reports whether a Web API error code says the token no
 // longer works, rather than that this call was wrong (chat.postMessage's and
@@ -334,7 +370,7 @@ func permanentTransportError(e *url.Error) bool {
 // now; if a secret still shows in the text (a server echoing the URL, say),
 // the error is replaced by its text with the secrets cut out, so no caller
 // can print them even by unwrapping. The replacement keeps only
-// ErrInvalidCredential of what err was.
+// ErrInvalidCredential and ErrRejected of what err was.
 func (s *Sender) fail(op string, err error) error {
 	e := fmt.Errorf("%s: %w", op, err)
 	msg := e.Error()
@@ -345,8 +381,11 @@ func (s *Sender) fail(op string, err error) error {
 	if clean == msg {
 		return e
 	}
-	if errors.Is(e, ErrInvalidCredential) {
+	switch {
+	case errors.Is(e, ErrInvalidCredential):
 		return invalidCredential{errors.New(clean)}
+	case errors.Is(e, ErrRejected):
+		return rejected{errors.New(clean)}
 	}
 	return errors.New(clean)
 }

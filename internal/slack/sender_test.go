@@ -178,7 +178,7 @@ func checkBlockTypes(t *testing.T, blocks []json.RawMessage) {
 		}
 		types = append(types, v.Type)
 	}
-	if want := "header section section section context actions"; strings.Join(types, " ") != want {
+	if want := "header section section context"; strings.Join(types, " ") != want {
 		t.Errorf("block types %v, want %s", types, want)
 	}
 }
@@ -542,4 +542,59 @@ func TestRedactedURLError(t *testing.T) {
 		t.Errorf("error %v does not hold a redacted *url.Error", err)
 	}
 	checkNoSecrets(t, err, "http://"+addr)
+}
+
+// TestSendRejected checks that Slack refusing the message itself (too long,
+// invalid blocks) is final and ErrRejected, and that nothing else is.
+func TestSendRejected(t *testing.T) {
+	tests := []struct {
+		name         string
+		mode         string
+		handler      http.HandlerFunc
+		wantRejected bool
+	}{
+		{"bot msg_blocks_too_long", ModeBot, apiReply(`{"ok":false,"error":"msg_blocks_too_long"}`), true},
+		{"bot invalid_blocks", ModeBot, apiReply(`{"ok":false,"error":"invalid_blocks"}`), true},
+		{"bot invalid_blocks_format", ModeBot, apiReply(`{"ok":false,"error":"invalid_blocks_format"}`), true},
+		{"bot msg_too_long", ModeBot, apiReply(`{"ok":false,"error":"msg_too_long"}`), true},
+		{"bot channel_not_found", ModeBot, apiReply(`{"ok":false,"error":"channel_not_found"}`), false},
+		{"bot invalid_auth", ModeBot, apiReply(`{"ok":false,"error":"invalid_auth"}`), false},
+		{"webhook 400 invalid_blocks", ModeWebhook, reply(400, "invalid_blocks"), true},
+		{"webhook 400 invalid_blocks_format", ModeWebhook, reply(400, "invalid_blocks_format"), true},
+		{"webhook 400 invalid_payload", ModeWebhook, reply(400, "invalid_payload"), true},
+		{"webhook 400 echoing the URL", ModeWebhook, reply(400, "invalid_blocks "+testHook), false},
+		{"webhook 404 no_service", ModeWebhook, reply(404, "no_service"), false},
+		{"webhook 500", ModeWebhook, reply(500, "invalid_blocks"), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(tt.handler)
+			t.Cleanup(srv.Close)
+			s := NewBotSender(testToken, testChannel, srv.URL+"/api/", nil)
+			if tt.mode == ModeWebhook {
+				s = NewWebhookSender(srv.URL+testHook, nil)
+			}
+			m := testMessage()
+			m.Fallback = &Message{Text: "minimal"}
+			retry, err := s.Send(t.Context(), m)
+			if err == nil {
+				t.Fatal("Send succeeded")
+			}
+			if got := errors.Is(err, ErrRejected); got != tt.wantRejected {
+				t.Errorf("errors.Is(err, ErrRejected) = %v, want %v (error %v)", got, tt.wantRejected, err)
+			}
+			if tt.wantRejected && retry {
+				t.Errorf("a rejected message is retryable: %v", err)
+			}
+			checkNoSecrets(t, err, srv.URL)
+		})
+	}
+
+	// A secret in the answer replaces the error, which stays ErrRejected.
+	srv := httptest.NewServer(apiReply(`{"ok":false,"error":"msg_blocks_too_long"}`))
+	t.Cleanup(srv.Close)
+	s := NewBotSender(testToken, testChannel, srv.URL+"/api/"+testToken+"/", nil)
+	if _, err := s.Send(t.Context(), testMessage()); !errors.Is(err, ErrRejected) || strings.Contains(err.Error(), testToken) {
+		t.Errorf("error %v: want ErrRejected without the token", err)
+	}
 }

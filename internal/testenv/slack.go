@@ -14,6 +14,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // The credentials a Slack accepts. Each carries the marker "SECRET", so a
@@ -23,6 +24,16 @@ const (
 	SlackHookPath = "/services/T0SECRET1/B0SECRET2/SECRETwebhookPath42"
 	SlackToken    = "test-good-bot-token-SECRET-1234"
 	SlackChannel  = "C0ALERTS01"
+)
+
+// Slack's size limits for one message, as this Slack enforces them: at most
+// SlackMaxBlocks blocks, and at most SlackMaxBlockText characters of text in
+// all its blocks. Slack does not document the second; it refuses messages
+// from about 11,300 to 13,200 characters with msg_blocks_too_long
+// (slackapi/bolt-js issues 2509 and 2867).
+const (
+	SlackMaxBlocks    = 50
+	SlackMaxBlockText = 12000
 )
 
 // SlackSecrets is what no output may show: the bot token, and the webhook
@@ -38,6 +49,9 @@ func SlackSecrets() []string {
 // "no_service" on another path; the Web API HTTP 200 with JSON, ok true with
 // the channel and the message's ts, or ok false with invalid_auth for another
 // token, channel_not_found for another channel, no_text, invalid_blocks.
+// It refuses a message too big as Slack does (SlackMaxBlocks,
+// SlackMaxBlockText): the Web API with ok false and invalid_blocks or
+// msg_blocks_too_long, the webhook with 400 "invalid_blocks".
 //
 // It records every message it takes and counts every request, and on demand
 // answers late (SetLatency) or shows faults (FailNext). Its methods are safe
@@ -263,6 +277,14 @@ func read(r *http.Request, body []byte) (msg SlackMessage, refusal func(http.Res
 			}
 		}
 		msg.Text, msg.Blocks = m.Text, m.Blocks
+		if code := tooBig(m.Blocks); code != "" {
+			// A webhook answers a message it refuses with 400 and a word;
+			// for blocks that is invalid_blocks, whatever the cause.
+			return msg, func(w http.ResponseWriter) {
+				w.WriteHeader(http.StatusBadRequest)
+				_, _ = io.WriteString(w, "invalid_blocks")
+			}
+		}
 		return msg, nil
 	case r.URL.Path == "/api/chat.postMessage":
 		return readPostMessage(r, body)
@@ -300,7 +322,53 @@ func readPostMessage(r *http.Request, body []byte) (msg SlackMessage, refusal fu
 	if msg.Text == "" && len(msg.Blocks) == 0 {
 		return msg, apiError("no_text")
 	}
+	if code := tooBig(msg.Blocks); code != "" {
+		return msg, apiError(code)
+	}
 	return msg, nil
+}
+
+// tooBig is the Web API's error for blocks Slack refuses for their size,
+// or "" for blocks within the limits.
+func tooBig(blocks []json.RawMessage) string {
+	if len(blocks) > SlackMaxBlocks {
+		return "invalid_blocks"
+	}
+	if BlockText(blocks) > SlackMaxBlockText {
+		return "msg_blocks_too_long"
+	}
+	return ""
+}
+
+// BlockText is how many characters of text blocks hold: the runes of every
+// "text" string in them, at any depth (headers, sections, fields, context
+// elements, buttons).
+func BlockText(blocks []json.RawMessage) int {
+	n := 0
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, e := range v {
+				if s, ok := e.(string); ok && k == "text" {
+					n += utf8.RuneCountInString(s)
+					continue
+				}
+				walk(e)
+			}
+		case []any:
+			for _, e := range v {
+				walk(e)
+			}
+		}
+	}
+	for _, b := range blocks {
+		var v any
+		if json.Unmarshal(b, &v) == nil {
+			walk(v)
+		}
+	}
+	return n
 }
 
 // apiError is the Web API's answer to a call it refuses: HTTP 200, ok false.

@@ -204,3 +204,69 @@ func TestSlackFaultAnswers(t *testing.T) {
 		}
 	})
 }
+
+func TestSlackRefusesMessagesTooBig(t *testing.T) {
+	section := func(n int) slackapi.Block {
+		return slackapi.NewSectionBlock(slackapi.NewTextBlockObject(slackapi.MarkdownType, strings.Repeat("é", n), false, false), nil, nil)
+	}
+	blocks := func(n, each int) []slackapi.Block {
+		var out []slackapi.Block
+		for range n {
+			out = append(out, section(each))
+		}
+		return out
+	}
+	tests := []struct {
+		name    string
+		blocks  []slackapi.Block
+		wantAPI string // chat.postMessage's error; "" when taken
+		wantOK  bool   // the webhook takes it
+	}{
+		{"at the text limit", blocks(4, SlackMaxBlockText/4), "", true},
+		{"one character over the text limit", append(blocks(4, SlackMaxBlockText/4), section(1)), "msg_blocks_too_long", false},
+		{"a header counts too", append([]slackapi.Block{slackapi.NewHeaderBlock(slackapi.NewTextBlockObject(slackapi.PlainTextType, "h", false, false))}, blocks(4, SlackMaxBlockText/4)...), "msg_blocks_too_long", false},
+		{"50 blocks", blocks(SlackMaxBlocks, 10), "", true},
+		{"51 blocks", blocks(SlackMaxBlocks+1, 10), "invalid_blocks", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := NewSlack(t)
+			ctx := t.Context()
+			api := slackapi.New(SlackToken, slackapi.OptionAPIURL(s.APIURL()))
+			_, _, err := api.PostMessageContext(ctx, SlackChannel, slackapi.MsgOptionText("fallback", false), slackapi.MsgOptionBlocks(tt.blocks...))
+			var apiErr slackapi.SlackErrorResponse
+			switch {
+			case tt.wantAPI == "" && err != nil:
+				t.Errorf("chat.postMessage: %v, want it taken", err)
+			case tt.wantAPI != "" && (!errors.As(err, &apiErr) || apiErr.Err != tt.wantAPI):
+				t.Errorf("chat.postMessage: %v, want %s", err, tt.wantAPI)
+			}
+
+			err = slackapi.PostWebhookContext(ctx, s.WebhookURL(), &slackapi.WebhookMessage{Text: "fallback", Blocks: &slackapi.Blocks{BlockSet: tt.blocks}})
+			var status slackapi.StatusCodeError
+			switch {
+			case tt.wantOK && err != nil:
+				t.Errorf("webhook: %v, want it taken", err)
+			case !tt.wantOK && (!errors.As(err, &status) || status.Code != http.StatusBadRequest):
+				t.Errorf("webhook: %v, want 400", err)
+			}
+			want := 0
+			if tt.wantOK {
+				want = 2
+			}
+			if n := len(s.Messages()); n != want {
+				t.Errorf("%d messages taken, want %d", n, want)
+			}
+		})
+	}
+
+	s := NewSlack(t)
+	big := `{"text":"x","blocks":[{"type":"section","text":{"type":"mrkdwn","text":"` + strings.Repeat("a", SlackMaxBlockText+1) + `"}}]}`
+	status, _, answer, err := postHook(t.Context(), s, big)
+	if err != nil || status != http.StatusBadRequest || answer != "invalid_blocks" {
+		t.Errorf("webhook answered %d %q (%v), want 400 \"invalid_blocks\"", status, answer, err)
+	}
+	if status, _, answer, _ := postHook(t.Context(), s, `{"text":"`+strings.Repeat("a", SlackMaxBlockText+1)+`"}`); status != http.StatusOK || answer != "ok" {
+		t.Errorf("a long text without blocks: %d %q, want it taken", status, answer)
+	}
+}

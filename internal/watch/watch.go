@@ -493,56 +493,104 @@ func (w *Watcher) leaseUntil(ctx context.Context, now time.Time) time.Time {
 	return now.Add(15 * time.Minute)
 }
 
-// deliver sends the claimed alerts, one message each (paced to Slack's rate)
-// or, when digest is set, one digest, and commits what Slack accepted. It
-// returns how many were committed and how many are pending, and the first
-// failure when some are.
+// deliver sends the claimed alerts, one message each or, when digest is
+// set, as a digest of one or more messages, paced to Slack's rate, and
+// commits the alerts of each message once Slack accepted it: a digest that
+// fails part way leaves only the alerts of its unsent messages pending.
+// When Slack refuses a message itself (slack.ErrRejected: too long, invalid
+// blocks), its minimal text form goes out instead, so that no alert is
+// blocked for ever by a payload Slack will never take. It returns how many
+// alerts were committed and how many are pending, and the first failure
+// when some are.
 func (w *Watcher) deliver(ctx, work context.Context, claimed []due, owner string, digest bool) (sent, pending int, failure error) {
+	// Each message and the alerts it carries, each alert in exactly one.
+	type post struct {
+		msg  slack.Message
+		dues []due
+		what string // for errors: "alert for job …", "digest part k/n"
+	}
+	var posts []post
 	if digest {
+		byName := make(map[string]due, len(claimed))
 		alerts := make([]slack.Alert, len(claimed))
 		for i, d := range claimed {
+			byName[d.job.Name] = d
 			alerts[i] = slack.Alert{Job: d.job, Previous: d.rec.Status}
 		}
-		msg := slack.RenderDigest(alerts)
-		err := w.opts.Retrier.Do(work, w.clock, func(ctx context.Context) (bool, error) {
-			return w.notifier.Send(ctx, msg)
-		})
+		parts := slack.RenderDigest(alerts)
+		for k, p := range parts {
+			carried := make([]due, len(p.Alerts))
+			for i, a := range p.Alerts {
+				carried[i] = byName[a.Job.Name]
+			}
+			posts = append(posts, post{msg: p.Message, dues: carried, what: fmt.Sprintf("digest part %d/%d", k+1, len(parts))})
+		}
+	} else {
 		for _, d := range claimed {
-			w.logDecision(d, err)
+			a := slack.Alert{Job: d.job, Previous: d.rec.Status}
+			msg := slack.RenderAlert(a)
+			if msg.Fallback == nil {
+				minimal := slack.AlertFallback(a)
+				msg.Fallback = &minimal
+			}
+			posts = append(posts, post{msg: msg, dues: []due{d}, what: fmt.Sprintf("alert for job %q", d.job.Name)})
 		}
-		if err != nil {
-			w.releaseAll(ctx, claimed, owner)
-			return 0, len(claimed), fmt.Errorf("send digest: %w", err)
-		}
-		return w.commitAll(ctx, claimed, owner)
 	}
 
 	var next time.Time
-	for i, d := range claimed {
+	// send posts m, paced after the post before; retry policy is the
+	// Retrier's.
+	send := func(m slack.Message) error {
 		if err := waitUntil(work, w.clock, next); err != nil {
-			w.releaseAll(ctx, claimed[i:], owner)
-			return sent, pending + len(claimed) - i, cmp.Or(failure, fmt.Errorf("stop sending: %w", err))
+			return fmt.Errorf("stop sending: %w", err)
 		}
 		next = w.clock.Now().Add(w.opts.Pace)
-		msg := slack.RenderAlert(slack.Alert{Job: d.job, Previous: d.rec.Status})
 		err := w.opts.Retrier.Do(work, w.clock, func(ctx context.Context) (bool, error) {
-			return w.notifier.Send(ctx, msg)
+			return w.notifier.Send(ctx, m)
 		})
-		w.logDecision(d, err)
-		if err != nil {
-			w.releaseAll(ctx, claimed[i:i+1], owner)
-			pending++
-			failure = cmp.Or(failure, fmt.Errorf("send alert for job %q: %w", d.job.Name, err))
-			// Slack asked for quiet: post nothing more to the channel
-			// before Retry-After has passed (and nothing more this run if
-			// that is past the deadline).
-			if after, ok := retryAfter(err); ok {
-				next = w.clock.Now().Add(after)
+		// Slack asked for quiet: post nothing more to the channel before
+		// Retry-After has passed (and nothing more this run if that is
+		// past the deadline).
+		if after, ok := retryAfter(err); ok {
+			next = w.clock.Now().Add(after)
+		}
+		return err
+	}
+	for i, p := range posts {
+		if err := waitUntil(work, w.clock, next); err != nil {
+			var rest []due
+			for _, q := range posts[i:] {
+				rest = append(rest, q.dues...)
 			}
+			w.releaseAll(ctx, rest, owner)
+			return sent, pending + len(rest), cmp.Or(failure, fmt.Errorf("stop sending: %w", err))
+		}
+		err := send(p.msg)
+		minimal := false
+		if errors.Is(err, slack.ErrRejected) && p.msg.Fallback != nil {
+			refused := err
+			if err = send(*p.msg.Fallback); err == nil {
+				minimal = true
+				w.log.Warn("slack refused the message; its minimal form went out instead", "message", p.what, "jobs", len(p.dues), "error", refused)
+			} else {
+				err = fmt.Errorf("%w; minimal form: %w", refused, err)
+			}
+		}
+		for _, d := range p.dues {
+			if minimal {
+				w.log.Info("alert sent in minimal form", "job", d.job.Name, "status", d.job.Status, "previous", d.rec.Status)
+				continue
+			}
+			w.logDecision(d, err)
+		}
+		if err != nil {
+			w.releaseAll(ctx, p.dues, owner)
+			pending += len(p.dues)
+			failure = cmp.Or(failure, fmt.Errorf("send %s: %w", p.what, err))
 			continue
 		}
-		s, p, err := w.commitAll(ctx, claimed[i:i+1], owner)
-		sent, pending, failure = sent+s, pending+p, cmp.Or(failure, err)
+		s, pn, err := w.commitAll(ctx, p.dues, owner)
+		sent, pending, failure = sent+s, pending+pn, cmp.Or(failure, err)
 	}
 	return sent, pending, failure
 }

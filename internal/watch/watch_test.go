@@ -580,9 +580,9 @@ var cycleCases = []cycleCase{
 		msgs := h.messages()
 		checkEachOnce(t, msgs, "to-completed", "to-failed", "to-stopped")
 		for name, want := range map[string][]string{
-			"to-completed": {"✅ Labeling job to-completed completed (was InProgress)", "s3://bucket/out/to-completed/output.manifest", "100%"},
-			"to-failed":    {"❌ Labeling job to-failed failed (was InProgress): AlgorithmError: out of memory"},
-			"to-stopped":   {"🛑 Labeling job to-stopped stopped (was Stopping)"},
+			"to-completed": {"✅ to-completed completed after", "✅ Labeling job completed: to-completed", "100 (70 human, 30 machine)", "Output manifest"},
+			"to-failed":    {"❌ to-failed failed after", "AlgorithmError: out of memory"},
+			"to-stopped":   {"🛑 to-stopped stopped after"},
 		} {
 			for _, m := range about(msgs, name) {
 				for _, w := range want {
@@ -629,7 +629,7 @@ var cycleCases = []cycleCase{
 		h.mustRun(setup{})
 		msgs := h.messages()
 		checkEachOnce(t, msgs, "winding-down")
-		if len(msgs) == 1 && !strings.Contains(msgs[0].Text, "stopped (was Stopping)") {
+		if len(msgs) == 1 && !strings.Contains(msgs[0].Text, "winding-down stopped after") {
 			t.Errorf("message %q does not tell the stop", msgs[0].Text)
 		}
 	}},
@@ -673,7 +673,7 @@ var cycleCases = []cycleCase{
 		h.set(stopped, []string{"stops"})
 		h.mustRun(custom)
 		msgs := h.messages()
-		if len(msgs) != 2 || len(about(msgs, "stops")) != 2 || !strings.Contains(msgs[0].Text, "stopping") || !strings.Contains(msgs[1].Text, "stopped (was Stopping)") {
+		if len(msgs) != 2 || len(about(msgs, "stops")) != 2 || !strings.Contains(msgs[0].Text, "stops is stopping") || !strings.Contains(msgs[1].Text, "stops stopped after") {
 			t.Errorf("messages %+v, want one for Stopping, then one for Stopped", msgs)
 		}
 		h.checkStored(completed, false, "completes")
@@ -733,7 +733,7 @@ var cycleCases = []cycleCase{
 			t.Errorf("loads of %v jobs, want one per page: [100 100 50]", loads)
 		}
 		msgs := h.messages()
-		if len(msgs) != 1 || !strings.HasPrefix(msgs[0].Text, "🚨 250 labeling job alerts") {
+		if len(msgs) != 1 || !strings.HasPrefix(msgs[0].Text, "250 labeling jobs finished: 250 completed") {
 			t.Fatalf("%d messages (%v), want one digest of 250 alerts", len(msgs), msgs)
 		}
 		h.checkStored(completed, true, names...)
@@ -801,7 +801,7 @@ var cycleCases = []cycleCase{
 		if loads := h.store.takeLoads(); len(loads) != 0 {
 			t.Errorf("after the change: loads of %v jobs, want none", loads)
 		}
-		if msgs := h.messages(); len(msgs) != 1 || !strings.HasPrefix(msgs[0].Text, "🚨 20 labeling job alerts") {
+		if msgs := h.messages(); len(msgs) != 1 || !strings.HasPrefix(msgs[0].Text, "20 labeling jobs finished: 20 failed") {
 			t.Errorf("%d messages, want one digest of 20 alerts", len(msgs))
 		}
 	}},
@@ -1150,7 +1150,9 @@ var cycleCases = []cycleCase{
 			}
 		}
 		all := msgs[0].all()
-		for _, escaped := range []string{"&lt;!channel&gt;", "&lt;@U123&gt;", "&lt;https://x|y&gt;", "&amp;amp;", "&lt;!everyone&gt;", "&lt;@U999&gt;"} {
+		// A failed job's message shows no output manifest; the rest of the
+		// API's text is there, escaped.
+		for _, escaped := range []string{"&lt;!channel&gt;", "&lt;@U123&gt;", "&lt;https://x|y&gt;", "&amp;amp;", "&lt;@U999&gt;"} {
 			if !strings.Contains(all, escaped) {
 				t.Errorf("message lacks %q:\n%s", escaped, all)
 			}
@@ -1173,7 +1175,7 @@ var cycleCases = []cycleCase{
 		sum := h.mustRun(five)
 		checkSummary(t, sum, watch.Summary{Listed: 17, Transitions: 6, Alerted: 6, Digest: true, Advanced: true})
 		msgs := h.messages()
-		if len(msgs) != 1 || !strings.HasPrefix(msgs[0].Text, "🚨 6 labeling job alerts") {
+		if len(msgs) != 1 || !strings.HasPrefix(msgs[0].Text, "6 labeling jobs finished: 2 failed, 4 completed") {
 			t.Fatalf("messages %v, want one digest of 6 alerts", msgs)
 		}
 		for _, name := range digested {
@@ -1208,7 +1210,7 @@ var cycleCases = []cycleCase{
 		h.clock.Advance(time.Minute)
 		h.mustRun(five)
 		msgs = h.messages()
-		if len(msgs) != 7 || !strings.HasPrefix(msgs[6].Text, "🚨 6 labeling job alerts") {
+		if len(msgs) != 7 || !strings.HasPrefix(msgs[6].Text, "6 labeling jobs finished: 6 failed") {
 			t.Errorf("%d messages, want 7, the last a digest of the 6 late ones", len(msgs))
 		}
 		h.checkStored(failed, true, late...)

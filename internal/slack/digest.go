@@ -1,0 +1,411 @@
+package slack
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+
+	slackapi "github.com/slack-go/slack"
+
+	"github.com/labelwatch/labelwatch/internal/labeling"
+)
+
+// Digest sizes. Slack refuses a message whose blocks hold about 12,000
+// characters of text (digestTextBudget; msg_blocks_too_long, measured
+// between 11,300 and 13,200), so a digest message stays under digestBudget,
+// and its content under that less what the header and the closing context
+// take.
+const (
+	digestBudget       = digestTextBudget - 1000
+	digestContent      = digestBudget - maxHeaderText - 250
+	maxDigestBlocks    = maxBlocks - 2 // content, besides the header and the closing context
+	maxDigestLink      = 600           // a job link longer than this is shown as the bare name
+	maxDigestName      = 100           // a job name in a digest (the API allows 63)
+	maxDigestNotice    = 1000          // a digest message's notification text
+	maxDigestFallback  = 3900          // a digest message's minimal form
+	digestContinuation = "same reason, continued:*\n"
+)
+
+// DigestPart is one message of a digest and the alerts it carries: once
+// Slack took the message (or its Fallback), those alerts are delivered.
+type DigestPart struct {
+	Message Message
+	Alerts  []Alert
+}
+
+// statusRank orders statuses in a digest: what needs attention first.
+func statusRank(s labeling.Status) int {
+	switch s {
+	case labeling.StatusFailed:
+		return 0
+	case labeling.StatusStopped:
+		return 1
+	case labeling.StatusStopping:
+		return 2
+	case labeling.StatusCompleted:
+		return 3
+	case labeling.StatusInProgress:
+		return 4
+	case labeling.StatusInitializing:
+		return 5
+	}
+	return 6
+}
+
+// statusTally is how many alerts of a digest are in one status.
+type statusTally struct {
+	status labeling.Status
+	alerts []Alert // sorted by job name
+}
+
+// tally groups alerts by status, in digest order, each group sorted by name.
+func tally(alerts []Alert) []statusTally {
+	by := map[labeling.Status][]Alert{}
+	for _, a := range alerts {
+		by[a.Job.Status] = append(by[a.Job.Status], a)
+	}
+	var out []statusTally
+	for s, as := range by {
+		slices.SortStableFunc(as, func(a, b Alert) int { return cmp.Compare(a.Job.Name, b.Job.Name) })
+		out = append(out, statusTally{status: s, alerts: as})
+	}
+	slices.SortFunc(out, func(a, b statusTally) int {
+		return cmp.Or(cmp.Compare(statusRank(a.status), statusRank(b.status)), cmp.Compare(a.status, b.status))
+	})
+	return out
+}
+
+// digestTitle is the neutral title of a digest of n alerts:
+// "412 labeling jobs finished: 100 failed, 300 completed, 12 stopped".
+func digestTitle(n int, tallies []statusTally) string {
+	verb := "finished"
+	var counts []string
+	for _, t := range tallies {
+		if !t.status.Terminal() {
+			verb = "changed status"
+		}
+		counts = append(counts, count(len(t.alerts))+" "+statusPhrase(t.status))
+	}
+	return count(n) + " labeling " + plural(n, "job", "jobs") + " " + verb + ": " + strings.Join(counts, ", ")
+}
+
+// failureGroup is the failed alerts of a digest that share one reason.
+type failureGroup struct {
+	reason string // cleaned; "" for none given
+	alerts []Alert
+}
+
+// failureGroups groups failed alerts by identical reason, the largest group
+// first, then by reason.
+func failureGroups(failed []Alert) []failureGroup {
+	index := map[string]int{}
+	var groups []failureGroup
+	for _, a := range failed {
+		r := cleanReason(a.Job.FailureReason)
+		i, ok := index[r]
+		if !ok {
+			i = len(groups)
+			index[r] = i
+			groups = append(groups, failureGroup{reason: r})
+		}
+		groups[i].alerts = append(groups[i].alerts, a)
+	}
+	slices.SortStableFunc(groups, func(a, b failureGroup) int {
+		return cmp.Or(cmp.Compare(len(b.alerts), len(a.alerts)), cmp.Compare(a.reason, b.reason))
+	})
+	return groups
+}
+
+// jobLink is a job's name linked to its console page, for mrkdwn.
+func jobLink(j labeling.Job) string {
+	name := fit(j.Name, maxDigestName, inlinePiece)
+	if u := ConsoleURL(j); u != "" && runes(u)+runes(name) < maxDigestLink && !strings.ContainsAny(u, "<>|") {
+		return "<" + u + "|" + name + ">"
+	}
+	return name
+}
+
+// digestDraft is one digest message being filled.
+type digestDraft struct {
+	blocks []slackapi.Block // content
+	size   int              // text runes of the content
+	alerts []Alert
+}
+
+// digestPacker fills digest messages in order, opening a new one when the
+// current one has no room.
+type digestPacker struct {
+	drafts []*digestDraft
+}
+
+// room returns the current draft if it takes one more block of size runes,
+// and otherwise a new one.
+func (p *digestPacker) room(size int) (d *digestDraft, fresh bool) {
+	if n := len(p.drafts); n > 0 {
+		d := p.drafts[n-1]
+		if len(d.blocks) < maxDigestBlocks && d.size+size <= digestContent {
+			return d, false
+		}
+	}
+	d = &digestDraft{}
+	p.drafts = append(p.drafts, d)
+	return d, true
+}
+
+// RenderDigest renders many alerts as one or more messages, each within
+// Slack's limits whatever their number: at most 50 blocks, sections of at
+// most 3000 characters and, in all, digestBudget characters of block text,
+// below the roughly 12,000 at which Slack refuses a message
+// (msg_blocks_too_long). Each message has a neutral title from the counts,
+// "412 labeling jobs finished: 100 failed, 300 completed, 12 stopped" (with
+// "part k/n" when split). Failed jobs come first, grouped by identical
+// failure reason, each named and linked to its console page; the reason is
+// shown once per group and message, escaped and cut. Other statuses are
+// summed up with as many names as fit and "and N more". Every alert is
+// carried by exactly one part, and every failed job is named in its part.
+// Each part has a text-only Fallback. No alerts render no parts.
+func RenderDigest(alerts []Alert) []DigestPart {
+	if len(alerts) == 0 {
+		return nil
+	}
+	tallies := tally(alerts)
+	title := digestTitle(len(alerts), tallies)
+	regions := map[string]bool{}
+	for _, a := range alerts {
+		regions[a.Job.Region()] = true
+	}
+	listURL := ""
+	if len(regions) == 1 {
+		for r := range regions {
+			listURL = consoleListURL(r)
+		}
+	}
+
+	var p digestPacker
+	for _, t := range tallies {
+		if t.status == labeling.StatusFailed {
+			for _, g := range failureGroups(t.alerts) {
+				p.addFailures(g)
+			}
+			continue
+		}
+		p.addSummary(t)
+	}
+
+	parts := make([]DigestPart, len(p.drafts))
+	for k, d := range p.drafts {
+		suffix := ""
+		if len(p.drafts) > 1 {
+			suffix = " (part " + count(k+1) + "/" + count(len(p.drafts)) + ")"
+		}
+		head := plainFit(title, maxHeaderText-runes(suffix)) + suffix
+		blocks := append([]slackapi.Block{slackapi.NewHeaderBlock(plain(head))}, d.blocks...)
+		var notes []string
+		if suffix != "" {
+			notes = append(notes, "Part "+count(k+1)+" of "+count(len(p.drafts))+" of one digest")
+		}
+		if listURL != "" {
+			notes = append(notes, "<"+listURL+"|All labeling jobs in the SageMaker console>")
+		}
+		if len(notes) > 0 {
+			blocks = append(blocks, slackapi.NewContextBlock("", mrkdwn(strings.Join(notes, " · "))))
+		}
+		parts[k] = DigestPart{
+			Message: Message{Text: digestNotice(head, d.alerts), Blocks: blocks, Fallback: digestFallback(head, d.alerts)},
+			Alerts:  d.alerts,
+		}
+	}
+	return parts
+}
+
+// addFailures adds a group of failed jobs: a section that quotes the reason
+// once and names each job, continued in more sections, and in the next
+// message (which quotes the reason again), as limits require.
+func (p *digestPacker) addFailures(g failureGroup) {
+	reason := "_no reason given_"
+	if g.reason != "" {
+		reason = fit(g.reason, maxReasonDigest, quotePiece)
+	}
+	head := "❌ *Failed · " + count(len(g.alerts)) + " " + plural(len(g.alerts), "job", "jobs") + " with this reason:*\n>" + reason + "\n"
+	var (
+		sec   *slackapi.SectionBlock
+		draft *digestDraft
+	)
+	for _, a := range g.alerts {
+		link := jobLink(a.Job)
+		n := runes(link)
+		if sec != nil && runes(sec.Text.Text)+2+n <= maxSectionText && draft.size+2+n <= digestContent {
+			sec.Text.Text += ", " + link
+			draft.size += 2 + n
+			draft.alerts = append(draft.alerts, a)
+			continue
+		}
+		// A new section: in the same message without the reason, or in
+		// the next one with it.
+		h := head
+		if sec != nil && draft == p.drafts[len(p.drafts)-1] {
+			h = "❌ *Failed · " + digestContinuation
+		}
+		d, fresh := p.room(runes(h) + n)
+		if fresh {
+			h = head
+		}
+		sec = slackapi.NewSectionBlock(mrkdwn(h+link), nil, nil)
+		d.blocks = append(d.blocks, sec)
+		d.size += runes(h) + n
+		d.alerts = append(d.alerts, a)
+		draft = d
+	}
+}
+
+// addSummary adds the jobs of one status other than Failed as one section:
+// "✅ *300 completed:* a, b, c and 297 more". The message that holds the
+// section carries every job of the status.
+func (p *digestPacker) addSummary(t statusTally) {
+	total := len(t.alerts)
+	head := StatusEmoji(t.status) + " *" + count(total) + " " + fit(statusPhrase(t.status), 60, inlinePiece) + ":* "
+	tail := " and " + count(total) + " more"
+	names := make([]string, total)
+	for i, a := range t.alerts {
+		names[i] = fit(a.Job.Name, maxDigestName, inlinePiece)
+	}
+	first := runes(names[0])
+	if total > 1 {
+		first += runes(tail)
+	}
+	d, _ := p.room(runes(head) + first)
+	text := head + namesFit(names, min(maxSectionText, digestContent-d.size)-runes(head))
+	d.blocks = append(d.blocks, slackapi.NewSectionBlock(mrkdwn(text), nil, nil))
+	d.size += runes(text)
+	d.alerts = append(d.alerts, t.alerts...)
+}
+
+// digestNotice is the notification text of a digest message: its title and
+// the failed jobs it names.
+func digestNotice(title string, alerts []Alert) string {
+	var failed []string
+	for _, a := range alerts {
+		if a.Job.Status == labeling.StatusFailed {
+			failed = append(failed, fit(a.Job.Name, maxDigestName, inlinePiece))
+		}
+	}
+	text := fit(title, maxHeaderText, inlinePiece)
+	slices.Sort(failed)
+	if len(failed) > 0 {
+		text += ". Failed: " + joinFit(failed, ", ", maxDigestNotice)
+	}
+	return text
+}
+
+// digestFallback is the minimal form of a digest message: text only, its
+// title and a line per status naming the jobs it carries, failed jobs first
+// and all of them (a message holds too few for their names to overflow), in
+// at most maxDigestFallback characters.
+func digestFallback(title string, alerts []Alert) *Message {
+	text := fit(title, maxHeaderText, inlinePiece)
+	tallies := tally(alerts)
+	for i, t := range tallies {
+		names := make([]string, len(t.alerts))
+		for k, a := range t.alerts {
+			names[k] = fit(a.Job.Name, maxDigestName, inlinePiece)
+		}
+		head := "\n" + StatusEmoji(t.status) + " " + fit(statusName(t.status), 40, inlinePiece) + ": "
+		room := maxDigestFallback - runes(text) - runes(head) - 40 // 40: the closing count
+		if t.status != labeling.StatusFailed {
+			room = min(room, maxDigestFallback/4)
+		}
+		if room < 3*maxDigestName/2 {
+			rest := 0
+			for _, u := range tallies[i:] {
+				rest += len(u.alerts)
+			}
+			text += "\n… and " + count(rest) + " more " + plural(rest, "job", "jobs") + " in other statuses"
+			break
+		}
+		text += head + namesFit(names, room)
+	}
+	return &Message{Text: text}
+}
+
+// AlertFallback is the minimal form of one job's alert, for when Slack
+// refuses its blocks: text only, "❌ street-scenes-seg failed · us-east-1 ·
+// open in the SageMaker console" with the console link, and the failure
+// reason cut short.
+func AlertFallback(a Alert) Message {
+	j := a.Job
+	text := StatusEmoji(j.Status) + " " + fit(j.Name, 200, inlinePiece) + " " + fit(statusPhrase(j.Status), 60, inlinePiece)
+	if r := j.Region(); validRegion(r) {
+		text += " · " + r
+	}
+	if u := ConsoleURL(j); u != "" && !strings.ContainsAny(u, "<>|") {
+		text += " · <" + u + "|open in the SageMaker console>"
+	}
+	if reason := cleanReason(j.FailureReason); reason != "" {
+		text += "\n" + fit(reason, maxReasonInText, inlinePiece)
+	}
+	return Message{Text: text}
+}
+
+// joinFit joins whole parts with sep for as long as the result stays within
+// max runes, and ends with an ellipsis when parts were left out. Parts are
+// never cut, so an entity in one is never split.
+func joinFit(parts []string, sep string, max int) string {
+	if all := strings.Join(parts, sep); runes(all) <= max {
+		return all
+	}
+	var b strings.Builder
+	n := 0
+	for i, p := range parts {
+		add := runes(p)
+		if i > 0 {
+			add += runes(sep)
+		}
+		if n+add+runes(sep)+runes(ellipsis) > max {
+			break
+		}
+		if i > 0 {
+			b.WriteString(sep)
+		}
+		b.WriteString(p)
+		n += add
+	}
+	if n > 0 {
+		b.WriteString(sep)
+	}
+	b.WriteString(ellipsis)
+	return b.String()
+}
+
+// namesFit joins names with ", " for as long as the result, with " and N
+// more" for the names left out, stays within max runes.
+func namesFit(names []string, max int) string {
+	var b strings.Builder
+	n := 0
+	for i, name := range names {
+		sep := ""
+		if i > 0 {
+			sep = ", "
+		}
+		tail := 0
+		if rest := len(names) - i - 1; rest > 0 {
+			tail = runes(" and " + count(rest) + " more")
+		}
+		if n+runes(sep)+runes(name)+tail > max {
+			if i == 0 {
+				return count(len(names)) + " " + plural(len(names), "job", "jobs")
+			}
+			b.WriteString(" and " + count(len(names)-i) + " more")
+			break
+		}
+		b.WriteString(sep + name)
+		n += runes(sep) + runes(name)
+	}
+	return b.String()
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
