@@ -46,6 +46,7 @@ type options struct {
 	coldStarts int             // cold starts to time
 	arm64      bool            // build the deployed arm64 bootstrap and report its size
 	only       map[string]bool // scenario names to run; all when empty
+	share      bool            // also run the function at its deployed CPU share, where a quota can be set
 
 	push        int           // state change events pushed one after another; 0 for none
 	pushLatency time.Duration // added to every AWS call of a push
@@ -56,7 +57,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.SetOutput(stderr)
 	o := options{}
 	fs.StringVar(&o.out, "out", "docs/PERFORMANCE.md", "write the report here (- for standard output)")
-	fs.IntVar(&o.jobs, "jobs", 100_000, "labeling jobs in the account")
+	fs.IntVar(&o.jobs, "jobs", 130_000, "labeling jobs in the account (130,000: 5% Initializing, enough to start jobs in every scenario twice, at full core and at the CPU share)")
 	fs.IntVar(&o.steady, "steady", 100, "jobs modified in the steady cycle (a tenth finish, a tenth start)")
 	fs.IntVar(&o.burst, "burst", 10_000, "jobs modified in the burst cycle (a tenth finish, a tenth start)")
 	latencies := fs.String("latency", "0s,20ms", "comma-separated latencies added to every AWS call; one run of each scenario per latency")
@@ -65,6 +66,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.arm64, "arm64", true, "build the deployed linux/arm64 bootstrap (make build-LabelwatchFunction) and report its size")
 	fs.IntVar(&o.push, "push", 50, "labeling job state change events to push, one after another, to one warm function (0 for none)")
 	fs.DurationVar(&o.pushLatency, "push-latency", 20*time.Millisecond, "latency added to every AWS call of a push")
+	fs.BoolVar(&o.share, "share", true, "also run every scenario and the cold starts with the function at the deployed 128 MB CPU share (needs root and a cgroup cpu controller; off: estimates only)")
 	only := fs.String("only", "", "comma-separated scenarios to run (quiet, steady, burst, push); all when empty")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -104,6 +106,17 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	rep := &report{started: time.Now(), loadBefore: loadAverage()}
 
+	share, shareLine := openShare(cgroupRoot, os.Geteuid(), opts.share)
+	rep.shareLine = shareLine
+	logf("%s", shareLine)
+	if share != nil {
+		defer func() {
+			if err := share.Close(); err != nil {
+				logf("%v", err)
+			}
+		}()
+	}
+
 	b, err := newBench(ctx, opts, logf)
 	if err != nil {
 		return err
@@ -114,11 +127,20 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 	for _, scn := range scenarios(opts) {
 		logf("%s: measuring", scn)
-		m, err := b.measure(ctx, scn)
+		m, err := b.measure(ctx, scn, nil)
 		if err != nil {
 			return fmt.Errorf("%s: %w", scn, err)
 		}
 		logf("%s: %v, %d listed, %d SageMaker calls, %d DynamoDB calls, %d Slack calls", scn, m.invoke.Round(time.Millisecond), m.result.Listed, m.smCalls, m.ddbTotal(), m.slackCalls)
+		if share != nil {
+			logf("%s: measuring at the CPU share", scn)
+			at, err := b.measure(ctx, scn, share)
+			if err != nil {
+				return fmt.Errorf("%s at the CPU share: %w", scn, err)
+			}
+			logf("%s at the CPU share: %v, function CPU %v", scn, at.invoke.Round(time.Millisecond), at.cpuFunc)
+			m.atShare = &at
+		}
 		rep.cycles = append(rep.cycles, m)
 	}
 	if opts.push > 0 && (len(opts.only) == 0 || opts.only["push"]) {
@@ -132,8 +154,14 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	}
 
 	logf("cold start: %d runs", opts.coldStarts)
-	if rep.coldStarts, err = b.coldStarts(ctx, opts.coldStarts); err != nil {
+	if rep.coldStarts, err = b.coldStarts(ctx, opts.coldStarts, nil); err != nil {
 		return err
+	}
+	if share != nil {
+		logf("cold start at the CPU share: %d runs", opts.coldStarts)
+		if rep.coldStartsShare, err = b.coldStarts(ctx, opts.coldStarts, share); err != nil {
+			return fmt.Errorf("at the CPU share: %w", err)
+		}
 	}
 	if opts.arm64 {
 		logf("building the linux/arm64 bootstrap")

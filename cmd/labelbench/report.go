@@ -27,12 +27,6 @@ const (
 	budgetPushAt = 20 * time.Millisecond
 )
 
-// Lambda's CPU share: one vCPU at 1,769 MB, in proportion below that.
-const (
-	lambdaMemoryMB = 128 // template.yaml
-	oneVCPUMB      = 1769
-)
-
 // report is everything a run measured.
 type report struct {
 	started, finished     time.Time
@@ -41,7 +35,9 @@ type report struct {
 	cycles                []measurement
 	push                  *pushMeasurement // nil when not run
 	coldStarts            []time.Duration
-	armSize               int64 // bytes; 0 when not built
+	coldStartsShare       []time.Duration // at the CPU share; nil when not measured
+	shareLine             string          // how the CPU share was set, or why it was not
+	armSize               int64           // bytes; 0 when not built
 }
 
 // failedChecks lists the cycles that did not behave as their scenario
@@ -52,6 +48,11 @@ func (r *report) failedChecks() []string {
 	for _, m := range r.cycles {
 		for _, p := range m.problems {
 			bad = append(bad, m.scn.String()+": "+p)
+		}
+		if m.atShare != nil {
+			for _, p := range m.atShare.problems {
+				bad = append(bad, m.scn.String()+" at the CPU share: "+p)
+			}
 		}
 	}
 	if r.push != nil {
@@ -93,25 +94,29 @@ func (r *report) render() string {
 	p("- Date: %s (took %v)\n", r.started.UTC().Format("2006-01-02 15:04 MST"), r.finished.Sub(r.started).Round(time.Second))
 	p("- Go: %s, %s/%s, %d cores (GOMAXPROCS %d)\n", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0))
 	p("- Load average (1, 5, 15 min) before: %s; after: %s. On a machine shared with other work, timings are noisy; call counts are not.\n", r.loadBefore, r.loadAfter)
-	p("- Account: %s.\n\n", r.account)
+	p("- Account: %s.\n", r.account)
+	p("- %s.\n\n", r.shareLine)
 
 	p("## Budgets\n\n")
 	p("| Budget | Measured | |\n| --- | --- | --- |\n")
 	for _, bg := range r.budgets() {
 		mark := "**missed**"
-		if bg.met {
+		switch {
+		case bg.estimate:
+			mark = "not judged (*estimate*)"
+		case bg.met:
 			mark = "met"
 		}
 		p("| %s | %s | %s |\n", bg.name, bg.measured, mark)
 	}
 
 	p("\n## Cycles\n\n")
-	p("| Scenario | AWS latency | Jobs listed | Wall | Cycle | SageMaker calls (min) | DynamoDB calls | DynamoDB reads (min) | DynamoDB writes (min) | Capacity units | Slack calls (min) | All calls (min) | Peak heap | Peak RSS |\n")
-	p("| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	p("| Scenario | AWS latency | Jobs listed | Wall | Wall at the CPU share | Cycle | SageMaker calls (min) | DynamoDB calls | DynamoDB reads (min) | DynamoDB writes (min) | Capacity units | Slack calls (min) | All calls (min) | Peak heap | Peak RSS |\n")
+	p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, m := range r.cycles {
 		all := total(m.calls(false))
-		p("| %s | %v | %d | %s | %s | %d (%d) | %s | %d (%d) | %d (%d) | %.1f | %d (%d) | %d (%d) | %s | %s |\n",
-			scenarioLabel(m.scn), m.scn.latency, m.result.Listed, ms(m.invoke), ms(time.Duration(m.result.DurationMS)*time.Millisecond),
+		p("| %s | %v | %d | %s | %s | %s | %d (%d) | %s | %d (%d) | %d (%d) | %.1f | %d (%d) | %d (%d) | %s | %s |\n",
+			scenarioLabel(m.scn), m.scn.latency, m.result.Listed, ms(m.invoke), m.shareWall(), ms(time.Duration(m.result.DurationMS)*time.Millisecond),
 			m.smCalls, m.min.listPages, ddbOps(m.ddbCalls),
 			m.ddbReads(), m.min.cursorRead+m.min.batchReads, m.ddbWrites(), m.min.writes,
 			m.capacity, m.slackCalls, m.min.slack, all.made, all.least, heap(m.heapMB), mib(m.rssKiB))
@@ -160,6 +165,12 @@ func (r *report) render() string {
 		p("| Cold start: process start to first request for an event (median of %d; min, max) | %s (%s, %s) |\n",
 			n, ms(median(r.coldStarts)), ms(sorted[0]), ms(sorted[n-1]))
 	}
+	if n := len(r.coldStartsShare); n > 0 {
+		p("| Cold start at the CPU share, the same way (median of %d; min, max) | %s (%s, %s) |\n",
+			n, ms(median(r.coldStartsShare)), ms(slices.Min(r.coldStartsShare)), ms(slices.Max(r.coldStartsShare)))
+	} else if len(r.coldStarts) > 0 {
+		p("| Cold start at the CPU share | not measured (see the CPU share line above) |\n")
+	}
 	if r.armSize > 0 {
 		p("| `bootstrap`, linux/arm64, stripped (`make build`) | %.2f MB (%d bytes) |\n", float64(r.armSize)/1e6, r.armSize)
 	}
@@ -173,6 +184,7 @@ func (r *report) render() string {
 		"`SLACK_PACE=0s` (no pacing) in every row except those marked *default pace* (1 s between posts, as deployed), so the other rows show the cycle's own cost. With more alerts than `DIGEST_THRESHOLD` (10) the cycle posts one digest, so pacing costs a burst nothing; 10 alerts or fewer are posted one by one, paced.",
 		fmt.Sprintf("**Minimum** (issue 4): SageMaker list pages = ceil(modified/100), at least 1, where *modified* counts every job the API returns for (cursor − `OVERLAP`, now]: `OVERLAP` (%v) is a product requirement (a margin against SageMaker's late writes), and a `LastModifiedTimeAfter` listing cannot leave out the jobs of that window, %s here. The **narrow reading** counts only the jobs modified since the cursor, as if it could; both are shown. DynamoDB reads = 1 GetItem of the cursor, which every cycle needs before it can list (so it is the quiet cycle's one state read), plus ceil(modified/100) BatchGetItem, here counting only the jobs modified since the cursor; writes = one per job whose stored status changed + one claim per alert + one cursor write when anything was modified; Slack = one per alert, or one digest. An alert's commit is the write for its changed status, so an alert costs two writes (claim, commit). The budget is judged on the sum of all four; each one's own ratio is in *Calls against the minimum*.", config.DefaultOverlap, r.recentText()),
 		fmt.Sprintf("The jobs of the `OVERLAP` window are listed again every cycle (counted in **Jobs listed**) but their state is not read again: the cursor remembers each job of its window as it was listed (`state.Cursor.Seen`: LastModifiedTime to the millisecond and status, at most %d jobs), and a job listed exactly so is unchanged. Changed, late-visible and stale listings are read. The jobs that are read go to BatchGetItem 100 at a time across pages.", state.MaxSeen),
+		fmt.Sprintf("**Wall at the CPU share**: Lambda gives a function CPU in proportion to its memory, one vCPU at 1,769 MB, so the deployed %d MB gets %d µs of CPU per %d µs. Where it can (root, a cgroup cpu controller, `-share` on), `labelbench` runs every scenario a second time, from the same starting state, with the function process alone moved into a cgroup with that quota (cgroup v1 `cpu.cfs_quota_us`, or v2 `cpu.max`) after its warm-up and before the measured cycle; the emulators, dynalite and `labelbench` keep every core. The burst and quiet budgets are judged on that run. Where it cannot, the column shows an *estimate* (wall + function CPU × (1769/128 − 1)) and no budget is judged on it. The cold starts at the share start each process in the cgroup (a shell joins it and execs the bootstrap).", lambdaMemoryMB, shareQuotaUS(), quotaPeriodUS),
 		"**Capacity units** are what dynalite reports with `ReturnConsumedCapacity: TOTAL`, which the proxy adds to each request (strongly consistent reads, as the store makes them).",
 		"**Peak heap** is the largest heap at the start of a garbage collection in the function process (`GODEBUG=gctrace=1`, MB; \"< 4 MB\" when none ran); **Peak RSS** is `VmHWM` of the function process (the emulator's child) from `/proc`, in MiB. Both span the process's life: cold start, warm-up and the measured cycle.",
 		"**Push** rows: one function process under the emulator (one RIE, as one Lambda execution environment) serves the events one after another, each a `SageMaker Ground Truth Labeling Job State Change` made from `events/labeling-job-state-change.json` with its job's ARN in `resources` and its status in `detail`. Before them the settling cycle runs as for every scenario; each event is for another job that the stored state has as InProgress (as the seeded baseline and that cycle leave it) and that has just become Completed (8 in 10) or Failed (2 in 10) in the SageMaker emulator, so each push is a real transition and one alert. The first invocation, a push of one more such job, is not measured: it starts the process and opens its connections to SageMaker, DynamoDB and Slack. The events get the **AWS latency** shown on every SageMaker and DynamoDB call, as the cycles do; Slack none. `SLACK_PACE` is at its default: it spaces the posts of one invocation, and a push makes one.",
@@ -198,6 +210,22 @@ func (r *report) recentText() string {
 type budget struct {
 	name, measured string
 	met            bool
+	estimate       bool // measured is an estimate, not judged
+}
+
+// shareWall is the measured cycle's wall time at the CPU share, or an
+// estimate of it, so marked, when it was not measured.
+func (m measurement) shareWall() string {
+	if m.atShare != nil {
+		return ms(m.atShare.invoke)
+	}
+	return "≈ " + ms(estimateAtShare(m)) + " *estimate*"
+}
+
+// estimateAtShare is the wall time m would take if its function's CPU time
+// stretched by the inverse of the CPU share and nothing else changed.
+func estimateAtShare(m measurement) time.Duration {
+	return m.invoke + m.cpuFunc*(oneVCPUMB-lambdaMemoryMB)/lambdaMemoryMB
 }
 
 func (r *report) budgets() []budget {
@@ -206,22 +234,32 @@ func (r *report) budgets() []budget {
 		if m.scn.modified != 0 {
 			continue
 		}
+		where := "at full core (CPU share not measured)"
+		if m.atShare != nil {
+			where = "at the CPU share"
+			m = *m.atShare
+		}
 		out = append(out, budget{
-			name: fmt.Sprintf("Quiet cycle @ %v: one list call, one state read (the cursor's GetItem), at most one write", m.scn.latency),
+			name: fmt.Sprintf("Quiet cycle @ %v, %s: one list call, one state read (the cursor's GetItem), at most one write", m.scn.latency, where),
 			measured: fmt.Sprintf("%d list call(s); %d read(s) (%s); %d write(s)", m.smCalls, m.ddbReads(),
 				ddbOps(map[string]int{"GetItem": m.ddbCalls["GetItem"], "BatchGetItem": m.ddbCalls["BatchGetItem"]}), m.ddbWrites()),
 			met: m.smCalls == 1 && m.ddbReads() == 1 && m.ddbWrites() <= 1,
 		})
+		out[len(out)-1].measured += "; wall " + ms(m.invoke)
 	}
 
 	out = append(out, r.callBudget())
 
 	for _, m := range r.cycles {
 		if m.scn.name == "burst" && m.scn.latency == budgetBurstAt && !m.scn.paced {
-			out = append(out, budget{
-				name:     fmt.Sprintf("Burst (%d modified, %d alerts) at %v per call under %v", m.scn.modified, m.scn.finishing, budgetBurstAt, budgetBurst),
-				measured: ms(m.invoke), met: m.invoke < budgetBurst,
-			})
+			name := fmt.Sprintf("Burst (%d modified, %d alerts) at %v per call under %v, at the %d MB CPU share", m.scn.modified, m.scn.finishing, budgetBurstAt, budgetBurst, lambdaMemoryMB)
+			if m.atShare != nil {
+				out = append(out, budget{name: name,
+					measured: fmt.Sprintf("%s at the share (full core: %s)", ms(m.atShare.invoke), ms(m.invoke)), met: m.atShare.invoke < budgetBurst})
+				continue
+			}
+			out = append(out, budget{name: name,
+				measured: fmt.Sprintf("≈ %s *estimate* (full core: %s)", ms(estimateAtShare(m)), ms(m.invoke)), estimate: true})
 		}
 	}
 	out = append(out, r.pushBudgets()...)
@@ -236,7 +274,11 @@ func (r *report) budgets() []budget {
 	}
 	if len(r.coldStarts) > 0 {
 		med := median(r.coldStarts)
-		out = append(out, budget{name: fmt.Sprintf("Cold start under %v", budgetColdStart), measured: "median " + ms(med), met: med < budgetColdStart})
+		measured := "median " + ms(med) + " at full core; at the CPU share: not measured"
+		if len(r.coldStartsShare) > 0 {
+			measured = fmt.Sprintf("median %s at full core; at the CPU share: median %s", ms(med), ms(median(r.coldStartsShare)))
+		}
+		out = append(out, budget{name: fmt.Sprintf("Cold start under %v (judged at full core)", budgetColdStart), measured: measured, met: med < budgetColdStart})
 	}
 	if r.armSize > 0 {
 		out = append(out, budget{name: fmt.Sprintf("Stripped linux/arm64 `bootstrap` under %d MB", budgetSizeMB),

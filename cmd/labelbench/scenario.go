@@ -88,6 +88,9 @@ func (s scenario) minimum(digestThreshold, overlap int) minimum {
 	if s.modified > 0 {
 		m.writes++ // the cursor moves past the newest modification
 	}
+	// One message per alert, or a digest: at least one message, more when
+	// Slack's size limits make the function split it (cycle.go checks
+	// each post is within them).
 	m.slack = s.finishing
 	if s.finishing > digestThreshold {
 		m.slack = 1
