@@ -134,7 +134,12 @@ func wantConflict(t *testing.T, what string, err error) {
 
 // testStore runs the Store contract against stores made by open. Every case
 // gets its own store and runs in parallel with the others.
-func testStore(t *testing.T, open opener) {
+// racy names a store implementation whose conditional writes are not atomic
+// under concurrency (a test double's flaw, not a store's): the concurrent
+// claims case says so and does not run. Empty for every real one.
+type racy string
+
+func testStore(t *testing.T, open opener, flaw racy) {
 	const job = "job-1"
 	m1 := t0.Add(-time.Hour)
 	m2 := t0.Add(-time.Minute)
@@ -416,6 +421,9 @@ func testStore(t *testing.T, open opener) {
 	// Racing runs: of 8 claims on the same version exactly one wins, whether
 	// the record is new or exists.
 	t.Run("concurrent claims", func(t *testing.T) {
+		if flaw != "" {
+			t.Skip(string(flaw))
+		}
 		t.Parallel()
 		c := testenv.NewClock(t0)
 		store, _ := open(t, c.Now)

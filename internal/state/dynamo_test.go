@@ -30,7 +30,11 @@ func TestDynamoStore(t *testing.T) {
 		// 0.5 units whatever the item's size or consistency
 		// (@include_consumed_capacity(0.5) on get_item in
 		// moto/dynamodb/responses.py).
-		{name: "moto", start: testenv.Moto, sizesReads: false},
+		// Its conditional writes are not atomic under concurrency: of 8
+		// claims racing on one version, now and then 2 win (seen in a CI
+		// run from a fresh clone), which DynamoDB and dynalite never allow.
+		{name: "moto", start: testenv.Moto, sizesReads: false,
+			racy: "moto 5.2.1's conditional writes race under concurrency (2 of 8 claims on one version won): the race is tested on dynalite"},
 	} {
 		t.Run(server.name, func(t *testing.T) {
 			t.Parallel()
@@ -44,6 +48,7 @@ type dynamoServer struct {
 	name       string
 	start      func(testing.TB) string // starts a server for the test, returns its endpoint
 	sizesReads bool                    // consumed capacity grows with the item read, as in DynamoDB
+	racy       racy                    // why concurrent conditional writes cannot be tested here, if so
 }
 
 func testDynamoStore(t *testing.T, server dynamoServer, client *dynamodb.Client) {
@@ -54,7 +59,7 @@ func testDynamoStore(t *testing.T, server dynamoServer, client *dynamodb.Client)
 			return NewDynamoStore(client, table, retention, now), func(t *testing.T, job string) (time.Time, bool) {
 				return dynamoExpiry(t, client, table, job)
 			}
-		})
+		}, server.racy)
 	})
 
 	t.Run("missing table", func(t *testing.T) {

@@ -27,7 +27,7 @@ func TestFileStore(t *testing.T) {
 			r, ok := st.Jobs[job]
 			return r.ExpiresAt, ok && !r.ExpiresAt.IsZero()
 		}
-	})
+	}, "")
 }
 
 func readStateFile(t *testing.T, path string) fileState {
