@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"time"
-	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
 
@@ -125,18 +124,8 @@ func (h *Handler) ignore(ev events.EventBridgeEvent, why string) (Result, error)
 	return Result{Trigger: TriggerIgnored}, nil
 }
 
-// clip cuts s to about 200 bytes, at a character boundary.
-func clip(s string) string {
-	const most = 200
-	if len(s) <= most {
-		return s
-	}
-	cut := most
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
+// clip cuts text from an event to about 200 bytes for the log.
+func clip(s string) string { return labeling.Clip(s, 200) }
 
 func run(sum watch.Summary, err error) metrics.Run {
 	return metrics.Run{

@@ -128,7 +128,7 @@ func load(getenv func(string) string, local bool) (Config, error) {
 	if !validNameContains(c.NameContains) {
 		// SageMaker refuses any other NameContains on every call, so every
 		// run would fail.
-		p.fail("NAME_CONTAINS", fmt.Sprintf("%q is not part of a job name as SageMaker takes it: letters, digits and hyphens, at most 63", clipValue(c.NameContains)))
+		p.fail("NAME_CONTAINS", fmt.Sprintf("%q is not part of a job name as SageMaker takes it: letters, digits and hyphens, at most 63", labeling.Clip(c.NameContains, 80)))
 	}
 	if c.Retention > 0 && c.Retention < 24*time.Hour {
 		p.fail("RETENTION", "must be at least 24h, or finished jobs could be forgotten and alerted again")
@@ -153,14 +153,6 @@ func validNameContains(s string) bool {
 		}
 	}
 	return true
-}
-
-// clipValue cuts a bad value to 80 bytes for an error message.
-func clipValue(s string) string {
-	if len(s) <= 80 {
-		return s
-	}
-	return s[:80] + "…"
 }
 
 // parser collects every problem instead of stopping at the first.
@@ -328,7 +320,7 @@ func (p *parser) mentions(name string) []string {
 				ids = append(ids, id)
 			}
 		default:
-			p.fail(name, fmt.Sprintf("names %q, which is not a Slack user ID (U…, W…), user-group ID (S…), here or channel", clipValue(id)))
+			p.fail(name, fmt.Sprintf("names %q, which is not a Slack user ID (U…, W…), user-group ID (S…), here or channel", labeling.Clip(id, 80)))
 		}
 	}
 	return ids

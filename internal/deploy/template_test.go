@@ -489,15 +489,7 @@ func TestLeastPrivilege(t *testing.T) {
 				needed = slices.DeleteFunc(slices.Clone(calls), func(c string) bool { return c == describeCall })
 			}
 			violations := iamViolations(withParameters(t, doc, values), needed)
-			if tt.want == "" {
-				for _, v := range violations {
-					t.Error(v)
-				}
-				return
-			}
-			if !slices.ContainsFunc(violations, func(v string) bool { return strings.Contains(v, tt.want) }) {
-				t.Errorf("no violation mentions %q; got %q", tt.want, violations)
-			}
+			checkViolations(t, violations, tt.want)
 		})
 	}
 }
@@ -1193,4 +1185,20 @@ func canonicalOrText(v any) string {
 		return fmt.Sprint(v)
 	}
 	return string(b)
+}
+
+// checkViolations fails t unless violations is empty when want is, or one
+// of them mentions want: a deliberately broken template must be caught for
+// the reason the case names.
+func checkViolations(t *testing.T, violations []string, want string) {
+	t.Helper()
+	if want == "" {
+		for _, v := range violations {
+			t.Error(v)
+		}
+		return
+	}
+	if !slices.ContainsFunc(violations, func(v string) bool { return strings.Contains(v, want) }) {
+		t.Errorf("no violation mentions %q; got %q", want, violations)
+	}
 }

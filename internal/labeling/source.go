@@ -222,7 +222,7 @@ const arnResourceType = "labeling-job/"
 // is enough for Describe, since SageMaker does not tell names apart by case.
 func NameFromARN(arn string) (string, error) {
 	bad := func(why string) (string, error) {
-		return "", fmt.Errorf("%q is not a labeling job ARN: %s", clip(arn), why)
+		return "", fmt.Errorf("%q is not a labeling job ARN: %s", Clip(arn, 100), why)
 	}
 	parts := strings.SplitN(arn, ":", 6)
 	if len(parts) != 6 || parts[0] != "arn" {
@@ -231,17 +231,17 @@ func NameFromARN(arn string) (string, error) {
 	partition, service, account, resource := parts[1], parts[2], parts[4], parts[5]
 	switch {
 	case !strings.HasPrefix(partition, "aws"):
-		return bad(fmt.Sprintf("partition %q is not an AWS partition", clip(partition)))
+		return bad(fmt.Sprintf("partition %q is not an AWS partition", Clip(partition, 100)))
 	case service != "sagemaker":
-		return bad(fmt.Sprintf("service %q is not sagemaker", clip(service)))
+		return bad(fmt.Sprintf("service %q is not sagemaker", Clip(service, 100)))
 	case len(account) != 12 || strings.Trim(account, "0123456789") != "":
-		return bad(fmt.Sprintf("account %q is not 12 digits", clip(account)))
+		return bad(fmt.Sprintf("account %q is not 12 digits", Clip(account, 100)))
 	case !strings.HasPrefix(resource, arnResourceType):
-		return bad(fmt.Sprintf("resource %q is not a labeling-job", clip(resource)))
+		return bad(fmt.Sprintf("resource %q is not a labeling-job", Clip(resource, 100)))
 	}
 	name := strings.TrimPrefix(resource, arnResourceType)
 	if !ValidName(name) {
-		return bad(fmt.Sprintf("name %q is not 1 to 63 letters, digits and inner hyphens", clip(name)))
+		return bad(fmt.Sprintf("name %q is not 1 to 63 letters, digits and inner hyphens", Clip(name, 100)))
 	}
 	return name, nil
 }
@@ -261,10 +261,10 @@ func ValidName(name string) bool {
 	return true
 }
 
-// clip cuts s short for an error message: an ARN comes from an event, which
-// can hold anything.
-func clip(s string) string {
-	const most = 100
+// Clip cuts s to at most about most bytes, at a character boundary, marking
+// the cut with "...": for text from outside (an event, an environment
+// variable) quoted in an error or a log line, which can hold anything.
+func Clip(s string, most int) string {
 	if len(s) <= most {
 		return s
 	}

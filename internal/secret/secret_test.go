@@ -58,7 +58,9 @@ func jsonSecret(fields map[string]string) string {
 }
 
 func TestParse(t *testing.T) {
-	const hook = "https://hooks.slack.com/services/T0SECRET1/B0SECRET2/SECRETwebhookPath42"
+	// The local Slack's webhook path on a host that cannot resolve: nothing
+	// here may look like a live Slack credential.
+	hook := "https://slack.example.invalid" + testenv.SlackHookPath
 	tests := []struct {
 		name    string
 		in      string
