@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -43,6 +44,37 @@ type Slack struct {
 	// MentionOnFailure are the Slack user IDs (U…, W…), user-group IDs (S…),
 	// "here" and "channel" that a failure alert mentions, in the order given.
 	MentionOnFailure []string
+	Cards            Cards
+}
+
+// Cards says whether each running job gets a living card: one Slack message
+// that is edited in place as the job moves on. Editing a message takes a bot
+// token (chat.update); an incoming webhook can only post.
+type Cards int
+
+// The values of SLACK_CARDS.
+const (
+	CardsAuto Cards = iota // unset: cards when the credential allows them
+	CardsOn                // "on"
+	CardsOff               // "off"
+)
+
+// For reports whether a sender of mode, one of "bot", "webhook" and "print"
+// (the values of internal/slack's ModeBot, ModeWebhook and ModePrint), keeps
+// living cards. It takes the mode as a string because the mode of a
+// credential from SLACK_SECRET_ARN is known only once the secret is read, by
+// the sender, after Load. A webhook never gets cards: with CardsOn, Load
+// refuses SLACK_WEBHOOK_URL, but a secret that turns out to hold a webhook
+// can only be found out here.
+func (c Cards) For(mode string) bool {
+	switch c {
+	case CardsAuto:
+		return mode == "bot" || mode == "print"
+	case CardsOn:
+		return mode != "webhook"
+	default:
+		return false
+	}
 }
 
 // Config is every labelwatch setting.
@@ -59,21 +91,36 @@ type Config struct {
 	ClockSkew           time.Duration // how far two hosts' clocks may differ; alert claims outlive the deadline by this
 	DigestThreshold     int
 	LogLevel            slog.Level
+	// Milestones are the percents of progress, ascending and each once, at
+	// which a running job's progress is reported; none when empty.
+	Milestones []int
+	// StuckAfter is how long a running job may go without progress before
+	// it is reported stuck; 0 turns the check off.
+	StuckAfter time.Duration
+	// FailedObjectsWarn is the fraction of processed objects (0.01 for 1%)
+	// that, once failed, raises a warning on a running job; 0 turns it off.
+	FailedObjectsWarn float64
 }
 
 // Defaults, as the README documents them.
 const (
-	DefaultAlertOn         = "Failed,Completed,Stopped"
-	DefaultLookback        = time.Hour
-	DefaultOverlap         = 10 * time.Minute
-	DefaultRetention       = 90 * 24 * time.Hour
-	DefaultDeadlineMargin  = 5 * time.Second
-	DefaultClockSkew       = 30 * time.Second
-	DefaultSlackTimeout    = 10 * time.Second
-	DefaultSlackPace       = time.Second
-	DefaultSlackAPIURL     = "https://slack.com/api/"
-	DefaultDigestThreshold = 10
+	DefaultAlertOn           = "Failed,Completed,Stopped"
+	DefaultLookback          = time.Hour
+	DefaultOverlap           = 10 * time.Minute
+	DefaultRetention         = 90 * 24 * time.Hour
+	DefaultDeadlineMargin    = 5 * time.Second
+	DefaultClockSkew         = 30 * time.Second
+	DefaultSlackTimeout      = 10 * time.Second
+	DefaultSlackPace         = time.Second
+	DefaultSlackAPIURL       = "https://slack.com/api/"
+	DefaultDigestThreshold   = 10
+	DefaultStuckAfter        = 6 * time.Hour
+	DefaultFailedObjectsWarn = 0.01 // 1%
 )
+
+// MinStuckAfter is the least STUCK_AFTER other than off: a job's counters do
+// not move that often, so a shorter one would report healthy jobs stuck.
+const MinStuckAfter = time.Minute
 
 // Variables lists every environment variable labelwatch reads, beyond the
 // AWS SDK's own.
@@ -82,7 +129,8 @@ func Variables() []string {
 		"STATE_TABLE", "SLACK_WEBHOOK_URL", "SLACK_BOT_TOKEN", "SLACK_CHANNEL", "SLACK_API_URL",
 		"ALERT_ON", "NAME_CONTAINS", "IGNORE_CREATED_BEFORE", "LOOKBACK", "OVERLAP", "RETENTION",
 		"DIGEST_THRESHOLD", "DEADLINE_MARGIN", "CLOCK_SKEW", "SLACK_TIMEOUT", "SLACK_PACE",
-		"SLACK_SECRET_ARN", "LOG_LEVEL", "MENTION_ON_FAILURE",
+		"SLACK_SECRET_ARN", "LOG_LEVEL", "MENTION_ON_FAILURE", "SLACK_CARDS", "PROGRESS_MILESTONES",
+		"STUCK_AFTER", "FAILED_OBJECTS_WARN",
 	}
 }
 
@@ -104,16 +152,19 @@ func LoadLocal(getenv func(string) string) (Config, error) {
 func load(getenv func(string) string, local bool) (Config, error) {
 	p := parser{getenv: getenv}
 	c := Config{
-		StateTable:      strings.TrimSpace(getenv("STATE_TABLE")),
-		NameContains:    strings.TrimSpace(getenv("NAME_CONTAINS")),
-		AlertOn:         p.statuses("ALERT_ON", DefaultAlertOn),
-		Lookback:        p.duration("LOOKBACK", DefaultLookback),
-		Overlap:         p.duration("OVERLAP", DefaultOverlap),
-		Retention:       p.duration("RETENTION", DefaultRetention),
-		DeadlineMargin:  p.duration("DEADLINE_MARGIN", DefaultDeadlineMargin),
-		ClockSkew:       p.duration("CLOCK_SKEW", DefaultClockSkew),
-		DigestThreshold: p.positiveInt("DIGEST_THRESHOLD", DefaultDigestThreshold),
-		LogLevel:        p.logLevel("LOG_LEVEL"),
+		StateTable:        strings.TrimSpace(getenv("STATE_TABLE")),
+		NameContains:      strings.TrimSpace(getenv("NAME_CONTAINS")),
+		AlertOn:           p.statuses("ALERT_ON", DefaultAlertOn),
+		Lookback:          p.duration("LOOKBACK", DefaultLookback),
+		Overlap:           p.duration("OVERLAP", DefaultOverlap),
+		Retention:         p.duration("RETENTION", DefaultRetention),
+		DeadlineMargin:    p.duration("DEADLINE_MARGIN", DefaultDeadlineMargin),
+		ClockSkew:         p.duration("CLOCK_SKEW", DefaultClockSkew),
+		DigestThreshold:   p.positiveInt("DIGEST_THRESHOLD", DefaultDigestThreshold),
+		LogLevel:          p.logLevel("LOG_LEVEL"),
+		Milestones:        p.milestones("PROGRESS_MILESTONES"),
+		StuckAfter:        p.stuckAfter("STUCK_AFTER"),
+		FailedObjectsWarn: p.failedObjectsWarn("FAILED_OBJECTS_WARN"),
 	}
 	if c.StateTable == "" && !local {
 		p.fail("STATE_TABLE", "is required (the DynamoDB table that holds job state)")
@@ -241,6 +292,7 @@ func (p *parser) slack(local bool) Slack {
 		Pace:       DefaultSlackPace,
 	}
 	s.MentionOnFailure = p.mentions("MENTION_ON_FAILURE")
+	s.Cards = p.cards("SLACK_CARDS")
 	// SLACK_PACE may be 0 (no pacing, for a private test endpoint).
 	if v := strings.TrimSpace(p.getenv("SLACK_PACE")); v != "" {
 		d, err := ParseDuration(v)
@@ -271,6 +323,11 @@ func (p *parser) slack(local bool) Slack {
 			// The URL is a secret: say what is wrong, never what it is.
 			p.fail("SLACK_WEBHOOK_URL", problem)
 		}
+		// With SLACK_SECRET_ARN the same holds, but whether the secret
+		// holds a webhook is known only once it is read.
+		if s.Cards == CardsOn {
+			p.fail("SLACK_CARDS=on", "needs a bot token: an incoming webhook cannot edit messages")
+		}
 	case bot:
 		s.Mode = ModeBot
 		if s.BotToken == "" {
@@ -294,6 +351,97 @@ func (p *parser) slack(local bool) Slack {
 	}
 	return s
 }
+
+// cards reads SLACK_CARDS: on, off, or unset for CardsAuto.
+func (p *parser) cards(name string) Cards {
+	v := strings.TrimSpace(p.getenv(name))
+	switch strings.ToLower(v) {
+	case "":
+		return CardsAuto
+	case "on":
+		return CardsOn
+	case "off":
+		return CardsOff
+	}
+	p.fail(name, fmt.Sprintf("%q is not on or off (unset: on with a bot token, off with a webhook)", labeling.Clip(v, 80)))
+	return CardsAuto
+}
+
+// milestones reads a comma-separated list of whole percents from 1 to 99,
+// and returns them ascending, each once; nil when there are none.
+func (p *parser) milestones(name string) []int {
+	v := strings.TrimSpace(p.getenv(name))
+	if v == "" {
+		return nil
+	}
+	var percents []int
+	for _, field := range strings.Split(v, ",") {
+		item := strings.TrimSpace(field)
+		if item == "" {
+			continue
+		}
+		n, err := strconv.Atoi(item)
+		if !digits.MatchString(item) || err != nil || n < 1 || n > 99 {
+			p.fail(name, fmt.Sprintf("names %q, which is not a whole percent from 1 to 99 such as 50", labeling.Clip(item, 80)))
+			continue
+		}
+		percents = append(percents, n)
+	}
+	slices.Sort(percents)
+	return slices.Compact(percents)
+}
+
+// stuckAfter reads a duration of at least MinStuckAfter, or 0 or off for
+// none; DefaultStuckAfter when unset.
+func (p *parser) stuckAfter(name string) time.Duration {
+	v := strings.TrimSpace(p.getenv(name))
+	if v == "" {
+		return DefaultStuckAfter
+	}
+	if v == "0" || strings.EqualFold(v, "off") {
+		return 0
+	}
+	d, err := ParseDuration(v)
+	switch {
+	case err != nil || d < 0:
+		p.fail(name, fmt.Sprintf("%q is not a duration such as 90m, 6h or 1d, nor 0 or off", labeling.Clip(v, 80)))
+		return DefaultStuckAfter
+	case d > 0 && d < MinStuckAfter:
+		p.fail(name, fmt.Sprintf("%q is under 1m, the least it takes besides 0 or off: a labeling job's counters do not move that often", v))
+		return DefaultStuckAfter
+	}
+	return d
+}
+
+// failedObjectsWarn reads a percent, "1%", "0.5%" or a bare "2", over 0 and at
+// most 100, or 0 or off for none, and returns it as a fraction;
+// DefaultFailedObjectsWarn when unset.
+func (p *parser) failedObjectsWarn(name string) float64 {
+	v := strings.TrimSpace(p.getenv(name))
+	if v == "" {
+		return DefaultFailedObjectsWarn
+	}
+	if strings.EqualFold(v, "off") {
+		return 0
+	}
+	number, _ := strings.CutSuffix(v, "%")
+	number = strings.TrimSpace(number)
+	// A plain decimal only: ParseFloat would also take 1e-2, 0x1p-7, Inf
+	// and NaN.
+	pct, err := strconv.ParseFloat(number, 64)
+	if !decimal.MatchString(number) || err != nil || pct > 100 {
+		p.fail(name, fmt.Sprintf("%q is not a percent of processed objects from 0 to 100 such as 1%%, 0.5%% or 2, nor off", labeling.Clip(v, 80)))
+		return DefaultFailedObjectsWarn
+	}
+	return pct / 100
+}
+
+// digits and decimal match the numbers milestones and failedObjectsWarn
+// take: no sign, exponent or other base.
+var (
+	digits  = regexp.MustCompile(`^[0-9]+$`)
+	decimal = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?$`)
+)
 
 // mentionID matches a Slack user ID (U…, or W… in Enterprise Grid) or a
 // user-group ID (S…): Slack's IDs are upper-case letters and digits.

@@ -3,6 +3,7 @@ package config
 import (
 	"log/slog"
 	"maps"
+	"math"
 	"reflect"
 	"regexp"
 	"slices"
@@ -58,13 +59,15 @@ func TestLoadDefaults(t *testing.T) {
 			Timeout:    10 * time.Second,
 			Pace:       time.Second,
 		},
-		AlertOn:         statusSet(labeling.StatusFailed, labeling.StatusCompleted, labeling.StatusStopped),
-		Lookback:        time.Hour,
-		Overlap:         10 * time.Minute,
-		Retention:       90 * 24 * time.Hour,
-		DeadlineMargin:  5 * time.Second,
-		ClockSkew:       30 * time.Second,
-		DigestThreshold: 10,
+		AlertOn:           statusSet(labeling.StatusFailed, labeling.StatusCompleted, labeling.StatusStopped),
+		Lookback:          time.Hour,
+		Overlap:           10 * time.Minute,
+		Retention:         90 * 24 * time.Hour,
+		DeadlineMargin:    5 * time.Second,
+		ClockSkew:         30 * time.Second,
+		DigestThreshold:   10,
+		StuckAfter:        6 * time.Hour,
+		FailedObjectsWarn: 0.01,
 	}
 	checkConfig(t, got, want)
 }
@@ -94,6 +97,10 @@ func TestLoadEveryVariable(t *testing.T) {
 				"SLACK_PACE":            "0s",
 				"LOG_LEVEL":             " DEBUG ",
 				"MENTION_ON_FAILURE":    " U024BE7LH, here ,S0614TZR7,W123ABC,U024BE7LH,",
+				"SLACK_CARDS":           "off",
+				"PROGRESS_MILESTONES":   " 90, 25 ,50,25",
+				"STUCK_AFTER":           "1h30m",
+				"FAILED_OBJECTS_WARN":   "0.5%",
 			},
 			check: func(t *testing.T, c Config) {
 				checkConfig(t, c, Config{
@@ -108,10 +115,14 @@ func TestLoadEveryVariable(t *testing.T) {
 					ClockSkew:           2 * time.Second,
 					DigestThreshold:     25,
 					IgnoreCreatedBefore: time.Date(2026, 1, 2, 14, 4, 5, 0, time.UTC),
+					Milestones:          []int{25, 50, 90},
+					StuckAfter:          90 * time.Minute,
+					FailedObjectsWarn:   0.005,
 					Slack: Slack{
 						Mode: ModeWebhook, WebhookURL: testWebhook, APIURL: DefaultSlackAPIURL,
 						Timeout: 3 * time.Second, Pace: 0,
 						MentionOnFailure: []string{"U024BE7LH", "here", "S0614TZR7", "W123ABC"},
+						Cards:            CardsOff,
 					},
 				})
 			},
@@ -242,8 +253,115 @@ func TestLoadEveryVariable(t *testing.T) {
 	}
 }
 
-// problemLine matches one problem in a configuration error.
-var problemLine = regexp.MustCompile(`(?m)^  [A-Z_]+ `)
+// TestLoadJobWatchSettings covers each accepted form of SLACK_CARDS,
+// PROGRESS_MILESTONES, STUCK_AFTER and FAILED_OBJECTS_WARN; a case sets one
+// or two of them and wants the others at their defaults.
+func TestLoadJobWatchSettings(t *testing.T) {
+	type settings struct {
+		cards             Cards
+		milestones        []int
+		stuckAfter        time.Duration
+		failedObjectsWarn float64
+	}
+	defaults := settings{cards: CardsAuto, stuckAfter: 6 * time.Hour, failedObjectsWarn: 0.01}
+	with := func(change func(*settings)) settings {
+		s := defaults
+		change(&s)
+		return s
+	}
+	bot := map[string]string{"SLACK_WEBHOOK_URL": "", "SLACK_BOT_TOKEN": testToken, "SLACK_CHANNEL": "C0123456789"}
+	tests := []struct {
+		name  string
+		local bool // LoadLocal instead of Load
+		vars  map[string]string
+		want  settings
+	}{
+		{name: "defaults", want: defaults},
+		{name: "empty values are the defaults", vars: map[string]string{"SLACK_CARDS": " ", "PROGRESS_MILESTONES": " ", "STUCK_AFTER": " ", "FAILED_OBJECTS_WARN": " "}, want: defaults},
+
+		{name: "cards on with a bot token", vars: mergeVars(bot, map[string]string{"SLACK_CARDS": "on"}), want: with(func(s *settings) { s.cards = CardsOn })},
+		{name: "cards on, upper case, with a secret", vars: map[string]string{"SLACK_WEBHOOK_URL": "", "SLACK_SECRET_ARN": testSecretARN, "SLACK_CARDS": " ON "}, want: with(func(s *settings) { s.cards = CardsOn })},
+		{name: "cards on, printing locally", local: true, vars: map[string]string{"STATE_TABLE": "", "SLACK_WEBHOOK_URL": "", "SLACK_CARDS": "on"}, want: with(func(s *settings) { s.cards = CardsOn })},
+		{name: "cards off with a webhook", vars: map[string]string{"SLACK_CARDS": "off"}, want: with(func(s *settings) { s.cards = CardsOff })},
+		{name: "cards off with a bot token", vars: mergeVars(bot, map[string]string{"SLACK_CARDS": "Off"}), want: with(func(s *settings) { s.cards = CardsOff })},
+
+		{name: "one milestone", vars: map[string]string{"PROGRESS_MILESTONES": "50"}, want: with(func(s *settings) { s.milestones = []int{50} })},
+		{name: "milestones sorted, each once", vars: map[string]string{"PROGRESS_MILESTONES": "90,50,90,10"}, want: with(func(s *settings) { s.milestones = []int{10, 50, 90} })},
+		{name: "milestones with spaces and empty items", vars: map[string]string{"PROGRESS_MILESTONES": " 1 , 99,, "}, want: with(func(s *settings) { s.milestones = []int{1, 99} })},
+		{name: "milestones with only commas are none", vars: map[string]string{"PROGRESS_MILESTONES": ", ,"}, want: defaults},
+
+		{name: "stuck after minutes", vars: map[string]string{"STUCK_AFTER": "90m"}, want: with(func(s *settings) { s.stuckAfter = 90 * time.Minute })},
+		{name: "stuck after mixed units", vars: map[string]string{"STUCK_AFTER": "1h30m"}, want: with(func(s *settings) { s.stuckAfter = 90 * time.Minute })},
+		{name: "stuck after days", vars: map[string]string{"STUCK_AFTER": "2d"}, want: with(func(s *settings) { s.stuckAfter = 48 * time.Hour })},
+		{name: "stuck after exactly a minute", vars: map[string]string{"STUCK_AFTER": "60s"}, want: with(func(s *settings) { s.stuckAfter = time.Minute })},
+		{name: "stuck check off by 0", vars: map[string]string{"STUCK_AFTER": "0"}, want: with(func(s *settings) { s.stuckAfter = 0 })},
+		{name: "stuck check off by 0s", vars: map[string]string{"STUCK_AFTER": "0s"}, want: with(func(s *settings) { s.stuckAfter = 0 })},
+		{name: "stuck check off by off", vars: map[string]string{"STUCK_AFTER": " OFF "}, want: with(func(s *settings) { s.stuckAfter = 0 })},
+
+		{name: "failed objects percent", vars: map[string]string{"FAILED_OBJECTS_WARN": "1%"}, want: defaults},
+		{name: "failed objects fractional percent", vars: map[string]string{"FAILED_OBJECTS_WARN": "0.5%"}, want: with(func(s *settings) { s.failedObjectsWarn = 0.005 })},
+		{name: "failed objects bare number is a percent", vars: map[string]string{"FAILED_OBJECTS_WARN": "2"}, want: with(func(s *settings) { s.failedObjectsWarn = 0.02 })},
+		{name: "failed objects at most everything", vars: map[string]string{"FAILED_OBJECTS_WARN": "100%"}, want: with(func(s *settings) { s.failedObjectsWarn = 1 })},
+		{name: "failed objects with a space before the sign", vars: map[string]string{"FAILED_OBJECTS_WARN": " 12.5 % "}, want: with(func(s *settings) { s.failedObjectsWarn = 0.125 })},
+		{name: "failed objects warning off by 0", vars: map[string]string{"FAILED_OBJECTS_WARN": "0"}, want: with(func(s *settings) { s.failedObjectsWarn = 0 })},
+		{name: "failed objects warning off by 0%", vars: map[string]string{"FAILED_OBJECTS_WARN": "0%"}, want: with(func(s *settings) { s.failedObjectsWarn = 0 })},
+		{name: "failed objects warning off by off", vars: map[string]string{"FAILED_OBJECTS_WARN": "off"}, want: with(func(s *settings) { s.failedObjectsWarn = 0 })},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			load := Load
+			if tt.local {
+				load = LoadLocal
+			}
+			c, err := load(env(tt.vars))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := settings{cards: c.Slack.Cards, milestones: c.Milestones, stuckAfter: c.StuckAfter, failedObjectsWarn: c.FailedObjectsWarn}
+			if got.cards != tt.want.cards || !slices.Equal(got.milestones, tt.want.milestones) || got.stuckAfter != tt.want.stuckAfter ||
+				math.Abs(got.failedObjectsWarn-tt.want.failedObjectsWarn) > 1e-12 {
+				t.Errorf("got  %+v\nwant %+v", got, tt.want)
+			}
+			if len(tt.want.milestones) == 0 && got.milestones != nil {
+				t.Errorf("Milestones = %#v, want nil", got.milestones)
+			}
+		})
+	}
+}
+
+func TestCardsFor(t *testing.T) {
+	tests := []struct {
+		cards Cards
+		mode  string
+		want  bool
+	}{
+		{CardsAuto, "bot", true},
+		{CardsAuto, "print", true},
+		{CardsAuto, "webhook", false},
+		{CardsOn, "bot", true},
+		{CardsOn, "print", true},
+		{CardsOn, "webhook", false},
+		{CardsOff, "bot", false},
+		{CardsOff, "print", false},
+		{CardsOff, "webhook", false},
+	}
+	for _, tt := range tests {
+		if got := tt.cards.For(tt.mode); got != tt.want {
+			t.Errorf("Cards(%d).For(%q) = %v, want %v", tt.cards, tt.mode, got, tt.want)
+		}
+	}
+}
+
+// mergeVars is a and b in one map, b's value where both set a variable.
+func mergeVars(a, b map[string]string) map[string]string {
+	m := maps.Clone(a)
+	maps.Copy(m, b)
+	return m
+}
+
+// problemLine matches one problem in a configuration error: a variable, or
+// a variable and the value at fault ("SLACK_CARDS=on"), then the problem.
+var problemLine = regexp.MustCompile(`(?m)^  [A-Z_]+(=\S+)? `)
 
 func TestLoadInvalid(t *testing.T) {
 	tests := []struct {
@@ -251,6 +369,7 @@ func TestLoadInvalid(t *testing.T) {
 		local    bool // LoadLocal instead of Load
 		vars     map[string]string
 		named    []string // variables the error must name
+		says     []string // further text it must hold, such as the item at fault
 		problems int      // problems it must list
 	}{
 		{name: "missing table", vars: map[string]string{"STATE_TABLE": " "}, named: []string{"STATE_TABLE"}, problems: 1},
@@ -321,6 +440,54 @@ func TestLoadInvalid(t *testing.T) {
 		{name: "mention of a lower-case ID", vars: map[string]string{"MENTION_ON_FAILURE": "u024be7lh"}, named: []string{"MENTION_ON_FAILURE"}, problems: 1},
 		{name: "mention of a channel ID", vars: map[string]string{"MENTION_ON_FAILURE": "C0123456789"}, named: []string{"MENTION_ON_FAILURE"}, problems: 1},
 		{name: "mention of everyone", vars: map[string]string{"MENTION_ON_FAILURE": "U024BE7LH,everyone,!here"}, named: []string{"MENTION_ON_FAILURE"}, problems: 2},
+
+		// The four job-watch settings, each bad form beside another problem,
+		// so it is known to join the one error rather than stop it.
+		{name: "cards auto spelled out", vars: map[string]string{"SLACK_CARDS": "auto", "LOOKBACK": "soon"}, named: []string{"SLACK_CARDS", "LOOKBACK"}, says: []string{`"auto"`}, problems: 2},
+		{name: "cards yes", vars: map[string]string{"SLACK_CARDS": "yes", "DIGEST_THRESHOLD": "0"}, named: []string{"SLACK_CARDS", "DIGEST_THRESHOLD"}, says: []string{`"yes"`}, problems: 2},
+		{name: "cards true", vars: map[string]string{"SLACK_CARDS": "true", "STATE_TABLE": ""}, named: []string{"SLACK_CARDS", "STATE_TABLE"}, problems: 2},
+		{
+			name:     "cards on with a webhook",
+			vars:     map[string]string{"SLACK_CARDS": "on", "LOG_LEVEL": "loud"},
+			named:    []string{"SLACK_CARDS", "LOG_LEVEL"},
+			says:     []string{"SLACK_CARDS=on needs a bot token: an incoming webhook cannot edit messages"},
+			problems: 2,
+		},
+		{
+			name:     "cards on with a webhook, local",
+			local:    true,
+			vars:     map[string]string{"STATE_TABLE": "", "SLACK_CARDS": " On ", "STUCK_AFTER": "5s"},
+			named:    []string{"SLACK_CARDS=on", "STUCK_AFTER"},
+			problems: 2,
+		},
+		{
+			name:     "cards on with a bad webhook",
+			vars:     map[string]string{"SLACK_CARDS": "on", "SLACK_WEBHOOK_URL": "http://hooks.slack.com/services/SECRET"},
+			named:    []string{"SLACK_CARDS=on", "SLACK_WEBHOOK_URL"},
+			problems: 2,
+		},
+		{name: "milestone 0", vars: map[string]string{"PROGRESS_MILESTONES": "0,50", "OVERLAP": "-1m"}, named: []string{"PROGRESS_MILESTONES", "OVERLAP"}, says: []string{`"0"`}, problems: 2},
+		{name: "milestone 100", vars: map[string]string{"PROGRESS_MILESTONES": "50,100", "OVERLAP": "-1m"}, named: []string{"PROGRESS_MILESTONES", "OVERLAP"}, says: []string{`"100"`}, problems: 2},
+		{name: "milestone with a percent sign", vars: map[string]string{"PROGRESS_MILESTONES": "50%", "OVERLAP": "-1m"}, named: []string{"PROGRESS_MILESTONES", "OVERLAP"}, says: []string{`"50%"`}, problems: 2},
+		{name: "milestone fractional", vars: map[string]string{"PROGRESS_MILESTONES": "12.5", "OVERLAP": "-1m"}, named: []string{"PROGRESS_MILESTONES", "OVERLAP"}, says: []string{`"12.5"`}, problems: 2},
+		{name: "milestone signed", vars: map[string]string{"PROGRESS_MILESTONES": "+5,-5", "OVERLAP": "-1m"}, named: []string{"PROGRESS_MILESTONES", "OVERLAP"}, says: []string{`"+5"`, `"-5"`}, problems: 3},
+		{name: "milestones split by a space", vars: map[string]string{"PROGRESS_MILESTONES": "50 90", "OVERLAP": "-1m"}, named: []string{"PROGRESS_MILESTONES", "OVERLAP"}, says: []string{`"50 90"`}, problems: 2},
+		{name: "milestones, each bad item named", vars: map[string]string{"PROGRESS_MILESTONES": "25,fifty,75,200"}, named: []string{"PROGRESS_MILESTONES"}, says: []string{`"fifty"`, `"200"`}, problems: 2},
+		{name: "stuck after under a minute", vars: map[string]string{"STUCK_AFTER": "59s", "CLOCK_SKEW": "x"}, named: []string{"STUCK_AFTER", "CLOCK_SKEW"}, says: []string{`"59s"`, "1m"}, problems: 2},
+		{name: "stuck after without unit", vars: map[string]string{"STUCK_AFTER": "6", "CLOCK_SKEW": "x"}, named: []string{"STUCK_AFTER", "CLOCK_SKEW"}, problems: 2},
+		{name: "stuck after negative", vars: map[string]string{"STUCK_AFTER": "-6h", "CLOCK_SKEW": "x"}, named: []string{"STUCK_AFTER", "CLOCK_SKEW"}, problems: 2},
+		{name: "stuck after fractional days", vars: map[string]string{"STUCK_AFTER": "0.5d", "CLOCK_SKEW": "x"}, named: []string{"STUCK_AFTER", "CLOCK_SKEW"}, problems: 2},
+		{name: "stuck after never", vars: map[string]string{"STUCK_AFTER": "never", "CLOCK_SKEW": "x"}, named: []string{"STUCK_AFTER", "CLOCK_SKEW"}, problems: 2},
+		{name: "failed objects over 100%", vars: map[string]string{"FAILED_OBJECTS_WARN": "101%", "SLACK_PACE": "-1s"}, named: []string{"FAILED_OBJECTS_WARN", "SLACK_PACE"}, says: []string{`"101%"`}, problems: 2},
+		{name: "failed objects over 100, bare", vars: map[string]string{"FAILED_OBJECTS_WARN": "100.5", "SLACK_PACE": "-1s"}, named: []string{"FAILED_OBJECTS_WARN", "SLACK_PACE"}, problems: 2},
+		{name: "failed objects negative", vars: map[string]string{"FAILED_OBJECTS_WARN": "-1%", "SLACK_PACE": "-1s"}, named: []string{"FAILED_OBJECTS_WARN", "SLACK_PACE"}, problems: 2},
+		{name: "failed objects as a fraction in exponent form", vars: map[string]string{"FAILED_OBJECTS_WARN": "1e-2", "SLACK_PACE": "-1s"}, named: []string{"FAILED_OBJECTS_WARN", "SLACK_PACE"}, problems: 2},
+		{name: "failed objects infinite", vars: map[string]string{"FAILED_OBJECTS_WARN": "Inf", "SLACK_PACE": "-1s"}, named: []string{"FAILED_OBJECTS_WARN", "SLACK_PACE"}, problems: 2},
+		{name: "failed objects not a number", vars: map[string]string{"FAILED_OBJECTS_WARN": "NaN%", "SLACK_PACE": "-1s"}, named: []string{"FAILED_OBJECTS_WARN", "SLACK_PACE"}, problems: 2},
+		{name: "failed objects sign alone", vars: map[string]string{"FAILED_OBJECTS_WARN": "%", "SLACK_PACE": "-1s"}, named: []string{"FAILED_OBJECTS_WARN", "SLACK_PACE"}, problems: 2},
+		{name: "failed objects two signs", vars: map[string]string{"FAILED_OBJECTS_WARN": "1%%", "SLACK_PACE": "-1s"}, named: []string{"FAILED_OBJECTS_WARN", "SLACK_PACE"}, problems: 2},
+		{name: "failed objects in words", vars: map[string]string{"FAILED_OBJECTS_WARN": "one percent", "SLACK_PACE": "-1s"}, named: []string{"FAILED_OBJECTS_WARN", "SLACK_PACE"}, problems: 2},
+
 		{name: "unknown log level", vars: map[string]string{"LOG_LEVEL": "verbose"}, named: []string{"LOG_LEVEL"}, problems: 1},
 		{name: "numeric log level", vars: map[string]string{"LOG_LEVEL": "-4"}, named: []string{"LOG_LEVEL"}, problems: 1},
 		{
@@ -365,13 +532,18 @@ func TestLoadInvalid(t *testing.T) {
 				"SLACK_API_URL":         "gopher://SECRET",
 				"LOG_LEVEL":             "loud",
 				"MENTION_ON_FAILURE":    "@oncall",
+				"SLACK_CARDS":           "on",
+				"PROGRESS_MILESTONES":   "50,150",
+				"STUCK_AFTER":           "30s",
+				"FAILED_OBJECTS_WARN":   "200%",
 			},
 			named: []string{
 				"STATE_TABLE", "ALERT_ON", "LOOKBACK", "OVERLAP", "RETENTION", "DEADLINE_MARGIN", "CLOCK_SKEW",
 				"DIGEST_THRESHOLD", "IGNORE_CREATED_BEFORE", "SLACK_WEBHOOK_URL", "SLACK_TIMEOUT",
 				"SLACK_PACE", "SLACK_API_URL", "LOG_LEVEL", "MENTION_ON_FAILURE",
+				"SLACK_CARDS=on", "PROGRESS_MILESTONES", "STUCK_AFTER", "FAILED_OBJECTS_WARN",
 			},
-			problems: 15,
+			problems: 19,
 		},
 		{
 			name:     "bot mode problems at once, local",
@@ -398,6 +570,11 @@ func TestLoadInvalid(t *testing.T) {
 			for _, name := range tt.named {
 				if !strings.Contains(msg, name) {
 					t.Errorf("error does not name %s:\n%s", name, msg)
+				}
+			}
+			for _, text := range tt.says {
+				if !strings.Contains(msg, text) {
+					t.Errorf("error does not say %s:\n%s", text, msg)
 				}
 			}
 			if got := len(problemLine.FindAllString(msg, -1)); got != tt.problems {

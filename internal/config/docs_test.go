@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // TestVariablesAreDocumentedAndRead keeps three lists in step: the variables
@@ -46,6 +48,59 @@ func TestVariablesAreDocumentedAndRead(t *testing.T) {
 	for _, m := range env {
 		if !read[m[1]] {
 			t.Errorf("template.yaml sets %s, which labelwatch does not read", m[1])
+		}
+	}
+}
+
+// TestTemplateRefusesWhatLoadRefuses holds the template's parameter
+// constraints to Load: a value a parameter accepts at deploy time must not
+// fail the cold start. The template may refuse more than Load (seconds in
+// StuckAfter, spaces in MentionOnFailure), never less.
+func TestTemplateRefusesWhatLoadRefuses(t *testing.T) {
+	src, err := os.ReadFile("../../template.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var template struct {
+		Parameters map[string]struct {
+			AllowedPattern string   `yaml:"AllowedPattern"`
+			AllowedValues  []string `yaml:"AllowedValues"`
+		} `yaml:"Parameters"`
+	}
+	if err := yaml.Unmarshal(src, &template); err != nil {
+		t.Fatalf("read template.yaml: %v", err)
+	}
+	tests := []struct {
+		param, variable string
+		values          []string // accepted and refused alike
+	}{
+		{"SlackCards", "SLACK_CARDS", []string{"", "on", "off", "auto", "ON", "yes"}},
+		{"ProgressMilestones", "PROGRESS_MILESTONES", []string{"", "50", "50,90", " 10 , 20 ", "1,99", "0", "100", "50%", "05", "50,,90", "12.5", "+5"}},
+		{"StuckAfter", "STUCK_AFTER", []string{"0", "off", "6h", "90m", "1h30m", "1d", "1m", "30s", "59s", "1.5h", "0.01h", "0m", "-6h", "6"}},
+		{"FailedObjectsWarn", "FAILED_OBJECTS_WARN", []string{"1%", "0.5%", "2", "0", "0%", "off", "100", "100%", "100.0%", "99.99", "101%", "100.5", "1e-2", "-1%", ".5%"}},
+		{"MentionOnFailure", "MENTION_ON_FAILURE", []string{"", "U024BE7LH", "here,channel", "S0614TZR7,W123ABC", "@alice", "u024be7lh"}},
+	}
+	for _, tt := range tests {
+		p, ok := template.Parameters[tt.param]
+		if !ok {
+			t.Errorf("template.yaml has no parameter %s", tt.param)
+			continue
+		}
+		if p.AllowedPattern == "" && p.AllowedValues == nil {
+			t.Errorf("%s has neither AllowedPattern nor AllowedValues", tt.param)
+		}
+		// CloudFormation matches the whole value.
+		pattern := regexp.MustCompile(`^(?:` + p.AllowedPattern + `)$`)
+		for _, v := range tt.values {
+			deployable := (p.AllowedPattern == "" || pattern.MatchString(v)) && (p.AllowedValues == nil || slices.Contains(p.AllowedValues, v))
+			if !deployable {
+				continue
+			}
+			// As deployed: the credential always comes from the secret.
+			_, err := Load(env(map[string]string{"SLACK_WEBHOOK_URL": "", "SLACK_SECRET_ARN": testSecretARN, tt.variable: v}))
+			if err != nil {
+				t.Errorf("%s=%q deploys but fails the cold start:\n%v", tt.param, v, err)
+			}
 		}
 	}
 }

@@ -220,6 +220,11 @@ func TestParameterConstraints(t *testing.T) {
 		"schedule-minutes-unmapped.yaml": {param: "ScheduleMinutes", reason: "AllowedValues"},
 		"slack-secret-not-a-secret.yaml": {param: "SlackSecretArn", reason: "AllowedPattern"},
 		"slack-secret-partial-arn.yaml":  {param: "SlackSecretArn", reason: "AllowedPattern"},
+		"mention-by-name.yaml":           {param: "MentionOnFailure", reason: "AllowedPattern"},
+		"slack-cards-auto.yaml":          {param: "SlackCards", reason: "AllowedValues"},
+		"milestone-hundred.yaml":         {param: "ProgressMilestones", reason: "AllowedPattern"},
+		"stuck-after-seconds.yaml":       {param: "StuckAfter", reason: "AllowedPattern"},
+		"failed-objects-over-100.yaml":   {param: "FailedObjectsWarn", reason: "AllowedPattern"},
 		// cfn-lint also follows the parameter, through AWS::LanguageExtensions,
 		// to the table's policies: it would catch a wrong value there too.
 		"table-policy-snapshot.yaml": {param: "StateTableDeletionPolicy", reason: "AllowedValues", also: []string{

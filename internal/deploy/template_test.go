@@ -120,7 +120,11 @@ func TestDeployConventions(t *testing.T) {
 			"OVERLAP": {"Ref": "Overlap"},
 			"RETENTION": {"Ref": "Retention"},
 			"DIGEST_THRESHOLD": {"Ref": "DigestThreshold"},
-			"LOG_LEVEL": {"Ref": "LogLevel"}, "MENTION_ON_FAILURE": {"Ref": "MentionOnFailure"}}`},
+			"LOG_LEVEL": {"Ref": "LogLevel"}, "MENTION_ON_FAILURE": {"Ref": "MentionOnFailure"},
+			"SLACK_CARDS": {"Ref": "SlackCards"},
+			"PROGRESS_MILESTONES": {"Ref": "ProgressMilestones"},
+			"STUCK_AFTER": {"Ref": "StuckAfter"},
+			"FAILED_OBJECTS_WARN": {"Ref": "FailedObjectsWarn"}}`},
 
 		{"table type", []string{"Resources", tableID, "Type"}, `"AWS::DynamoDB::Table"`},
 		{"on-demand billing", table("BillingMode"), `"PAY_PER_REQUEST"`},
@@ -165,6 +169,13 @@ func TestDeployConventions(t *testing.T) {
 		{"default overlap", param("Overlap", "Default"), `"10m"`},
 		{"default retention", param("Retention", "Default"), `"2160h"`},
 		{"default digest threshold", param("DigestThreshold", "Default"), `10`},
+		// Each default as internal/config documents it; an empty SlackCards
+		// reaches the function as an unset SLACK_CARDS.
+		{"default cards: as the credential allows", param("SlackCards", "Default"), `""`},
+		{"cards values", param("SlackCards", "AllowedValues"), `["","on","off"]`},
+		{"no progress milestones by default", param("ProgressMilestones", "Default"), `""`},
+		{"default stuck after", param("StuckAfter", "Default"), `"6h"`},
+		{"default failed objects warning", param("FailedObjectsWarn", "Default"), `"1%"`},
 		{"default log retention", param("LogRetentionDays", "Default"), `30`},
 		{"log retention values", param("LogRetentionDays", "AllowedValues"),
 			`[1,3,5,7,14,30,60,90,120,150,180,365,400,545,731,1096,1827,2192,2557,2922,3288,3653]`},
