@@ -19,6 +19,7 @@ import (
 	"github.com/labelwatch/labelwatch/internal/app"
 	"github.com/labelwatch/labelwatch/internal/config"
 	"github.com/labelwatch/labelwatch/internal/state"
+	"github.com/labelwatch/labelwatch/internal/watch"
 )
 
 func main() {
@@ -50,7 +51,7 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return err
 	}
 	store := state.NewDynamoStore(dynamodb.NewFromConfig(awsCfg), cfg.StateTable, cfg.Retention, time.Now)
-	watcher := app.NewWatcher(cfg, awsCfg, store, notifier, log)
+	watcher := app.NewWatcher(cfg, awsCfg, store, notifier, log, watch.SystemClock{})
 
 	handler := app.NewHandler(watcher, log, stdout, getenv("AWS_LAMBDA_FUNCTION_NAME"), time.Now)
 	lambda.StartWithOptions(handler.Invoke, lambda.WithContext(ctx))

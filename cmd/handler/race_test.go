@@ -132,7 +132,7 @@ func TestEventAndPollAtOnce(t *testing.T) {
 			}
 			// The loser's claim failed where it read the job unclaimed.
 			claimFailed := 0
-			for _, l := range logs(s.output(run[loser].lambda), "alert claimed by another run") {
+			for _, l := range logs(s.output(run[loser].lambda), "job claimed by another run") {
 				if l["job"] == name {
 					claimFailed++
 				}

@@ -90,7 +90,7 @@ func (b *bench) seed(ctx context.Context) error {
 	templates := map[labeling.Status]map[string]types.AttributeValue{}
 	for _, s := range labeling.Statuses {
 		name := "bench-template-" + string(s)
-		if err := b.store.Save(ctx, state.Record{Job: name}, s, oldest); err != nil {
+		if err := b.store.Save(ctx, state.Record{Job: name}, state.Record{Job: name, Status: s, ModifiedAt: oldest}); err != nil {
 			return fmt.Errorf("seed: %w", err)
 		}
 		out, err := b.direct.GetItem(ctx, &dynamodb.GetItemInput{

@@ -120,7 +120,7 @@ func newBench(ctx context.Context, opts options, logf func(string, ...any)) (_ *
 	}
 	b.store = state.NewDynamoStore(b.direct, table, cfg.Retention, time.Now)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	b.settler = app.NewWatcher(cfg, testenv.AWSConfig(b.sm.URL), b.store, app.NewNotifier(cfg.Slack), quiet)
+	b.settler = app.NewWatcher(cfg, testenv.AWSConfig(b.sm.URL), b.store, app.NewNotifier(cfg.Slack), quiet, watch.SystemClock{})
 	b.acct = newAccount(opts, time.Now())
 	return b, nil
 }

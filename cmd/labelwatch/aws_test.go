@@ -174,7 +174,7 @@ func TestRun(t *testing.T) {
 				if err != nil || !strings.Contains(string(data), `"bird-species-v3"`) {
 					t.Errorf("state file (%v) does not record the job:\n%s", err, data)
 				}
-				if !strings.Contains(stdout, "listed 1,") {
+				if !strings.Contains(stdout, "listed 1 (") {
 					t.Errorf("stdout does not sum the cycle up:\n%s", stdout)
 				}
 			} else if len(entries) != 0 {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -21,10 +22,11 @@ import (
 	"github.com/labelwatch/labelwatch/internal/state"
 )
 
-// step is one moment of the demo scenario: what changes in the account, then
-// one real cycle.
+// step is one moment of the demo scenario: how much later it is, what
+// changes in the account, then one real cycle.
 type step struct {
 	title  string
+	later  time.Duration
 	change func(emu *emulator.Emulator, now time.Time)
 }
 
@@ -34,7 +36,7 @@ const (
 )
 
 var scenario = []step{
-	{"First run: labelwatch records what the account already holds", func(emu *emulator.Emulator, now time.Time) {
+	{"First run: labelwatch records what the account already holds", 0, func(emu *emulator.Emulator, now time.Time) {
 		old := now.Add(-72 * time.Hour)
 		for _, name := range []string{"retail-shelves-2025", "invoice-fields-v1", "road-signs-eu"} {
 			emu.Put(job(name, labeling.StatusCompleted, old, old.Add(20*time.Hour), labeling.Counters{Total: 5000, Human: 3100, Machine: 1900}))
@@ -46,13 +48,20 @@ var scenario = []step{
 		recent.FailureReason = "ClientError: Annotation consolidation Lambda arn:aws:lambda:us-east-1:123456789012:function:acs-sentiment timed out after 300 seconds for 14 data objects."
 		emu.Put(recent)
 	}},
-	{"Labeling makes progress; street-scenes-seg starts (silent transition)", func(emu *emulator.Emulator, now time.Time) {
+	{"pedestrian-boxes starts: its card is posted; the jobs the first run saw get none", 10 * time.Minute, func(emu *emulator.Emulator, now time.Time) {
+		emu.Put(job("pedestrian-boxes", labeling.StatusInitializing, now, now, labeling.Counters{Unlabeled: 2000}))
 		emu.Update("street-scenes-seg", func(j *labeling.Job) { j.Status = labeling.StatusInProgress })
 		emu.Update("bird-species-v3", func(j *labeling.Job) {
 			j.Counters = labeling.Counters{Total: 3400, Human: 2100, Machine: 1300, Unlabeled: 600}
 		})
 	}},
-	{"bird-species-v3 completes, street-scenes-seg fails, medical-xray-triage is being stopped", func(emu *emulator.Emulator, now time.Time) {
+	{"pedestrian-boxes labels: its card is edited in place, 50% is told in its thread", time.Hour, func(emu *emulator.Emulator, now time.Time) {
+		emu.Update("pedestrian-boxes", func(j *labeling.Job) {
+			j.Status = labeling.StatusInProgress
+			j.Counters = labeling.Counters{Total: 1080, Human: 1080, Unlabeled: 920}
+		})
+	}},
+	{"bird-species-v3 completes, street-scenes-seg fails, medical-xray-triage is being stopped", time.Hour, func(emu *emulator.Emulator, now time.Time) {
 		emu.Update("bird-species-v3", func(j *labeling.Job) {
 			j.Status = labeling.StatusCompleted
 			j.Counters = labeling.Counters{Total: 3980, Human: 2400, Machine: 1580, Failed: 20}
@@ -64,14 +73,49 @@ var scenario = []step{
 		})
 		emu.Update("medical-xray-triage", func(j *labeling.Job) { j.Status = labeling.StatusStopping })
 	}},
-	{"medical-xray-triage stops; a job with hostile text fails", func(emu *emulator.Emulator, now time.Time) {
+	{"Six hours on, pedestrian-boxes has not moved: a stuck warning in its thread, shown in the channel", 6 * time.Hour, func(emu *emulator.Emulator, now time.Time) {
 		emu.Update("medical-xray-triage", func(j *labeling.Job) { j.Status = labeling.StatusStopped })
+	}},
+	{"pedestrian-boxes completes: its card shows the end, the outcome is a reply; a job with hostile text fails", time.Hour, func(emu *emulator.Emulator, now time.Time) {
+		emu.Update("pedestrian-boxes", func(j *labeling.Job) {
+			j.Status = labeling.StatusCompleted
+			j.Counters = labeling.Counters{Total: 2000, Human: 1400, Machine: 600}
+			j.OutputManifest = bucket + "/pedestrian-boxes/output/pedestrian-boxes/manifests/output/output.manifest"
+		})
 		// SageMaker would refuse this name; labelwatch escapes it anyway.
 		hostile := job("x-<!channel>-&-*bold*-`tick`", labeling.StatusFailed, now.Add(-40*time.Minute), now, labeling.Counters{Unlabeled: 50})
 		hostile.FailureReason = "ClientError: <!channel> <@U024BE7LH> see <https://evil.example|your bank> &amp; ```\nrm -rf /\n```"
 		emu.Put(hostile)
 	}},
-	{"Nothing changes: a quiet cycle sends nothing", func(*emulator.Emulator, time.Time) {}},
+	{"Nothing changes: a quiet cycle sends nothing", time.Minute, func(*emulator.Emulator, time.Time) {}},
+}
+
+// demoClock is the demo's time: it starts now and moves only when told, or
+// when the watcher waits, so that the scenario's hours pass in an instant.
+type demoClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// Now is the demo's time.
+func (c *demoClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// After moves the demo's time on by d and says so at once.
+func (c *demoClock) After(d time.Duration) <-chan time.Time {
+	ch := make(chan time.Time, 1)
+	ch <- c.advance(d)
+	return ch
+}
+
+func (c *demoClock) advance(d time.Duration) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	return c.now
 }
 
 func job(name string, status labeling.Status, created, modified time.Time, c labeling.Counters) labeling.Job {
@@ -93,7 +137,11 @@ func demo(ctx context.Context, getenv func(string) string, statePath string, std
 	if cfg.Slack.Mode == config.ModePrint {
 		cfg.Slack.Pace = 0 // nothing to rate-limit when only printing
 	}
-	emu := emulator.New()
+	if len(cfg.Milestones) == 0 {
+		cfg.Milestones = []int{50, 90} // the demo shows one
+	}
+	clock := &demoClock{now: time.Now().UTC().Truncate(time.Second)}
+	emu := emulator.New(emulator.WithClock(clock.Now))
 	listener, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return fmt.Errorf("start SageMaker emulator: %w", err)
@@ -130,16 +178,16 @@ func demo(ctx context.Context, getenv func(string) string, statePath string, std
 		defer os.RemoveAll(dir)
 		statePath = filepath.Join(dir, "state.json")
 	}
-	store, err := state.OpenFile(statePath, cfg.Retention, time.Now)
+	store, err := state.OpenFile(statePath, cfg.Retention, clock.Now)
 	if err != nil {
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	watcher := app.NewWatcher(cfg, awsCfg, store, notifier(cfg.Slack, stdout), log)
+	watcher := app.NewWatcher(cfg, awsCfg, store, notifier(cfg.Slack, stdout), log, clock)
 
 	fmt.Fprintf(stdout, "labelwatch demo: SageMaker emulator at %s, state in %s\n", listener.Addr(), statePath)
 	for i, s := range scenario {
-		s.change(emu, time.Now())
+		s.change(emu, clock.advance(s.later))
 		fmt.Fprintf(stdout, "\n%s\n== cycle %d: %s\n%s\n", strings.Repeat("=", 78), i+1, s.title, strings.Repeat("=", 78))
 		sum, err := watcher.Poll(ctx)
 		fmt.Fprintf(stdout, "-- %s\n", describe(sum))

@@ -201,7 +201,7 @@ func runOnce(ctx context.Context, getenv func(string) string, root fs.FS, stateP
 		}
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
-	sum, err := app.NewWatcher(cfg, awsCfg, store, notifier(cfg.Slack, stdout), log).Poll(ctx)
+	sum, err := app.NewWatcher(cfg, awsCfg, store, notifier(cfg.Slack, stdout), log, watch.SystemClock{}).Poll(ctx)
 	fmt.Fprintln(stdout, describe(sum))
 	if err != nil {
 		return loggedError{err}
@@ -224,6 +224,6 @@ func describe(s watch.Summary) string {
 	if !s.Cursor.IsZero() {
 		cursor = s.Cursor.Format(time.RFC3339)
 	}
-	return fmt.Sprintf("listed %d, transitions %d, alerted %d, recorded silently %d, pending %d, held by another run %d; cursor %s (%s)",
-		s.Listed, s.Transitions, s.Alerted, s.Recorded, s.Pending, s.Contended, cursor, s.Duration.Round(time.Millisecond))
+	return fmt.Sprintf("listed %d (%d in progress), transitions %d, alerted %d, cards and news %d, recorded silently %d, pending %d, held by another run %d; cursor %s",
+		s.Listed, s.Running, s.Transitions, s.Alerted, s.Told, s.Recorded, s.Pending, s.Contended, cursor)
 }

@@ -47,28 +47,42 @@ func TestDemo(t *testing.T) {
 		notice, _ := msg.(map[string]any)["text"].(string)
 		notices = append(notices, notice)
 	}
-	want := []string{"sentiment-tweets-fr", "bird-species-v3", "street-scenes-seg", "medical-xray-triage", "x-&lt;!channel&gt;-&amp;"}
-	if len(texts) != len(want) {
-		t.Fatalf("got %d messages, want %d:\n%s", len(texts), len(want), strings.Join(texts, "\n---\n"))
+	// A webhook cannot edit: no cards, and progress news goes to the
+	// channel as messages of their own.
+	want := []struct {
+		name  string
+		paged bool // a failure alert, with MENTION_ON_FAILURE's mentions
+	}{
+		{"sentiment-tweets-fr", true},
+		{"bird-species-v3 passed 50%", false},
+		{"pedestrian-boxes passed 50%", false},
+		{"bird-species-v3", false},
+		{"street-scenes-seg", true},
+		{"medical-xray-triage", false},
+		{"pedestrian-boxes has not moved for 7h", false},
+		{"pedestrian-boxes", false},
+		{"x-&lt;!channel&gt;-&amp;", true},
 	}
-	for i, name := range want {
-		if !strings.Contains(texts[i], name) {
-			t.Errorf("message %d does not name %s:\n%s", i, name, texts[i])
+	if len(texts) != len(want) {
+		t.Fatalf("got %d messages, want %d:\n%s", len(texts), len(want), strings.Join(notices, "\n"))
+	}
+	for i, w := range want {
+		if !strings.Contains(texts[i], w.name) {
+			t.Errorf("message %d does not say %s:\n%s", i, w.name, texts[i])
 		}
 	}
-	// The failures (messages 0, 2 and 4) page; the others do not.
 	const pager = "<@U0ONCALL1> <!here> "
 	for i, notice := range notices {
-		if paged := strings.HasPrefix(notice, pager); paged != (i%2 == 0) {
-			t.Errorf("message %d pages: %v, want %v: %q", i, paged, i%2 == 0, notice)
+		if paged := strings.HasPrefix(notice, pager); paged != want[i].paged {
+			t.Errorf("message %d pages: %v, want %v: %q", i, paged, want[i].paged, notice)
 		}
 		if strings.Contains(strings.TrimPrefix(notice, pager), "<") {
 			t.Errorf("message %d has markup beyond the mentions: %q", i, notice)
 		}
 	}
 	for _, want := range []string{
-		"│ 🔔 @U0ONCALL1 @here ❌ street-scenes-seg failed after 5m: ClientError: Unable to read input manifest s3://acme-ml-datasets/street-scenes/input.manifest: Access Denied",
-		"│ 🔔 ✅ bird-species-v3 completed after 3h: 3,980 labeled · us-east-1 · 123456789012\n",
+		"│ 🔔 @U0ONCALL1 @here ❌ street-scenes-seg failed after 2h 15m: ClientError: Unable to read input manifest s3://acme-ml-datasets/street-scenes/input.manifest: Access Denied",
+		"│ 🔔 ✅ bird-species-v3 completed after 5h 10m: 3,980 labeled · us-east-1 · 123456789012\n",
 		"│   · Job in SageMaker: https://us-east-1.console.aws.amazon.com/sagemaker/groundtruth?region=us-east-1#/labeling-jobs/details/street-scenes-seg\n",
 		"│   · Logs: https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#logsV2:log-groups/log-group/$252Faws$252Fsagemaker$252FLabelingJobs/log-events/bird-species-v3\n",
 		"│   · Output manifest: https://us-east-1.console.aws.amazon.com/s3/object/acme-ml-datasets?region=us-east-1&prefix=bird-species-v3%2Foutput%2F",
@@ -77,7 +91,7 @@ func TestDemo(t *testing.T) {
 			t.Errorf("the demo did not print %q:\n%s", want, stdout.String())
 		}
 	}
-	hostile := texts[4]
+	hostile := texts[len(texts)-1]
 	for _, live := range []string{"<!channel>", "<@U024BE7LH>", "<https://evil.example"} {
 		if strings.Contains(hostile, live) {
 			t.Errorf("hostile message carries live markup %q:\n%s", live, hostile)
@@ -93,6 +107,52 @@ func TestDemo(t *testing.T) {
 		if strings.Contains(stdout.String()+stderr.String(), secret) {
 			t.Errorf("the webhook URL (%s) appears in the demo's output", secret)
 		}
+	}
+}
+
+// TestDemoCard checks that the demo, printing, shows a card's life in
+// order: posted, edited, a milestone and a stuck warning in its thread, the
+// final edit and the outcome as a reply.
+func TestDemoCard(t *testing.T) {
+	for _, k := range []string{"AWS_ENDPOINT_URL_SAGEMAKER", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL"} {
+		if v, ok := os.LookupEnv(k); ok {
+			t.Setenv(k, v)
+		} else {
+			t.Setenv(k, "")
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	if err := run(t.Context(), []string{"demo"}, func(string) string { return "" }, fstest.MapFS{}, &stdout, &stderr); err != nil {
+		t.Fatalf("demo: %v\n%s\n%s", err, stdout.String(), stderr.String())
+	}
+	out := stdout.String()
+	rest := out
+	// Each message as the printer shows it: its heading, then its
+	// notification line before the next heading.
+	for _, want := range [][2]string{
+		{"── message 3 ──", "│ 🔔 ⏳ pedestrian-boxes is initializing"},
+		{"── message 3, edited ──", "│ 🔔 🔄 pedestrian-boxes is in progress: 54% done"},
+		{"── reply to message 3 ──", "│ 🔔 📈 pedestrian-boxes passed 50%: 54% done"},
+		{"── reply to message 3 (also in the channel) ──", "│ 🔔 ⏳ pedestrian-boxes has not moved for 7h"},
+		{"── message 3, edited ──", "│ 🔔 ✅ pedestrian-boxes completed: 100% done"},
+		{"── reply to message 3 ──", "│ 🔔 ✅ pedestrian-boxes completed after 9h"},
+	} {
+		i := strings.Index(rest, want[0]+"\n")
+		if i < 0 {
+			t.Fatalf("the demo did not print, in order, %q:\n%s", want[0], out)
+		}
+		rest = rest[i+len(want[0]):]
+		body := rest
+		if next := strings.Index(body, "── "); next >= 0 {
+			body = body[:next]
+		}
+		if !strings.Contains(body, want[1]) {
+			t.Fatalf("under %q the demo printed\n%s\nwant %q", want[0], body, want[1])
+		}
+	}
+	quiet := rest[strings.Index(rest, "== cycle 7"):]
+	if strings.Contains(quiet, "── ") {
+		t.Errorf("the quiet cycle printed a message:\n%s", quiet)
 	}
 }
 

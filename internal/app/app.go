@@ -24,14 +24,24 @@ import (
 
 // NewWatcher builds the watcher for cfg: SageMaker from awsCfg (which honours
 // AWS_ENDPOINT_URL_SAGEMAKER), the given store and notifier; the notifier
-// gets failure alerts with cfg.Slack.MentionOnFailure's mentions.
-func NewWatcher(cfg config.Config, awsCfg aws.Config, store state.Store, notifier watch.Notifier, log *slog.Logger) *watch.Watcher {
+// gets failure alerts with cfg.Slack.MentionOnFailure's mentions. Cards are
+// kept when cfg.Slack.Cards allows them and notifier can edit messages.
+// clock is the watcher's time: watch.SystemClock{} but in the demo, whose
+// hours pass in an instant.
+func NewWatcher(cfg config.Config, awsCfg aws.Config, store state.Store, notifier watch.Notifier, log *slog.Logger, clock watch.Clock) *watch.Watcher {
+	cards := cfg.Slack.Cards.For(ModeOf(notifier))
+	if cfg.Slack.Cards == config.CardsOn && !cards {
+		log.Warn("SLACK_CARDS=on, but the Slack credential is an incoming webhook, which cannot edit messages: one message per alert instead")
+	}
 	if len(cfg.Slack.MentionOnFailure) > 0 && notifier != nil {
 		notifier = paging{next: notifier, mentions: cfg.Slack.MentionOnFailure}
 	}
 	source := labeling.NewSource(sagemaker.NewFromConfig(awsCfg), labeling.Filter{NameContains: cfg.NameContains, CreatedAfter: cfg.IgnoreCreatedBefore})
-	return watch.New(source, store, notifier, log, watch.SystemClock{}, watch.Options{
-		Rules:           watch.Rules{AlertOn: cfg.AlertOn, Lookback: cfg.Lookback},
+	return watch.New(source, store, notifier, log, clock, watch.Options{
+		Rules: watch.Rules{
+			AlertOn: cfg.AlertOn, Lookback: cfg.Lookback,
+			Cards: cards, Milestones: cfg.Milestones, StuckAfter: cfg.StuckAfter, FailedShare: cfg.FailedObjectsWarn,
+		},
 		Overlap:         cfg.Overlap,
 		DeadlineMargin:  cfg.DeadlineMargin,
 		DigestThreshold: cfg.DigestThreshold,
@@ -49,8 +59,23 @@ type paging struct {
 }
 
 // Send delivers m, with its mentions if it is a failure alert.
-func (p paging) Send(ctx context.Context, m slack.Message) (bool, error) {
+func (p paging) Send(ctx context.Context, m slack.Message) (slack.Posted, bool, error) {
 	return p.next.Send(ctx, m.WithMentions(p.mentions))
+}
+
+// ModeOf says how notifier delivers: slack.ModeBot, slack.ModeWebhook or
+// slack.ModePrint (also for nil, the local run's printer to come). Only a
+// bot token can edit a message, so only it keeps living cards.
+func ModeOf(notifier watch.Notifier) string {
+	moded, ok := notifier.(interface{ Mode() string })
+	switch {
+	case notifier == nil:
+		return slack.ModePrint
+	case ok:
+		return moded.Mode()
+	default:
+		return slack.ModeWebhook // unknown: assume it cannot edit
+	}
 }
 
 // AWSHTTPClient is the HTTP client for labelwatch's AWS SDK clients: the
@@ -106,15 +131,35 @@ func OpenNotifier(ctx context.Context, cfg config.Slack, awsCfg aws.Config, log 
 }
 
 // Tee sends every message to each notifier in turn and fails as the first
-// failing one does. The local CLI prints and, when Slack is set up, posts.
+// failing one does. The local CLI posts and prints: the first notifier is
+// the one that counts, whose places Send answers and whose Mode is Tee's.
 type Tee []watch.Notifier
 
-// Send delivers m to every notifier of t.
-func (t Tee) Send(ctx context.Context, m slack.Message) (bool, error) {
-	for _, n := range t {
-		if retry, err := n.Send(ctx, m); err != nil {
-			return retry, fmt.Errorf("tee: %w", err)
+// Send delivers m to every notifier of t and answers where the first one
+// put it.
+func (t Tee) Send(ctx context.Context, m slack.Message) (slack.Posted, bool, error) {
+	var where slack.Posted
+	for i, n := range t {
+		if i == 1 {
+			// The places are the first one's: to the others an edit or a
+			// reply is a message of its own.
+			m.Edit, m.Thread, m.Broadcast = slack.Posted{}, slack.Posted{}, false
+		}
+		at, retry, err := n.Send(ctx, m)
+		if err != nil {
+			return where, retry, fmt.Errorf("tee: %w", err)
+		}
+		if i == 0 {
+			where = at
 		}
 	}
-	return false, nil
+	return where, false, nil
+}
+
+// Mode is the mode of t's first notifier.
+func (t Tee) Mode() string {
+	if len(t) == 0 {
+		return slack.ModePrint
+	}
+	return ModeOf(t[0])
 }

@@ -41,8 +41,10 @@ type Result struct {
 	Job         string    `json:"job,omitempty"`     // the job a push was for, as SageMaker names it
 	FirstRun    bool      `json:"firstRun"`
 	Listed      int       `json:"listed"`
+	Running     int       `json:"running"` // jobs listed as in progress, for cards and warnings
 	Transitions int       `json:"transitions"`
 	Alerted     int       `json:"alerted"`
+	Told        int       `json:"told"` // cards posted or edited, progress news told
 	Pending     int       `json:"pending"`
 	Contended   int       `json:"contended"`
 	Cursor      time.Time `json:"cursor,omitzero"` // a poll's; a push has none
@@ -137,8 +139,8 @@ func run(sum watch.Summary, err error) metrics.Run {
 func result(trigger string, sum watch.Summary) Result {
 	return Result{
 		Trigger: trigger, Job: sum.Job,
-		FirstRun: sum.FirstRun, Listed: sum.Listed, Transitions: sum.Transitions,
-		Alerted: sum.Alerted, Pending: sum.Pending, Contended: sum.Contended,
+		FirstRun: sum.FirstRun, Listed: sum.Listed, Running: sum.Running, Transitions: sum.Transitions,
+		Alerted: sum.Alerted, Told: sum.Told, Pending: sum.Pending, Contended: sum.Contended,
 		Cursor: sum.Cursor, DurationMS: sum.Duration.Milliseconds(),
 	}
 }

@@ -92,16 +92,37 @@ func NewSource(api API, filter Filter) *Source {
 // is zero), one API page at a time. It stops at the first error, which it
 // yields with a nil page.
 func (s *Source) Modified(ctx context.Context, since time.Time) iter.Seq2[[]Job, error] {
-	in := &sagemaker.ListLabelingJobsInput{MaxResults: aws.Int32(PageSize)}
+	in := s.query()
 	if !since.IsZero() {
 		in.LastModifiedTimeAfter = aws.Time(since)
 	}
+	return s.list(ctx, in)
+}
+
+// Running yields the jobs in progress, however long ago they were last
+// modified, one API page at a time: a job whose labeling stalled is not
+// modified, and only this listing finds it. It stops at the first error,
+// which it yields with a nil page.
+func (s *Source) Running(ctx context.Context) iter.Seq2[[]Job, error] {
+	in := s.query()
+	in.StatusEquals = types.LabelingJobStatusInProgress
+	return s.list(ctx, in)
+}
+
+// query is a ListLabelingJobs request for the jobs the filter keeps.
+func (s *Source) query() *sagemaker.ListLabelingJobsInput {
+	in := &sagemaker.ListLabelingJobsInput{MaxResults: aws.Int32(PageSize)}
 	if s.filter.NameContains != "" {
 		in.NameContains = aws.String(s.filter.NameContains)
 	}
 	if after, ok := s.filter.creationTimeAfter(); ok {
 		in.CreationTimeAfter = aws.Time(after)
 	}
+	return in
+}
+
+// list pages in.
+func (s *Source) list(ctx context.Context, in *sagemaker.ListLabelingJobsInput) iter.Seq2[[]Job, error] {
 	return func(yield func([]Job, error) bool) {
 		pages := sagemaker.NewListLabelingJobsPaginator(s.api, in, func(o *sagemaker.ListLabelingJobsPaginatorOptions) {
 			// A token the service repeats would otherwise page forever.

@@ -131,7 +131,7 @@ func TestDynamoFaults(t *testing.T) {
 			fault: failUpdatesAt("Commit", 3, testenv.Throttle),
 			check: func(t *testing.T, e *env, o outcome) {
 				errorIs(t, o.err, watch.ErrPending)
-				errorSays(t, o.err, "alert sent but not recorded")
+				errorSays(t, o.err, "message sent but not recorded")
 				if o.sum.Alerted != 2 || o.sum.Pending != 1 {
 					t.Errorf("cycle: %+v; want two alerted, one pending", o.sum)
 				}
@@ -186,7 +186,9 @@ func TestDynamoFaults(t *testing.T) {
 					if op == "Claim" {
 						once.Do(func() {
 							rec := e.record(job)
-							if err := e.directStore().Save(ctx, rec, labeling.StatusInProgress, rec.ModifiedAt.Add(time.Second)); err != nil {
+							next := rec
+							next.Status, next.ModifiedAt = labeling.StatusInProgress, rec.ModifiedAt.Add(time.Second)
+							if err := e.directStore().Save(ctx, rec, next); err != nil {
 								e.t.Errorf("direct write: %v", err)
 							}
 						})

@@ -273,14 +273,14 @@ type auditedNotifier struct {
 	e *env
 }
 
-func (n *auditedNotifier) Send(ctx context.Context, m slack.Message) (bool, error) {
+func (n *auditedNotifier) Send(ctx context.Context, m slack.Message) (slack.Posted, bool, error) {
 	keys := alertKeys(m)
 	before := n.e.settled(keys)
-	retry, err := n.Notifier.Send(ctx, m)
+	at, retry, err := n.Notifier.Send(ctx, m)
 	if err != nil && n.e.settled(keys) > before {
 		n.e.ledger.allowDuplicate(keys)
 	}
-	return retry, err
+	return at, retry, err
 }
 
 // settled waits until Slack has answered every request it is handling (but
@@ -710,16 +710,16 @@ func (s *hookStore) Load(ctx context.Context, jobs []string) (recs map[string]st
 	return recs, err
 }
 
-func (s *hookStore) Save(ctx context.Context, prev state.Record, status labeling.Status, modifiedAt time.Time) error {
-	return s.call(ctx, "Save", prev.Job, status, func() error { return s.Store.Save(ctx, prev, status, modifiedAt) })
+func (s *hookStore) Save(ctx context.Context, prev, next state.Record) error {
+	return s.call(ctx, "Save", prev.Job, next.Status, func() error { return s.Store.Save(ctx, prev, next) })
 }
 
 func (s *hookStore) Claim(ctx context.Context, prev state.Record, lease state.Lease) error {
 	return s.call(ctx, "Claim", prev.Job, lease.Target, func() error { return s.Store.Claim(ctx, prev, lease) })
 }
 
-func (s *hookStore) Commit(ctx context.Context, job, owner string, status labeling.Status, modifiedAt, alertedAt time.Time) error {
-	return s.call(ctx, "Commit", job, status, func() error { return s.Store.Commit(ctx, job, owner, status, modifiedAt, alertedAt) })
+func (s *hookStore) Commit(ctx context.Context, owner string, next state.Record) error {
+	return s.call(ctx, "Commit", next.Job, next.Status, func() error { return s.Store.Commit(ctx, owner, next) })
 }
 
 func (s *hookStore) Release(ctx context.Context, job, owner string) error {
@@ -734,17 +734,17 @@ type hookNotifier struct {
 	after  func(err error)
 }
 
-func (n *hookNotifier) Send(ctx context.Context, m slack.Message) (bool, error) {
+func (n *hookNotifier) Send(ctx context.Context, m slack.Message) (slack.Posted, bool, error) {
 	if n.before != nil {
 		if err := n.before(); err != nil {
-			return false, err
+			return slack.Posted{}, false, err
 		}
 	}
-	retry, err := n.Notifier.Send(ctx, m)
+	at, retry, err := n.Notifier.Send(ctx, m)
 	if n.after != nil {
 		n.after(err)
 	}
-	return retry, err
+	return at, retry, err
 }
 
 // hookSource wraps a Source and calls afterList once a listing has yielded

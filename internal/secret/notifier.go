@@ -11,10 +11,10 @@ import (
 	"github.com/labelwatch/labelwatch/internal/slack"
 )
 
-// Sender delivers one Slack message and says whether a failure is worth
-// retrying: a *slack.Sender built from a credential.
+// Sender delivers one Slack message, says where Slack put it and whether a
+// failure is worth retrying: a *slack.Sender built from a credential.
 type Sender interface {
-	Send(ctx context.Context, m slack.Message) (retry bool, err error)
+	Send(ctx context.Context, m slack.Message) (slack.Posted, bool, error)
 }
 
 // DefaultRecheck is how long after a read that found the credential
@@ -70,21 +70,24 @@ func (n *Notifier) String() string {
 	return fmt.Sprintf("%v, credential from secret %s", sender, n.reader.ARN())
 }
 
-// Send posts m. When Slack refuses the credential, Send reads the secret
-// again and, if it holds another credential, posts m once more with it.
-func (n *Notifier) Send(ctx context.Context, m slack.Message) (retry bool, err error) {
+// Send delivers m as its Sender does (see slack.Sender.Send) and answers
+// where Slack put it. When Slack refuses the credential, Send reads the
+// secret again and, if it holds another credential, sends m once more with
+// it. A message posted or edited with one bot token stays editable with the
+// next one as long as both belong to the same app.
+func (n *Notifier) Send(ctx context.Context, m slack.Message) (slack.Posted, bool, error) {
 	sender, version := n.current()
-	retry, err = sender.Send(ctx, m)
+	posted, retry, err := sender.Send(ctx, m)
 	if err == nil || !errors.Is(err, slack.ErrInvalidCredential) {
-		return retry, err
+		return posted, retry, err
 	}
 	fresh, rerr := n.refresh(ctx, version)
 	switch {
 	case rerr != nil:
 		// The refusal is the news; the failed read says why it stands.
-		return false, fmt.Errorf("%w (and reading the secret again failed: %w)", err, rerr)
+		return slack.Posted{}, false, fmt.Errorf("%w (and reading the secret again failed: %w)", err, rerr)
 	case fresh == nil:
-		return retry, err
+		return posted, retry, err
 	}
 	return fresh.Send(ctx, m)
 }

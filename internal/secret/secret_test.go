@@ -243,7 +243,8 @@ type harness struct {
 	logs     *testenv.SyncBuffer
 	notifier *Notifier
 	arn      string
-	errs     []string // the text of every error a Send returned
+	errs     []string     // the text of every error a Send returned
+	posted   slack.Posted // where the last Send put its message
 }
 
 // build makes a sender of a credential, as the function does (app.OpenNotifier).
@@ -259,7 +260,14 @@ func build(s *testenv.Slack) func(Slack) Sender {
 
 func (h *harness) send(t *testing.T) (bool, error) {
 	t.Helper()
-	retry, err := h.notifier.Send(context.Background(), slack.Message{Text: "job cats-1 failed"})
+	return h.sendMessage(t, slack.Message{Text: "job cats-1 failed"})
+}
+
+// sendMessage sends m through the notifier and keeps where it went.
+func (h *harness) sendMessage(t *testing.T, m slack.Message) (bool, error) {
+	t.Helper()
+	posted, retry, err := h.notifier.Send(context.Background(), m)
+	h.posted = posted
 	if err != nil {
 		h.errs = append(h.errs, err.Error(), fmt.Sprintf("%+v %#v", err, err))
 	}
@@ -286,14 +294,22 @@ func TestNotifierReadsAgainWhenSlackRefuses(t *testing.T) {
 					t.Fatalf("Send after rotation: %v", err)
 				}
 				h.want(t, 1, 2)
-				if m := h.slack.Messages(); m[0].Channel != testenv.SlackChannel {
+				m := h.slack.Messages()
+				if m[0].Channel != testenv.SlackChannel {
 					t.Errorf("message went to %q, want the bot's channel", m[0].Channel)
 				}
-				// The new token stays in use: no further read.
-				if _, err := h.send(t); err != nil {
+				if want := (slack.Posted{Channel: testenv.SlackChannel, TS: m[0].TS}); h.posted != want {
+					t.Errorf("Send answered %+v, want %+v, where Slack put it", h.posted, want)
+				}
+				// The new token stays in use: no further read, and it edits
+				// what it posted.
+				if _, err := h.sendMessage(t, slack.Message{Text: "job cats-1 failed, edited", Edit: h.posted}); err != nil {
 					t.Fatal(err)
 				}
-				h.want(t, 2, 2)
+				h.want(t, 1, 2)
+				if m := h.slack.Messages(); len(m) != 1 || m[0].Text != "job cats-1 failed, edited" || m[0].Edits != 1 {
+					t.Errorf("messages after the edit: %+v, want the one message edited", m)
+				}
 			},
 		},
 		{
@@ -308,6 +324,9 @@ func TestNotifierReadsAgainWhenSlackRefuses(t *testing.T) {
 				h.want(t, 1, 2)
 				if m := h.slack.Messages(); m[0].Channel != "" {
 					t.Errorf("message went by chat.postMessage, want the webhook")
+				}
+				if h.posted != (slack.Posted{}) {
+					t.Errorf("Send by webhook answered %+v, want a zero Posted", h.posted)
 				}
 			},
 		},
@@ -372,7 +391,9 @@ func TestNotifierReadsAgainWhenSlackRefuses(t *testing.T) {
 				var wg sync.WaitGroup
 				errs := make([]error, 8)
 				for i := range errs {
-					wg.Go(func() { _, errs[i] = h.notifier.Send(context.Background(), slack.Message{Text: "job cats-1 failed"}) })
+					wg.Go(func() {
+						_, _, errs[i] = h.notifier.Send(context.Background(), slack.Message{Text: "job cats-1 failed"})
+					})
 				}
 				wg.Wait()
 				if err := errors.Join(errs...); err != nil {

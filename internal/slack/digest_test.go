@@ -294,7 +294,7 @@ func TestSendDigestToSlack(t *testing.T) {
 	for name, sender := range senders {
 		t.Run(name, func(t *testing.T) {
 			for k, p := range RenderDigest(storm(400)) {
-				if _, err := sender.Send(t.Context(), p.Message); err != nil {
+				if _, _, err := sender.Send(t.Context(), p.Message); err != nil {
 					t.Errorf("part %d: %v", k+1, err)
 				}
 			}
@@ -305,7 +305,7 @@ func TestSendDigestToSlack(t *testing.T) {
 				slackapi.NewSectionBlock(mrkdwn(strings.Repeat("a", 3000)), nil, nil),
 				slackapi.NewSectionBlock(mrkdwn("a"), nil, nil),
 			}}
-			retry, err := sender.Send(t.Context(), huge)
+			_, retry, err := sender.Send(t.Context(), huge)
 			if retry || !errors.Is(err, ErrRejected) {
 				t.Errorf("a message over the limit: %v, %v, want final ErrRejected", retry, err)
 			}

@@ -15,11 +15,23 @@ type Alert struct {
 	Previous labeling.Status // the status stored before; "" for a job not seen before
 }
 
+// Posted is where Slack put a message: enough to edit it or reply under it.
+// It is zero when that is unknown: a webhook does not say.
+type Posted struct{ Channel, TS string }
+
 // Message is a rendered Slack message: Block Kit blocks and the plain text
 // fallback that notifications and screen readers use.
 type Message struct {
 	Text   string
 	Blocks []slackapi.Block
+	// Edit, when set, makes Send replace that message's text and blocks
+	// (chat.update) instead of posting a new one.
+	Edit Posted
+	// Thread, when set, posts the message as a reply in that message's
+	// thread; Broadcast shows the reply in the channel too
+	// (reply_broadcast).
+	Thread    Posted
+	Broadcast bool
 	// Fallback, when set, is a minimal form of the message (text only) to
 	// post instead when Slack refuses this one as invalid or too long
 	// (ErrRejected): the same blocks would be refused on every try.

@@ -476,20 +476,37 @@ func RenderAlert(a Alert) Message {
 	header := plainFit(StatusEmoji(j.Status)+" Labeling job "+statusPhrase(j.Status)+": "+j.Name, maxHeaderText)
 	blocks := []slackapi.Block{slackapi.NewHeaderBlock(plain(header))}
 
-	reason := cleanReason(j.FailureReason)
-	if reason != "" || j.Status == labeling.StatusFailed {
-		head := "*Failure reason*\n>"
-		body := "_no reason given_"
-		if reason != "" {
-			body = fit(reason, maxSectionText-runes(head), quotePiece)
-		}
-		blocks = append(blocks, slackapi.NewSectionBlock(verbatim(head+body), nil, nil))
+	if b := reasonBlock(j); b != nil {
+		blocks = append(blocks, b)
 	}
-
 	if fields := alertFields(j); len(fields) > 0 {
 		blocks = append(blocks, slackapi.NewSectionBlock(nil, fields, nil))
 	}
+	if b := linksBlock(j); b != nil {
+		blocks = append(blocks, b)
+	}
+	return Message{Text: alertSummary(a), Blocks: blocks, failure: j.Status == labeling.StatusFailed}
+}
 
+// reasonBlock is the section that quotes job j's failure reason, for a
+// failed job "no reason given" when it has none; nil for a job with no
+// reason that has not failed.
+func reasonBlock(j labeling.Job) slackapi.Block {
+	reason := cleanReason(j.FailureReason)
+	if reason == "" && j.Status != labeling.StatusFailed {
+		return nil
+	}
+	head := "*Failure reason*\n>"
+	body := "_no reason given_"
+	if reason != "" {
+		body = fit(reason, maxSectionText-runes(head), quotePiece)
+	}
+	return slackapi.NewSectionBlock(verbatim(head+body), nil, nil)
+}
+
+// linksBlock is the context line under a message about job j: its links
+// (alertLinks) and its region and account; nil when it has neither.
+func linksBlock(j labeling.Job) slackapi.Block {
 	var context []slackapi.MixedElement
 	if l := alertLinks(j); l != "" {
 		context = append(context, verbatim(l))
@@ -497,11 +514,10 @@ func RenderAlert(a Alert) Message {
 	if w := whereText(j); w != "" {
 		context = append(context, verbatim(w))
 	}
-	if len(context) > 0 {
-		blocks = append(blocks, slackapi.NewContextBlock("", context...))
+	if len(context) == 0 {
+		return nil
 	}
-
-	return Message{Text: alertSummary(a), Blocks: blocks, failure: j.Status == labeling.StatusFailed}
+	return slackapi.NewContextBlock("", context...)
 }
 
 // WithMentions returns m with mentions of ids (Slack user IDs U… and W…,

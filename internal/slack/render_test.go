@@ -1,9 +1,7 @@
 package slack
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"net/url"
@@ -980,26 +978,5 @@ func TestFormat(t *testing.T) {
 	}
 	if got := Format(Message{Text: "just &lt;text&gt;"}); !strings.Contains(got, "│ just <text>\n") {
 		t.Errorf("Format of a text-only message = %q", got)
-	}
-}
-
-func TestPrinter(t *testing.T) {
-	var b strings.Builder
-	p := NewPrinter(&b)
-	m := RenderAlert(Alert{Job: job()})
-	retry, err := p.Send(context.Background(), m)
-	if err != nil || retry {
-		t.Fatalf("Send = %v, %v", retry, err)
-	}
-	if b.String() != Format(m) {
-		t.Errorf("printed %q, want Format(m)", b.String())
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if _, err := p.Send(ctx, m); !errors.Is(err, context.Canceled) {
-		t.Errorf("Send with a done context = %v", err)
-	}
-	if p.Mode() != ModePrint {
-		t.Errorf("Mode = %q", p.Mode())
 	}
 }

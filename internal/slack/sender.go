@@ -2,6 +2,7 @@ package slack
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -57,8 +58,19 @@ var ErrInvalidCredential = errors.New("slack refused the credential")
 // errors.Is and posts the message's Fallback instead.
 var ErrRejected = errors.New("slack refused the message")
 
+// ErrNotEditable marks a Send of a Message with Edit or Thread set that Slack
+// refused because the message to edit or reply under is gone or can no
+// longer be changed: chat.update's message_not_found, cant_update_message
+// and edit_window_closed, and a reply's thread_not_found,
+// message_not_found and invalid_thread_ts (someone deleted the message, or
+// the workspace's edit window closed). Such a Send is final; the caller
+// tests for it with errors.Is and posts the message anew, without Edit or
+// Thread.
+var ErrNotEditable = errors.New("the message to edit or reply under is gone")
+
 // Sender delivers messages to one Slack destination, by incoming webhook or
-// by chat.postMessage with a bot token. Each Send is one attempt; it says
+// by chat.postMessage and chat.update with a bot token. Each Send is one
+// attempt; it says
 // whether a failure is worth retrying and leaves when and how often to the
 // caller. A Sender is safe for concurrent use, and neither its errors nor its
 // String ever contain the webhook URL or the token.
@@ -114,8 +126,8 @@ func webhookSecrets(webhookURL string) []string {
 	return secrets
 }
 
-// NewBotSender returns a Sender that calls chat.postMessage with token to
-// post in channel (an ID such as C0123456789, or a name), using hc (nil
+// NewBotSender returns a Sender that calls chat.postMessage (and
+// chat.update, for an edit) with token to post in channel (an ID such as C0123456789, or a name), using hc (nil
 // means a client without a timeout) against the Web API at apiURL ("" means
 // Slack's own, https://slack.com/api/).
 func NewBotSender(token, channel, apiURL string, hc *http.Client) *Sender {
@@ -151,22 +163,34 @@ func (s *Sender) Mode() string { return s.mode }
 // token, so it can go in logs.
 func (s *Sender) String() string { return s.where }
 
-// Send makes one attempt to post m. It reports retry true when trying again
-// later may succeed: HTTP 5xx, 429 (the error then has a RetryAfter method
-// saying how long to wait, and wraps a *slackapi.RateLimitedError), network
-// errors and timeouts, and answers that show Slack may not have posted. It
-// reports false for failures that need a person (invalid_auth,
-// channel_not_found, no_service, other 4xx) and when ctx is done, since the
-// caller is then stopping anyway. An error that shows the credential is no
-// longer valid wraps ErrInvalidCredential; one that shows Slack refused the
-// message itself (too long, invalid blocks) wraps ErrRejected. Send never
-// posts m.Fallback: that is the caller's choice.
-func (s *Sender) Send(ctx context.Context, m Message) (retry bool, err error) {
+// Send makes one attempt to deliver m and says where Slack put it. With a
+// bot token, a message with m.Edit set replaces the text and blocks of that
+// message (chat.update; an Edit without a Channel means s's channel) and
+// answers where it is; one with m.Thread set (and no Edit, which comes
+// first) is posted as a reply under that message, shown in the channel too
+// when m.Broadcast; any other is posted in s's channel. An incoming webhook
+// can neither edit nor reply: it posts every m as a new message in its
+// channel, Edit and Thread notwithstanding, and Send answers a zero Posted,
+// since a webhook does not say where the message went.
+//
+// Send reports retry true when trying again later may succeed: HTTP 5xx,
+// 429 (the error then has a RetryAfter method saying how long to wait, and
+// wraps a *slackapi.RateLimitedError), network errors and timeouts, and
+// answers that show Slack may not have posted. It reports false for
+// failures that need a person (invalid_auth, channel_not_found, no_service,
+// other 4xx) and when ctx is done, since the caller is then stopping anyway.
+// An error that shows the credential is no longer valid wraps
+// ErrInvalidCredential; one that shows Slack refused the message itself
+// (too long, invalid blocks) wraps ErrRejected; one that shows the message
+// to edit or reply under is gone wraps ErrNotEditable. Send never posts
+// m.Fallback nor posts an edit anew: those are the caller's choices.
+func (s *Sender) Send(ctx context.Context, m Message) (Posted, bool, error) {
 	if s.invalid != nil {
-		return false, s.invalid
+		return Posted{}, false, s.invalid
 	}
 	if s.mode == ModeWebhook {
-		return s.postWebhook(ctx, m)
+		retry, err := s.postWebhook(ctx, m)
+		return Posted{}, retry, err
 	}
 	return s.postMessage(ctx, m)
 }
@@ -201,20 +225,94 @@ func (s *Sender) postWebhook(ctx context.Context, m Message) (bool, error) {
 	return false, nil
 }
 
-func (s *Sender) postMessage(ctx context.Context, m Message) (bool, error) {
-	op := "chat.postMessage to channel " + strconv.Quote(s.channel)
-	if _, err := json.Marshal(m.Blocks); err != nil {
-		return false, s.fail(op, fmt.Errorf("encode blocks: %w", err))
+// postMessage posts m with the Web API: chat.update for an edit,
+// chat.postMessage for a reply or a new message.
+func (s *Sender) postMessage(ctx context.Context, m Message) (Posted, bool, error) {
+	var (
+		op      string
+		channel = s.channel
+		opts    = []slackapi.MsgOption{slackapi.MsgOptionText(m.Text, false)}
+		gone    func(code string) bool // the error codes that say the message to edit or reply under is gone
+	)
+	switch {
+	case m.Edit != (Posted{}):
+		if m.Edit.Channel != "" {
+			channel = m.Edit.Channel
+		}
+		op = "chat.update of message " + strconv.Quote(m.Edit.TS) + " in channel " + strconv.Quote(channel)
+		// Always send the blocks, "[]" for none: without them Slack keeps
+		// the old ones, and an edit to a text-only message would show the
+		// old card under the new text.
+		opts = append(opts, slackapi.MsgOptionBlocks(m.Blocks...))
+		gone = goneEdit
+	case m.Thread != (Posted{}):
+		if m.Thread.Channel != "" {
+			channel = m.Thread.Channel
+		}
+		op = "chat.postMessage in the thread of " + strconv.Quote(m.Thread.TS) + " in channel " + strconv.Quote(channel)
+		opts = append(opts, slackapi.MsgOptionTS(m.Thread.TS))
+		if m.Broadcast {
+			opts = append(opts, slackapi.MsgOptionBroadcast())
+		}
+		gone = goneThread
+	default:
+		op = "chat.postMessage to channel " + strconv.Quote(channel)
 	}
-	opts := []slackapi.MsgOption{slackapi.MsgOptionText(m.Text, false)}
-	if len(m.Blocks) > 0 {
+	if _, err := json.Marshal(m.Blocks); err != nil {
+		return Posted{}, false, s.fail(op, fmt.Errorf("encode blocks: %w", err))
+	}
+	if len(m.Blocks) > 0 && m.Edit == (Posted{}) {
 		opts = append(opts, slackapi.MsgOptionBlocks(m.Blocks...))
 	}
 	ans := &answer{}
-	if _, _, err := s.api.PostMessageContext(context.WithValue(ctx, answerKey{}, ans), s.channel, opts...); err != nil {
-		return s.classify(ctx, op, err, ans)
+	actx := context.WithValue(ctx, answerKey{}, ans)
+	var (
+		gotChannel, ts string
+		err            error
+	)
+	if m.Edit != (Posted{}) {
+		gotChannel, ts, _, err = s.api.UpdateMessageContext(actx, channel, m.Edit.TS, opts...)
+	} else {
+		gotChannel, ts, err = s.api.PostMessageContext(actx, channel, opts...)
 	}
-	return false, nil
+	if err != nil {
+		var api slackapi.SlackErrorResponse
+		if gone != nil && errors.As(err, &api) && gone(api.Err) {
+			return Posted{}, false, s.fail(op, notEditable{api})
+		}
+		retry, err := s.classify(ctx, op, err, ans)
+		return Posted{}, retry, err
+	}
+	p := Posted{Channel: gotChannel, TS: ts}
+	if m.Edit != (Posted{}) {
+		// chat.update answers the channel and ts; should an answer lack
+		// them, the message is still where it was.
+		p.Channel, p.TS = cmp.Or(p.Channel, channel), cmp.Or(p.TS, m.Edit.TS)
+	}
+	return p, false, nil
+}
+
+// goneEdit reports whether a chat.update error code says the message cannot
+// be edited any more: deleted, not the app's to edit, or past the
+// workspace's edit window (chat.update's documented errors).
+func goneEdit(code string) bool {
+	switch code {
+	case "message_not_found", "cant_update_message", "edit_window_closed":
+		return true
+	}
+	return false
+}
+
+// goneThread reports whether a chat.postMessage error code for a reply says
+// the message to reply under is gone: thread_not_found is what Slack
+// answers for a deleted parent (slackapi/bolt-js#2307); message_not_found
+// and invalid_thread_ts are seen for a ts that names no message.
+func goneThread(code string) bool {
+	switch code {
+	case "thread_not_found", "message_not_found", "invalid_thread_ts":
+		return true
+	}
+	return false
 }
 
 // classify turns a failed attempt into (retry, error), the error stripped of
@@ -309,6 +407,14 @@ func (e rejected) Error() string        { return e.err.Error() }
 func (e rejected) Unwrap() error        { return e.err }
 func (e rejected) Is(target error) bool { return target == ErrRejected }
 
+// notEditable is an error that shows the message to edit or reply under is
+// gone; it reads as the error it wraps and is ErrNotEditable.
+type notEditable struct{ err error }
+
+func (e notEditable) Error() string        { return e.err.Error() }
+func (e notEditable) Unwrap() error        { return e.err }
+func (e notEditable) Is(target error) bool { return target == ErrNotEditable }
+
 // rejectedMessage reports whether an error code (a Web API error or a
 // webhook's 400 body) says the message, not the credential or Slack, is the
 // problem: too long or not valid Block Kit.
@@ -370,7 +476,7 @@ func permanentTransportError(e *url.Error) bool {
 // now; if a secret still shows in the text (a server echoing the URL, say),
 // the error is replaced by its text with the secrets cut out, so no caller
 // can print them even by unwrapping. The replacement keeps only
-// ErrInvalidCredential and ErrRejected of what err was.
+// ErrInvalidCredential, ErrRejected and ErrNotEditable of what err was.
 func (s *Sender) fail(op string, err error) error {
 	e := fmt.Errorf("%s: %w", op, err)
 	msg := e.Error()
@@ -386,6 +492,8 @@ func (s *Sender) fail(op string, err error) error {
 		return invalidCredential{errors.New(clean)}
 	case errors.Is(e, ErrRejected):
 		return rejected{errors.New(clean)}
+	case errors.Is(e, ErrNotEditable):
+		return notEditable{errors.New(clean)}
 	}
 	return errors.New(clean)
 }
@@ -486,12 +594,17 @@ func (t recordingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 }
 
 // Printer stands in for Slack in the local demo and CLI: its Send writes
-// each message, formatted by Format, to a writer. It is safe for concurrent
-// use; messages do not interleave.
+// each message, formatted by Format, to a writer, under a heading that
+// numbers it, so that an edit or a reply can say which message it changes.
+// It is safe for concurrent use; messages do not interleave.
 type Printer struct {
 	mu sync.Mutex
 	w  io.Writer
+	n  int // messages printed, edits aside
 }
+
+// PrintChannel is the Channel of every Posted a Printer answers.
+const PrintChannel = "print"
 
 // NewPrinter returns a Printer that writes to w.
 func NewPrinter(w io.Writer) *Printer { return &Printer{w: w} }
@@ -502,16 +615,51 @@ func (p *Printer) Mode() string { return ModePrint }
 // String describes p for logs.
 func (p *Printer) String() string { return "printer (messages are printed, not posted)" }
 
-// Send writes m to p's writer. A write error is final: a broken terminal or
-// pipe does not heal.
-func (p *Printer) Send(ctx context.Context, m Message) (retry bool, err error) {
+// Send writes m to p's writer under a heading: "── message 4 ──" for a new
+// message, "── message 3, edited ──" for an edit of message 3, and "──
+// reply to message 3 ──" (with "(also in the channel)" when m.Broadcast)
+// for a reply. It answers Posted{Channel: PrintChannel, TS: "4"}, the
+// number of the message printed or edited. An edit of, or a reply under, a
+// message p did not print fails with ErrNotEditable, as Slack would; a
+// write error is final: a broken terminal or pipe does not heal.
+func (p *Printer) Send(ctx context.Context, m Message) (Posted, bool, error) {
 	if err := ctx.Err(); err != nil {
-		return false, fmt.Errorf("print message: %w", err)
+		return Posted{}, false, fmt.Errorf("print message: %w", err)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if _, err := io.WriteString(p.w, Format(m)); err != nil {
-		return false, fmt.Errorf("print message: %w", err)
+	var heading string
+	n := p.n + 1
+	switch {
+	case m.Edit != (Posted{}):
+		edited, ok := p.printed(m.Edit)
+		if !ok {
+			return Posted{}, false, fmt.Errorf("print edit of message %q: %w", m.Edit.TS, ErrNotEditable)
+		}
+		n, heading = edited, fmt.Sprintf("message %d, edited", edited)
+	case m.Thread != (Posted{}):
+		parent, ok := p.printed(m.Thread)
+		if !ok {
+			return Posted{}, false, fmt.Errorf("print reply to message %q: %w", m.Thread.TS, ErrNotEditable)
+		}
+		heading = fmt.Sprintf("reply to message %d", parent)
+		if m.Broadcast {
+			heading += " (also in the channel)"
+		}
+	default:
+		heading = fmt.Sprintf("message %d", n)
 	}
-	return false, nil
+	if _, err := io.WriteString(p.w, "── "+heading+" ──\n"+Format(m)); err != nil {
+		return Posted{}, false, fmt.Errorf("print message: %w", err)
+	}
+	if n > p.n {
+		p.n = n
+	}
+	return Posted{Channel: PrintChannel, TS: strconv.Itoa(n)}, false, nil
+}
+
+// printed is the number of the message at where, if p printed it.
+func (p *Printer) printed(where Posted) (int, bool) {
+	n, err := strconv.Atoi(where.TS)
+	return n, err == nil && where.Channel == PrintChannel && n >= 1 && n <= p.n
 }

@@ -375,7 +375,7 @@ func TestSend(t *testing.T) {
 			} else {
 				s = NewBotSender(testToken, testChannel, srv.URL+"/api/", hc)
 			}
-			retry, err := s.Send(context.Background(), m)
+			_, retry, err := s.Send(context.Background(), m)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("Send error = %v, want error %v", err, tt.wantErr)
 			}
@@ -428,7 +428,7 @@ func TestSendCanceled(t *testing.T) {
 				<-arrived
 				cancel()
 			}()
-			retry, err := s.Send(ctx, testMessage())
+			_, retry, err := s.Send(ctx, testMessage())
 			if !errors.Is(err, context.Canceled) {
 				t.Errorf("Send error = %v, want context.Canceled", err)
 			}
@@ -462,7 +462,7 @@ func TestSendConcurrent(t *testing.T) {
 	var okCount, failCount int
 	for range 20 {
 		wg.Go(func() {
-			_, err := s.Send(context.Background(), testMessage())
+			_, _, err := s.Send(context.Background(), testMessage())
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -514,7 +514,7 @@ func TestSenderConfig(t *testing.T) {
 			if tt.wantErr == "" {
 				return
 			}
-			retry, err := tt.sender.Send(context.Background(), testMessage())
+			_, retry, err := tt.sender.Send(context.Background(), testMessage())
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || retry {
 				t.Errorf("Send = %v, %v; want a final error saying %q", retry, err, tt.wantErr)
 			}
@@ -533,7 +533,7 @@ func TestRedactedURLError(t *testing.T) {
 	addr := ln.Addr().String()
 	_ = ln.Close() // nothing listens there now: connection refused
 	s := NewWebhookSender("http://"+addr+testHook, nil)
-	retry, err := s.Send(context.Background(), testMessage())
+	_, retry, err := s.Send(context.Background(), testMessage())
 	if err == nil || !retry {
 		t.Fatalf("Send = %v, %v; want a retryable error", retry, err)
 	}
@@ -576,7 +576,7 @@ func TestSendRejected(t *testing.T) {
 			}
 			m := testMessage()
 			m.Fallback = &Message{Text: "minimal"}
-			retry, err := s.Send(t.Context(), m)
+			_, retry, err := s.Send(t.Context(), m)
 			if err == nil {
 				t.Fatal("Send succeeded")
 			}
@@ -594,7 +594,7 @@ func TestSendRejected(t *testing.T) {
 	srv := httptest.NewServer(apiReply(`{"ok":false,"error":"msg_blocks_too_long"}`))
 	t.Cleanup(srv.Close)
 	s := NewBotSender(testToken, testChannel, srv.URL+"/api/"+testToken+"/", nil)
-	if _, err := s.Send(t.Context(), testMessage()); !errors.Is(err, ErrRejected) || strings.Contains(err.Error(), testToken) {
+	if _, _, err := s.Send(t.Context(), testMessage()); !errors.Is(err, ErrRejected) || strings.Contains(err.Error(), testToken) {
 		t.Errorf("error %v: want ErrRejected without the token", err)
 	}
 }

@@ -60,12 +60,28 @@ func (e env) mustLoad(job string) Record {
 	return rec
 }
 
-func (e env) save(prev Record, status labeling.Status, modifiedAt time.Time) Record {
+// save writes next over prev and returns the record as stored.
+func (e env) save(prev, next Record) Record {
 	e.t.Helper()
-	if err := e.store.Save(e.ctx, prev, status, modifiedAt); err != nil {
-		e.t.Fatalf("Save(%q v%d, %s): %v", prev.Job, prev.Version, status, err)
+	if err := e.store.Save(e.ctx, prev, next); err != nil {
+		e.t.Fatalf("Save(%q v%d, %s): %v", prev.Job, prev.Version, fmtRecord(next), err)
 	}
 	return e.mustLoad(prev.Job)
+}
+
+// move saves prev moved to status as of modifiedAt; see moved.
+func (e env) move(prev Record, status labeling.Status, modifiedAt time.Time) Record {
+	e.t.Helper()
+	return e.save(prev, moved(prev, status, modifiedAt))
+}
+
+// moved is prev with status as of modifiedAt and the rest of its state kept,
+// the next state of a run that saw only the status change.
+func moved(prev Record, status labeling.Status, modifiedAt time.Time) Record {
+	next := prev
+	next.Status = status
+	next.ModifiedAt = modifiedAt
+	return next
 }
 
 func (e env) claim(prev Record, owner string, target labeling.Status, d time.Duration) Record {
@@ -81,11 +97,17 @@ func wantRecord(t *testing.T, got, want Record) {
 	t.Helper()
 	same := got.Job == want.Job && got.Status == want.Status && got.Version == want.Version &&
 		got.ModifiedAt.Equal(want.ModifiedAt) && got.AlertedAt.Equal(want.AlertedAt) &&
-		(got.Lease == nil) == (want.Lease == nil)
+		(got.Lease == nil) == (want.Lease == nil) && (got.Card == nil) == (want.Card == nil)
 	if same && got.Lease != nil {
 		same = got.Lease.Owner == want.Lease.Owner && got.Lease.Target == want.Lease.Target &&
 			got.Lease.Until.Equal(want.Lease.Until)
 	}
+	if same && got.Card != nil {
+		same = *got.Card == *want.Card
+	}
+	g, w := got.Progress, want.Progress
+	same = same && g.Counters == w.Counters && g.MovedAt.Equal(w.MovedAt) && g.Milestone == w.Milestone &&
+		g.Stuck == w.Stuck && g.FailedWarned == w.FailedWarned
 	if !same {
 		t.Errorf("record:\n got %s\nwant %s", fmtRecord(got), fmtRecord(want))
 	}
@@ -95,9 +117,19 @@ func fmtRecord(r Record) string {
 	s := fmt.Sprintf("{Job:%s Status:%q ModifiedAt:%s AlertedAt:%s Version:%d Lease:", r.Job, r.Status,
 		r.ModifiedAt.Format(time.RFC3339Nano), r.AlertedAt.Format(time.RFC3339Nano), r.Version)
 	if r.Lease == nil {
-		return s + "nil}"
+		s += "nil"
+	} else {
+		s += fmt.Sprintf("{%s %s %s}", r.Lease.Owner, r.Lease.Target, r.Lease.Until.Format(time.RFC3339Nano))
 	}
-	return s + fmt.Sprintf("{%s %s %s}}", r.Lease.Owner, r.Lease.Target, r.Lease.Until.Format(time.RFC3339Nano))
+	s += " Card:"
+	if r.Card == nil {
+		s += "nil"
+	} else {
+		s += fmt.Sprintf("%+v", *r.Card)
+	}
+	p := r.Progress
+	return s + fmt.Sprintf(" Progress:{Counters:%+v MovedAt:%s Milestone:%d Stuck:%v FailedWarned:%v}}",
+		p.Counters, p.MovedAt.Format(time.RFC3339Nano), p.Milestone, p.Stuck, p.FailedWarned)
 }
 
 // wantCursor fails unless got equals want, comparing times as instants.
@@ -143,6 +175,16 @@ func testStore(t *testing.T, open opener, flaw racy) {
 	const job = "job-1"
 	m1 := t0.Add(-time.Hour)
 	m2 := t0.Add(-time.Minute)
+	// A card and progress with every part set: a time off the millisecond,
+	// which the stores cut, and counters no float64 holds exactly.
+	card := &Card{Channel: "C0123ABCD", TS: "1772366400.000100", Shown: "InProgress/50"}
+	progress := Progress{
+		Counters:     labeling.Counters{Total: 1<<53 + 1, Human: 1 << 40, Machine: 1, Failed: 3, Unlabeled: 2147483647},
+		MovedAt:      m2.Add(1500 * time.Microsecond),
+		Milestone:    50,
+		Stuck:        true,
+		FailedWarned: true,
+	}
 
 	tests := []struct {
 		name string
@@ -257,7 +299,7 @@ func testStore(t *testing.T, open opener, flaw racy) {
 				name := fmt.Sprintf("job-%03d", i)
 				names = append(names, name)
 				if i%3 == 0 {
-					e.save(Record{Job: name}, labeling.StatusInProgress, m1.Add(time.Duration(i)*time.Second))
+					e.move(Record{Job: name}, labeling.StatusInProgress, m1.Add(time.Duration(i)*time.Second))
 				}
 			}
 			recs, err := e.store.Load(e.ctx, append(names, names[0], names[3]))
@@ -278,7 +320,7 @@ func testStore(t *testing.T, open opener, flaw racy) {
 			if _, err := e.store.Load(e.ctx, []string{cursorKey}); err == nil {
 				e.t.Errorf("Load(%q) succeeded, want error", cursorKey)
 			}
-			err := e.store.Save(e.ctx, Record{Job: ""}, labeling.StatusInProgress, m1)
+			err := e.store.Save(e.ctx, Record{Job: ""}, Record{Job: "", Status: labeling.StatusInProgress, ModifiedAt: m1})
 			if err == nil || errors.Is(err, ErrConflict) {
 				e.t.Errorf("Save of empty job name = %v, want a non-conflict error", err)
 			}
@@ -288,18 +330,18 @@ func testStore(t *testing.T, open opener, flaw racy) {
 			}
 		}},
 		{"save creates, then only from the version read", func(e env) {
-			rec := e.save(Record{Job: job}, labeling.StatusInProgress, m1)
+			rec := e.move(Record{Job: job}, labeling.StatusInProgress, m1)
 			wantRecord(e.t, rec, Record{Job: job, Status: labeling.StatusInProgress, ModifiedAt: m1, Version: 1})
 
-			err := e.store.Save(e.ctx, Record{Job: job}, labeling.StatusStopping, m2)
+			err := e.store.Save(e.ctx, Record{Job: job}, Record{Job: job, Status: labeling.StatusStopping, ModifiedAt: m2})
 			wantConflict(e.t, "Save as new of an existing job", err)
 			if !strings.Contains(err.Error(), job) {
 				e.t.Errorf("error %q does not name the job", err)
 			}
 
-			next := e.save(rec, labeling.StatusCompleted, m2)
+			next := e.move(rec, labeling.StatusCompleted, m2)
 			wantRecord(e.t, next, Record{Job: job, Status: labeling.StatusCompleted, ModifiedAt: m2, Version: 2})
-			wantConflict(e.t, "Save from a stale version", e.store.Save(e.ctx, rec, labeling.StatusFailed, m2))
+			wantConflict(e.t, "Save from a stale version", e.store.Save(e.ctx, rec, moved(rec, labeling.StatusFailed, m2)))
 			wantRecord(e.t, e.mustLoad(job), next)
 		}},
 		{"second claim conflicts", func(e env) {
@@ -326,35 +368,38 @@ func testStore(t *testing.T, open opener, flaw racy) {
 			wantRecord(e.t, next, Record{Job: job, Version: 2, Lease: &Lease{Owner: "run-b", Target: labeling.StatusInProgress, Until: e.clock.Now().Add(time.Minute)}})
 		}},
 		{"live lease blocks save; expired lease is dropped by it", func(e env) {
-			rec := e.save(Record{Job: job}, labeling.StatusInitializing, m1)
+			rec := e.move(Record{Job: job}, labeling.StatusInitializing, m1)
 			rec = e.claim(rec, "run-a", labeling.StatusInProgress, time.Minute)
-			wantConflict(e.t, "Save under a live lease", e.store.Save(e.ctx, rec, labeling.StatusInProgress, m2))
+			blocked := moved(rec, labeling.StatusInProgress, m2)
+			blocked.Card, blocked.Progress = card, progress
+			wantConflict(e.t, "Save under a live lease", e.store.Save(e.ctx, rec, blocked))
+			wantRecord(e.t, e.mustLoad(job), rec)
 			e.clock.Advance(2 * time.Minute)
-			next := e.save(rec, labeling.StatusInProgress, m2)
+			next := e.move(rec, labeling.StatusInProgress, m2)
 			wantRecord(e.t, next, Record{Job: job, Status: labeling.StatusInProgress, ModifiedAt: m2, Version: 3})
 		}},
 		{"owner commits", func(e env) {
-			e.claim(e.save(Record{Job: job}, labeling.StatusInProgress, m1), "run-a", labeling.StatusCompleted, time.Minute)
+			e.claim(e.move(Record{Job: job}, labeling.StatusInProgress, m1), "run-a", labeling.StatusCompleted, time.Minute)
 			alerted := t0.Add(3 * time.Second)
-			if err := e.store.Commit(e.ctx, job, "run-a", labeling.StatusCompleted, m2, alerted); err != nil {
+			if err := e.store.Commit(e.ctx, "run-a", Record{Job: job, Status: labeling.StatusCompleted, ModifiedAt: m2, AlertedAt: alerted}); err != nil {
 				e.t.Fatalf("Commit by owner: %v", err)
 			}
 			want := Record{Job: job, Status: labeling.StatusCompleted, ModifiedAt: m2, AlertedAt: alerted, Version: 3}
 			wantRecord(e.t, e.mustLoad(job), want)
-			wantConflict(e.t, "second Commit", e.store.Commit(e.ctx, job, "run-a", labeling.StatusCompleted, m2, alerted))
+			wantConflict(e.t, "second Commit", e.store.Commit(e.ctx, "run-a", Record{Job: job, Status: labeling.StatusCompleted, ModifiedAt: m2, AlertedAt: alerted}))
 			wantRecord(e.t, e.mustLoad(job), want)
 		}},
 		{"commit by another run conflicts", func(e env) {
 			rec := e.claim(Record{Job: job}, "run-a", labeling.StatusFailed, time.Minute)
-			wantConflict(e.t, "Commit by non-owner", e.store.Commit(e.ctx, job, "run-b", labeling.StatusFailed, m2, t0))
-			wantConflict(e.t, "Commit of a job without record", e.store.Commit(e.ctx, "job-2", "run-a", labeling.StatusFailed, m2, t0))
+			wantConflict(e.t, "Commit by non-owner", e.store.Commit(e.ctx, "run-b", Record{Job: job, Status: labeling.StatusFailed, ModifiedAt: m2, AlertedAt: t0}))
+			wantConflict(e.t, "Commit of a job without record", e.store.Commit(e.ctx, "run-a", Record{Job: "job-2", Status: labeling.StatusFailed, ModifiedAt: m2, AlertedAt: t0}))
 			wantRecord(e.t, e.mustLoad(job), rec)
 			if _, ok := e.load("job-2"); ok {
 				e.t.Errorf("failed Commit created a record")
 			}
 		}},
 		{"release keeps the status and frees the job", func(e env) {
-			saved := e.save(Record{Job: job}, labeling.StatusInProgress, m1)
+			saved := e.move(Record{Job: job}, labeling.StatusInProgress, m1)
 			e.claim(saved, "run-a", labeling.StatusCompleted, time.Minute)
 			if err := e.store.Release(e.ctx, job, "run-a"); err != nil {
 				e.t.Fatalf("Release by owner: %v", err)
@@ -369,17 +414,116 @@ func testStore(t *testing.T, open opener, flaw racy) {
 			rec := e.claim(Record{Job: job}, "run-a", labeling.StatusCompleted, time.Minute)
 			e.clock.Advance(2 * time.Minute)
 			e.claim(rec, "run-b", labeling.StatusCompleted, time.Minute)
-			wantConflict(e.t, "Commit by the expired owner", e.store.Commit(e.ctx, job, "run-a", labeling.StatusCompleted, m2, t0))
+			wantConflict(e.t, "Commit by the expired owner", e.store.Commit(e.ctx, "run-a", Record{Job: job, Status: labeling.StatusCompleted, ModifiedAt: m2, AlertedAt: t0}))
 			wantConflict(e.t, "Release by the expired owner", e.store.Release(e.ctx, job, "run-a"))
-			if err := e.store.Commit(e.ctx, job, "run-b", labeling.StatusCompleted, m2, t0); err != nil {
+			if err := e.store.Commit(e.ctx, "run-b", Record{Job: job, Status: labeling.StatusCompleted, ModifiedAt: m2, AlertedAt: t0}); err != nil {
 				e.t.Fatalf("Commit by the new owner: %v", err)
 			}
 		}},
 		{"owner may commit after its lease expired if nobody claimed", func(e env) {
 			e.claim(Record{Job: job}, "run-a", labeling.StatusCompleted, time.Minute)
 			e.clock.Advance(2 * time.Minute)
-			if err := e.store.Commit(e.ctx, job, "run-a", labeling.StatusCompleted, m2, t0); err != nil {
+			if err := e.store.Commit(e.ctx, "run-a", Record{Job: job, Status: labeling.StatusCompleted, ModifiedAt: m2, AlertedAt: t0}); err != nil {
 				e.t.Fatalf("Commit after expiry: %v", err)
+			}
+		}},
+		{"save and commit write every part of next exactly", func(e env) {
+			writes := []struct {
+				name     string
+				write    func(prev, next Record) error
+				versions int64 // how far one write moves the version
+			}{
+				{"Save", func(prev, next Record) error { return e.store.Save(e.ctx, prev, next) }, 1},
+				{"Commit", func(prev, next Record) error {
+					e.claim(prev, "run-a", next.Status, time.Minute)
+					return e.store.Commit(e.ctx, "run-a", next)
+				}, 2}, // the Claim, then the Commit
+			}
+			steps := []struct {
+				name string
+				next func(prev Record) Record // from the record as loaded, Version and Lease included: both ignored
+			}{
+				{"every part set", func(prev Record) Record {
+					prev.Status, prev.ModifiedAt, prev.AlertedAt = labeling.StatusInProgress, m1.Add(999*time.Microsecond), t0.Add(1500*time.Microsecond)
+					prev.Card, prev.Progress = card, progress
+					return prev
+				}},
+				{"card and progress changed in part", func(prev Record) Record {
+					prev.Card = &Card{Channel: card.Channel, TS: card.TS} // nothing shown
+					prev.Progress = Progress{Counters: labeling.Counters{Human: 2}, Milestone: 25}
+					return prev
+				}},
+				{"card, progress and times removed", func(prev Record) Record {
+					return Record{Job: prev.Job, Status: labeling.StatusInProgress}
+				}},
+				{"every part set again, terminal", func(prev Record) Record {
+					return Record{Job: prev.Job, Status: labeling.StatusCompleted, ModifiedAt: m2, AlertedAt: t0, Card: card, Progress: progress}
+				}},
+				{"card removed, progress kept", func(prev Record) Record {
+					prev.Card = nil
+					return prev
+				}},
+			}
+			for _, w := range writes {
+				job := "job-" + strings.ToLower(w.name)
+				prev := Record{Job: job}
+				for _, step := range steps {
+					next := step.next(prev)
+					if err := w.write(prev, next); err != nil {
+						e.t.Fatalf("%s %s: %v", w.name, step.name, err)
+					}
+					got := e.mustLoad(job)
+					want := next
+					want.ModifiedAt = next.ModifiedAt.Truncate(time.Millisecond)
+					want.AlertedAt = next.AlertedAt.Truncate(time.Millisecond)
+					want.Progress.MovedAt = next.Progress.MovedAt.Truncate(time.Millisecond)
+					want.Version, want.Lease = prev.Version+w.versions, nil
+					e.t.Run(w.name+" "+step.name, func(t *testing.T) { wantRecord(t, got, want) })
+					prev = got
+				}
+			}
+		}},
+		{"save of progress alone keeps the rest", func(e env) {
+			e.claim(e.move(Record{Job: job}, labeling.StatusInProgress, m1), "run-a", labeling.StatusInProgress, time.Minute)
+			alerted := Record{Job: job, Status: labeling.StatusInProgress, ModifiedAt: m2, AlertedAt: t0, Card: card}
+			if err := e.store.Commit(e.ctx, "run-a", alerted); err != nil {
+				e.t.Fatalf("Commit: %v", err)
+			}
+			rec := e.mustLoad(job)
+			next := rec
+			next.Progress = progress
+			got := e.save(rec, next)
+			want := Record{Job: job, Status: labeling.StatusInProgress, ModifiedAt: m2, AlertedAt: t0, Card: card, Progress: progress, Version: rec.Version + 1}
+			want.Progress.MovedAt = m2.Add(time.Millisecond)
+			wantRecord(e.t, got, want)
+		}},
+		{"save and commit reject a next state no run could mean", func(e env) {
+			rec := e.claim(e.move(Record{Job: job}, labeling.StatusInProgress, m1), "run-a", labeling.StatusCompleted, time.Minute)
+			e.clock.Advance(2 * time.Minute) // the lease expired: only the next state stands in Save's way
+			tests := []struct {
+				name   string
+				next   Record
+				commit bool // whether Commit must reject it too (a job of its own, for Commit, is fine)
+			}{
+				{"empty status", Record{Job: job, ModifiedAt: m2}, true},
+				{"card without ts", Record{Job: job, Status: labeling.StatusCompleted, Card: &Card{Channel: "C1"}}, true},
+				{"card without channel", Record{Job: job, Status: labeling.StatusCompleted, Card: &Card{TS: "1.2"}}, true},
+				{"another job", Record{Job: "job-2", Status: labeling.StatusCompleted}, false},
+			}
+			for _, tt := range tests {
+				if err := e.store.Save(e.ctx, rec, tt.next); err == nil || errors.Is(err, ErrConflict) {
+					e.t.Errorf("Save of %s = %v, want a non-conflict error", tt.name, err)
+				}
+				if !tt.commit {
+					continue
+				}
+				if err := e.store.Commit(e.ctx, "run-a", tt.next); err == nil || errors.Is(err, ErrConflict) {
+					e.t.Errorf("Commit of %s = %v, want a non-conflict error", tt.name, err)
+				}
+			}
+			wantRecord(e.t, e.mustLoad(job), rec)
+			if _, ok := e.load("job-2"); ok {
+				e.t.Errorf("a rejected Save created a record of another job")
 			}
 		}},
 		{"only terminal statuses expire", func(e env) {
@@ -393,19 +537,19 @@ func testStore(t *testing.T, open opener, flaw racy) {
 					e.t.Errorf("%s: expires at %s (set %v), want %s", what, got, ok, want)
 				}
 			}
-			rec := e.save(Record{Job: job}, labeling.StatusInProgress, m1)
+			rec := e.move(Record{Job: job}, labeling.StatusInProgress, m1)
 			wantExpiry("InProgress", time.Time{})
 			e.claim(rec, "run-a", labeling.StatusCompleted, time.Minute)
 			wantExpiry("claimed", time.Time{})
 			e.clock.Advance(1500 * time.Millisecond)
-			if err := e.store.Commit(e.ctx, job, "run-a", labeling.StatusCompleted, m2, t0); err != nil {
+			if err := e.store.Commit(e.ctx, "run-a", Record{Job: job, Status: labeling.StatusCompleted, ModifiedAt: m2, AlertedAt: t0}); err != nil {
 				e.t.Fatalf("Commit: %v", err)
 			}
 			// TTL is in whole seconds; the sub-second part is cut.
 			wantExpiry("Completed", t0.Add(retention+time.Second))
-			rec = e.save(e.mustLoad(job), labeling.StatusStopping, m2) // not a real move; the store does not judge
+			rec = e.move(e.mustLoad(job), labeling.StatusStopping, m2) // not a real move; the store does not judge
 			wantExpiry("Stopping again", time.Time{})
-			e.save(rec, labeling.StatusStopped, m2)
+			e.move(rec, labeling.StatusStopped, m2)
 			wantExpiry("Stopped", t0.Add(retention+time.Second))
 		}},
 	}
@@ -428,7 +572,7 @@ func testStore(t *testing.T, open opener, flaw racy) {
 		c := testenv.NewClock(t0)
 		store, _ := open(t, c.Now)
 		e := env{t: t, ctx: context.Background(), store: store, clock: c}
-		existing := e.save(Record{Job: "job-2"}, labeling.StatusInProgress, m1)
+		existing := e.move(Record{Job: "job-2"}, labeling.StatusInProgress, m1)
 		for _, prev := range []Record{{Job: job}, existing} {
 			const runs = 8
 			errs := make(chan error, runs)

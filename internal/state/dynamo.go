@@ -36,6 +36,8 @@ const (
 	attrLeaseTarget = "leaseTarget" // S: labeling.Status
 	attrLeaseUntil  = "leaseUntil"  // N: epoch millis
 	attrExpiresAt   = "expiresAt"   // N: epoch seconds; the table's TTL attribute
+	attrCard        = "card"        // M: cardItem; absent when the job has no card
+	attrProgress    = "progress"    // M: progressItem; absent when Progress is zero
 	attrCursor      = "cursor"      // N: epoch millis, on the cursor item only
 	attrSeen        = "seen"        // M: job name -> {t: N epoch millis, s: S status}, on the cursor item only; absent when empty
 
@@ -87,6 +89,62 @@ type dynamoItem struct {
 	LeaseOwner  string `dynamodbav:"leaseOwner"`
 	LeaseTarget string `dynamodbav:"leaseTarget"`
 	LeaseUntil  int64  `dynamodbav:"leaseUntil"`
+
+	Card     *cardItem     `dynamodbav:"card"`
+	Progress *progressItem `dynamodbav:"progress"`
+}
+
+// cardItem is Record.Card as stored. Its attribute names are short, as are
+// the nested ones of progressItem, because every load of a job reads them and
+// an item's size counts its names.
+type cardItem struct {
+	Channel string `dynamodbav:"c"`           // S
+	TS      string `dynamodbav:"t"`           // S
+	Shown   string `dynamodbav:"f,omitempty"` // S: the fingerprint; absent when empty
+}
+
+// progressItem is Record.Progress as stored. Each part is absent when zero:
+// an absent attribute reads back as zero, and most jobs have few parts set.
+type progressItem struct {
+	Total        int   `dynamodbav:"t,omitempty"`  // N: Counters.Total
+	Human        int   `dynamodbav:"h,omitempty"`  // N: Counters.Human
+	Machine      int   `dynamodbav:"m,omitempty"`  // N: Counters.Machine
+	Failed       int   `dynamodbav:"f,omitempty"`  // N: Counters.Failed
+	Unlabeled    int   `dynamodbav:"u,omitempty"`  // N: Counters.Unlabeled
+	MovedAt      int64 `dynamodbav:"mv,omitempty"` // N: epoch millis
+	Milestone    int   `dynamodbav:"ms,omitempty"` // N: percent
+	Stuck        bool  `dynamodbav:"st,omitempty"` // BOOL
+	FailedWarned bool  `dynamodbav:"fw,omitempty"` // BOOL
+}
+
+func newProgressItem(p Progress) progressItem {
+	return progressItem{
+		Total:        p.Counters.Total,
+		Human:        p.Counters.Human,
+		Machine:      p.Counters.Machine,
+		Failed:       p.Counters.Failed,
+		Unlabeled:    p.Counters.Unlabeled,
+		MovedAt:      millis(p.MovedAt),
+		Milestone:    p.Milestone,
+		Stuck:        p.Stuck,
+		FailedWarned: p.FailedWarned,
+	}
+}
+
+func (it progressItem) progress() Progress {
+	return Progress{
+		Counters: labeling.Counters{
+			Total:     it.Total,
+			Human:     it.Human,
+			Machine:   it.Machine,
+			Failed:    it.Failed,
+			Unlabeled: it.Unlabeled,
+		},
+		MovedAt:      fromMillis(it.MovedAt),
+		Milestone:    it.Milestone,
+		Stuck:        it.Stuck,
+		FailedWarned: it.FailedWarned,
+	}
 }
 
 func (it dynamoItem) record() Record {
@@ -99,6 +157,12 @@ func (it dynamoItem) record() Record {
 	}
 	if it.LeaseOwner != "" {
 		rec.Lease = &Lease{Owner: it.LeaseOwner, Target: labeling.Status(it.LeaseTarget), Until: fromMillis(it.LeaseUntil)}
+	}
+	if it.Card != nil {
+		rec.Card = &Card{Channel: it.Card.Channel, TS: it.Card.TS, Shown: it.Card.Shown}
+	}
+	if it.Progress != nil {
+		rec.Progress = it.Progress.progress()
 	}
 	return rec
 }
@@ -237,21 +301,23 @@ func (s *DynamoStore) Load(ctx context.Context, jobs []string) (map[string]Recor
 	}
 }
 
-// Save writes status as of modifiedAt without an alert, dropping an expired
-// lease.
-func (s *DynamoStore) Save(ctx context.Context, prev Record, status labeling.Status, modifiedAt time.Time) error {
+// Save writes next, which needed no Slack message, dropping an expired lease.
+func (s *DynamoStore) Save(ctx context.Context, prev, next Record) error {
 	op := fmt.Sprintf("save state of job %q", prev.Job)
 	if err := checkJob(prev.Job); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	if status == "" {
-		return fmt.Errorf("%s: empty status", op)
+	if next.Job != prev.Job {
+		return fmt.Errorf("%s: next state is of job %q", op, next.Job)
+	}
+	if err := checkNext(next); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
 	}
 	now := s.now()
-	update := expression.Set(expression.Name(attrStatus), expression.Value(string(status))).
-		Set(expression.Name(attrVersion), expression.Value(prev.Version+1))
-	update = setTime(update, attrModifiedAt, modifiedAt)
-	update = s.setExpiry(update, status, now)
+	update, err := s.setState(expression.Set(expression.Name(attrVersion), expression.Value(prev.Version+1)), next, now)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
 	update = removeLease(update)
 	cond := expression.And(versionIs(prev.Version), noLiveLease(now))
 	if err := s.update(ctx, prev.Job, update, cond); err != nil {
@@ -281,26 +347,25 @@ func (s *DynamoStore) Claim(ctx context.Context, prev Record, lease Lease) error
 	return nil
 }
 
-// Commit writes the alerted status and drops owner's lease, whether or not
-// it has expired, as long as no other run has claimed since.
-func (s *DynamoStore) Commit(ctx context.Context, job, owner string, status labeling.Status, modifiedAt, alertedAt time.Time) error {
-	op := fmt.Sprintf("commit alert for job %q", job)
-	if err := checkJob(job); err != nil {
+// Commit writes next and drops owner's lease, whether or not it has
+// expired, as long as no other run has claimed since.
+func (s *DynamoStore) Commit(ctx context.Context, owner string, next Record) error {
+	op := fmt.Sprintf("commit alert for job %q", next.Job)
+	if err := checkJob(next.Job); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	if status == "" {
-		return fmt.Errorf("%s: empty status", op)
+	if err := checkNext(next); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
 	}
 	if owner == "" {
 		return fmt.Errorf("%s: empty owner", op)
 	}
-	update := expression.Set(expression.Name(attrStatus), expression.Value(string(status))).
-		Set(expression.Name(attrVersion), expression.Name(attrVersion).Plus(expression.Value(1)))
-	update = setTime(update, attrModifiedAt, modifiedAt)
-	update = setTime(update, attrAlertedAt, alertedAt)
-	update = s.setExpiry(update, status, s.now())
+	update, err := s.setState(expression.Set(expression.Name(attrVersion), expression.Name(attrVersion).Plus(expression.Value(1))), next, s.now())
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
 	update = removeLease(update)
-	if err := s.update(ctx, job, update, ownedBy(owner)); err != nil {
+	if err := s.update(ctx, next.Job, update, ownedBy(owner)); err != nil {
 		return s.fail(op, err)
 	}
 	return nil
@@ -361,6 +426,37 @@ func (s *DynamoStore) setExpiry(update expression.UpdateBuilder, status labeling
 		return update.Remove(expression.Name(attrExpiresAt))
 	}
 	return update.Set(expression.Name(attrExpiresAt), expression.Value(at.Unix()))
+}
+
+// setState adds to update what Save and Commit write of next: the status,
+// both times, the card, the progress and the TTL. A part that is zero in
+// next is removed, so the item ends up holding exactly next's state, however
+// much more it held before.
+func (s *DynamoStore) setState(update expression.UpdateBuilder, next Record, now time.Time) (expression.UpdateBuilder, error) {
+	update = update.Set(expression.Name(attrStatus), expression.Value(string(next.Status)))
+	update = setTime(update, attrModifiedAt, next.ModifiedAt)
+	update = setTime(update, attrAlertedAt, next.AlertedAt)
+	update = s.setExpiry(update, next.Status, now)
+	if next.Card == nil {
+		update = update.Remove(expression.Name(attrCard))
+	} else {
+		card := cardItem{Channel: next.Card.Channel, TS: next.Card.TS, Shown: next.Card.Shown}
+		av, err := attributevalue.Marshal(card)
+		if err != nil {
+			return update, fmt.Errorf("encode card: %w", err)
+		}
+		update = update.Set(expression.Name(attrCard), expression.Value(av))
+	}
+	if next.Progress.zero() {
+		update = update.Remove(expression.Name(attrProgress))
+	} else {
+		av, err := attributevalue.Marshal(newProgressItem(next.Progress))
+		if err != nil {
+			return update, fmt.Errorf("encode progress: %w", err)
+		}
+		update = update.Set(expression.Name(attrProgress), expression.Value(av))
+	}
+	return update, nil
 }
 
 // setTime stores t as epoch millis; a zero t removes the attribute.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -71,9 +73,9 @@ func testDynamoStore(t *testing.T, server dynamoServer, client *dynamodb.Client)
 			"Cursor":        func() error { _, _, err := store.Cursor(ctx); return err }(),
 			"AdvanceCursor": store.AdvanceCursor(ctx, Cursor{At: t0}),
 			"Load":          func() error { _, err := store.Load(ctx, []string{"job-1"}); return err }(),
-			"Save":          store.Save(ctx, Record{Job: "job-1"}, labeling.StatusInProgress, t0),
+			"Save":          store.Save(ctx, Record{Job: "job-1"}, Record{Job: "job-1", Status: labeling.StatusInProgress, ModifiedAt: t0}),
 			"Claim":         store.Claim(ctx, Record{Job: "job-1"}, Lease{Owner: "run-a", Target: labeling.StatusCompleted, Until: t0}),
-			"Commit":        store.Commit(ctx, "job-1", "run-a", labeling.StatusCompleted, t0, t0),
+			"Commit":        store.Commit(ctx, "run-a", Record{Job: "job-1", Status: labeling.StatusCompleted, ModifiedAt: t0, AlertedAt: t0}),
 			"Release":       store.Release(ctx, "job-1", "run-a"),
 		}
 		for name, err := range calls {
@@ -128,6 +130,39 @@ func testDynamoStore(t *testing.T, server dynamoServer, client *dynamodb.Client)
 		}
 	})
 
+	// A job's item as stored, which the README documents and an operator
+	// reads in the console: the nested card and progress under short names,
+	// and no attribute for a part that is zero.
+	t.Run("item layout", func(t *testing.T) {
+		t.Parallel()
+		table := newTable(t, client)
+		ctx := context.Background()
+		store := NewDynamoStore(client, table, retention, func() time.Time { return t0 })
+		next := Record{Job: "job-1", Status: labeling.StatusInProgress, ModifiedAt: t0, AlertedAt: t0.Add(time.Second),
+			Card:     &Card{Channel: "C0123ABCD", TS: "1772366400.000100", Shown: "fp"},
+			Progress: Progress{Counters: labeling.Counters{Total: 40, Failed: 2}, MovedAt: t0, Stuck: true}}
+		if err := store.Save(ctx, Record{Job: "job-1"}, next); err != nil {
+			t.Fatal(err)
+		}
+		out, err := client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: key("job-1"), ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got map[string]any // numbers decode as float64
+		if err := attributevalue.UnmarshalMap(out.Item, &got); err != nil {
+			t.Fatal(err)
+		}
+		ms := float64(t0.UnixMilli())
+		want := map[string]any{
+			"pk": "job-1", "status": "InProgress", "modifiedAt": ms, "alertedAt": ms + 1000, "version": float64(1),
+			"card":     map[string]any{"c": "C0123ABCD", "t": "1772366400.000100", "f": "fp"},
+			"progress": map[string]any{"t": float64(40), "f": float64(2), "mv": ms, "st": true},
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("item:\n got %v\nwant %v", got, want)
+		}
+	})
+
 	t.Run("load", func(t *testing.T) {
 		t.Parallel()
 		table := newTable(t, client)
@@ -137,7 +172,7 @@ func testDynamoStore(t *testing.T, server dynamoServer, client *dynamodb.Client)
 		for i := range 10 {
 			name := fmt.Sprintf("job-%d", i)
 			names = append(names, name)
-			if err := seed.Save(ctx, Record{Job: name}, labeling.StatusInProgress, t0); err != nil {
+			if err := seed.Save(ctx, Record{Job: name}, Record{Job: name, Status: labeling.StatusInProgress, ModifiedAt: t0}); err != nil {
 				t.Fatal(err)
 			}
 		}

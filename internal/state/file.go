@@ -62,6 +62,28 @@ type fileRecord struct {
 	Version    int64           `json:"version"`
 	Lease      *fileLease      `json:"lease,omitempty"`
 	ExpiresAt  time.Time       `json:"expiresAt,omitzero"` // set while Status is terminal
+	Card       *fileCard       `json:"card,omitempty"`
+	Progress   *fileProgress   `json:"progress,omitempty"` // nil when Progress is zero
+}
+
+type fileCard struct {
+	Channel string `json:"channel"`
+	TS      string `json:"ts"`
+	Shown   string `json:"shown,omitempty"`
+}
+
+// fileProgress is Record.Progress with the file's own names, so that a
+// renamed field of labeling.Counters cannot silently change the format.
+type fileProgress struct {
+	Total        int       `json:"total,omitempty"`
+	Human        int       `json:"human,omitempty"`
+	Machine      int       `json:"machine,omitempty"`
+	Failed       int       `json:"failed,omitempty"`
+	Unlabeled    int       `json:"unlabeled,omitempty"`
+	MovedAt      time.Time `json:"movedAt,omitzero"`
+	Milestone    int       `json:"milestone,omitempty"`
+	Stuck        bool      `json:"stuck,omitempty"`
+	FailedWarned bool      `json:"failedWarned,omitempty"`
 }
 
 type fileLease struct {
@@ -74,6 +96,18 @@ func (r fileRecord) record(job string) Record {
 	rec := Record{Job: job, Status: r.Status, ModifiedAt: r.ModifiedAt, AlertedAt: r.AlertedAt, Version: r.Version}
 	if r.Lease != nil {
 		rec.Lease = &Lease{Owner: r.Lease.Owner, Target: r.Lease.Target, Until: r.Lease.Until}
+	}
+	if r.Card != nil {
+		rec.Card = &Card{Channel: r.Card.Channel, TS: r.Card.TS, Shown: r.Card.Shown}
+	}
+	if p := r.Progress; p != nil {
+		rec.Progress = Progress{
+			Counters:     labeling.Counters{Total: p.Total, Human: p.Human, Machine: p.Machine, Failed: p.Failed, Unlabeled: p.Unlabeled},
+			MovedAt:      p.MovedAt,
+			Milestone:    p.Milestone,
+			Stuck:        p.Stuck,
+			FailedWarned: p.FailedWarned,
+		}
 	}
 	return rec
 }
@@ -191,22 +225,20 @@ func (s *FileStore) Load(ctx context.Context, jobs []string) (map[string]Record,
 	return recs, nil
 }
 
-// Save writes status as of modifiedAt, dropping an expired lease.
-func (s *FileStore) Save(ctx context.Context, prev Record, status labeling.Status, modifiedAt time.Time) error {
+// Save writes next, dropping an expired lease.
+func (s *FileStore) Save(ctx context.Context, prev, next Record) error {
 	op := fmt.Sprintf("save state of job %q", prev.Job)
-	if status == "" {
-		return fmt.Errorf("%s: empty status", op)
+	if next.Job != prev.Job {
+		return fmt.Errorf("%s: next state is of job %q", op, next.Job)
+	}
+	if err := checkNext(next); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
 	}
 	return s.write(op, prev.Job, func(r fileRecord, now time.Time) (fileRecord, error) {
 		if r.Version != prev.Version || r.live(now) {
 			return r, ErrConflict
 		}
-		r.Status = status
-		r.ModifiedAt = fromMillis(millis(modifiedAt))
-		r.Version++
-		r.Lease = nil
-		r.ExpiresAt = expiry(status, now, s.retention)
-		return r, nil
+		return s.apply(r, next, now), nil
 	})
 }
 
@@ -227,28 +259,53 @@ func (s *FileStore) Claim(ctx context.Context, prev Record, lease Lease) error {
 	})
 }
 
-// Commit writes the alerted status and drops owner's lease, whether or not
-// it has expired, as long as no other run has claimed since.
-func (s *FileStore) Commit(ctx context.Context, job, owner string, status labeling.Status, modifiedAt, alertedAt time.Time) error {
-	op := fmt.Sprintf("commit alert for job %q", job)
-	if status == "" {
-		return fmt.Errorf("%s: empty status", op)
+// Commit writes next and drops owner's lease, whether or not it has
+// expired, as long as no other run has claimed since.
+func (s *FileStore) Commit(ctx context.Context, owner string, next Record) error {
+	op := fmt.Sprintf("commit alert for job %q", next.Job)
+	if err := checkNext(next); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
 	}
 	if owner == "" {
 		return fmt.Errorf("%s: empty owner", op)
 	}
-	return s.write(op, job, func(r fileRecord, now time.Time) (fileRecord, error) {
+	return s.write(op, next.Job, func(r fileRecord, now time.Time) (fileRecord, error) {
 		if r.Lease == nil || r.Lease.Owner != owner {
 			return r, ErrConflict
 		}
-		r.Status = status
-		r.ModifiedAt = fromMillis(millis(modifiedAt))
-		r.AlertedAt = fromMillis(millis(alertedAt))
-		r.Version++
-		r.Lease = nil
-		r.ExpiresAt = expiry(status, now, s.retention)
-		return r, nil
+		return s.apply(r, next, now), nil
 	})
+}
+
+// apply returns r after a Save or Commit of next at now: next's state in
+// place of r's, whatever r held, times cut to the millisecond as DynamoStore
+// keeps them, one version on, and no lease.
+func (s *FileStore) apply(r fileRecord, next Record, now time.Time) fileRecord {
+	r.Status = next.Status
+	r.ModifiedAt = fromMillis(millis(next.ModifiedAt))
+	r.AlertedAt = fromMillis(millis(next.AlertedAt))
+	r.Card = nil
+	if c := next.Card; c != nil {
+		r.Card = &fileCard{Channel: c.Channel, TS: c.TS, Shown: c.Shown}
+	}
+	r.Progress = nil
+	if p := next.Progress; !p.zero() {
+		r.Progress = &fileProgress{
+			Total:        p.Counters.Total,
+			Human:        p.Counters.Human,
+			Machine:      p.Counters.Machine,
+			Failed:       p.Counters.Failed,
+			Unlabeled:    p.Counters.Unlabeled,
+			MovedAt:      fromMillis(millis(p.MovedAt)),
+			Milestone:    p.Milestone,
+			Stuck:        p.Stuck,
+			FailedWarned: p.FailedWarned,
+		}
+	}
+	r.Version++
+	r.Lease = nil
+	r.ExpiresAt = expiry(next.Status, now, s.retention)
+	return r
 }
 
 // Release drops owner's lease and leaves the status as it was.

@@ -57,23 +57,30 @@ func TestFileStoreSurvivesReopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.json")
 	c := testenv.NewClock(t0)
 	first := openFile(t, path, c.Now)
-	if err := first.Save(ctx, Record{Job: "job-1"}, labeling.StatusCompleted, t0); err != nil {
+	if err := first.Save(ctx, Record{Job: "job-1"}, Record{Job: "job-1", Status: labeling.StatusCompleted, ModifiedAt: t0}); err != nil {
 		t.Fatal(err)
 	}
 	if err := first.Claim(ctx, Record{Job: "job-2"}, Lease{Owner: "run-a", Target: labeling.StatusFailed, Until: t0.Add(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	running := Record{Job: "job-3", Status: labeling.StatusInProgress, ModifiedAt: t0,
+		Card: &Card{Channel: "C0123ABCD", TS: "1772366400.000100", Shown: "fp"},
+		Progress: Progress{Counters: labeling.Counters{Total: 40, Human: 30, Machine: 10, Failed: 2, Unlabeled: 58},
+			MovedAt: t0.Add(-time.Hour), Milestone: 25, Stuck: true, FailedWarned: true}}
+	if err := first.Save(ctx, Record{Job: "job-3"}, running); err != nil {
 		t.Fatal(err)
 	}
 	cursor := Cursor{At: t0, Seen: map[string]Listing{"job-1": {ModifiedAt: t0, Status: labeling.StatusCompleted}}}
 	if err := first.AdvanceCursor(ctx, cursor); err != nil {
 		t.Fatal(err)
 	}
-	want, err := first.Load(ctx, []string{"job-1", "job-2"})
+	want, err := first.Load(ctx, []string{"job-1", "job-2", "job-3"})
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	second := openFile(t, path, c.Now)
-	got, err := second.Load(ctx, []string{"job-1", "job-2"})
+	got, err := second.Load(ctx, []string{"job-1", "job-2", "job-3"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +96,7 @@ func TestFileStoreSurvivesReopen(t *testing.T) {
 		wantCursor(t, cur, cursor)
 	}
 	// The reopened store continues the same records.
-	if err := second.Commit(ctx, "job-2", "run-a", labeling.StatusFailed, t0, t0); err != nil {
+	if err := second.Commit(ctx, "run-a", Record{Job: "job-2", Status: labeling.StatusFailed, ModifiedAt: t0, AlertedAt: t0}); err != nil {
 		t.Errorf("Commit after reopen: %v", err)
 	}
 }
@@ -144,7 +151,7 @@ func TestOpenFileCreatesNothing(t *testing.T) {
 		t.Fatalf("after OpenFile the directory holds %v (%v), want nothing", entries, err)
 	}
 
-	if err := store.Save(ctx, Record{Job: "job-1"}, labeling.StatusInProgress, t0); err != nil {
+	if err := store.Save(ctx, Record{Job: "job-1"}, Record{Job: "job-1", Status: labeling.StatusInProgress, ModifiedAt: t0}); err != nil {
 		t.Fatal(err)
 	}
 	if st := readStateFile(t, path); st.Jobs["job-1"].Status != labeling.StatusInProgress {
@@ -207,7 +214,7 @@ func TestFileStoreIgnoresLeftoverTempFile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "state.json")
 	store := openFile(t, path, nil)
-	if err := store.Save(ctx, Record{Job: "job-1"}, labeling.StatusInProgress, t0); err != nil {
+	if err := store.Save(ctx, Record{Job: "job-1"}, Record{Job: "job-1", Status: labeling.StatusInProgress, ModifiedAt: t0}); err != nil {
 		t.Fatal(err)
 	}
 	leftover := filepath.Join(dir, ".state.json.12345.tmp")
@@ -220,7 +227,7 @@ func TestFileStoreIgnoresLeftoverTempFile(t *testing.T) {
 	if !ok || rec.Status != labeling.StatusInProgress {
 		t.Fatalf("after reopen: %s, %v; want the saved record", fmtRecord(rec), ok)
 	}
-	if err := store.Save(ctx, rec, labeling.StatusCompleted, t0); err != nil {
+	if err := store.Save(ctx, rec, moved(rec, labeling.StatusCompleted, t0)); err != nil {
 		t.Fatalf("Save after reopen: %v", err)
 	}
 	if st := readStateFile(t, path); st.Jobs["job-1"].Status != labeling.StatusCompleted {
@@ -244,7 +251,7 @@ func TestFileStoreFailedWriteKeepsState(t *testing.T) {
 	}
 	store := openFile(t, filepath.Join(dir, "state.json"), nil)
 	e := env{t: t, ctx: ctx, store: store}
-	saved := e.save(Record{Job: "job-1"}, labeling.StatusInProgress, t0)
+	saved := e.move(Record{Job: "job-1"}, labeling.StatusInProgress, t0)
 	if err := store.AdvanceCursor(ctx, Cursor{At: t0}); err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +259,7 @@ func TestFileStoreFailedWriteKeepsState(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	if err := store.Save(ctx, saved, labeling.StatusCompleted, t0); err == nil || errors.Is(err, ErrConflict) {
+	if err := store.Save(ctx, saved, moved(saved, labeling.StatusCompleted, t0)); err == nil || errors.Is(err, ErrConflict) {
 		t.Errorf("Save: got %v, want a write error", err)
 	}
 	wantRecord(t, e.mustLoad("job-1"), saved)
@@ -277,11 +284,11 @@ func TestFileStoreDropsExpiredRecords(t *testing.T) {
 	c := testenv.NewClock(t0)
 	store := openFile(t, path, c.Now)
 	e := env{t: t, ctx: ctx, store: store, clock: c}
-	e.save(Record{Job: "done"}, labeling.StatusCompleted, t0)
-	e.save(Record{Job: "running"}, labeling.StatusInProgress, t0)
+	e.move(Record{Job: "done"}, labeling.StatusCompleted, t0)
+	e.move(Record{Job: "running"}, labeling.StatusInProgress, t0)
 
 	c.Advance(retention)
-	e.save(Record{Job: "other"}, labeling.StatusInProgress, t0)
+	e.move(Record{Job: "other"}, labeling.StatusInProgress, t0)
 	for _, store := range []Store{store, openFile(t, path, c.Now)} {
 		recs, err := store.Load(ctx, []string{"done", "running", "other"})
 		if err != nil {
@@ -302,7 +309,7 @@ func TestFileStoreReplacesFileWhole(t *testing.T) {
 	path := filepath.Join(dir, "state.json")
 	store := openFile(t, path, nil)
 	e := env{t: t, ctx: ctx, store: store}
-	rec := e.save(Record{Job: "job-1"}, labeling.StatusInProgress, t0)
+	rec := e.move(Record{Job: "job-1"}, labeling.StatusInProgress, t0)
 
 	old, err := os.Open(path)
 	if err != nil {
@@ -318,7 +325,7 @@ func TestFileStoreReplacesFileWhole(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	e.save(rec, labeling.StatusCompleted, t0.Add(time.Minute))
+	e.move(rec, labeling.StatusCompleted, t0.Add(time.Minute))
 	newInfo, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)

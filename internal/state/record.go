@@ -86,6 +86,25 @@ func checkCursor(c Cursor) (Cursor, error) {
 	return kept, nil
 }
 
+// checkNext rejects a next state that Save or Commit must not write: one
+// without a status (a record's status is only ever one a listing showed),
+// or a card that no later edit could find.
+func checkNext(next Record) error {
+	if next.Status == "" {
+		return errors.New("empty status")
+	}
+	if c := next.Card; c != nil && (c.Channel == "" || c.TS == "") {
+		return fmt.Errorf("card without a channel or ts (%q, %q)", c.Channel, c.TS)
+	}
+	return nil
+}
+
+// zero reports whether p says nothing, which both stores keep as no
+// progress at all rather than as an empty one.
+func (p Progress) zero() bool {
+	return p.Counters == (labeling.Counters{}) && p.MovedAt.IsZero() && p.Milestone == 0 && !p.Stuck && !p.FailedWarned
+}
+
 // checkLease rejects a lease that no Commit or Release could match.
 func checkLease(l Lease) error {
 	if l.Owner == "" {

@@ -28,6 +28,29 @@ type Record struct {
 	// write is conditional on the version the writer read.
 	Version int64
 	Lease   *Lease // a claim on an alert being sent, or nil
+	// Card is the job's living Slack message, nil when none was posted.
+	Card *Card
+	// Progress is what labelwatch has told about the job while it ran.
+	Progress Progress
+}
+
+// Card is where a job's living Slack message is, and what it shows. Channel
+// and TS are what Slack answered when the message was posted: an edit of the
+// message needs both.
+type Card struct {
+	Channel, TS string
+	Shown       string // the fingerprint of what the card shows now
+}
+
+// Progress is what labelwatch saw and said of an unfinished job. It is kept
+// so that a run can tell a stall from progress, and announces each milestone
+// and warning once, not once a run.
+type Progress struct {
+	Counters     labeling.Counters // as last seen
+	MovedAt      time.Time         // when Counters were first seen as they are; zero when not tracked
+	Milestone    int               // the highest progress milestone (percent) announced; 0 none
+	Stuck        bool              // a stuck warning went out for the stall that began at MovedAt
+	FailedWarned bool              // the failed-objects warning went out
 }
 
 // Lease is a run's claim on sending one alert. Until it expires no other run
@@ -84,6 +107,13 @@ const MaxSeen = 2000
 // Store is what the watch cycle needs from persistent state. Every write is
 // conditional: it returns ErrConflict (wrapped) and changes nothing when the
 // record's Version is no longer the one in prev.
+//
+// Save and Commit write the whole state a record carries, from next: Job,
+// Status, ModifiedAt, AlertedAt, Card and Progress, each exactly as given, so
+// a zero time, a nil Card or a zero Progress removes what was stored. (The
+// store owns Version and Lease; theirs in next are ignored.) A caller that
+// changes one part passes the record it read with that part changed. Times
+// are kept to the millisecond.
 type Store interface {
 	// Cursor returns the cursor the last complete cycle left; ok is false
 	// before the first complete cycle.
@@ -96,17 +126,17 @@ type Store interface {
 	// Load returns the records of up to MaxBatch jobs in one round trip (plus
 	// retries of unprocessed keys). Jobs with no record are absent from the map.
 	Load(ctx context.Context, jobs []string) (map[string]Record, error)
-	// Save records a status change that needs no alert. It drops any
-	// expired lease, and fails with ErrConflict when the record changed or
-	// a live lease is held.
-	Save(ctx context.Context, prev Record, status labeling.Status, modifiedAt time.Time) error
+	// Save writes next, a change that needs no Slack message, over prev. It
+	// drops any expired lease, and fails with ErrConflict when the record
+	// changed or a live lease is held. next.Job must be prev.Job.
+	Save(ctx context.Context, prev, next Record) error
 	// Claim takes a lease on alerting prev.Job's move to lease.Target. It
 	// fails with ErrConflict when the record changed or a live lease is held.
 	Claim(ctx context.Context, prev Record, lease Lease) error
-	// Commit records the alerted status once Slack accepted the alert and
-	// drops the lease. It fails with ErrConflict unless the lease is still
+	// Commit writes next once Slack accepted what was sent for it, and drops
+	// the lease. It fails with ErrConflict unless the lease is still
 	// owner's; an expired lease nobody else has claimed since still is.
-	Commit(ctx context.Context, job, owner string, status labeling.Status, modifiedAt, alertedAt time.Time) error
+	Commit(ctx context.Context, owner string, next Record) error
 	// Release drops owner's lease without changing the status, so the alert
 	// stays pending for the next try. Like Commit, it fails with ErrConflict
 	// unless the lease is still owner's.

@@ -43,19 +43,24 @@ func SlackSecrets() []string {
 }
 
 // Slack is a local Slack for tests. It serves both ways to post: an incoming
-// webhook (WebhookURL) and the Web API's chat.postMessage (APIURL, with
-// SlackToken and SlackChannel), and answers as Slack does: the webhook 200
-// "ok", 400 "invalid_payload" for a body that is no message, 404
+// webhook (WebhookURL) and the Web API's chat.postMessage and chat.update
+// (APIURL, with SlackToken and SlackChannel), and answers as Slack does: the
+// webhook 200 "ok", 400 "invalid_payload" for a body that is no message, 404
 // "no_service" on another path; the Web API HTTP 200 with JSON, ok true with
 // the channel and the message's ts, or ok false with invalid_auth for another
 // token, channel_not_found for another channel, no_text, invalid_blocks.
-// It refuses a message too big as Slack does (SlackMaxBlocks,
-// SlackMaxBlockText): the Web API with ok false and invalid_blocks or
-// msg_blocks_too_long, the webhook with 400 "invalid_blocks".
+// chat.postMessage takes thread_ts and reply_broadcast, and answers
+// thread_not_found for a thread_ts that is no message in the channel (never
+// posted, or deleted: see Delete); chat.update answers message_not_found for
+// a ts that is no message in the channel. Both refuse a message too big as
+// Slack does (SlackMaxBlocks, SlackMaxBlockText): ok false and
+// invalid_blocks or msg_blocks_too_long; the webhook answers 400
+// "invalid_blocks".
 //
-// It records every message it takes and counts every request, and on demand
-// answers late (SetLatency) or shows faults (FailNext). Its methods are safe
-// to call while it serves requests.
+// It records every message it takes, as it stands after any edits, every
+// call that changed something (Calls), and counts every request; on demand
+// it answers late (SetLatency) or shows faults (FailNext), for every method
+// alike. Its methods are safe to call while it serves requests.
 type Slack struct {
 	URL string // the base URL: the webhook is URL+SlackHookPath, the Web API URL+"/api/"
 
@@ -69,20 +74,51 @@ type Slack struct {
 	faults   []SlackFault
 	requests int
 	messages []SlackMessage
+	calls    []SlackCall
+	posted   int // chat.postMessage calls taken, for the next ts
 }
 
-// SlackMessage is a message Slack took.
+// SlackMessage is a message Slack took, as it stands now: after a
+// chat.update, Text and Blocks are the latest ones.
 type SlackMessage struct {
 	Text    string
 	Blocks  []json.RawMessage // each block as sent
 	Channel string            // chat.postMessage's channel; "" from the webhook
 	TS      string            // chat.postMessage's answer: the message's ts
-	Raw     []byte            // the request body as sent
+	Raw     []byte            // the body of the request that posted it
+	// ThreadTS is the ts of the message this one replies under, "" for a
+	// message in the channel; Broadcast marks a reply shown in the channel
+	// too (reply_broadcast).
+	ThreadTS  string
+	Broadcast bool
+	// Edits counts the chat.update calls that changed the message.
+	Edits int
 	// Unacknowledged is set when a fault took the message and then kept
 	// the client from learning it (SlackFault.Post): a retry posts it
 	// again.
 	Unacknowledged bool
 }
+
+// SlackCall is one call Slack accepted and acted on: a post by webhook or
+// chat.postMessage, or a chat.update. Refused calls and faults that took
+// nothing are not calls.
+type SlackCall struct {
+	Method    string // "webhook", "chat.postMessage" or "chat.update"
+	Channel   string // "" for the webhook
+	TS        string // the message posted or updated; "" for the webhook
+	ThreadTS  string
+	Broadcast bool
+	Text      string
+	Blocks    []json.RawMessage
+	Raw       []byte // the request body as sent
+}
+
+// The methods a SlackCall names.
+const (
+	SlackWebhook     = "webhook"
+	SlackPostMessage = "chat.postMessage"
+	SlackUpdate      = "chat.update"
+)
 
 // SlackFault is how Slack answers one request instead of as Slack does. Of
 // Hold, Reset and Status, the first one set is shown.
@@ -160,11 +196,44 @@ func (s *Slack) Requests() int {
 	return s.requests
 }
 
-// Messages is every message Slack took, in the order it took them.
+// Messages is every message Slack took and still holds (see Delete), in the
+// order they were posted, each with its latest text and blocks.
 func (s *Slack) Messages() []SlackMessage {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.messages)
+}
+
+// Calls is every call Slack accepted, in the order it took them.
+func (s *Slack) Calls() []SlackCall {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.calls)
+}
+
+// Delete removes the message with ts, as a person deleting it in Slack
+// would: a later chat.update of it answers message_not_found, and a reply
+// under it thread_not_found. It reports whether there was such a message.
+func (s *Slack) Delete(ts string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := s.find("", ts)
+	if i < 0 {
+		return false
+	}
+	s.messages = slices.Delete(s.messages, i, i+1)
+	return true
+}
+
+// find is the index of the Web API message with ts (in channel, unless
+// channel is ""), or -1. s.mu must be held.
+func (s *Slack) find(channel, ts string) int {
+	if ts == "" {
+		return -1
+	}
+	return slices.IndexFunc(s.messages, func(m SlackMessage) bool {
+		return m.TS == ts && (channel == "" || m.Channel == channel)
+	})
 }
 
 // Settle waits until every request being handled is answered, but those a
@@ -220,26 +289,60 @@ func (s *Slack) serve(w http.ResponseWriter, r *http.Request) {
 		s.misbehave(w, r, f, done)
 		return
 	}
-	msg, refusal := read(r, body)
+	c, refusal := read(r, body)
 	if refusal != nil {
 		refusal(w)
 		return
 	}
-	msg.Raw, msg.Unacknowledged = body, f.misbehaves()
+	c.Raw = body
 	s.mu.Lock()
-	if msg.Channel != "" {
-		msg.TS = fmt.Sprintf("1700000000.%06d", len(s.messages)+1)
-	}
-	s.messages = append(s.messages, msg)
+	c, refusal = s.take(c, f.misbehaves())
 	s.mu.Unlock()
 	switch {
+	case refusal != nil:
+		refusal(w)
 	case f.misbehaves():
 		s.misbehave(w, r, f, done)
-	case msg.Channel != "":
-		apiAnswer(w, map[string]any{"ok": true, "channel": msg.Channel, "ts": msg.TS})
-	default:
+	case c.Method == SlackWebhook:
 		_, _ = io.WriteString(w, "ok")
+	default:
+		apiAnswer(w, map[string]any{"ok": true, "channel": c.Channel, "ts": c.TS})
 	}
+}
+
+// take carries out call c, which read found well formed: it posts or edits
+// the message and records the call, or refuses a ts that is no message.
+// unacknowledged marks a post the client will not learn of. s.mu must be
+// held.
+func (s *Slack) take(c SlackCall, unacknowledged bool) (SlackCall, func(http.ResponseWriter)) {
+	switch c.Method {
+	case SlackUpdate:
+		i := s.find(c.Channel, c.TS)
+		if i < 0 {
+			return c, apiError("message_not_found")
+		}
+		m := &s.messages[i]
+		m.Text, m.Edits = c.Text, m.Edits+1
+		if c.Blocks != nil {
+			// Without blocks, Slack keeps the ones the message has; "[]"
+			// removes them.
+			m.Blocks = c.Blocks
+		}
+	case SlackPostMessage:
+		if c.ThreadTS != "" && s.find(c.Channel, c.ThreadTS) < 0 {
+			return c, apiError("thread_not_found")
+		}
+		s.posted++
+		c.TS = fmt.Sprintf("1700000000.%06d", s.posted*100)
+		fallthrough
+	default:
+		s.messages = append(s.messages, SlackMessage{
+			Text: c.Text, Blocks: c.Blocks, Channel: c.Channel, TS: c.TS, Raw: c.Raw,
+			ThreadTS: c.ThreadTS, Broadcast: c.Broadcast, Unacknowledged: unacknowledged,
+		})
+	}
+	s.calls = append(s.calls, c)
+	return c, nil
 }
 
 // misbehave answers r as f says; done ends the request for Settle.
@@ -261,9 +364,9 @@ func (s *Slack) misbehave(w http.ResponseWriter, r *http.Request, f SlackFault, 
 	}
 }
 
-// read reads the message a request posts, as Slack does; for a request
-// Slack refuses, it returns refusal, which writes Slack's answer.
-func read(r *http.Request, body []byte) (msg SlackMessage, refusal func(http.ResponseWriter)) {
+// read reads the call a request makes, as Slack does; for a request Slack
+// refuses, it returns refusal, which writes Slack's answer.
+func read(r *http.Request, body []byte) (c SlackCall, refusal func(http.ResponseWriter)) {
 	switch {
 	case r.Method == http.MethodPost && r.URL.Path == SlackHookPath:
 		var m struct {
@@ -271,39 +374,44 @@ func read(r *http.Request, body []byte) (msg SlackMessage, refusal func(http.Res
 			Blocks []json.RawMessage `json:"blocks"`
 		}
 		if json.Unmarshal(body, &m) != nil || (m.Text == "" && len(m.Blocks) == 0) {
-			return msg, func(w http.ResponseWriter) {
+			return c, func(w http.ResponseWriter) {
 				w.WriteHeader(http.StatusBadRequest)
 				_, _ = io.WriteString(w, "invalid_payload")
 			}
 		}
-		msg.Text, msg.Blocks = m.Text, m.Blocks
+		c.Method, c.Text, c.Blocks = SlackWebhook, m.Text, m.Blocks
 		if code := tooBig(m.Blocks); code != "" {
 			// A webhook answers a message it refuses with 400 and a word;
 			// for blocks that is invalid_blocks, whatever the cause.
-			return msg, func(w http.ResponseWriter) {
+			return c, func(w http.ResponseWriter) {
 				w.WriteHeader(http.StatusBadRequest)
 				_, _ = io.WriteString(w, "invalid_blocks")
 			}
 		}
-		return msg, nil
-	case r.URL.Path == "/api/chat.postMessage":
-		return readPostMessage(r, body)
+		return c, nil
+	case r.URL.Path == "/api/"+SlackPostMessage:
+		return readAPICall(r, body, SlackPostMessage)
+	case r.URL.Path == "/api/"+SlackUpdate:
+		return readAPICall(r, body, SlackUpdate)
 	case strings.HasPrefix(r.URL.Path, "/api/"):
-		return msg, apiError("unknown_method")
+		return c, apiError("unknown_method")
 	default:
-		return msg, func(w http.ResponseWriter) {
+		return c, func(w http.ResponseWriter) {
 			w.WriteHeader(http.StatusNotFound)
 			_, _ = io.WriteString(w, "no_service")
 		}
 	}
 }
 
-// readPostMessage reads a chat.postMessage call: a form with the token (or
-// an Authorization header), the channel, the text and the blocks as JSON.
-func readPostMessage(r *http.Request, body []byte) (msg SlackMessage, refusal func(http.ResponseWriter)) {
+// readAPICall reads a chat.postMessage or chat.update call as slack-go
+// sends it: a form with the token (or an Authorization header), the
+// channel, the text and the blocks as JSON; a thread_ts and reply_broadcast
+// for a reply, the ts of the message to change for an update. Blocks is nil
+// when the form has none, and empty for "[]".
+func readAPICall(r *http.Request, body []byte, method string) (c SlackCall, refusal func(http.ResponseWriter)) {
 	form, err := url.ParseQuery(string(body))
 	if err != nil {
-		return msg, apiError("invalid_form_data")
+		return c, apiError("invalid_form_data")
 	}
 	token := form.Get("token")
 	if bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
@@ -311,21 +419,32 @@ func readPostMessage(r *http.Request, body []byte) (msg SlackMessage, refusal fu
 	}
 	switch {
 	case token != SlackToken:
-		return msg, apiError("invalid_auth")
+		return c, apiError("invalid_auth")
 	case form.Get("channel") != SlackChannel:
-		return msg, apiError("channel_not_found")
+		return c, apiError("channel_not_found")
 	}
-	msg.Channel, msg.Text = SlackChannel, form.Get("text")
-	if b := form.Get("blocks"); b != "" && json.Unmarshal([]byte(b), &msg.Blocks) != nil {
-		return msg, apiError("invalid_blocks")
+	c.Method, c.Channel, c.Text = method, SlackChannel, form.Get("text")
+	if method == SlackUpdate {
+		if c.TS = form.Get("ts"); c.TS == "" {
+			return c, apiError("message_not_found")
+		}
+	} else {
+		c.ThreadTS = form.Get("thread_ts")
+		c.Broadcast = c.ThreadTS != "" && form.Get("reply_broadcast") == "true"
 	}
-	if msg.Text == "" && len(msg.Blocks) == 0 {
-		return msg, apiError("no_text")
+	if form.Has("blocks") {
+		c.Blocks = []json.RawMessage{}
+		if json.Unmarshal([]byte(form.Get("blocks")), &c.Blocks) != nil {
+			return c, apiError("invalid_blocks")
+		}
 	}
-	if code := tooBig(msg.Blocks); code != "" {
-		return msg, apiError(code)
+	if c.Text == "" && len(c.Blocks) == 0 {
+		return c, apiError("no_text")
 	}
-	return msg, nil
+	if code := tooBig(c.Blocks); code != "" {
+		return c, apiError(code)
+	}
+	return c, nil
 }
 
 // tooBig is the Web API's error for blocks Slack refuses for their size,

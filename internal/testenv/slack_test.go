@@ -270,3 +270,180 @@ func TestSlackRefusesMessagesTooBig(t *testing.T) {
 		t.Errorf("a long text without blocks: %d %q, want it taken", status, answer)
 	}
 }
+
+// section is a one-block message body of text, as Block Kit.
+func section(text string) slackapi.Block {
+	return slackapi.NewSectionBlock(slackapi.NewTextBlockObject(slackapi.MarkdownType, text, false, false), nil, nil)
+}
+
+func TestSlackThreadsAndUpdates(t *testing.T) {
+	s := NewSlack(t)
+	ctx := t.Context()
+	api := slackapi.New(SlackToken, slackapi.OptionAPIURL(s.APIURL()))
+
+	_, card, err := api.PostMessageContext(ctx, SlackChannel, slackapi.MsgOptionText("card v1", false), slackapi.MsgOptionBlocks(section("v1")))
+	if err != nil {
+		t.Fatalf("post card: %v", err)
+	}
+	_, reply, err := api.PostMessageContext(ctx, SlackChannel, slackapi.MsgOptionText("half done", false), slackapi.MsgOptionTS(card))
+	if err != nil {
+		t.Fatalf("reply: %v", err)
+	}
+	_, loud, err := api.PostMessageContext(ctx, SlackChannel, slackapi.MsgOptionText("failed", false), slackapi.MsgOptionTS(card), slackapi.MsgOptionBroadcast())
+	if err != nil {
+		t.Fatalf("broadcast reply: %v", err)
+	}
+	if !(card < reply && reply < loud) {
+		t.Errorf("ts %q, %q, %q; want them unique and increasing", card, reply, loud)
+	}
+	for i, text := range []string{"card v2", "card v3"} {
+		ch, ts, _, err := api.UpdateMessageContext(ctx, SlackChannel, card, slackapi.MsgOptionText(text, false), slackapi.MsgOptionBlocks(section(text), section("more")))
+		if err != nil || ch != SlackChannel || ts != card {
+			t.Fatalf("update %d = %q, %q, %v; want %q, %q", i+1, ch, ts, err, SlackChannel, card)
+		}
+	}
+	// An update without blocks keeps them; with "[]" it removes them.
+	if _, _, _, err := api.UpdateMessageContext(ctx, SlackChannel, reply, slackapi.MsgOptionText("half done!", false)); err != nil {
+		t.Fatalf("update reply: %v", err)
+	}
+
+	msgs := s.Messages()
+	if len(msgs) != 3 {
+		t.Fatalf("%d messages, want 3: %+v", len(msgs), msgs)
+	}
+	if m := msgs[0]; m.TS != card || m.Text != "card v3" || len(m.Blocks) != 2 || !strings.Contains(string(m.Blocks[0]), "card v3") || m.Edits != 2 || m.ThreadTS != "" {
+		t.Errorf("card %+v, want its latest text and blocks and 2 edits", m)
+	}
+	if m := msgs[1]; m.TS != reply || m.ThreadTS != card || m.Broadcast || m.Text != "half done!" || m.Edits != 1 {
+		t.Errorf("reply %+v, want it in the card's thread, edited once", m)
+	}
+	if m := msgs[2]; m.TS != loud || m.ThreadTS != card || !m.Broadcast {
+		t.Errorf("broadcast reply %+v", m)
+	}
+
+	calls := s.Calls()
+	want := []SlackCall{
+		{Method: SlackPostMessage, Channel: SlackChannel, TS: card, Text: "card v1"},
+		{Method: SlackPostMessage, Channel: SlackChannel, TS: reply, ThreadTS: card, Text: "half done"},
+		{Method: SlackPostMessage, Channel: SlackChannel, TS: loud, ThreadTS: card, Broadcast: true, Text: "failed"},
+		{Method: SlackUpdate, Channel: SlackChannel, TS: card, Text: "card v2"},
+		{Method: SlackUpdate, Channel: SlackChannel, TS: card, Text: "card v3"},
+		{Method: SlackUpdate, Channel: SlackChannel, TS: reply, Text: "half done!"},
+	}
+	if len(calls) != len(want) {
+		t.Fatalf("%d calls, want %d: %+v", len(calls), len(want), calls)
+	}
+	for i, c := range calls {
+		w := want[i]
+		if c.Method != w.Method || c.Channel != w.Channel || c.TS != w.TS || c.ThreadTS != w.ThreadTS || c.Broadcast != w.Broadcast || c.Text != w.Text || len(c.Raw) == 0 {
+			t.Errorf("call %d = %+v, want %+v", i, c, w)
+		}
+	}
+	if len(calls[3].Blocks) != 2 || calls[5].Blocks != nil {
+		t.Errorf("update blocks %d and %v; want 2 and none", len(calls[3].Blocks), calls[5].Blocks)
+	}
+
+	if _, _, _, err := api.UpdateMessageContext(ctx, SlackChannel, card, slackapi.MsgOptionText("card v4", false), slackapi.MsgOptionBlocks()); err != nil {
+		t.Fatalf("update to text only: %v", err)
+	}
+	if m := s.Messages()[0]; len(m.Blocks) != 0 || m.Text != "card v4" {
+		t.Errorf("after an update with no blocks: %+v, want the blocks gone", m)
+	}
+}
+
+func TestSlackUpdateRefuses(t *testing.T) {
+	s := NewSlack(t)
+	ctx := t.Context()
+	api := slackapi.New(SlackToken, slackapi.OptionAPIURL(s.APIURL()))
+	_, card, err := api.PostMessageContext(ctx, SlackChannel, slackapi.MsgOptionText("card", false))
+	if err != nil {
+		t.Fatalf("post: %v", err)
+	}
+	_, gone, err := api.PostMessageContext(ctx, SlackChannel, slackapi.MsgOptionText("deleted soon", false))
+	if err != nil {
+		t.Fatalf("post: %v", err)
+	}
+	if !s.Delete(gone) || s.Delete(gone) {
+		t.Fatal("Delete of a posted message, then of it again, want true then false")
+	}
+	big := make([]slackapi.Block, SlackMaxBlocks+1)
+	for i := range big {
+		big[i] = section("x")
+	}
+	long := section(strings.Repeat("y", SlackMaxBlockText+1))
+	text := slackapi.MsgOptionText("new", false)
+	for _, tt := range []struct {
+		name string
+		call func() error
+		want string
+	}{
+		{"update of a deleted message", func() error {
+			_, _, _, err := api.UpdateMessageContext(ctx, SlackChannel, gone, text)
+			return err
+		}, "message_not_found"},
+		{"update of a ts never posted", func() error {
+			_, _, _, err := api.UpdateMessageContext(ctx, SlackChannel, "1600000000.000001", text)
+			return err
+		}, "message_not_found"},
+		{"reply under a deleted message", func() error {
+			_, _, err := api.PostMessageContext(ctx, SlackChannel, text, slackapi.MsgOptionTS(gone))
+			return err
+		}, "thread_not_found"},
+		{"update with too many blocks", func() error {
+			_, _, _, err := api.UpdateMessageContext(ctx, SlackChannel, card, text, slackapi.MsgOptionBlocks(big...))
+			return err
+		}, "invalid_blocks"},
+		{"update with too much text", func() error {
+			_, _, _, err := api.UpdateMessageContext(ctx, SlackChannel, card, text, slackapi.MsgOptionBlocks(long))
+			return err
+		}, "msg_blocks_too_long"},
+		{"update in another channel", func() error {
+			_, _, _, err := api.UpdateMessageContext(ctx, "C0OTHER", card, text)
+			return err
+		}, "channel_not_found"},
+		{"update with another token", func() error {
+			other := slackapi.New("test-revoked-token", slackapi.OptionAPIURL(s.APIURL()))
+			_, _, _, err := other.UpdateMessageContext(ctx, SlackChannel, card, text)
+			return err
+		}, "invalid_auth"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var api slackapi.SlackErrorResponse
+			if err := tt.call(); !errors.As(err, &api) || api.Err != tt.want {
+				t.Errorf("error %v, want %s", err, tt.want)
+			}
+		})
+	}
+	if m := s.Messages(); len(m) != 1 || m[0].Text != "card" || m[0].Edits != 0 {
+		t.Errorf("messages %+v, want the card alone and unchanged", m)
+	}
+	if n := len(s.Calls()); n != 2 {
+		t.Errorf("%d calls, want the 2 posts", n)
+	}
+}
+
+func TestSlackUpdateFaults(t *testing.T) {
+	s := NewSlack(t)
+	ctx := t.Context()
+	api := slackapi.New(SlackToken, slackapi.OptionAPIURL(s.APIURL()))
+	_, card, err := api.PostMessageContext(ctx, SlackChannel, slackapi.MsgOptionText("v1", false))
+	if err != nil {
+		t.Fatalf("post: %v", err)
+	}
+	s.FailNext(1, SlackRateLimit("2"))
+	_, _, _, err = api.UpdateMessageContext(ctx, SlackChannel, card, slackapi.MsgOptionText("v2", false))
+	var rate *slackapi.RateLimitedError
+	if !errors.As(err, &rate) || rate.RetryAfter != 2*time.Second {
+		t.Errorf("update under a rate limit: %v, want a RateLimitedError of 2s", err)
+	}
+	if m := s.Messages()[0]; m.Text != "v1" || m.Edits != 0 {
+		t.Errorf("the rate limit changed the message: %+v", m)
+	}
+	s.FailNext(1, SlackFault{Status: http.StatusInternalServerError, Post: true})
+	if _, _, _, err := api.UpdateMessageContext(ctx, SlackChannel, card, slackapi.MsgOptionText("v3", false)); err == nil {
+		t.Error("update under a 500 succeeded")
+	}
+	if m := s.Messages()[0]; m.Text != "v3" || m.Edits != 1 {
+		t.Errorf("a fault with Post did not take the update: %+v", m)
+	}
+}

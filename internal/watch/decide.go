@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/labelwatch/labelwatch/internal/labeling"
+	"github.com/labelwatch/labelwatch/internal/slack"
 	"github.com/labelwatch/labelwatch/internal/state"
 )
 
@@ -24,10 +25,30 @@ var verdictNames = [...]string{"unchanged", "stale", "contended", "baseline", "s
 
 func (v Verdict) String() string { return verdictNames[v] }
 
-// Rules are the transition rules of a cycle.
+// Rules are the transition rules of a cycle, and what it tells of jobs
+// still running.
 type Rules struct {
 	AlertOn  map[labeling.Status]bool
 	Lookback time.Duration // first run: how recent a finished job must be to alert
+
+	// Cards keeps one living Slack message per job: posted when a run
+	// first sees the job starting, edited as it moves, finished with its
+	// outcome as a reply in its thread.
+	Cards bool
+	// Milestones are the percents done (ascending) whose crossing is told.
+	Milestones []int
+	// StuckAfter is how long an InProgress job's counters may stand still
+	// before a warning; 0 never warns.
+	StuckAfter time.Duration
+	// FailedShare is the share of processed objects failed for good (0 to
+	// 1) above which a running job gets a warning; 0 never warns.
+	FailedShare float64
+}
+
+// watchesRunning reports whether the rules say anything about jobs that are
+// still running, so that a poll must also list the jobs in progress.
+func (r Rules) watchesRunning() bool {
+	return r.Cards || len(r.Milestones) > 0 || r.StuckAfter > 0 || r.FailedShare > 0
 }
 
 // Decide says what to do with job given its stored record. firstRun is true
@@ -84,4 +105,102 @@ func rank(s labeling.Status) int {
 	default:
 		return -1
 	}
+}
+
+// plan fills in what d needs beside its verdict: the record to store and,
+// under the card and progress rules, the card to post or edit and the
+// progress news to tell. firstRun and now are Decide's.
+func (r Rules) plan(d *due, firstRun bool, now time.Time) {
+	job, rec := d.job, d.rec
+	next := rec
+	next.Status, next.ModifiedAt = job.Status, later(rec.ModifiedAt, job.ModifiedAt)
+	next.Lease = nil
+	d.next = next
+	switch d.verdict {
+	case Stale, Contended:
+		return
+	case Alert:
+		d.next.Progress = state.Progress{}
+		d.card = r.Cards && rec.Card != nil
+		return
+	}
+	if job.Status.Terminal() || !r.watchesRunning() {
+		d.next.Progress = state.Progress{}
+		return
+	}
+	// A reading older than the record may show older counters: it is told
+	// nothing, so a card never goes back to an older state.
+	if d.verdict == Unchanged && job.ModifiedAt.Before(rec.ModifiedAt) {
+		d.next = rec
+		return
+	}
+
+	p := rec.Progress
+	tracked := !p.MovedAt.IsZero()
+	if !tracked || p.Counters != job.Counters {
+		p.Counters, p.MovedAt, p.Stuck = job.Counters, now, false
+	}
+	done := job.Counters.PercentDone()
+	crossed := 0
+	for _, m := range r.Milestones {
+		if done >= float64(m) {
+			crossed = m
+		}
+	}
+	if crossed > p.Milestone {
+		// A job seen for the first time shows how far it is on its card,
+		// or in its outcome: only a crossing seen happen is news.
+		if !firstRun && tracked {
+			d.notice.Milestone = crossed
+		}
+		p.Milestone = crossed
+	}
+	if r.StuckAfter > 0 && job.Status == labeling.StatusInProgress && tracked && !p.Stuck && now.Sub(p.MovedAt) >= r.StuckAfter {
+		if !firstRun {
+			d.notice.StuckFor = now.Sub(p.MovedAt)
+		}
+		p.Stuck = true
+	}
+	if processed := job.Counters.Total + job.Counters.Failed; r.FailedShare > 0 && !p.FailedWarned && processed > 0 {
+		if share := float64(job.Counters.Failed) / float64(processed); share > r.FailedShare {
+			if !firstRun {
+				d.notice.FailedShare = share
+			}
+			p.FailedWarned = true
+		}
+	}
+	d.next.Progress = p
+
+	switch {
+	case !r.Cards:
+	case rec.Card != nil:
+		d.card = slack.RenderCard(job).Fingerprint() != rec.Card.Shown
+	case rec.Status == "" && !firstRun && (job.Status == labeling.StatusInitializing || job.Status == labeling.StatusInProgress):
+		d.card = true
+	}
+}
+
+// speaks reports whether d sends anything to Slack.
+func (d due) speaks() bool {
+	return d.verdict == Alert || d.card || d.notice != (slack.Notice{})
+}
+
+// changes reports whether d's record differs from the stored one in more
+// than the modification time of a job whose status stayed: that alone is
+// not worth a write.
+func (d due) changes() bool {
+	a, b := d.rec, d.next
+	if a.Status != b.Status || a.Version == 0 {
+		return true
+	}
+	pa, pb := a.Progress, b.Progress
+	pa.MovedAt, pb.MovedAt = time.Time{}, time.Time{}
+	return !a.Progress.MovedAt.Equal(b.Progress.MovedAt) || pa != pb
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }

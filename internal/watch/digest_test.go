@@ -205,7 +205,7 @@ func TestDigestPartFails(t *testing.T) {
 // Slack, as a renderer with a bug would, and posts it with the real sender.
 type bloated struct{ *slack.Sender }
 
-func (b bloated) Send(ctx context.Context, m slack.Message) (bool, error) {
+func (b bloated) Send(ctx context.Context, m slack.Message) (slack.Posted, bool, error) {
 	if len(m.Blocks) > 0 {
 		m.Blocks = slices.Clone(m.Blocks)
 		for range 5 {

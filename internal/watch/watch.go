@@ -28,16 +28,20 @@ import (
 type Source interface {
 	// Modified lists the jobs modified after since, a page at a time.
 	Modified(ctx context.Context, since time.Time) iter.Seq2[[]labeling.Job, error]
+	// Running lists the jobs in progress, however long ago they were
+	// modified, a page at a time.
+	Running(ctx context.Context) iter.Seq2[[]labeling.Job, error]
 	// Describe reads one job. It fails with labeling.ErrNotFound when the
 	// job does not exist and labeling.ErrNotWatched when it is outside the
 	// filters.
 	Describe(ctx context.Context, name string) (labeling.Job, error)
 }
 
-// Notifier delivers one Slack message and says whether a failure is worth
-// retrying.
+// Notifier delivers one Slack message (a post, an edit or a reply, as the
+// message says), answers where Slack put it, and says whether a failure is
+// worth retrying.
 type Notifier interface {
-	Send(ctx context.Context, m slack.Message) (retry bool, err error)
+	Send(ctx context.Context, m slack.Message) (at slack.Posted, retry bool, err error)
 }
 
 // Clock is a Watcher's time: the time of state records and leases, and the
@@ -121,10 +125,12 @@ type Summary struct {
 	Advanced bool
 
 	// What Apply did with the jobs.
+	Running     int // jobs listed as in progress, for their cards and warnings; poll only
 	Transitions int // jobs whose status differs from the stored one
 	Recorded    int // transitions stored without an alert
 	Alerted     int // alerts Slack accepted and that are committed
-	Pending     int // alerts not delivered; retried by the next poll
+	Told        int // cards posted or edited and progress news told, committed
+	Pending     int // alerts and news not delivered; retried by the next poll
 	Contended   int // jobs another run holds or changed meanwhile
 	Stale       int // readings older than the stored state
 	Digest      bool
@@ -141,6 +147,9 @@ type due struct {
 	job     labeling.Job
 	rec     state.Record
 	verdict Verdict
+	next    state.Record // the record to store: at once when nothing is sent, else once Slack accepted it
+	card    bool         // post the job's card, or edit it when rec has one
+	notice  slack.Notice // progress news to tell
 }
 
 // Poll runs one scheduled cycle: it lists the jobs modified since the
@@ -168,10 +177,16 @@ func (w *Watcher) Poll(ctx context.Context) (Summary, error) {
 	// 2-5. List the jobs modified since then and apply them as pushed jobs
 	// are: their state is loaded a batch at a time while listing goes on,
 	// except for those listed as the cursor saw them, which are settled.
+	// Jobs in progress are listed too, however long ago they last changed,
+	// when the rules speak of them: a stalled job is not modified.
 	found := &listed{jobs: map[string]state.Listing{}}
-	applied, err := w.apply(ctx, work, found.changed(w.source, since, cursor), !seeded, start)
+	jobs := found.changed(w.source, since, cursor)
+	if seeded && w.opts.Rules.watchesRunning() {
+		jobs = then(jobs, found.inProgress(w.source))
+	}
+	applied, err := w.apply(ctx, work, jobs, !seeded, start)
 	sum = merge(sum, applied)
-	sum.Listed, sum.Known = found.listed, found.known
+	sum.Listed, sum.Known, sum.Running = found.listed, found.known, found.running
 	if err != nil && !errors.Is(err, ErrPending) {
 		return w.finish("poll", sum, start, err)
 	}
@@ -243,24 +258,31 @@ func (w *Watcher) apply(ctx, work context.Context, jobs feed, firstRun bool, now
 	if err != nil {
 		return sum, err
 	}
-	var silent, alerts []due
+	var silent, alerts, news []due
 	for _, d := range dues {
-		switch d.verdict {
-		case Stale:
+		switch {
+		case d.verdict == Stale:
 			sum.Stale++
 			w.log.Info("stale reading ignored", "job", d.job.Name, "read", d.job.Status, "stored", d.rec.Status)
-		case Contended:
+			continue
+		case d.verdict == Contended:
 			sum.Contended++
-		case Baseline, Silent:
-			silent = append(silent, d)
-		case Alert:
+			continue
+		case d.verdict == Alert:
 			alerts = append(alerts, d)
+		case d.speaks():
+			news = append(news, d)
+		case d.changes():
+			silent = append(silent, d)
+		}
+		if d.verdict != Unchanged {
+			sum.Transitions++
 		}
 	}
-	sum.Transitions = len(silent) + len(alerts)
+	news, silent = w.ration(news, silent)
 
-	// Record silent transitions and claim the alerts, together.
-	claimed, contended, err := w.recordAndClaim(work, silent, alerts, owner, now)
+	// Record what needs no message and claim what does, together.
+	claimed, contended, err := w.recordAndClaim(work, silent, append(alerts, news...), owner, now)
 	sum.Recorded = len(silent) - contended.silent
 	sum.Contended += contended.silent + contended.alerts
 	if err != nil {
@@ -269,21 +291,94 @@ func (w *Watcher) apply(ctx, work context.Context, jobs feed, firstRun bool, now
 		return sum, err
 	}
 
-	// Send, and commit each alert once Slack accepted it.
-	sum.Digest = len(claimed) > w.opts.DigestThreshold
-	sent, pending, failure := w.deliver(ctx, work, claimed, owner, sum.Digest)
-	sum.Alerted, sum.Pending = sent, pending
+	// Send, and commit each job once Slack accepted what was sent for it:
+	// the alerts first, then the news of jobs still running.
+	claimedAlerts, claimedNews := split(claimed)
+	sum.Digest = len(claimedAlerts) > w.opts.DigestThreshold
+	d := w.deliver(ctx, work, w.posts(claimedAlerts, claimedNews, sum.Digest), owner)
+	sum.Alerted, sum.Told, sum.Pending = d.alerted, d.told, d.pending
 	if sum.Pending > 0 {
 		// The first failure says why (invalid_auth, a timeout, ...), so the
 		// invocation's error is enough to act on without reading the logs.
-		return sum, fmt.Errorf("%d of %d alerts not delivered, retried next run: %w: %w", sum.Pending, len(alerts), ErrPending, failure)
+		return sum, fmt.Errorf("%d of %d jobs' messages not delivered, retried next run: %w: %w", sum.Pending, len(claimed), ErrPending, d.failure)
 	}
 	return sum, nil
 }
 
+// split separates claimed alerts from claimed news.
+func split(claimed []due) (alerts, news []due) {
+	for _, d := range claimed {
+		if d.verdict == Alert {
+			alerts = append(alerts, d)
+		} else {
+			news = append(news, d)
+		}
+	}
+	return alerts, news
+}
+
+// MaxNews is the most card posts and edits and progress messages one run
+// sends. Slack takes about 50 chat.update calls a minute (Web API tier 3);
+// a run on a one-minute schedule keeps well inside that, with room left for
+// the alerts. Jobs left over are told by a later run: the listing of jobs
+// in progress finds them again.
+const MaxNews = 20
+
+// cardEditPace is the least time between two card edits: chat.update is a
+// tier-3 method, about 50 calls a minute.
+const cardEditPace = 1200 * time.Millisecond
+
+// ration keeps the news one run can send. When more jobs than
+// DigestThreshold start in one run, none of them gets a card (their outcome
+// is alerted as any other's): a storm of cards would bury the channel. The
+// news of jobs in progress, which the next poll lists again, is limited to
+// MaxNews: progress news first, then the cards whose record is oldest, so
+// that every job's card is edited in turn; the others wait for a later run,
+// their record as it is. Every other piece of news is kept, so that the
+// cursor never moves past it untold.
+func (w *Watcher) ration(news, silent []due) (kept, quiet []due) {
+	fresh := 0
+	for _, d := range news {
+		if d.card && d.rec.Card == nil {
+			fresh++
+		}
+	}
+	if fresh > w.opts.DigestThreshold {
+		w.log.Info("too many jobs started at once for cards; their outcomes are alerted as usual", "jobs", fresh, "digest_threshold", w.opts.DigestThreshold)
+	}
+	var running []due
+	for _, d := range news {
+		if fresh > w.opts.DigestThreshold && d.card && d.rec.Card == nil {
+			d.card = false
+		}
+		switch {
+		case d.speaks() && d.job.Status == labeling.StatusInProgress:
+			running = append(running, d)
+		case d.speaks():
+			kept = append(kept, d)
+		case d.changes():
+			silent = append(silent, d)
+		}
+	}
+	slices.SortStableFunc(running, func(a, b due) int {
+		told := func(d due) int {
+			if d.notice != (slack.Notice{}) {
+				return 0
+			}
+			return 1
+		}
+		return cmp.Or(cmp.Compare(told(a), told(b)), a.rec.ModifiedAt.Compare(b.rec.ModifiedAt))
+	})
+	if len(running) > MaxNews {
+		w.log.Info("cards and progress news left for a later run", "jobs", len(running)-MaxNews, "most_per_run", MaxNews)
+		running = running[:MaxNews]
+	}
+	return append(kept, running...), silent
+}
+
 // merge adds what apply did to a poll's summary.
 func merge(poll, applied Summary) Summary {
-	poll.Transitions, poll.Recorded, poll.Alerted = applied.Transitions, applied.Recorded, applied.Alerted
+	poll.Transitions, poll.Recorded, poll.Alerted, poll.Told = applied.Transitions, applied.Recorded, applied.Alerted, applied.Told
 	poll.Pending, poll.Contended, poll.Stale, poll.Digest = applied.Pending, applied.Contended, applied.Stale, applied.Digest
 	return poll
 }
@@ -300,9 +395,10 @@ func (w *Watcher) workContext(ctx context.Context) (context.Context, context.Can
 
 // listed is what list found.
 type listed struct {
-	newest time.Time // the newest modification listed
-	listed int
-	known  int // jobs listed as the cursor saw them, decided without a read
+	newest  time.Time // the newest modification listed
+	listed  int
+	known   int // jobs listed as the cursor saw them, decided without a read
+	running int // jobs listed as in progress
 	// jobs is every job listed, as listed. A job listed twice, differently,
 	// has a zero Listing, which no cursor keeps: the cycle acts on one of
 	// the two listings only, so the next cycle reads the job again.
@@ -371,6 +467,41 @@ func (c *listed) changed(source Source, since time.Time, cursor state.Cursor) fe
 	}
 }
 
+// inProgress feeds the jobs source lists as in progress, and counts them.
+// They are not part of the cursor's listing: its window and Seen are the
+// modified jobs' only.
+func (c *listed) inProgress(source Source) feed {
+	return func(ctx context.Context) iter.Seq2[[]labeling.Job, error] {
+		return func(yield func([]labeling.Job, error) bool) {
+			for page, err := range source.Running(ctx) {
+				if err != nil {
+					yield(nil, fmt.Errorf("list jobs in progress: %w", err))
+					return
+				}
+				c.running += len(page)
+				if !yield(page, nil) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// then feeds a's jobs, then b's.
+func then(a, b feed) feed {
+	return func(ctx context.Context) iter.Seq2[[]labeling.Job, error] {
+		return func(yield func([]labeling.Job, error) bool) {
+			for _, f := range []feed{a, b} {
+				for page, err := range f(ctx) {
+					if !yield(page, err) || err != nil {
+						return
+					}
+				}
+			}
+		}
+	}
+}
+
 // decide loads the stored state of the jobs fed, MaxBatch at a time and
 // concurrently, while the feed goes on, and returns the jobs to act on,
 // sorted by name, one per job: a job read twice (it moved between list
@@ -397,8 +528,10 @@ func (w *Watcher) decide(ctx context.Context, jobs feed, firstRun bool, now time
 			for _, job := range batch {
 				rec := records[job.Name]
 				rec.Job = job.Name
-				if v := w.opts.Rules.Decide(job, rec, firstRun, now); v != Unchanged {
-					dues = append(dues, due{job: job, rec: rec, verdict: v})
+				d := due{job: job, rec: rec, verdict: w.opts.Rules.Decide(job, rec, firstRun, now)}
+				w.opts.Rules.plan(&d, firstRun, now)
+				if d.verdict != Unchanged || d.speaks() || d.changes() {
+					dues = append(dues, d)
 				}
 			}
 			return nil
@@ -445,7 +578,7 @@ func (w *Watcher) recordAndClaim(ctx context.Context, silent, alerts []due, owne
 	g.SetLimit(w.opts.Concurrency)
 	for _, d := range silent {
 		g.Go(func() error {
-			err := w.store.Save(gctx, d.rec, d.job.Status, d.job.ModifiedAt)
+			err := w.store.Save(gctx, d.rec, d.next)
 			if errors.Is(err, state.ErrConflict) {
 				mu.Lock()
 				lost.silent++
@@ -468,7 +601,7 @@ func (w *Watcher) recordAndClaim(ctx context.Context, silent, alerts []due, owne
 			switch {
 			case errors.Is(err, state.ErrConflict):
 				lost.alerts++
-				w.log.Info("alert claimed by another run", "job", d.job.Name, "status", d.job.Status)
+				w.log.Info("job claimed by another run", "job", d.job.Name, "status", d.job.Status)
 				return nil
 			case err != nil:
 				return err
@@ -493,60 +626,116 @@ func (w *Watcher) leaseUntil(ctx context.Context, now time.Time) time.Time {
 	return now.Add(15 * time.Minute)
 }
 
-// deliver sends the claimed alerts, one message each or, when digest is
-// set, as a digest of one or more messages, paced to Slack's rate, and
-// commits the alerts of each message once Slack accepted it: a digest that
-// fails part way leaves only the alerts of its unsent messages pending.
-// When Slack refuses a message itself (slack.ErrRejected: too long, invalid
-// blocks), its minimal text form goes out instead, so that no alert is
-// blocked for ever by a payload Slack will never take. It returns how many
-// alerts were committed and how many are pending, and the first failure
-// when some are.
-func (w *Watcher) deliver(ctx, work context.Context, claimed []due, owner string, digest bool) (sent, pending int, failure error) {
-	// Each message and the alerts it carries, each alert in exactly one.
-	type post struct {
-		msg  slack.Message
-		dues []due
-		what string // for errors: "alert for job …", "digest part k/n"
-	}
+// A post is one Slack message, or a job's card and what goes under it,
+// and the jobs it carries: each claimed job is in exactly one post.
+type post struct {
+	steps []step
+	dues  []due
+	what  string // for errors: "alert for job …", "digest part k/n"
+}
+
+// A step is one message of a post.
+type step struct {
+	msg  slack.Message
+	role role
+}
+
+type role int
+
+const (
+	alone     role = iota // a message of its own
+	cardStep              // the job's card: edited when it has one, else posted
+	replyStep             // a reply under the job's card, or a message of its own without one
+)
+
+// posts turns the claimed jobs into posts: the alerts one each or, when
+// digest is set, as a digest of one or more messages; then the news. A job
+// with a card gets its card edited and its alert or news as a reply in the
+// card's thread; a failure is broadcast to the channel too.
+func (w *Watcher) posts(alerts, news []due, digest bool) []post {
 	var posts []post
 	if digest {
-		byName := make(map[string]due, len(claimed))
-		alerts := make([]slack.Alert, len(claimed))
-		for i, d := range claimed {
+		byName := make(map[string]due, len(alerts))
+		all := make([]slack.Alert, len(alerts))
+		for i, d := range alerts {
 			byName[d.job.Name] = d
-			alerts[i] = slack.Alert{Job: d.job, Previous: d.rec.Status}
+			all[i] = slack.Alert{Job: d.job, Previous: d.rec.Status}
 		}
-		parts := slack.RenderDigest(alerts)
+		parts := slack.RenderDigest(all)
 		for k, p := range parts {
 			carried := make([]due, len(p.Alerts))
 			for i, a := range p.Alerts {
 				carried[i] = byName[a.Job.Name]
 			}
-			posts = append(posts, post{msg: p.Message, dues: carried, what: fmt.Sprintf("digest part %d/%d", k+1, len(parts))})
+			posts = append(posts, post{steps: []step{{msg: p.Message}}, dues: carried, what: fmt.Sprintf("digest part %d/%d", k+1, len(parts))})
 		}
-	} else {
-		for _, d := range claimed {
-			a := slack.Alert{Job: d.job, Previous: d.rec.Status}
-			msg := slack.RenderAlert(a)
-			if msg.Fallback == nil {
-				minimal := slack.AlertFallback(a)
-				msg.Fallback = &minimal
-			}
-			posts = append(posts, post{msg: msg, dues: []due{d}, what: fmt.Sprintf("alert for job %q", d.job.Name)})
-		}
+		alerts = nil
 	}
-
-	var next time.Time
-	// send posts m, paced after the post before; retry policy is the
-	// Retrier's.
-	send := func(m slack.Message) error {
-		if err := waitUntil(work, w.clock, next); err != nil {
-			return fmt.Errorf("stop sending: %w", err)
+	for _, d := range alerts {
+		a := slack.Alert{Job: d.job, Previous: d.rec.Status}
+		msg := slack.RenderAlert(a)
+		if msg.Fallback == nil {
+			minimal := slack.AlertFallback(a)
+			msg.Fallback = &minimal
 		}
-		next = w.clock.Now().Add(w.opts.Pace)
+		p := post{dues: []due{d}, what: fmt.Sprintf("alert for job %q", d.job.Name)}
+		if d.card {
+			msg.Broadcast = d.job.Status == labeling.StatusFailed
+			p.steps = []step{{msg: slack.RenderCard(d.job), role: cardStep}, {msg: msg, role: replyStep}}
+		} else {
+			p.steps = []step{{msg: msg}}
+		}
+		posts = append(posts, p)
+	}
+	for _, d := range news {
+		p := post{dues: []due{d}, what: fmt.Sprintf("news of job %q", d.job.Name)}
+		if d.card {
+			p.steps = append(p.steps, step{msg: slack.RenderCard(d.job), role: cardStep})
+		}
+		if d.notice != (slack.Notice{}) {
+			msg := slack.RenderNotice(d.job, d.notice)
+			// A warning is for the channel; a milestone stays in the thread.
+			msg.Broadcast = d.notice.StuckFor > 0 || d.notice.FailedShare > 0
+			p.steps = append(p.steps, step{msg: msg, role: replyStep})
+		}
+		posts = append(posts, p)
+	}
+	return posts
+}
+
+// delivery counts what deliver did.
+type delivery struct {
+	alerted, told, pending int
+	failure                error // the first, when some are pending
+}
+
+// deliver sends the posts in order, paced to Slack's rate, and commits the
+// jobs of each once Slack accepted every message of it: a digest that fails
+// part way leaves only the alerts of its unsent messages pending. When Slack
+// refuses a message itself (slack.ErrRejected: too long, invalid blocks),
+// its minimal text form goes out instead, so that no alert is blocked for
+// ever by a payload Slack will never take.
+func (w *Watcher) deliver(ctx, work context.Context, posts []post, owner string) delivery {
+	var (
+		out  delivery
+		next time.Time
+	)
+	// send sends m, paced after the message before; retry policy is the
+	// Retrier's.
+	send := func(m slack.Message) (slack.Posted, error) {
+		if err := waitUntil(work, w.clock, next); err != nil {
+			return slack.Posted{}, fmt.Errorf("stop sending: %w", err)
+		}
+		pace := w.opts.Pace
+		if m.Edit != (slack.Posted{}) {
+			pace = max(pace, cardEditPace)
+		}
+		next = w.clock.Now().Add(pace)
+		var at slack.Posted
 		err := w.opts.Retrier.Do(work, w.clock, func(ctx context.Context) (bool, error) {
-			return w.notifier.Send(ctx, m)
+			posted, retry, err := w.notifier.Send(ctx, m)
+			at = posted
+			return retry, err
 		})
 		// Slack asked for quiet: post nothing more to the channel before
 		// Retry-After has passed (and nothing more this run if that is
@@ -554,7 +743,7 @@ func (w *Watcher) deliver(ctx, work context.Context, claimed []due, owner string
 		if after, ok := retryAfter(err); ok {
 			next = w.clock.Now().Add(after)
 		}
-		return err
+		return at, err
 	}
 	for i, p := range posts {
 		if err := waitUntil(work, w.clock, next); err != nil {
@@ -563,74 +752,152 @@ func (w *Watcher) deliver(ctx, work context.Context, claimed []due, owner string
 				rest = append(rest, q.dues...)
 			}
 			w.releaseAll(ctx, rest, owner)
-			return sent, pending + len(rest), cmp.Or(failure, fmt.Errorf("stop sending: %w", err))
+			out.pending += len(rest)
+			out.failure = cmp.Or(out.failure, fmt.Errorf("stop sending: %w", err))
+			return out
 		}
-		err := send(p.msg)
-		minimal := false
-		if errors.Is(err, slack.ErrRejected) && p.msg.Fallback != nil {
-			refused := err
-			if err = send(*p.msg.Fallback); err == nil {
-				minimal = true
-				w.log.Warn("slack refused the message; its minimal form went out instead", "message", p.what, "jobs", len(p.dues), "error", refused)
-			} else {
-				err = fmt.Errorf("%w; minimal form: %w", refused, err)
-			}
-		}
+		card, minimal, err := w.speak(send, p)
 		for _, d := range p.dues {
-			if minimal {
-				w.log.Info("alert sent in minimal form", "job", d.job.Name, "status", d.job.Status, "previous", d.rec.Status)
-				continue
-			}
-			w.logDecision(d, err)
+			w.logDecision(d, minimal, err)
 		}
 		if err != nil {
 			w.releaseAll(ctx, p.dues, owner)
-			pending += len(p.dues)
-			failure = cmp.Or(failure, fmt.Errorf("send %s: %w", p.what, err))
+			out.pending += len(p.dues)
+			out.failure = cmp.Or(out.failure, fmt.Errorf("send %s: %w", p.what, err))
 			continue
 		}
-		s, pn, err := w.commitAll(ctx, p.dues, owner)
-		sent, pending, failure = sent+s, pending+pn, cmp.Or(failure, err)
+		dues := p.dues
+		if len(dues) == 1 && card != nil {
+			dues = []due{dues[0]}
+			dues[0].next.Card = card
+		}
+		c := w.commitAll(ctx, dues, owner)
+		out.alerted, out.told, out.pending = out.alerted+c.alerted, out.told+c.told, out.pending+c.pending
+		out.failure = cmp.Or(out.failure, c.failure)
 	}
-	return sent, pending, failure
+	return out
 }
 
-func (w *Watcher) logDecision(d due, err error) {
+// speak sends the steps of p in order and returns the job's card as it
+// now is (nil when it has none), and whether a message went out in its
+// minimal form. A card that can no longer be edited (deleted, too old) is
+// posted anew, and a reply whose card is gone goes to the channel.
+func (w *Watcher) speak(send func(slack.Message) (slack.Posted, error), p post) (card *state.Card, minimal bool, err error) {
+	if len(p.dues) == 1 && p.dues[0].rec.Card != nil {
+		c := *p.dues[0].rec.Card
+		card = &c
+	}
+	// once sends m, or its minimal form when Slack refuses m itself.
+	once := func(m slack.Message) (slack.Posted, error) {
+		at, err := send(m)
+		if !errors.Is(err, slack.ErrRejected) || m.Fallback == nil {
+			return at, err
+		}
+		refused := err
+		f := *m.Fallback
+		f.Edit, f.Thread, f.Broadcast = m.Edit, m.Thread, m.Broadcast
+		if at, err = send(f); err != nil {
+			return at, fmt.Errorf("%w; minimal form: %w", refused, err)
+		}
+		minimal = true
+		w.log.Warn("slack refused the message; its minimal form went out instead", "message", p.what, "jobs", len(p.dues), "error", refused)
+		return at, nil
+	}
+	for _, s := range p.steps {
+		m := s.msg
+		switch s.role {
+		case alone:
+			_, err = once(m)
+		case cardStep:
+			if card != nil {
+				m.Edit = slack.Posted{Channel: card.Channel, TS: card.TS}
+			}
+			at, err := once(m)
+			if errors.Is(err, slack.ErrNotEditable) {
+				w.log.Warn("card can no longer be edited; posting it anew", "job", p.dues[0].job.Name, "error", err)
+				m.Edit = slack.Posted{}
+				at, err = once(m)
+			}
+			if err != nil {
+				return card, minimal, err
+			}
+			card = nil
+			if at != (slack.Posted{}) {
+				card = &state.Card{Channel: at.Channel, TS: at.TS, Shown: s.msg.Fingerprint()}
+			}
+		case replyStep:
+			if card == nil {
+				m.Broadcast = false
+			} else {
+				m.Thread = slack.Posted{Channel: card.Channel, TS: card.TS}
+			}
+			_, err = once(m)
+			if errors.Is(err, slack.ErrNotEditable) {
+				m.Thread, m.Broadcast = slack.Posted{}, false
+				_, err = once(m)
+			}
+		}
+		if err != nil {
+			return card, minimal, err
+		}
+	}
+	return card, minimal, nil
+}
+
+func (w *Watcher) logDecision(d due, minimal bool, err error) {
 	log := w.log.With("job", d.job.Name, "status", d.job.Status, "previous", d.rec.Status)
-	if err != nil {
-		log.Error("alert not delivered; pending for the next run", "error", err)
-		return
+	what := "alert"
+	if d.verdict != Alert {
+		what = "news"
+		log = log.With("card", d.card, "milestone", d.notice.Milestone, "stuck_for", d.notice.StuckFor.String(), "failed_share", d.notice.FailedShare)
 	}
-	log.Info("alert sent")
+	switch {
+	case err != nil:
+		log.Error(what+" not delivered; pending for the next run", "error", err)
+	case minimal:
+		log.Info(what + " sent in minimal form")
+	default:
+		log.Info(what + " sent")
+	}
 }
 
-// commitAll records the alerted status of jobs whose alert Slack accepted.
-// It runs on the invocation's context, inside the margin the work context
-// left, so an alert that went out is recorded even as the deadline nears.
-func (w *Watcher) commitAll(ctx context.Context, claimed []due, owner string) (sent, pending int, failure error) {
-	var mu sync.Mutex
+// commitAll stores the records of jobs whose messages Slack accepted. It
+// runs on the invocation's context, inside the margin the work context
+// left, so a message that went out is recorded even as the deadline nears.
+func (w *Watcher) commitAll(ctx context.Context, dues []due, owner string) delivery {
+	var (
+		mu  sync.Mutex
+		out delivery
+	)
 	at := w.clock.Now()
 	var g errgroup.Group
 	g.SetLimit(w.opts.Concurrency)
-	for _, d := range claimed {
+	for _, d := range dues {
 		g.Go(func() error {
-			err := w.store.Commit(ctx, d.job.Name, owner, d.job.Status, d.job.ModifiedAt, at)
+			next := d.next
+			if d.verdict == Alert {
+				next.AlertedAt = at
+			}
+			err := w.store.Commit(ctx, owner, next)
 			mu.Lock()
 			defer mu.Unlock()
-			if err != nil {
+			switch {
+			case err != nil:
 				// Slack has it; the lease will expire and the next run will
 				// send it once more: the one duplicate a crash can cause.
-				w.log.Error("alert sent but not recorded; it may be sent once more", "job", d.job.Name, "error", err)
-				pending++
-				failure = cmp.Or(failure, fmt.Errorf("alert sent but not recorded: %w", err))
-				return nil
+				w.log.Error("message sent but not recorded; it may be sent once more", "job", d.job.Name, "error", err)
+				out.pending++
+				out.failure = cmp.Or(out.failure, fmt.Errorf("message sent but not recorded: %w", err))
+			case d.verdict == Alert:
+				out.alerted++
+			default:
+				out.told++
 			}
-			sent++
 			return nil
 		})
 	}
 	g.Wait()
-	return sent, pending, failure
+	return out
 }
 
 // releaseAll gives up this run's claims so the next run can retry at once.
@@ -655,13 +922,13 @@ func (w *Watcher) finish(kind string, sum Summary, start time.Time, err error, a
 	sum.Duration = w.clock.Now().Sub(start)
 	counts := []any{
 		"first_run", sum.FirstRun, "listed", sum.Listed, "known", sum.Known, "transitions", sum.Transitions,
-		"recorded", sum.Recorded, "alerted", sum.Alerted, "pending", sum.Pending,
+		"running", sum.Running, "recorded", sum.Recorded, "alerted", sum.Alerted, "told", sum.Told, "pending", sum.Pending,
 		"contended", sum.Contended, "stale", sum.Stale, "digest", sum.Digest,
 		"cursor", sum.Cursor, "cursor_advanced", sum.Advanced, "duration_ms", sum.Duration.Milliseconds(),
 	}
 	if kind != "poll" {
 		counts = []any{
-			"transitions", sum.Transitions, "recorded", sum.Recorded, "alerted", sum.Alerted,
+			"transitions", sum.Transitions, "recorded", sum.Recorded, "alerted", sum.Alerted, "told", sum.Told,
 			"pending", sum.Pending, "contended", sum.Contended, "stale", sum.Stale, "duration_ms", sum.Duration.Milliseconds(),
 		}
 	}

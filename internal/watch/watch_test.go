@@ -200,7 +200,8 @@ type setup struct {
 	opts         watch.Options // zero fields take the test defaults
 	nameContains string
 	createdAfter time.Time
-	store        state.Store // nil for the harness's
+	store        state.Store    // nil for the harness's
+	notifier     watch.Notifier // nil for the harness's webhook sender
 	// afterPage, when set, runs each time the source has yielded a page,
 	// with the page's number, before the cycle takes the page.
 	afterPage func(page int)
@@ -247,7 +248,11 @@ func (h *harness) watcher(s setup) *watch.Watcher {
 	if s.afterPage != nil {
 		source = pageHook{Source: source, after: s.afterPage}
 	}
-	return watch.New(source, store, h.sender, log, h.clock, o)
+	var notifier watch.Notifier = h.sender
+	if s.notifier != nil {
+		notifier = s.notifier
+	}
+	return watch.New(source, store, notifier, log, h.clock, o)
 }
 
 // runCtx runs one cycle of w with ctx; its error never shows the webhook URL.
