@@ -132,8 +132,8 @@ func TestDemoCard(t *testing.T) {
 	for _, want := range [][2]string{
 		{"── message 3 ──", "│ 🔔 ⏳ pedestrian-boxes is initializing"},
 		{"── message 3, edited ──", "│ 🔔 🔄 pedestrian-boxes is in progress: 54% done"},
-		{"── reply to message 3 ──", "│ 🔔 📈 pedestrian-boxes passed 50%: 54% done"},
-		{"── reply to message 3 (also in the channel) ──", "│ 🔔 ⏳ pedestrian-boxes has not moved for 7h"},
+		{"── reply to message 3 ──", "│ 🔔 📈 pedestrian-boxes passed 50%: 54% done, 1,080 of 2,000 labeled"},
+		{"── reply to message 3 (also in the channel) ──", "│ 🔔 ⚠️ pedestrian-boxes has not moved for 7h"},
 		{"── message 3, edited ──", "│ 🔔 ✅ pedestrian-boxes completed: 100% done"},
 		{"── reply to message 3 ──", "│ 🔔 ✅ pedestrian-boxes completed after 9h"},
 	} {

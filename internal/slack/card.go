@@ -221,26 +221,35 @@ func noticeLines(j labeling.Job, n Notice) []string {
 	c := j.Counters
 	all := c.Total + c.Failed + c.Unlabeled
 	var lines []string
+	// labeled says how far the job is as its card does: "54% done, 1,080
+	// of 2,000 labeled, 12 failed".
+	labeled := func() string {
+		s := wholePercent(c.PercentDone()) + " done, " + count(c.Total) + " of " + count(all) + " labeled"
+		if c.Failed > 0 {
+			s += ", " + count(c.Failed) + " failed"
+		}
+		return s
+	}
 	if n.Milestone > 0 {
 		line := "📈 " + name + " passed " + strconv.Itoa(n.Milestone) + "%"
 		if all > 0 {
-			line += ": " + percent(math.Floor(c.PercentDone())) + " done (" + count(c.Total+c.Failed) + " of " + count(all) + " objects)"
+			line += ": " + labeled()
 		}
 		lines = append(lines, line)
 	}
 	if n.StuckFor > 0 {
-		line := "⏳ " + name + " has not moved for " + shortDuration(n.StuckFor)
+		line := "⚠️ " + name + " has not moved for " + shortDuration(n.StuckFor)
 		if all > 0 {
-			line += " (" + count(c.Total) + " of " + count(all) + " labeled)"
+			line += ": " + labeled()
 		} else {
 			line += " (no data objects counted yet)"
 		}
 		lines = append(lines, line)
 	}
 	if n.FailedShare > 0 {
-		line := "⚠️ " + percent(100*n.FailedShare) + " of the objects " + name + " processed failed"
+		line := "⚠️ " + name + ": " + percent(100*n.FailedShare) + " of the objects processed failed"
 		if processed := c.Total + c.Failed; processed > 0 {
-			line += " (" + count(c.Failed) + " of " + count(processed) + ")"
+			line = "⚠️ " + name + ": " + count(c.Failed) + " of " + count(processed) + " processed objects failed (" + percent(100*n.FailedShare) + ")"
 		}
 		lines = append(lines, line)
 	}

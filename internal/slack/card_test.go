@@ -327,9 +327,9 @@ func TestRenderNotice(t *testing.T) {
 	j.Status, j.FailureReason = labeling.StatusInProgress, ""
 	j.Counters = labeling.Counters{Total: 968, Human: 968, Failed: 32, Unlabeled: 2000}
 	const (
-		milestone = "📈 street-scenes-seg passed 30%: 33% done (1,000 of 3,000 objects)"
-		stuck     = "⏳ street-scenes-seg has not moved for 6h (968 of 3,000 labeled)"
-		failed    = "⚠️ 3.2% of the objects street-scenes-seg processed failed (32 of 1,000)"
+		milestone = "📈 street-scenes-seg passed 30%: 33% done, 968 of 3,000 labeled, 32 failed"
+		stuck     = "⚠️ street-scenes-seg has not moved for 6h: 33% done, 968 of 3,000 labeled, 32 failed"
+		failed    = "⚠️ street-scenes-seg: 32 of 1,000 processed objects failed (3.2%)"
 	)
 	tests := []struct {
 		name   string
@@ -343,7 +343,7 @@ func TestRenderNotice(t *testing.T) {
 		{"all three", nil, Notice{Milestone: 30, StuckFor: 6 * time.Hour, FailedShare: 0.032}, []string{milestone, stuck, failed}},
 		{"stuck and failures", nil, Notice{StuckFor: 6 * time.Hour, FailedShare: 0.032}, []string{stuck, failed}},
 		{"stuck before anything was counted", func(j *labeling.Job) { j.Counters = labeling.Counters{} },
-			Notice{StuckFor: 90 * time.Minute}, []string{"⏳ street-scenes-seg has not moved for 1h 30m (no data objects counted yet)"}},
+			Notice{StuckFor: 90 * time.Minute}, []string{"⚠️ street-scenes-seg has not moved for 1h 30m (no data objects counted yet)"}},
 		{"nothing set", nil, Notice{}, []string{"🔄 street-scenes-seg is in progress: 33% done (1,000 of 3,000 objects)"}},
 	}
 	for _, tt := range tests {
