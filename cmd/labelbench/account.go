@@ -35,7 +35,13 @@ type account struct {
 }
 
 func newAccount(o options, now time.Time) *account {
-	a := &account{cursor: now.Add(-7 * 24 * time.Hour).Truncate(time.Millisecond)}
+	// The account's clock runs a day ahead of the real one, which the
+	// function reads: its cursor is then the newest modification listed,
+	// as in an account whose jobs changed just before the run (not the
+	// listing's start, which it would be for jobs older than the run).
+	// Each scenario happens an hour after the one before, so every one of
+	// them stays ahead of the real clock.
+	a := &account{cursor: now.Add(24 * time.Hour).Truncate(time.Millisecond)}
 	a.recent = max(1, int(int64(o.jobs)*int64(config.DefaultOverlap)/int64(history)))
 	step := history / time.Duration(o.jobs)
 	for i := range o.jobs {

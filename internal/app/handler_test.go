@@ -100,6 +100,7 @@ func TestHandlerMetrics(t *testing.T) {
 			event: scheduled,
 			want: want{trigger: "poll", members: map[string]any{
 				"PollsCompleted": 1.0, "JobsListed": 0.0, "Transitions": 0.0, "AlertsSent": 0.0, "AlertsPending": 0.0, "RunDuration": 0.0,
+				"CursorLag": 30.0, // an empty account: the cursor is where the listing began, less the clock skew
 			}},
 		},
 		{
@@ -111,7 +112,7 @@ func TestHandlerMetrics(t *testing.T) {
 			event: scheduled,
 			want: want{trigger: "poll", members: map[string]any{
 				"PollsCompleted": 1.0, "JobsListed": 1.0, "Transitions": 1.0, "AlertsSent": 0.0, "AlertsPending": 0.0, "RunDuration": 0.0,
-				"CursorLag": 300.0,
+				"CursorLag": 30.0, // the job is 5 minutes old: the listing's start less the skew is later
 			}},
 		},
 		{
@@ -124,7 +125,7 @@ func TestHandlerMetrics(t *testing.T) {
 			event: scheduled,
 			want: want{err: true, trigger: "poll", members: map[string]any{
 				"PollsCompleted": 0.0, "JobsListed": 1.0, "Transitions": 1.0, "AlertsSent": 0.0, "AlertsPending": 1.0, "RunDuration": 0.0,
-				"CursorLag": 420.0, // the cursor stays where it was until the alert is sent
+				"CursorLag": 150.0, // the cursor stays where it was until the alert is sent
 			}},
 		},
 		{

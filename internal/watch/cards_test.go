@@ -437,3 +437,31 @@ func TestNewsWithoutCards(t *testing.T) {
 		t.Errorf("still stalled: %d messages, want none", len(got))
 	}
 }
+
+// TestCardsOfDigestedJobs checks that a job with a card that ends in a run
+// whose alerts become a digest has its card edited to its end after the
+// digest went out; the digest, not a reply, tells the outcome.
+func TestCardsOfDigestedJobs(t *testing.T) {
+	w := newCardWorld(t, backends[1])
+	rules := cardRules()
+	digest := func(s *setup) { s.opts.DigestThreshold = 3 }
+	w.seed(rules)
+	w.put(job("carded", inProgress, w.clock.Now()))
+	calls, _ := w.run(rules, digest)
+	checkCalls(t, "job starts", calls, "post")
+	ts := w.lastTS()
+	names := append(w.jobs("plain", 5, inProgress, w.clock.Now()), "carded")
+	w.run(rules, func(s *setup) { s.opts.DigestThreshold = 3; s.opts.Rules.Cards = false })
+	w.calls()
+	w.set(completed, names)
+	calls, sum := w.run(rules, digest)
+	checkCalls(t, "six jobs complete", calls, "post", "edit "+ts)
+	if sum.Alerted != 6 || !sum.Digest {
+		t.Errorf("summary %+v, want a digest of 6", sum)
+	}
+	if card := w.slack.Messages()[0]; card.TS != ts || !strings.Contains(card.Text, "completed") {
+		t.Errorf("card %q after the digest, want it to show the job completed", card.Text)
+	}
+	calls, _ = w.run(rules, digest)
+	checkCalls(t, "then", calls)
+}

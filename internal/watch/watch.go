@@ -194,12 +194,23 @@ func (w *Watcher) Poll(ctx context.Context) (Summary, error) {
 	// 6. Advance the cursor only when every job of the cycle is committed.
 	// The next cycle lists the overlap window before it again; the cursor
 	// remembers how this cycle saw the jobs there, so those need no read.
-	if sum.Pending == 0 && sum.Contended == 0 && found.newest.After(cursor.At) {
-		next := state.Cursor{At: found.newest, Seen: found.seenAfter(found.newest.Add(-w.opts.Overlap))}
+	// It moves to the newest modification listed, or to when the listing
+	// began (less the skew between this host's clock and SageMaker's) if
+	// that is later: the next cycle lists from OVERLAP before either, and a
+	// job modified before that was visible to this listing. So a burst is
+	// listed again only by the cycles that start within OVERLAP of it, not
+	// by every cycle until some newer job is modified.
+	// The cursor is written only when that changes what the next cycle
+	// lists: a newer job, or a job listed now that would drop out of the
+	// window, or the first cycle's end. A quiet cycle writes nothing.
+	at := later(found.newest, start.Add(-w.opts.ClockSkew))
+	moves := !seeded || found.newest.After(cursor.At) || (found.listed > 0 && !found.oldest.After(at.Add(-w.opts.Overlap)))
+	if sum.Pending == 0 && sum.Contended == 0 && at.After(cursor.At) && moves {
+		next := state.Cursor{At: at, Seen: found.seenAfter(at.Add(-w.opts.Overlap))}
 		if err := w.store.AdvanceCursor(work, next); err != nil {
 			return w.finish("poll", sum, start, err)
 		}
-		sum.Cursor, sum.Advanced = found.newest, true
+		sum.Cursor, sum.Advanced = at, true
 	}
 	return w.finish("poll", sum, start, err)
 }
@@ -396,6 +407,7 @@ func (w *Watcher) workContext(ctx context.Context) (context.Context, context.Can
 // listed is what list found.
 type listed struct {
 	newest  time.Time // the newest modification listed
+	oldest  time.Time // the oldest modification listed
 	listed  int
 	known   int // jobs listed as the cursor saw them, decided without a read
 	running int // jobs listed as in progress
@@ -410,6 +422,9 @@ func (c *listed) add(job labeling.Job) {
 	c.listed++
 	if job.ModifiedAt.After(c.newest) {
 		c.newest = job.ModifiedAt
+	}
+	if c.listed == 1 || job.ModifiedAt.Before(c.oldest) {
+		c.oldest = job.ModifiedAt
 	}
 	l := state.Listing{ModifiedAt: job.ModifiedAt, Status: job.Status}
 	if before, twice := c.jobs[job.Name]; twice && (before.Status != l.Status || !before.ModifiedAt.Equal(l.ModifiedAt)) {
@@ -632,6 +647,9 @@ type post struct {
 	steps []step
 	dues  []due
 	what  string // for errors: "alert for job …", "digest part k/n"
+	// finish are the jobs of a digest part whose cards are edited to their
+	// end once the part is committed: the digest told their outcome.
+	finish []due
 }
 
 // A step is one message of a post.
@@ -664,10 +682,14 @@ func (w *Watcher) posts(alerts, news []due, digest bool) []post {
 		parts := slack.RenderDigest(all)
 		for k, p := range parts {
 			carried := make([]due, len(p.Alerts))
+			var finish []due
 			for i, a := range p.Alerts {
 				carried[i] = byName[a.Job.Name]
+				if carried[i].card {
+					finish = append(finish, carried[i])
+				}
 			}
-			posts = append(posts, post{steps: []step{{msg: p.Message}}, dues: carried, what: fmt.Sprintf("digest part %d/%d", k+1, len(parts))})
+			posts = append(posts, post{steps: []step{{msg: p.Message}}, dues: carried, finish: finish, what: fmt.Sprintf("digest part %d/%d", k+1, len(parts))})
 		}
 		alerts = nil
 	}
@@ -717,8 +739,9 @@ type delivery struct {
 // ever by a payload Slack will never take.
 func (w *Watcher) deliver(ctx, work context.Context, posts []post, owner string) delivery {
 	var (
-		out  delivery
-		next time.Time
+		out       delivery
+		next      time.Time
+		finishing int // cards of digested jobs edited
 	)
 	// send sends m, paced after the message before; retry policy is the
 	// Retrier's.
@@ -774,8 +797,34 @@ func (w *Watcher) deliver(ctx, work context.Context, posts []post, owner string)
 		c := w.commitAll(ctx, dues, owner)
 		out.alerted, out.told, out.pending = out.alerted+c.alerted, out.told+c.told, out.pending+c.pending
 		out.failure = cmp.Or(out.failure, c.failure)
+		finishing = w.finishCards(send, p.finish, finishing)
 	}
 	return out
+}
+
+// finishCards edits the cards of jobs a digest part told the end of, once
+// the part is committed, MaxNews of them at most in a run (done counts those
+// edited so far). An edit is not claimed: the job has ended and its alert is
+// recorded, so no other run touches its card; one that fails or does not fit
+// leaves the card as it was, and is logged.
+func (w *Watcher) finishCards(send func(slack.Message) (slack.Posted, error), jobs []due, done int) int {
+	for i, d := range jobs {
+		if done >= MaxNews {
+			w.log.Info("cards of digested jobs left as they were", "jobs", len(jobs)-i, "most_per_run", MaxNews)
+			return done
+		}
+		m := slack.RenderCard(d.job)
+		m.Edit = slack.Posted{Channel: d.rec.Card.Channel, TS: d.rec.Card.TS}
+		if _, err := send(m); err != nil {
+			w.log.Warn("card of a digested job not edited", "job", d.job.Name, "error", err)
+			if errors.Is(err, slack.ErrNotEditable) {
+				continue
+			}
+			return MaxNews // Slack failing, or the deadline near: no more this run
+		}
+		done++
+	}
+	return done
 }
 
 // speak sends the steps of p in order and returns the job's card as it
