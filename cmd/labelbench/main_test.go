@@ -44,7 +44,7 @@ func TestSmoke(t *testing.T) {
 		"| 1 (1) |", // the burst's one digest
 		"## Push: one state change event, one alert",
 		"| push: 5 events, one job finishing each | 20ms | 5 |",
-		"| push: 5 events, one job finishing each | 20ms | 1.00/1 = 1.00 | 1.00/1 = 1.00 | 2.00/2 = 1.00 | 1.00/1 = 1.00 | **5.00/5 = 1.00** |",
+		"| push: 5 events, one job finishing each | 20ms | 1.00/1 = 1.00 | 1.00/1 = 1.00 | 3.00/3 = 1.00 | 1.00/1 = 1.00 | **6.00/6 = 1.00** |",
 		"| Push: event in → Slack post accepted under 1s at 20ms per call, in every one of 5 events | median ",
 		"| Push: calls per alert at the minimum",
 		"Cold start:",
@@ -135,13 +135,13 @@ func TestCheckPush(t *testing.T) {
 		{"one alert at the minimum", alerted, pushMinimum(), nil},
 		{"no alert", app.Result{Trigger: app.TriggerPush}, pushCalls{sageMaker: 1, reads: 1},
 			[]string{"0 transitions, 0 alerted, 0 pending, 0 contended; want 1, 1, 0, 0", "no Slack post",
-				"1 SageMaker calls, 1 DynamoDB reads, 0 DynamoDB writes; want 1, 1, 2"}},
-		{"two posts", alerted, pushCalls{sageMaker: 1, reads: 1, writes: 2, slack: 2}, []string{"2 Slack posts, want 1"}},
-		{"a retried Describe", alerted, pushCalls{sageMaker: 2, reads: 1, writes: 2, slack: 1},
-			[]string{"2 SageMaker calls, 1 DynamoDB reads, 2 DynamoDB writes; want 1, 1, 2"}},
+				"1 SageMaker calls, 1 DynamoDB reads, 0 DynamoDB writes; want 1, 1, 3"}},
+		{"two posts", alerted, pushCalls{sageMaker: 1, reads: 1, writes: 3, slack: 2}, []string{"2 Slack posts, want 1"}},
+		{"a retried Describe", alerted, pushCalls{sageMaker: 2, reads: 1, writes: 3, slack: 1},
+			[]string{"2 SageMaker calls, 1 DynamoDB reads, 3 DynamoDB writes; want 1, 1, 3"}},
 		{"ignored", app.Result{Trigger: app.TriggerIgnored}, pushCalls{sageMaker: 1},
 			[]string{`the handler took it for "ignored", not a push`, "0 transitions, 0 alerted, 0 pending, 0 contended; want 1, 1, 0, 0",
-				"no Slack post", "1 SageMaker calls, 0 DynamoDB reads, 0 DynamoDB writes; want 1, 1, 2"}},
+				"no Slack post", "1 SageMaker calls, 0 DynamoDB reads, 0 DynamoDB writes; want 1, 1, 3"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -23,10 +23,10 @@ func (c pushCalls) add(o pushCalls) pushCalls {
 }
 
 // pushMinimum is the fewest calls one pushed alert can make (issue 8): one
-// DescribeLabelingJob, one read of the job's state, the claim and the commit,
-// and one Slack post.
+// DescribeLabelingJob, one read of the job's state, the minute's push count
+// (the storm budget, issue 9), the claim and the commit, and one Slack post.
 func pushMinimum() pushCalls {
-	return pushCalls{sageMaker: 1, reads: 1, writes: 2, slack: 1}
+	return pushCalls{sageMaker: 1, reads: 1, writes: 3, slack: 1}
 }
 
 // pushMeasurement is what one function instance did serving labeling job

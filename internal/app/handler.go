@@ -46,6 +46,7 @@ type Result struct {
 	Alerted     int       `json:"alerted"`
 	Told        int       `json:"told"` // cards posted or edited, progress news told
 	Pending     int       `json:"pending"`
+	Deferred    int       `json:"deferred"` // a push's jobs left to the poll in a storm of pushes
 	Contended   int       `json:"contended"`
 	Cursor      time.Time `json:"cursor,omitzero"` // a poll's; a push has none
 	DurationMS  int64     `json:"durationMs"`
@@ -140,7 +141,7 @@ func result(trigger string, sum watch.Summary) Result {
 	return Result{
 		Trigger: trigger, Job: sum.Job,
 		FirstRun: sum.FirstRun, Listed: sum.Listed, Running: sum.Running, Transitions: sum.Transitions,
-		Alerted: sum.Alerted, Told: sum.Told, Pending: sum.Pending, Contended: sum.Contended,
+		Alerted: sum.Alerted, Told: sum.Told, Pending: sum.Pending, Deferred: sum.Deferred, Contended: sum.Contended,
 		Cursor: sum.Cursor, DurationMS: sum.Duration.Milliseconds(),
 	}
 }

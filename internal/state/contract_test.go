@@ -166,9 +166,10 @@ func wantConflict(t *testing.T, what string, err error) {
 
 // testStore runs the Store contract against stores made by open. Every case
 // gets its own store and runs in parallel with the others.
-// racy names a store implementation whose conditional writes are not atomic
-// under concurrency (a test double's flaw, not a store's): the concurrent
-// claims case says so and does not run. Empty for every real one.
+// racy names a store implementation whose writes are not atomic under
+// concurrency (a test double's flaw, not a store's): the concurrent claims
+// and concurrent tallies cases say so and do not run. Empty for every real
+// one.
 type racy string
 
 func testStore(t *testing.T, open opener, flaw racy) {
@@ -526,6 +527,49 @@ func testStore(t *testing.T, open opener, flaw racy) {
 				e.t.Errorf("a rejected Save created a record of another job")
 			}
 		}},
+		{"tally counts from 1, each key apart", func(e env) {
+			const minute, next = "push-202611291405", "push-202611291406"
+			expires := t0.Add(2 * time.Minute)
+			for _, step := range []struct {
+				key  string
+				want int
+			}{{minute, 1}, {minute, 2}, {minute, 3}, {next, 1}, {minute, 4}, {next, 2}} {
+				got, err := e.store.Tally(e.ctx, step.key, expires)
+				if err != nil || got != step.want {
+					e.t.Fatalf("Tally(%q) = %d, %v; want %d", step.key, got, err, step.want)
+				}
+			}
+			// A tally is no job: loading a job of the same name finds nothing.
+			if _, ok := e.load(minute); ok {
+				e.t.Errorf("Load(%q) found a record after Tally(%q)", minute, minute)
+			}
+		}},
+		{"tally rejects keys it cannot store", func(e env) {
+			longest := strings.Repeat("k", MaxTallyKey)
+			for name, k := range map[string]string{
+				"empty":        "",
+				"too long":     longest + "k",
+				"reserved":     cursorKey,
+				"space":        "push 1",
+				"underscore":   "push_1",
+				"slash":        "push/1",
+				"non-ASCII":    "püsh-1",
+				"trailing NUL": "push-1\x00",
+			} {
+				if n, err := e.store.Tally(e.ctx, k, t0.Add(time.Minute)); err == nil || errors.Is(err, ErrConflict) {
+					e.t.Errorf("Tally of %s key %q = %d, %v; want a non-conflict error", name, k, n, err)
+				}
+			}
+			if n, err := e.store.Tally(e.ctx, "push-1", time.Time{}); err == nil {
+				e.t.Errorf("Tally without expiry = %d, want an error", n)
+			}
+			if n, err := e.store.Tally(e.ctx, longest, t0.Add(time.Minute)); err != nil || n != 1 {
+				e.t.Errorf("Tally of a %d-character key = %d, %v; want 1", MaxTallyKey, n, err)
+			}
+			if n, err := e.store.Tally(e.ctx, "push-1", t0.Add(time.Minute)); err != nil || n != 1 {
+				e.t.Errorf("Tally after rejected calls = %d, %v; want 1 (a rejected call counted)", n, err)
+			}
+		}},
 		{"only terminal statuses expire", func(e env) {
 			wantExpiry := func(what string, want time.Time) {
 				e.t.Helper()
@@ -561,6 +605,42 @@ func testStore(t *testing.T, open opener, flaw racy) {
 			tt.run(env{t: t, ctx: context.Background(), store: store, clock: c, expiry: probe})
 		})
 	}
+
+	// Racing runs sharing a budget: each of 16 tallies of one key gets its
+	// own count, so together they count exactly 1 to 16.
+	t.Run("concurrent tallies", func(t *testing.T) {
+		if flaw != "" {
+			t.Skip(string(flaw))
+		}
+		t.Parallel()
+		store, _ := open(t, testenv.NewClock(t0).Now)
+		const runs = 16
+		counts := make(chan int, runs)
+		var wg sync.WaitGroup
+		for range runs {
+			wg.Go(func() {
+				n, err := store.Tally(context.Background(), "push-202611291405", t0.Add(time.Minute))
+				if err != nil {
+					t.Errorf("Tally: %v", err)
+				}
+				counts <- n
+			})
+		}
+		wg.Wait()
+		close(counts)
+		var got []int
+		for n := range counts {
+			got = append(got, n)
+		}
+		slices.Sort(got)
+		want := make([]int, runs)
+		for i := range want {
+			want[i] = i + 1
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%d concurrent tallies counted %v, want %v", runs, got, want)
+		}
+	})
 
 	// Racing runs: of 8 claims on the same version exactly one wins, whether
 	// the record is new or exists.

@@ -25,7 +25,8 @@ type DynamoAPI interface {
 }
 
 // The state table's layout: a string partition key "pk" and nothing else
-// declared. A job's item sits at pk = job name; the cursor at pk = cursorKey.
+// declared. A job's item sits at pk = job name; the cursor at pk = cursorKey;
+// the counter of Tally(key) at pk = tallyPrefix + key.
 const (
 	attrPK          = "pk"
 	attrStatus      = "status"      // S: labeling.Status; absent until a status is committed
@@ -40,8 +41,10 @@ const (
 	attrProgress    = "progress"    // M: progressItem; absent when Progress is zero
 	attrCursor      = "cursor"      // N: epoch millis, on the cursor item only
 	attrSeen        = "seen"        // M: job name -> {t: N epoch millis, s: S status}, on the cursor item only; absent when empty
+	attrCount       = "n"           // N: the count, on tally items only
 
-	cursorKey = reservedPrefix + "cursor"
+	cursorKey   = reservedPrefix + "cursor"
+	tallyPrefix = reservedPrefix + "tally-"
 )
 
 // Load retries keys DynamoDB left unprocessed (it does so under throttling)
@@ -385,6 +388,48 @@ func (s *DynamoStore) Release(ctx context.Context, job, owner string) error {
 		return s.fail(op, err)
 	}
 	return nil
+}
+
+// Tally adds one to the tally's item with one unconditional UpdateItem.
+// DynamoDB applies the updates of one item one after another, so each of
+// concurrent calls reads back a count of its own. Every call sets the
+// item's expiry to expires, so the item lives as long as its latest caller
+// asked; its count is never read by anything but Tally.
+func (s *DynamoStore) Tally(ctx context.Context, name string, expires time.Time) (int, error) {
+	op := fmt.Sprintf("tally %q", name)
+	if err := checkTally(name, expires); err != nil {
+		return 0, fmt.Errorf("%s: %w", op, err)
+	}
+	update := expression.Add(expression.Name(attrCount), expression.Value(1)).
+		Set(expression.Name(attrExpiresAt), expression.Value(expires.Unix()))
+	expr, err := expression.NewBuilder().WithUpdate(update).Build()
+	if err != nil {
+		return 0, fmt.Errorf("%s: build expression: %w", op, err)
+	}
+	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 aws.String(s.table),
+		Key:                       key(tallyPrefix + name),
+		UpdateExpression:          expr.Update(),
+		ExpressionAttributeNames:  expr.Names(),
+		ExpressionAttributeValues: expr.Values(),
+		ReturnValues:              types.ReturnValueUpdatedNew,
+	})
+	if err != nil {
+		return 0, s.fail(op, err)
+	}
+	var it tallyItem
+	if err := attributevalue.UnmarshalMap(out.Attributes, &it); err != nil {
+		return 0, fmt.Errorf("%s: decode count: %w", op, err)
+	}
+	if it.Count < 1 {
+		return 0, fmt.Errorf("%s: table answered count %d", op, it.Count)
+	}
+	return it.Count, nil
+}
+
+// tallyItem is what Tally reads back of a tally's item.
+type tallyItem struct {
+	Count int `dynamodbav:"n"`
 }
 
 // update runs one conditional UpdateItem on the item at pk.

@@ -35,9 +35,10 @@ type FileStore struct {
 	retention time.Duration
 	now       func() time.Time
 
-	mu     sync.Mutex // guards the fields below and the file
-	cursor Cursor
-	jobs   map[string]fileRecord
+	mu      sync.Mutex // guards the fields below and the file
+	cursor  Cursor
+	jobs    map[string]fileRecord
+	tallies map[string]fileTally
 }
 
 var _ Store = (*FileStore)(nil)
@@ -48,6 +49,15 @@ type fileState struct {
 	Cursor time.Time              `json:"cursor,omitzero"`
 	Seen   map[string]fileListing `json:"seen,omitempty"` // Cursor.Seen
 	Jobs   map[string]fileRecord  `json:"jobs"`
+	// Tallies are Tally's counters, by key. Files written before Tally
+	// existed have none.
+	Tallies map[string]fileTally `json:"tallies,omitempty"`
+}
+
+// fileTally is one of Tally's counters.
+type fileTally struct {
+	N       int       `json:"n"`
+	Expires time.Time `json:"expires"` // whole seconds, as DynamoDB's TTL has it
 }
 
 type fileListing struct {
@@ -121,13 +131,13 @@ func (r fileRecord) live(now time.Time) bool {
 // behind. path's directory must exist and take new files: OpenFile checks
 // that now rather than at the first write. A file that is not valid
 // labelwatch state is an error; it is left as it is. retention and now mean
-// what they mean for NewDynamoStore; expired records are dropped at the next
-// write.
+// what they mean for NewDynamoStore; expired records and tallies are dropped
+// at the next write.
 func OpenFile(path string, retention time.Duration, now func() time.Time) (*FileStore, error) {
 	if now == nil {
 		now = time.Now
 	}
-	s := &FileStore{path: path, retention: retention, now: now, jobs: map[string]fileRecord{}}
+	s := &FileStore{path: path, retention: retention, now: now, jobs: map[string]fileRecord{}, tallies: map[string]fileTally{}}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		if err := checkDir(path); err != nil {
@@ -150,6 +160,7 @@ func OpenFile(path string, retention time.Duration, now func() time.Time) (*File
 		}
 	}
 	s.jobs = st.Jobs
+	s.tallies = st.Tallies
 	return s, nil
 }
 
@@ -163,6 +174,17 @@ func decodeFile(data []byte) (fileState, error) {
 	}
 	if st.Jobs == nil {
 		st.Jobs = map[string]fileRecord{}
+	}
+	if st.Tallies == nil {
+		st.Tallies = map[string]fileTally{}
+	}
+	for key, t := range st.Tallies {
+		if err := checkTally(key, t.Expires); err != nil {
+			return fileState{}, fmt.Errorf("tally %q: %w", key, err)
+		}
+		if t.N < 1 {
+			return fileState{}, fmt.Errorf("tally %q: count %d", key, t.N)
+		}
 	}
 	for job, r := range st.Jobs {
 		if err := checkJob(job); err != nil {
@@ -335,9 +357,7 @@ func (s *FileStore) write(op, job string, change func(r fileRecord, now time.Tim
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
-	maps.DeleteFunc(s.jobs, func(_ string, r fileRecord) bool {
-		return !r.ExpiresAt.IsZero() && !now.Before(r.ExpiresAt)
-	})
+	s.dropExpired(now)
 	old, existed := s.jobs[job]
 	r, err := change(old, now)
 	if err != nil {
@@ -355,9 +375,45 @@ func (s *FileStore) write(op, job string, change func(r fileRecord, now time.Tim
 	return nil
 }
 
+// Tally adds one to the counter under the store's lock, so concurrent
+// calls in this process each get a count of their own. Every call sets the
+// counter's expiry to expires, as DynamoStore does.
+func (s *FileStore) Tally(ctx context.Context, name string, expires time.Time) (int, error) {
+	op := fmt.Sprintf("tally %q", name)
+	if err := checkTally(name, expires); err != nil {
+		return 0, fmt.Errorf("%s: %w", op, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dropExpired(s.now())
+	old, existed := s.tallies[name]
+	n := old.N + 1
+	s.tallies[name] = fileTally{N: n, Expires: time.Unix(expires.Unix(), 0).UTC()}
+	if err := s.persist(); err != nil {
+		if existed {
+			s.tallies[name] = old
+		} else {
+			delete(s.tallies, name)
+		}
+		return 0, fmt.Errorf("%s: %w", op, err)
+	}
+	return n, nil
+}
+
+// dropExpired deletes the records and tallies that expired by now, as
+// DynamoDB's TTL would have. The caller holds mu.
+func (s *FileStore) dropExpired(now time.Time) {
+	maps.DeleteFunc(s.jobs, func(_ string, r fileRecord) bool {
+		return !r.ExpiresAt.IsZero() && !now.Before(r.ExpiresAt)
+	})
+	maps.DeleteFunc(s.tallies, func(_ string, t fileTally) bool {
+		return !now.Before(t.Expires)
+	})
+}
+
 // persist replaces the file with the state in memory. The caller holds mu.
 func (s *FileStore) persist() error {
-	st := fileState{Format: fileFormat, Cursor: s.cursor.At, Jobs: s.jobs}
+	st := fileState{Format: fileFormat, Cursor: s.cursor.At, Jobs: s.jobs, Tallies: s.tallies}
 	if len(s.cursor.Seen) > 0 {
 		st.Seen = make(map[string]fileListing, len(s.cursor.Seen))
 		for job, l := range s.cursor.Seen {

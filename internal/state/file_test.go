@@ -116,6 +116,9 @@ func TestOpenFileRejectsCorrupt(t *testing.T) {
 		{"reserved key in seen", `{"format": 1, "cursor": "2026-03-01T12:00:00Z", "seen": {"#cursor": {"modifiedAt": "2026-03-01T12:00:00Z", "status": "InProgress"}}, "jobs": {}}`},
 		{"version zero", `{"format": 1, "jobs": {"job-1": {"status": "InProgress"}}}`},
 		{"bad time", `{"format": 1, "cursor": "yesterday", "jobs": {}}`},
+		{"bad tally key", `{"format": 1, "jobs": {}, "tallies": {"#cursor": {"n": 1, "expires": "2026-03-01T12:00:00Z"}}}`},
+		{"tally count zero", `{"format": 1, "jobs": {}, "tallies": {"push-1": {"n": 0, "expires": "2026-03-01T12:00:00Z"}}}`},
+		{"tally without expiry", `{"format": 1, "jobs": {}, "tallies": {"push-1": {"n": 1}}}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -270,6 +273,9 @@ func TestFileStoreFailedWriteKeepsState(t *testing.T) {
 	if _, ok := e.load("job-2"); ok {
 		t.Errorf("failed Claim left a record")
 	}
+	if n, err := store.Tally(ctx, "push-1", t0.Add(time.Minute)); err == nil {
+		t.Errorf("Tally = %d, want a write error", n)
+	}
 	if err := store.AdvanceCursor(ctx, Cursor{At: t0.Add(time.Hour)}); err == nil {
 		t.Errorf("AdvanceCursor succeeded, want a write error")
 	}
@@ -344,5 +350,60 @@ func TestFileStoreReplacesFileWhole(t *testing.T) {
 	}
 	if newInfo.Mode().Perm() != 0o600 {
 		t.Errorf("state file mode %v, want 0600", newInfo.Mode().Perm())
+	}
+}
+
+// Tallies live in the state file beside the jobs: a reopened store counts
+// on, an expired tally is gone from the file at the next write, and a file
+// written before tallies existed opens as one without any.
+func TestFileStoreTallies(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state.json")
+	old := `{"format": 1, "jobs": {"job-1": {"status": "InProgress", "version": 1}}}`
+	if err := os.WriteFile(path, []byte(old), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := testenv.NewClock(t0)
+	tally := func(store Store, key string, expires time.Time, want int) {
+		t.Helper()
+		if n, err := store.Tally(ctx, key, expires); err != nil || n != want {
+			t.Fatalf("Tally(%q) = %d, %v; want %d", key, n, err, want)
+		}
+	}
+	first := openFile(t, path, c.Now)
+	tally(first, "push-1", t0.Add(time.Minute), 1)
+	tally(first, "push-1", t0.Add(time.Minute+1500*time.Millisecond), 2) // kept to the second
+	tally(first, "push-2", t0.Add(2*time.Minute), 1)
+	st := readStateFile(t, path)
+	want := map[string]fileTally{
+		"push-1": {N: 2, Expires: t0.Add(time.Minute + time.Second)},
+		"push-2": {N: 1, Expires: t0.Add(2 * time.Minute)},
+	}
+	if len(st.Tallies) != len(want) || len(st.Jobs) != 1 {
+		t.Fatalf("state file has tallies %v and %d jobs, want %v and the old job", st.Tallies, len(st.Jobs), want)
+	}
+	for key, w := range want {
+		if got := st.Tallies[key]; got.N != w.N || !got.Expires.Equal(w.Expires) {
+			t.Errorf("state file tally %q = %+v, want %+v", key, got, w)
+		}
+	}
+
+	second := openFile(t, path, c.Now)
+	tally(second, "push-1", t0.Add(time.Minute), 3)
+	// At its expiry a tally is gone, as DynamoDB's TTL may have deleted it.
+	c.Advance(time.Minute)
+	tally(second, "push-1", t0.Add(2*time.Minute), 1)
+	c.Advance(time.Minute)
+	e := env{t: t, ctx: ctx, store: second, clock: c}
+	e.move(e.mustLoad("job-1"), labeling.StatusStopping, t0)
+	if st := readStateFile(t, path); len(st.Tallies) != 0 {
+		t.Errorf("after every tally expired, the state file keeps %v", st.Tallies)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(data), "tallies") {
+		t.Errorf("state file without tallies names them:\n%s", data)
 	}
 }

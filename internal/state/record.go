@@ -14,8 +14,8 @@ import (
 // Rules both stores share, so that they behave the same under the contract
 // tests.
 
-// reservedPrefix starts the keys a store keeps for itself (the cursor). No
-// labeling job name can start with it: names match
+// reservedPrefix starts the keys a store keeps for itself (the cursor and
+// tallies). No labeling job name can start with it: names match
 // ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}.
 const reservedPrefix = "#"
 
@@ -27,6 +27,28 @@ func checkJob(job string) error {
 	}
 	if strings.HasPrefix(job, reservedPrefix) {
 		return fmt.Errorf("job name %q: names starting with %q are reserved", job, reservedPrefix)
+	}
+	return nil
+}
+
+// checkTally rejects a Tally key that is not 1 to MaxTallyKey letters,
+// digits and hyphens (so that it reads the same in a DynamoDB key and a JSON
+// file), and a counter without an expiry, which would be kept forever. The
+// caller's error names the key.
+func checkTally(key string, expires time.Time) error {
+	if key == "" {
+		return errors.New("empty key")
+	}
+	if len(key) > MaxTallyKey {
+		return fmt.Errorf("key of %d characters, at most %d", len(key), MaxTallyKey)
+	}
+	for _, c := range []byte(key) {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+			return errors.New("key has characters other than letters, digits and hyphens")
+		}
+	}
+	if expires.IsZero() {
+		return errors.New("no expiry")
 	}
 	return nil
 }

@@ -1,6 +1,7 @@
 // Package state keeps what labelwatch knows between runs: the last status it
-// saw for each labeling job, claims on alerts being sent, and the listing
-// cursor. DynamoStore is the deployed store; FileStore serves local runs.
+// saw for each labeling job, claims on alerts being sent, the listing
+// cursor, and counters that concurrent runs share. DynamoStore is the
+// deployed store; FileStore serves local runs.
 package state
 
 import (
@@ -141,4 +142,14 @@ type Store interface {
 	// stays pending for the next try. Like Commit, it fails with ErrConflict
 	// unless the lease is still owner's.
 	Release(ctx context.Context, job, owner string) error
+	// Tally adds one to the counter named key and returns its new value.
+	// Concurrent calls each see a distinct value (1, 2, 3, ...). A counter
+	// is kept until expires (DynamoDB's TTL deletes it some time after);
+	// the caller puts the period it counts in the key, so a counter that
+	// outlives its period is never read again. key is 1 to MaxTallyKey
+	// letters, digits and hyphens; expires is kept to the second.
+	Tally(ctx context.Context, key string, expires time.Time) (int, error)
 }
+
+// MaxTallyKey is the longest key Tally takes.
+const MaxTallyKey = 64

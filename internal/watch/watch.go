@@ -131,6 +131,7 @@ type Summary struct {
 	Alerted     int // alerts Slack accepted and that are committed
 	Told        int // cards posted or edited and progress news told, committed
 	Pending     int // alerts and news not delivered; retried by the next poll
+	Deferred    int // pushed alerts and news left to the poll, in a storm of pushes
 	Contended   int // jobs another run holds or changed meanwhile
 	Stale       int // readings older than the stored state
 	Digest      bool
@@ -184,7 +185,7 @@ func (w *Watcher) Poll(ctx context.Context) (Summary, error) {
 	if seeded && w.opts.Rules.watchesRunning() {
 		jobs = then(jobs, found.inProgress(w.source))
 	}
-	applied, err := w.apply(ctx, work, jobs, !seeded, start)
+	applied, err := w.apply(ctx, work, jobs, !seeded, false, start)
 	sum = merge(sum, applied)
 	sum.Listed, sum.Known, sum.Running = found.listed, found.known, found.running
 	if err != nil && !errors.Is(err, ErrPending) {
@@ -230,7 +231,7 @@ func (w *Watcher) Push(ctx context.Context, name string) (Summary, error) {
 	if err != nil {
 		return w.finish("push", Summary{}, start, err, "job", name)
 	}
-	sum, err := w.apply(ctx, work, only(job), false, start)
+	sum, err := w.apply(ctx, work, only(job), false, true, start)
 	sum.Job = job.Name
 	return w.finish("push", sum, start, err, "job", job.Name)
 }
@@ -243,7 +244,7 @@ func (w *Watcher) Apply(ctx context.Context, jobs []labeling.Job) (Summary, erro
 	start := w.clock.Now()
 	work, cancel := w.workContext(ctx)
 	defer cancel()
-	sum, err := w.apply(ctx, work, only(jobs...), false, start)
+	sum, err := w.apply(ctx, work, only(jobs...), false, false, start)
 	return w.finish("apply", sum, start, err)
 }
 
@@ -259,8 +260,9 @@ func only(jobs ...labeling.Job) feed {
 }
 
 // apply is Apply within work, the context that ends DeadlineMargin before
-// ctx does; commits and releases run on ctx, inside that margin.
-func (w *Watcher) apply(ctx, work context.Context, jobs feed, firstRun bool, now time.Time) (Summary, error) {
+// ctx does; commits and releases run on ctx, inside that margin. pushed
+// says the jobs came with events: they are subject to the push budget.
+func (w *Watcher) apply(ctx, work context.Context, jobs feed, firstRun, pushed bool, now time.Time) (Summary, error) {
 	var sum Summary
 	owner := runID()
 
@@ -291,6 +293,18 @@ func (w *Watcher) apply(ctx, work context.Context, jobs feed, firstRun bool, now
 		}
 	}
 	news, silent = w.ration(news, silent)
+	if pushed && len(alerts)+len(news) > 0 {
+		over, err := w.pushStorm(work, now)
+		if err != nil {
+			return sum, err
+		}
+		if over {
+			// The poll lists these jobs within one period and digests them
+			// with the rest of the storm.
+			sum.Deferred = len(alerts) + len(news)
+			alerts, news = nil, nil
+		}
+	}
 
 	// Record what needs no message and claim what does, together.
 	claimed, contended, err := w.recordAndClaim(work, silent, append(alerts, news...), owner, now)
@@ -326,6 +340,24 @@ func split(claimed []due) (alerts, news []due) {
 		}
 	}
 	return alerts, news
+}
+
+// pushStorm reports whether more jobs than DigestThreshold were pushed to
+// Slack within the current minute, counting this one: the shared budget of
+// all the function's instances, kept in the store. Past it, each pushed job
+// is left to the next poll, which digests them: a storm of events (400 jobs
+// ending at once is 400 invocations) must not become 400 messages.
+func (w *Watcher) pushStorm(ctx context.Context, now time.Time) (bool, error) {
+	minute := now.UTC().Truncate(time.Minute)
+	n, err := w.store.Tally(ctx, "push-"+minute.Format("200601021504"), minute.Add(time.Hour))
+	if err != nil {
+		return false, fmt.Errorf("count pushes: %w", err)
+	}
+	if n > w.opts.DigestThreshold {
+		w.log.Info("storm of pushes: job left to the poll, which digests it", "pushed_this_minute", n, "digest_threshold", w.opts.DigestThreshold)
+		return true, nil
+	}
+	return false, nil
 }
 
 // MaxNews is the most card posts and edits and progress messages one run
@@ -978,7 +1010,7 @@ func (w *Watcher) finish(kind string, sum Summary, start time.Time, err error, a
 	if kind != "poll" {
 		counts = []any{
 			"transitions", sum.Transitions, "recorded", sum.Recorded, "alerted", sum.Alerted, "told", sum.Told,
-			"pending", sum.Pending, "contended", sum.Contended, "stale", sum.Stale, "duration_ms", sum.Duration.Milliseconds(),
+			"pending", sum.Pending, "deferred", sum.Deferred, "contended", sum.Contended, "stale", sum.Stale, "duration_ms", sum.Duration.Milliseconds(),
 		}
 	}
 	attrs = append(attrs, counts...)
