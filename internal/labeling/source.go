@@ -109,6 +109,20 @@ func (s *Source) Running(ctx context.Context) iter.Seq2[[]Job, error] {
 	return s.list(ctx, in)
 }
 
+// Created yields every job created after after (every job when after is
+// zero, and never one the filter's CreatedAfter leaves out), oldest first,
+// one API page at a time: a first run that stops part-way resumes after the
+// last job it recorded. It stops at the first error, which it yields with a
+// nil page.
+func (s *Source) Created(ctx context.Context, after time.Time) iter.Seq2[[]Job, error] {
+	in := s.query()
+	in.SortBy, in.SortOrder = types.SortByCreationTime, types.SortOrderAscending
+	if !after.IsZero() && (in.CreationTimeAfter == nil || after.After(*in.CreationTimeAfter)) {
+		in.CreationTimeAfter = aws.Time(after)
+	}
+	return s.list(ctx, in)
+}
+
 // query is a ListLabelingJobs request for the jobs the filter keeps.
 func (s *Source) query() *sagemaker.ListLabelingJobsInput {
 	in := &sagemaker.ListLabelingJobsInput{MaxResults: aws.Int32(PageSize)}

@@ -147,14 +147,34 @@ func wantCursor(t *testing.T, got, want Cursor) {
 
 func fmtCursor(c Cursor) string {
 	if len(c.Seen) > 5 {
-		return fmt.Sprintf("{At:%s Seen:%d jobs}", c.At.Format(time.RFC3339Nano), len(c.Seen))
+		return fmt.Sprintf("{At:%s Seen:%d jobs Baseline:%s}", c.At.Format(time.RFC3339Nano), len(c.Seen), fmtBaseline(c.Baseline))
 	}
 	jobs := slices.Sorted(maps.Keys(c.Seen))
 	seen := make([]string, len(jobs))
 	for i, job := range jobs {
 		seen[i] = fmt.Sprintf("%s@%s:%s", job, c.Seen[job].ModifiedAt.Format(time.RFC3339Nano), c.Seen[job].Status)
 	}
-	return fmt.Sprintf("{At:%s Seen:[%s]}", c.At.Format(time.RFC3339Nano), strings.Join(seen, " "))
+	return fmt.Sprintf("{At:%s Seen:[%s] Baseline:%s}", c.At.Format(time.RFC3339Nano), strings.Join(seen, " "), fmtBaseline(c.Baseline))
+}
+
+// wantBaseline fails unless got equals want (both nil, or the same times as
+// instants).
+func wantBaseline(t *testing.T, what string, got, want *Baseline) {
+	t.Helper()
+	same := (got == nil) == (want == nil)
+	if same && got != nil {
+		same = got.Began.Equal(want.Began) && got.CreatedAfter.Equal(want.CreatedAfter)
+	}
+	if !same {
+		t.Errorf("%s: baseline:\n got %s\nwant %s", what, fmtBaseline(got), fmtBaseline(want))
+	}
+}
+
+func fmtBaseline(b *Baseline) string {
+	if b == nil {
+		return "nil"
+	}
+	return fmt.Sprintf("{Began:%s CreatedAfter:%s}", b.Began.Format(time.RFC3339Nano), b.CreatedAfter.Format(time.RFC3339Nano))
 }
 
 func wantConflict(t *testing.T, what string, err error) {
@@ -193,8 +213,79 @@ func testStore(t *testing.T, open opener, flaw racy) {
 	}{
 		{"cursor is unset at first", func(e env) {
 			c, ok, err := e.store.Cursor(e.ctx)
-			if err != nil || ok || !c.At.IsZero() || c.Seen != nil {
-				e.t.Fatalf("Cursor() = %+v, ok %v, %v; want unset", c, ok, err)
+			if err != nil || ok || !c.At.IsZero() || c.Seen != nil || c.Baseline != nil {
+				e.t.Fatalf("Cursor() = %s, ok %v, %v; want unset, without a baseline", fmtCursor(c), ok, err)
+			}
+		}},
+		{"baseline is kept to the millisecond and only moves forward", func(e env) {
+			began := t0.Add(-time.Hour + 1500*time.Microsecond)
+			steps := []struct {
+				name string
+				save Baseline
+				want Baseline
+			}{
+				{"first", Baseline{Began: began, CreatedAfter: m1.Add(999 * time.Microsecond)},
+					Baseline{Began: began.Truncate(time.Millisecond), CreatedAfter: m1}},
+				{"later", Baseline{Began: began, CreatedAfter: m2},
+					Baseline{Began: began.Truncate(time.Millisecond), CreatedAfter: m2}},
+				// A slower invocation's progress, and one within the same
+				// millisecond, change nothing, however they began.
+				{"earlier", Baseline{Began: t0, CreatedAfter: m1.Add(time.Second)},
+					Baseline{Began: began.Truncate(time.Millisecond), CreatedAfter: m2}},
+				{"same millisecond", Baseline{Began: t0, CreatedAfter: m2.Add(999 * time.Microsecond)},
+					Baseline{Began: began.Truncate(time.Millisecond), CreatedAfter: m2}},
+				{"a millisecond later", Baseline{Began: t0, CreatedAfter: m2.Add(time.Millisecond)},
+					Baseline{Began: t0, CreatedAfter: m2.Add(time.Millisecond)}},
+			}
+			for _, step := range steps {
+				if err := e.store.SaveBaseline(e.ctx, step.save); err != nil {
+					e.t.Fatalf("%s: SaveBaseline(%s): %v", step.name, fmtBaseline(&step.save), err)
+				}
+				c, ok, err := e.store.Cursor(e.ctx)
+				if err != nil || ok || !c.At.IsZero() || c.Seen != nil {
+					e.t.Fatalf("%s: Cursor() = %s, ok %v, %v; want no cursor", step.name, fmtCursor(c), ok, err)
+				}
+				wantBaseline(e.t, step.name, c.Baseline, &step.want)
+			}
+		}},
+		{"a complete cycle ends the baseline", func(e env) {
+			if err := e.store.SaveBaseline(e.ctx, Baseline{Began: t0, CreatedAfter: m1}); err != nil {
+				e.t.Fatalf("SaveBaseline: %v", err)
+			}
+			// The first run ends with the cursor its baseline began at.
+			want := Cursor{At: t0, Seen: map[string]Listing{"job-1": {ModifiedAt: m2, Status: labeling.StatusInProgress}}}
+			if err := e.store.AdvanceCursor(e.ctx, want); err != nil {
+				e.t.Fatalf("AdvanceCursor(%s): %v", fmtCursor(want), err)
+			}
+			wantOnlyCursor := func(what string) {
+				e.t.Helper()
+				got, ok, err := e.store.Cursor(e.ctx)
+				if err != nil || !ok {
+					e.t.Fatalf("%s: Cursor() = %s, ok %v, %v; want a cursor", what, fmtCursor(got), ok, err)
+				}
+				wantCursor(e.t, got, want)
+				wantBaseline(e.t, what, got.Baseline, nil)
+			}
+			wantOnlyCursor("after AdvanceCursor")
+			// A first-run invocation that outlived the cycle saves nothing.
+			if err := e.store.SaveBaseline(e.ctx, Baseline{Began: t0, CreatedAfter: m2}); err != nil {
+				e.t.Fatalf("SaveBaseline beside a cursor: %v", err)
+			}
+			wantOnlyCursor("after a SaveBaseline beside the cursor")
+		}},
+		{"baseline rejects unset times", func(e env) {
+			for name, b := range map[string]Baseline{
+				"no start":         {CreatedAfter: m1},
+				"no creation time": {Began: t0},
+				"neither":          {},
+			} {
+				if err := e.store.SaveBaseline(e.ctx, b); err == nil || errors.Is(err, ErrConflict) {
+					e.t.Errorf("SaveBaseline with %s = %v, want a non-conflict error", name, err)
+				}
+			}
+			c, ok, err := e.store.Cursor(e.ctx)
+			if err != nil || ok || c.Baseline != nil {
+				e.t.Errorf("after rejected SaveBaseline calls: Cursor() = %s, ok %v, %v; want unset", fmtCursor(c), ok, err)
 			}
 		}},
 		{"cursor only moves forward, Seen with it", func(e env) {

@@ -43,6 +43,10 @@ const (
 	attrSeen        = "seen"        // M: job name -> {t: N epoch millis, s: S status}, on the cursor item only; absent when empty
 	attrCount       = "n"           // N: the count, on tally items only
 
+	// A first run's Baseline, on the cursor item while it has no cursor.
+	attrBaselineBegan   = "baselineBegan"   // N: epoch millis, Baseline.Began
+	attrBaselineCreated = "baselineCreated" // N: epoch millis, Baseline.CreatedAfter
+
 	cursorKey   = reservedPrefix + "cursor"
 	tallyPrefix = reservedPrefix + "tally-"
 )
@@ -174,10 +178,13 @@ func key(pk string) map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{attrPK: &types.AttributeValueMemberS{Value: pk}}
 }
 
-// cursorItem is the cursor's item as stored.
+// cursorItem is the cursor's item as stored. Before the first complete
+// cycle it holds only a first run's baseline, if any.
 type cursorItem struct {
-	Cursor int64                `dynamodbav:"cursor"`
-	Seen   map[string]seenEntry `dynamodbav:"seen"`
+	Cursor          int64                `dynamodbav:"cursor"`
+	Seen            map[string]seenEntry `dynamodbav:"seen"`
+	BaselineBegan   int64                `dynamodbav:"baselineBegan"`
+	BaselineCreated int64                `dynamodbav:"baselineCreated"`
 }
 
 // seenEntry is one job of Cursor.Seen, with short attribute names: a cursor
@@ -206,7 +213,11 @@ func (s *DynamoStore) Cursor(ctx context.Context) (Cursor, bool, error) {
 		return Cursor{}, false, fmt.Errorf("%s: decode item: %w", op, err)
 	}
 	if it.Cursor == 0 {
-		return Cursor{}, false, nil
+		if it.BaselineCreated == 0 {
+			return Cursor{}, false, nil
+		}
+		b := Baseline{Began: fromMillis(it.BaselineBegan), CreatedAfter: fromMillis(it.BaselineCreated)}
+		return Cursor{Baseline: &b}, false, nil
 	}
 	c := Cursor{At: fromMillis(it.Cursor)}
 	if len(it.Seen) > 0 {
@@ -220,7 +231,8 @@ func (s *DynamoStore) Cursor(ctx context.Context) (Cursor, bool, error) {
 
 // AdvanceCursor writes c only if the stored cursor is older, so two runs
 // racing to advance it can never move it back. Seen is written whole, in
-// the same conditional write, so it always belongs to the stored cursor.
+// the same conditional write, so it always belongs to the stored cursor,
+// and a first run's baseline goes in it too.
 func (s *DynamoStore) AdvanceCursor(ctx context.Context, c Cursor) error {
 	op := fmt.Sprintf("advance cursor to %s", c.At.UTC().Format(time.RFC3339Nano))
 	c, err := checkCursor(c)
@@ -228,7 +240,9 @@ func (s *DynamoStore) AdvanceCursor(ctx context.Context, c Cursor) error {
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	ms := millis(c.At)
-	update := expression.Set(expression.Name(attrCursor), expression.Value(ms))
+	update := expression.Set(expression.Name(attrCursor), expression.Value(ms)).
+		Remove(expression.Name(attrBaselineBegan)).
+		Remove(expression.Name(attrBaselineCreated))
 	if len(c.Seen) == 0 {
 		update = update.Remove(expression.Name(attrSeen))
 	} else {
@@ -242,14 +256,47 @@ func (s *DynamoStore) AdvanceCursor(ctx context.Context, c Cursor) error {
 		}
 		update = update.Set(expression.Name(attrSeen), expression.Value(av))
 	}
+	// Not attribute_not_exists(pk): the item exists without a cursor while
+	// it holds a baseline, and a comparison with a missing cursor is false.
 	cond := expression.Or(
-		expression.AttributeNotExists(expression.Name(attrPK)),
+		expression.AttributeNotExists(expression.Name(attrCursor)),
 		expression.Name(attrCursor).LessThan(expression.Value(ms)),
 	)
 	err = s.update(ctx, cursorKey, update, cond)
 	var behind *types.ConditionalCheckFailedException
 	if errors.As(err, &behind) {
 		return nil // already at or past c.At
+	}
+	if err != nil {
+		return s.fail(op, err)
+	}
+	return nil
+}
+
+// SaveBaseline writes b onto the cursor item with one conditional
+// UpdateItem: only while the item has no cursor, and only over an older
+// baseline, so invocations racing or finishing out of order never move it
+// back, and none revives a first run a complete cycle has ended.
+func (s *DynamoStore) SaveBaseline(ctx context.Context, b Baseline) error {
+	op := fmt.Sprintf("save first run's progress to %s", b.CreatedAfter.UTC().Format(time.RFC3339Nano))
+	b, err := checkBaseline(b)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	created := millis(b.CreatedAfter)
+	update := expression.Set(expression.Name(attrBaselineBegan), expression.Value(millis(b.Began))).
+		Set(expression.Name(attrBaselineCreated), expression.Value(created))
+	cond := expression.And(
+		expression.AttributeNotExists(expression.Name(attrCursor)),
+		expression.Or(
+			expression.AttributeNotExists(expression.Name(attrBaselineCreated)),
+			expression.Name(attrBaselineCreated).LessThan(expression.Value(created)),
+		),
+	)
+	err = s.update(ctx, cursorKey, update, cond)
+	var stale *types.ConditionalCheckFailedException
+	if errors.As(err, &stale) {
+		return nil // a cursor is set, or the stored baseline is as far or further
 	}
 	if err != nil {
 		return s.fail(op, err)

@@ -76,6 +76,7 @@ func testDynamoStore(t *testing.T, server dynamoServer, client *dynamodb.Client)
 		calls := map[string]error{
 			"Cursor":        func() error { _, _, err := store.Cursor(ctx); return err }(),
 			"AdvanceCursor": store.AdvanceCursor(ctx, Cursor{At: t0}),
+			"SaveBaseline":  store.SaveBaseline(ctx, Baseline{Began: t0, CreatedAfter: t0}),
 			"Load":          func() error { _, err := store.Load(ctx, []string{"job-1"}); return err }(),
 			"Save":          store.Save(ctx, Record{Job: "job-1"}, Record{Job: "job-1", Status: labeling.StatusInProgress, ModifiedAt: t0}),
 			"Claim":         store.Claim(ctx, Record{Job: "job-1"}, Lease{Owner: "run-a", Target: labeling.StatusCompleted, Until: t0}),
@@ -165,6 +166,45 @@ func testDynamoStore(t *testing.T, server dynamoServer, client *dynamodb.Client)
 		}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("item:\n got %v\nwant %v", got, want)
+		}
+	})
+
+	// The cursor item through a first run: the baseline's two times while
+	// there is no cursor, then the cursor alone once the first cycle ends.
+	t.Run("cursor item layout", func(t *testing.T) {
+		t.Parallel()
+		table := newTable(t, client)
+		ctx := context.Background()
+		store := NewDynamoStore(client, table, retention, func() time.Time { return t0 })
+		ms := func(t time.Time) float64 { return float64(t.UnixMilli()) }
+		began, created := t0.Add(-time.Hour), t0.Add(-time.Minute+1500*time.Microsecond)
+		steps := []struct {
+			name  string
+			write func() error
+			want  map[string]any // numbers decode as float64
+		}{
+			{"SaveBaseline", func() error { return store.SaveBaseline(ctx, Baseline{Began: began, CreatedAfter: created}) },
+				map[string]any{"pk": "#cursor", "baselineBegan": ms(began), "baselineCreated": ms(created)}},
+			{"AdvanceCursor", func() error { return store.AdvanceCursor(ctx, Cursor{At: began}) },
+				map[string]any{"pk": "#cursor", "cursor": ms(began)}},
+			{"SaveBaseline after the cursor", func() error { return store.SaveBaseline(ctx, Baseline{Began: began, CreatedAfter: t0}) },
+				map[string]any{"pk": "#cursor", "cursor": ms(began)}},
+		}
+		for _, step := range steps {
+			if err := step.write(); err != nil {
+				t.Fatalf("%s: %v", step.name, err)
+			}
+			out, err := client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: key(cursorKey), ConsistentRead: aws.Bool(true)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got map[string]any
+			if err := attributevalue.UnmarshalMap(out.Item, &got); err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, step.want) {
+				t.Errorf("after %s:\n got %v\nwant %v", step.name, got, step.want)
+			}
 		}
 	})
 

@@ -35,10 +35,11 @@ type FileStore struct {
 	retention time.Duration
 	now       func() time.Time
 
-	mu      sync.Mutex // guards the fields below and the file
-	cursor  Cursor
-	jobs    map[string]fileRecord
-	tallies map[string]fileTally
+	mu       sync.Mutex // guards the fields below and the file
+	cursor   Cursor     // Baseline unused: see baseline
+	baseline *Baseline  // a first run's progress; nil once a cursor is set
+	jobs     map[string]fileRecord
+	tallies  map[string]fileTally
 }
 
 var _ Store = (*FileStore)(nil)
@@ -48,7 +49,10 @@ type fileState struct {
 	Format int                    `json:"format"`
 	Cursor time.Time              `json:"cursor,omitzero"`
 	Seen   map[string]fileListing `json:"seen,omitempty"` // Cursor.Seen
-	Jobs   map[string]fileRecord  `json:"jobs"`
+	// Baseline is a first run's progress, only while Cursor is unset.
+	// Files written before SaveBaseline existed have none.
+	Baseline *fileBaseline         `json:"baseline,omitempty"`
+	Jobs     map[string]fileRecord `json:"jobs"`
 	// Tallies are Tally's counters, by key. Files written before Tally
 	// existed have none.
 	Tallies map[string]fileTally `json:"tallies,omitempty"`
@@ -58,6 +62,12 @@ type fileState struct {
 type fileTally struct {
 	N       int       `json:"n"`
 	Expires time.Time `json:"expires"` // whole seconds, as DynamoDB's TTL has it
+}
+
+// fileBaseline is Baseline with the file's own names.
+type fileBaseline struct {
+	Began        time.Time `json:"began"`
+	CreatedAfter time.Time `json:"createdAfter"`
 }
 
 type fileListing struct {
@@ -159,6 +169,9 @@ func OpenFile(path string, retention time.Duration, now func() time.Time) (*File
 			s.cursor.Seen[job] = Listing(l)
 		}
 	}
+	if b := st.Baseline; b != nil {
+		s.baseline = &Baseline{Began: b.Began, CreatedAfter: b.CreatedAfter}
+	}
 	s.jobs = st.Jobs
 	s.tallies = st.Tallies
 	return s, nil
@@ -199,14 +212,30 @@ func decodeFile(data []byte) (fileState, error) {
 			return fileState{}, fmt.Errorf("seen: %w", err)
 		}
 	}
+	if b := st.Baseline; b != nil {
+		if _, err := checkBaseline(Baseline{Began: b.Began, CreatedAfter: b.CreatedAfter}); err != nil {
+			return fileState{}, err
+		}
+		if !st.Cursor.IsZero() {
+			return fileState{}, errors.New("a first run's baseline beside a cursor")
+		}
+	}
 	return st, nil
 }
 
-// Cursor returns the cursor as of the last write.
+// Cursor returns the cursor as of the last write, or the baseline before
+// the first.
 func (s *FileStore) Cursor(ctx context.Context) (Cursor, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return Cursor{At: s.cursor.At, Seen: maps.Clone(s.cursor.Seen)}, !s.cursor.At.IsZero(), nil
+	if s.cursor.At.IsZero() {
+		if s.baseline == nil {
+			return Cursor{}, false, nil
+		}
+		b := *s.baseline
+		return Cursor{Baseline: &b}, false, nil
+	}
+	return Cursor{At: s.cursor.At, Seen: maps.Clone(s.cursor.Seen)}, true, nil
 }
 
 // AdvanceCursor replaces the cursor with c if the stored one is older.
@@ -221,10 +250,32 @@ func (s *FileStore) AdvanceCursor(ctx context.Context, c Cursor) error {
 	if !s.cursor.At.Before(c.At) {
 		return nil
 	}
-	old := s.cursor
-	s.cursor = c
+	old, oldBaseline := s.cursor, s.baseline
+	s.cursor, s.baseline = c, nil // the first complete cycle ends the first run
 	if err := s.persist(); err != nil {
-		s.cursor = old
+		s.cursor, s.baseline = old, oldBaseline
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	return nil
+}
+
+// SaveBaseline replaces the baseline with b while no cursor is set and the
+// stored baseline, if any, resumes earlier than b.
+func (s *FileStore) SaveBaseline(ctx context.Context, b Baseline) error {
+	op := fmt.Sprintf("save first run's progress to %s", b.CreatedAfter.UTC().Format(time.RFC3339Nano))
+	b, err := checkBaseline(b)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.cursor.At.IsZero() || s.baseline != nil && !s.baseline.CreatedAfter.Before(b.CreatedAfter) {
+		return nil
+	}
+	old := s.baseline
+	s.baseline = &b
+	if err := s.persist(); err != nil {
+		s.baseline = old
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	return nil
@@ -414,6 +465,9 @@ func (s *FileStore) dropExpired(now time.Time) {
 // persist replaces the file with the state in memory. The caller holds mu.
 func (s *FileStore) persist() error {
 	st := fileState{Format: fileFormat, Cursor: s.cursor.At, Jobs: s.jobs, Tallies: s.tallies}
+	if b := s.baseline; b != nil {
+		st.Baseline = &fileBaseline{Began: b.Began, CreatedAfter: b.CreatedAfter}
+	}
 	if len(s.cursor.Seen) > 0 {
 		st.Seen = make(map[string]fileListing, len(s.cursor.Seen))
 		for job, l := range s.cursor.Seen {

@@ -101,6 +101,39 @@ func TestFileStoreSurvivesReopen(t *testing.T) {
 	}
 }
 
+// A first run's baseline survives a reopen, and a file written before
+// baselines existed opens without one.
+func TestFileStoreBaselineSurvivesReopen(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+
+	path := filepath.Join(dir, "state.json")
+	want := Baseline{Began: t0, CreatedAfter: t0.Add(-time.Minute)}
+	if err := openFile(t, path, nil).SaveBaseline(ctx, want); err != nil {
+		t.Fatal(err)
+	}
+	c, ok, err := openFile(t, path, nil).Cursor(ctx)
+	if err != nil || ok {
+		t.Fatalf("after reopen: Cursor() = %s, ok %v, %v; want no cursor", fmtCursor(c), ok, err)
+	}
+	wantBaseline(t, "after reopen", c.Baseline, &want)
+
+	old := filepath.Join(dir, "old.json")
+	if err := os.WriteFile(old, []byte(`{"format": 1, "jobs": {}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	store := openFile(t, old, nil)
+	if c, ok, err := store.Cursor(ctx); err != nil || ok || c.Baseline != nil {
+		t.Fatalf("file without a baseline: Cursor() = %s, ok %v, %v; want unset", fmtCursor(c), ok, err)
+	}
+	if err := store.SaveBaseline(ctx, want); err != nil {
+		t.Fatalf("SaveBaseline into a file without one: %v", err)
+	}
+	if b := readStateFile(t, old).Baseline; b == nil || !b.Began.Equal(want.Began) || !b.CreatedAfter.Equal(want.CreatedAfter) {
+		t.Errorf("file's baseline = %+v, want %s", b, fmtBaseline(&want))
+	}
+}
+
 func TestOpenFileRejectsCorrupt(t *testing.T) {
 	tests := []struct {
 		name, content string
@@ -119,6 +152,9 @@ func TestOpenFileRejectsCorrupt(t *testing.T) {
 		{"bad tally key", `{"format": 1, "jobs": {}, "tallies": {"#cursor": {"n": 1, "expires": "2026-03-01T12:00:00Z"}}}`},
 		{"tally count zero", `{"format": 1, "jobs": {}, "tallies": {"push-1": {"n": 0, "expires": "2026-03-01T12:00:00Z"}}}`},
 		{"tally without expiry", `{"format": 1, "jobs": {}, "tallies": {"push-1": {"n": 1}}}`},
+		{"baseline without start", `{"format": 1, "jobs": {}, "baseline": {"createdAfter": "2026-03-01T12:00:00Z"}}`},
+		{"baseline without creation time", `{"format": 1, "jobs": {}, "baseline": {"began": "2026-03-01T12:00:00Z"}}`},
+		{"baseline beside a cursor", `{"format": 1, "cursor": "2026-03-01T12:00:00Z", "jobs": {}, "baseline": {"began": "2026-03-01T12:00:00Z", "createdAfter": "2026-03-01T11:00:00Z"}}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

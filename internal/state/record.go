@@ -108,6 +108,19 @@ func checkCursor(c Cursor) (Cursor, error) {
 	return kept, nil
 }
 
+// checkBaseline returns b as a store keeps it, both times cut to the
+// millisecond, or an error when either is unset: a baseline without them
+// could not resume a listing, nor end as a cursor.
+func checkBaseline(b Baseline) (Baseline, error) {
+	if b.Began.IsZero() {
+		return Baseline{}, errors.New("baseline has no start time")
+	}
+	if b.CreatedAfter.IsZero() {
+		return Baseline{}, errors.New("baseline has no creation time to resume after")
+	}
+	return Baseline{Began: fromMillis(millis(b.Began)), CreatedAfter: fromMillis(millis(b.CreatedAfter))}, nil
+}
+
 // checkNext rejects a next state that Save or Commit must not write: one
 // without a status (a record's status is only ever one a listing showed),
 // or a card that no later edit could find.

@@ -76,6 +76,20 @@ func (r Record) Live(now time.Time) bool {
 type Cursor struct {
 	At   time.Time
 	Seen map[string]Listing // by job name; at most MaxSeen of them
+	// Baseline is a first run's progress, while it has not finished; set
+	// only when Store.Cursor's ok is false.
+	Baseline *Baseline
+}
+
+// Baseline is how far a first run that has not finished got: the next
+// invocation resumes there instead of starting over.
+type Baseline struct {
+	// Began is when the first run's first invocation began listing, less
+	// the clocks' skew: the cursor the first run ends with.
+	Began time.Time
+	// CreatedAfter: every job created up to it is recorded; the listing
+	// resumes with the jobs created after it.
+	CreatedAfter time.Time
 }
 
 // Listing is one job as a listing showed it: enough to tell whether the job
@@ -117,13 +131,22 @@ const MaxSeen = 2000
 // are kept to the millisecond.
 type Store interface {
 	// Cursor returns the cursor the last complete cycle left; ok is false
-	// before the first complete cycle.
+	// before the first complete cycle, and c then holds only the Baseline
+	// of a first run that has not finished, or nil.
 	Cursor(ctx context.Context) (c Cursor, ok bool, err error)
 	// AdvanceCursor replaces the cursor with c when c.At is later than the
 	// stored cursor's; a cursor already at or past c.At is left as it is,
 	// Seen included, without error. Times are kept to the millisecond, and
-	// of c.Seen only the MaxSeen jobs modified last.
+	// of c.Seen only the MaxSeen jobs modified last. c.Baseline is ignored:
+	// the first cursor removes the stored baseline, since the first
+	// complete cycle ends the first run.
 	AdvanceCursor(ctx context.Context, c Cursor) error
+	// SaveBaseline records a first run's progress. It is kept only while
+	// no cursor is set, and only when b.CreatedAfter is later than the
+	// stored one's (a slower invocation cannot move it back); otherwise it
+	// changes nothing and returns nil. Times are kept to the millisecond;
+	// both must be set.
+	SaveBaseline(ctx context.Context, b Baseline) error
 	// Load returns the records of up to MaxBatch jobs in one round trip (plus
 	// retries of unprocessed keys). Jobs with no record are absent from the map.
 	Load(ctx context.Context, jobs []string) (map[string]Record, error)

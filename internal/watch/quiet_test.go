@@ -15,6 +15,7 @@ import (
 // move than a cursor remembers (state.MaxSeen), so before the cursor moved
 // by time the run after the burst listed them all again and read a third.
 func TestQuietAfterBurst(t *testing.T) {
+	t.Parallel()
 	h := newHarness(t, backends[1])
 	opts := watch.Options{Overlap: 2 * time.Second, ClockSkew: time.Second}
 	const n = 3000

@@ -31,6 +31,9 @@ type Source interface {
 	// Running lists the jobs in progress, however long ago they were
 	// modified, a page at a time.
 	Running(ctx context.Context) iter.Seq2[[]labeling.Job, error]
+	// Created lists the jobs created after after, oldest first, a page at
+	// a time.
+	Created(ctx context.Context, after time.Time) iter.Seq2[[]labeling.Job, error]
 	// Describe reads one job. It fails with labeling.ErrNotFound when the
 	// job does not exist and labeling.ErrNotWatched when it is outside the
 	// filters.
@@ -169,11 +172,11 @@ func (w *Watcher) Poll(ctx context.Context) (Summary, error) {
 	if err != nil {
 		return w.finish("poll", sum, start, err)
 	}
-	sum.FirstRun, sum.Cursor = !seeded, cursor.At
-	var since time.Time
-	if seeded {
-		since = cursor.At.Add(-w.opts.Overlap)
+	if !seeded {
+		return w.firstRun(ctx, work, cursor.Baseline, start)
 	}
+	sum.Cursor = cursor.At
+	since := cursor.At.Add(-w.opts.Overlap)
 
 	// 2-5. List the jobs modified since then and apply them as pushed jobs
 	// are: their state is loaded a batch at a time while listing goes on,
@@ -182,10 +185,10 @@ func (w *Watcher) Poll(ctx context.Context) (Summary, error) {
 	// when the rules speak of them: a stalled job is not modified.
 	found := &listed{jobs: map[string]state.Listing{}}
 	jobs := found.changed(w.source, since, cursor)
-	if seeded && w.opts.Rules.watchesRunning() {
+	if w.opts.Rules.watchesRunning() {
 		jobs = then(jobs, found.inProgress(w.source))
 	}
-	applied, err := w.apply(ctx, work, jobs, !seeded, false, start)
+	applied, err := w.apply(ctx, work, jobs, false, false, start)
 	sum = merge(sum, applied)
 	sum.Listed, sum.Known, sum.Running = found.listed, found.known, found.running
 	if err != nil && !errors.Is(err, ErrPending) {
@@ -203,9 +206,9 @@ func (w *Watcher) Poll(ctx context.Context) (Summary, error) {
 	// by every cycle until some newer job is modified.
 	// The cursor is written only when that changes what the next cycle
 	// lists: a newer job, or a job listed now that would drop out of the
-	// window, or the first cycle's end. A quiet cycle writes nothing.
+	// window. A quiet cycle writes nothing.
 	at := later(found.newest, start.Add(-w.opts.ClockSkew))
-	moves := !seeded || found.newest.After(cursor.At) || (found.listed > 0 && !found.oldest.After(at.Add(-w.opts.Overlap)))
+	moves := found.newest.After(cursor.At) || (found.listed > 0 && !found.oldest.After(at.Add(-w.opts.Overlap)))
 	if sum.Pending == 0 && sum.Contended == 0 && at.After(cursor.At) && moves {
 		next := state.Cursor{At: at, Seen: found.seenAfter(at.Add(-w.opts.Overlap))}
 		if err := w.store.AdvanceCursor(work, next); err != nil {
@@ -214,6 +217,112 @@ func (w *Watcher) Poll(ctx context.Context) (Summary, error) {
 		sum.Cursor, sum.Advanced = at, true
 	}
 	return w.finish("poll", sum, start, err)
+}
+
+// FirstRunChunk is how many jobs a first run lists before it records them
+// and saves how far it got.
+const FirstRunChunk = 1000
+
+// firstRun records every job of the account (within the filters), alerting
+// only those that ended within LOOKBACK, and then sets the cursor. In a
+// large account it may take several invocations: it lists the jobs oldest
+// first, FirstRunChunk at a time, saves after each chunk how far it got
+// (the Baseline), and a later invocation resumes there, never from nothing.
+// An invocation that reaches its deadline part-way succeeds: the work left
+// is not an error, only more of the first run.
+func (w *Watcher) firstRun(ctx, work context.Context, b *state.Baseline, start time.Time) (Summary, error) {
+	sum := Summary{FirstRun: true}
+	// The cursor the first run ends with is when it began listing, less
+	// the clocks' skew: every job modified before then (less OVERLAP) is
+	// in the listing, and the first cycle after it lists every change
+	// since, also of jobs a later invocation of the first run no longer
+	// lists because they were created before where it resumed.
+	base := state.Baseline{Began: start.Add(-w.opts.ClockSkew)}
+	if b != nil {
+		base = *b
+		w.log.Info("first run resumes", "began", base.Began, "created_after", base.CreatedAfter)
+	}
+	found := &listed{jobs: map[string]state.Listing{}}
+	var chunk []labeling.Job
+	// record applies the chunk and saves the progress it makes.
+	record := func() error {
+		if len(chunk) == 0 {
+			return nil
+		}
+		applied, err := w.apply(ctx, work, only(chunk...), true, false, start)
+		sum = add(sum, applied)
+		if err != nil {
+			return err
+		}
+		if applied.Contended > 0 {
+			// Another first run holds some of these jobs: go no further
+			// than it can be trusted to get, and resume here next run.
+			return errContended
+		}
+		// Jobs created in the same millisecond as the last one may sit on
+		// the next page: resume just before it; recording them twice is
+		// harmless.
+		base.CreatedAfter = chunk[len(chunk)-1].CreatedAt.Add(-time.Millisecond)
+		chunk = nil
+		return w.store.SaveBaseline(work, base)
+	}
+	var listErr error
+	for page, err := range w.source.Created(work, base.CreatedAfter) {
+		if err != nil {
+			listErr = err
+			break
+		}
+		for _, job := range page {
+			found.add(job)
+			chunk = append(chunk, job)
+		}
+		if len(chunk) >= FirstRunChunk {
+			if listErr = record(); listErr != nil {
+				break
+			}
+		}
+	}
+	if listErr == nil {
+		listErr = record()
+	}
+	sum.Listed = found.listed
+	switch {
+	case errors.Is(listErr, errContended), listErr != nil && !errors.Is(listErr, ErrPending) && work.Err() != nil:
+		// The deadline came, or another run holds jobs: what is recorded
+		// stays, and the next invocation goes on from there.
+		w.log.Info("first run continues next run", "recorded_until", base.CreatedAfter, "why", listErr.Error())
+		return w.finish("poll", sum, start, nil)
+	case listErr != nil:
+		return w.finish("poll", sum, start, listErr)
+	}
+	// A first run done in one invocation listed every job, as a cycle
+	// does, so its cursor may be its newest modification, as a cycle's.
+	at := base.Began
+	if b == nil {
+		at = later(found.newest, base.Began)
+	}
+	next := state.Cursor{At: at, Seen: found.seenAfter(at.Add(-w.opts.Overlap))}
+	if err := w.store.AdvanceCursor(work, next); err != nil {
+		return w.finish("poll", sum, start, err)
+	}
+	sum.Cursor, sum.Advanced = at, true
+	return w.finish("poll", sum, start, nil)
+}
+
+// errContended stops a first run at a chunk another run holds jobs of.
+var errContended = errors.New("jobs held by another run")
+
+// add adds what apply did with one chunk of a first run to its summary.
+func add(sum, applied Summary) Summary {
+	sum.Transitions += applied.Transitions
+	sum.Recorded += applied.Recorded
+	sum.Alerted += applied.Alerted
+	sum.Told += applied.Told
+	sum.Pending += applied.Pending
+	sum.Contended += applied.Contended
+	sum.Stale += applied.Stale
+	sum.Digest = sum.Digest || applied.Digest
+	return sum
 }
 
 // Push applies the job an EventBridge event names, as Describe reads it now:

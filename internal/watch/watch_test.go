@@ -228,6 +228,21 @@ func (s pageHook) Modified(ctx context.Context, since time.Time) iter.Seq2[[]lab
 	}
 }
 
+func (s pageHook) Created(ctx context.Context, after time.Time) iter.Seq2[[]labeling.Job, error] {
+	return func(yield func([]labeling.Job, error) bool) {
+		n := 0
+		for page, err := range s.Source.Created(ctx, after) {
+			if err == nil {
+				n++
+				s.after(n)
+			}
+			if !yield(page, err) {
+				return
+			}
+		}
+	}
+}
+
 func (h *harness) watcher(s setup) *watch.Watcher {
 	o := s.opts
 	if o.Rules.AlertOn == nil {
