@@ -1,9 +1,11 @@
 package watch_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/labelwatch/labelwatch/internal/state"
 	"github.com/labelwatch/labelwatch/internal/watch"
 )
 
@@ -44,6 +46,41 @@ func TestQuietAfterBurst(t *testing.T) {
 		}
 		if loads := h.store.takeLoads(); len(loads) != 0 {
 			t.Errorf("%v after the burst: state loads of %v, want none", wait, loads)
+		}
+	}
+}
+
+// TestQuietAtAnySize checks that a run in which nothing changed costs one
+// list call, one state read (the cursor) and no write, whether the account
+// holds 1,000 jobs or 100,000; and one list call more, with no read, when
+// cards and warnings list the jobs in progress and there are none.
+func TestQuietAtAnySize(t *testing.T) {
+	t.Parallel()
+	for _, size := range []int{1_000, 100_000} {
+		h := newHarness(t, backends[1])
+		for i := range size {
+			h.put(job(fmt.Sprintf("done-%06d", i), completed, start.Add(-48*time.Hour+time.Duration(i)*time.Millisecond)))
+		}
+		if err := h.store.AdvanceCursor(t.Context(), state.Cursor{At: start.Add(-time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		for _, tt := range []struct {
+			rules     watch.Rules
+			listCalls int
+		}{
+			{defaultRules(), 1},
+			{cardRules(func(r *watch.Rules) { r.StuckAfter = 6 * time.Hour }), 2},
+		} {
+			h.clock.Advance(time.Minute)
+			calls := h.listCalls()
+			sum := h.mustRun(setup{opts: watch.Options{Rules: tt.rules}})
+			checkSummary(t, sum, watch.Summary{})
+			if got := h.listCalls() - calls; got != tt.listCalls {
+				t.Errorf("%d jobs, cards %v: %d list calls, want %d", size, tt.rules.Cards, got, tt.listCalls)
+			}
+			if loads := h.store.takeLoads(); len(loads) != 0 {
+				t.Errorf("%d jobs: loads of %v, want none", size, loads)
+			}
 		}
 	}
 }
