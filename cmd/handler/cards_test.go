@@ -54,23 +54,10 @@ func (c *slackCalls) next() []string {
 	all := c.slack.Calls()
 	var out []string
 	for _, call := range all[c.seen:] {
-		out = append(out, describeCall(call))
+		out = append(out, call.String())
 	}
 	c.seen = len(all)
 	return out
-}
-
-func describeCall(c testenv.SlackCall) string {
-	switch {
-	case c.Method == testenv.SlackUpdate:
-		return "edit " + c.TS
-	case c.ThreadTS != "" && c.Broadcast:
-		return "reply " + c.ThreadTS + " broadcast"
-	case c.ThreadTS != "":
-		return "reply " + c.ThreadTS
-	default:
-		return "post"
-	}
 }
 
 func wantCalls(t *testing.T, step string, got []string, want ...string) {
@@ -550,7 +537,7 @@ func TestMentionsOnFailuresOnly(t *testing.T) {
 	var kinds []string
 	failureReplies := 0
 	for _, c := range s.slack.Calls() {
-		kind := describeCall(c)
+		kind := c.String()
 		kinds = append(kinds, kind)
 		if c.ThreadTS == badCard.Card.TS && c.Broadcast {
 			failureReplies++

@@ -21,14 +21,7 @@ import (
 func TestDemo(t *testing.T) {
 	slack := testenv.NewSlack(t)
 	env := map[string]string{"SLACK_WEBHOOK_URL": slack.WebhookURL(), "SLACK_PACE": "0s", "MENTION_ON_FAILURE": "U0ONCALL1,here"}
-	// demo sets AWS_* variables for its emulator; put them back afterwards.
-	for _, k := range []string{"AWS_ENDPOINT_URL_SAGEMAKER", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL"} {
-		if v, ok := os.LookupEnv(k); ok {
-			t.Setenv(k, v)
-		} else {
-			t.Setenv(k, "")
-		}
-	}
+	keepDemoEnv(t)
 
 	var stdout, stderr bytes.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -110,10 +103,9 @@ func TestDemo(t *testing.T) {
 	}
 }
 
-// TestDemoCard checks that the demo, printing, shows a card's life in
-// order: posted, edited, a milestone and a stuck warning in its thread, the
-// final edit and the outcome as a reply.
-func TestDemoCard(t *testing.T) {
+// keepDemoEnv puts back, after t, the AWS_* variables demo sets for its
+// emulator.
+func keepDemoEnv(t *testing.T) {
 	for _, k := range []string{"AWS_ENDPOINT_URL_SAGEMAKER", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL"} {
 		if v, ok := os.LookupEnv(k); ok {
 			t.Setenv(k, v)
@@ -121,6 +113,13 @@ func TestDemoCard(t *testing.T) {
 			t.Setenv(k, "")
 		}
 	}
+}
+
+// TestDemoCard checks that the demo, printing, shows a card's life in
+// order: posted, edited, a milestone and a stuck warning in its thread, the
+// final edit and the outcome as a reply.
+func TestDemoCard(t *testing.T) {
+	keepDemoEnv(t)
 	var stdout, stderr bytes.Buffer
 	if err := run(t.Context(), []string{"demo"}, func(string) string { return "" }, fstest.MapFS{}, &stdout, &stderr); err != nil {
 		t.Fatalf("demo: %v\n%s\n%s", err, stdout.String(), stderr.String())

@@ -113,6 +113,23 @@ type SlackCall struct {
 	Raw       []byte // the request body as sent
 }
 
+// String describes c in a word or three, as tests of cards compare calls:
+// "post" (a message of its own, by API or webhook), "edit TS", "reply TS"
+// (in the thread of the message TS) or "reply TS broadcast" (shown in the
+// channel too).
+func (c SlackCall) String() string {
+	switch {
+	case c.Method == SlackUpdate:
+		return "edit " + c.TS
+	case c.ThreadTS != "" && c.Broadcast:
+		return "reply " + c.ThreadTS + " broadcast"
+	case c.ThreadTS != "":
+		return "reply " + c.ThreadTS
+	default:
+		return "post"
+	}
+}
+
 // The methods a SlackCall names.
 const (
 	SlackWebhook     = "webhook"

@@ -60,23 +60,10 @@ func (w *cardWorld) calls() []string {
 	all := w.slack.Calls()
 	var out []string
 	for _, c := range all[w.seen:] {
-		out = append(out, call(c))
+		out = append(out, c.String())
 	}
 	w.seen = len(all)
 	return out
-}
-
-func call(c testenv.SlackCall) string {
-	switch {
-	case c.Method == testenv.SlackUpdate:
-		return "edit " + c.TS
-	case c.ThreadTS != "" && c.Broadcast:
-		return "reply " + c.ThreadTS + " broadcast"
-	case c.ThreadTS != "":
-		return "reply " + c.ThreadTS
-	default:
-		return "post"
-	}
 }
 
 // lastTS is the ts Slack gave the last message posted.
