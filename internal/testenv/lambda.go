@@ -128,14 +128,11 @@ func LaunchLambda(bootstrap string, env ...string) (*Lambda, error) {
 }
 
 func launchLambda(rie, bootstrap string, env []string) (*Lambda, error) {
-	emuPort, err := freePort()
+	ports, err := freePorts(2)
 	if err != nil {
 		return nil, err
 	}
-	apiPort, err := freePort()
-	if err != nil {
-		return nil, err
-	}
+	emuPort, apiPort := ports[0], ports[1]
 	l := &Lambda{
 		URL:    fmt.Sprintf("http://127.0.0.1:%d/2015-03-31/functions/function/invocations", emuPort),
 		output: &SyncBuffer{},

@@ -159,13 +159,25 @@ func (s *server) Close() error {
 // freePort asks the kernel for a free loopback port. The port is free when
 // this returns, not necessarily when a server binds it.
 func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ports, err := freePorts(1)
 	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
+		return 0, err
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	if err := l.Close(); err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
+	return ports[0], nil
+}
+
+// freePorts returns n distinct loopback ports free at the time of the
+// call. It holds them all open until it has them all: a port closed and
+// asked for again may come back, and two servers given one port fail.
+func freePorts(n int) ([]int, error) {
+	ports := make([]int, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("find a free port: %w", err)
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
-	return port, nil
+	return ports, nil
 }
