@@ -415,13 +415,50 @@ func TestNewsWithoutCards(t *testing.T) {
 	if len(got) != 1 || !strings.Contains(got[0].Text, "50%") || got[0].ThreadTS != "" {
 		t.Errorf("past 50%%: %+v, want one message of its own saying 50%%", got)
 	}
-	h.clock.Advance(6 * time.Hour)
-	got = run()
-	if len(got) != 1 || !strings.Contains(got[0].Text, "plain") {
-		t.Errorf("stalled 6h: %+v, want one warning", got)
+	// Polled every 30 minutes, the stall is told once, between STUCK_AFTER
+	// and a quarter more after the last move (its counters are stored a
+	// quarter of STUCK_AFTER apart, not at every move), and then not again.
+	moved := h.clock.Now()
+	var warned []time.Duration
+	for range 20 {
+		h.clock.Advance(29 * time.Minute)
+		for _, m := range run() {
+			if !strings.Contains(m.Text, "plain has not moved") {
+				t.Errorf("while stalled: %q", m.Text)
+			}
+			warned = append(warned, h.clock.Now().Sub(moved))
+		}
 	}
-	if got := run(); len(got) != 0 {
-		t.Errorf("still stalled: %d messages, want none", len(got))
+	if len(warned) != 1 || warned[0] < 6*time.Hour || warned[0] > 6*time.Hour+90*time.Minute+30*time.Minute {
+		t.Errorf("stall told after %v, want once, from 6h to 8h after the last move", warned)
+	}
+	// First seen; the milestone's claim and commit; the moved counters
+	// stored once; the warning's claim and commit.
+	if rec := h.records("plain")["plain"]; rec.Version != 6 {
+		t.Errorf("record written %d times over 10 hours, want 6", rec.Version)
+	}
+}
+
+// TestSteadyProgressWritesLittle checks that a job labeling steadily, with
+// no card, costs a write per quarter of STUCK_AFTER, not one per run.
+func TestSteadyProgressWritesLittle(t *testing.T) {
+	h := newHarness(t, backends[1])
+	rules := defaultRules()
+	rules.StuckAfter = 6 * time.Hour
+	h.put(job("seed-old", completed, start.Add(-48*time.Hour)))
+	h.mustRun(setup{opts: watch.Options{Rules: rules}})
+	h.put(job("steady", inProgress, h.clock.Now()))
+	for i := range 72 { // six hours, a run every five minutes, a move each
+		h.clock.Advance(5 * time.Minute)
+		h.set(inProgress, []string{"steady"}, progressed(i+1, 0))
+		h.mustRun(setup{opts: watch.Options{Rules: rules}})
+	}
+	rec := h.records("steady")["steady"]
+	if rec.Version > 6 {
+		t.Errorf("record written %d times in 72 runs, want about one per 90 minutes", rec.Version)
+	}
+	if len(h.slack.Messages()) != 0 {
+		t.Errorf("%d messages for a job that never stalled", len(h.slack.Messages()))
 	}
 }
 

@@ -137,7 +137,13 @@ func (r Rules) plan(d *due, firstRun bool, now time.Time) {
 
 	p := rec.Progress
 	tracked := !p.MovedAt.IsZero()
-	if !tracked || p.Counters != job.Counters {
+	// Counters that moved are stored when a card shows them (it is written
+	// anyway) or, for the stuck warning, once a quarter of STUCK_AFTER has
+	// passed since they were stored: a job that labels steadily costs a
+	// write per quarter, not one per run, and a stall is told at most a
+	// quarter late.
+	refresh := !tracked || r.Cards || (r.StuckAfter > 0 && now.Sub(p.MovedAt) >= r.StuckAfter/4)
+	if p.Counters != job.Counters && refresh || !tracked {
 		p.Counters, p.MovedAt, p.Stuck = job.Counters, now, false
 	}
 	done := job.Counters.PercentDone()
@@ -155,7 +161,7 @@ func (r Rules) plan(d *due, firstRun bool, now time.Time) {
 		}
 		p.Milestone = crossed
 	}
-	if r.StuckAfter > 0 && job.Status == labeling.StatusInProgress && tracked && !p.Stuck && now.Sub(p.MovedAt) >= r.StuckAfter {
+	if r.StuckAfter > 0 && job.Status == labeling.StatusInProgress && tracked && !p.Stuck && p.Counters == job.Counters && now.Sub(p.MovedAt) >= r.StuckAfter {
 		if !firstRun {
 			d.notice.StuckFor = now.Sub(p.MovedAt)
 		}
