@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -20,18 +21,26 @@ import (
 const history = 30 * 24 * time.Hour
 
 // account is the simulated SageMaker account: jobs last modified uniformly
-// over the 30 days before its cursor, most of them finished.
+// over the 30 days before its cursor, all but a few hundred of them
+// finished, as Ground Truth's limits on concurrent labeling jobs keep any
+// real account.
 type account struct {
-	jobs         []labeling.Job
-	inProgress   []string // names, in creation order
-	initializing []string
+	jobs []labeling.Job
+	// running are the jobs in progress, one in three of the newest jobs
+	// of the account (the others ended recently), in creation order; the
+	// settling cycle keeps the last recent of them in the overlap window.
+	running []string
 	// recent is how many jobs a uniform history puts in the overlap window
 	// before the cursor (OVERLAP, 10 minutes): the jobs every cycle lists
 	// again, whatever changed.
 	recent int
 	cursor time.Time // the newest modification in the seeded state
 
-	finished, started int // jobs used up by scenarios so far
+	// completed are the Completed jobs, oldest first: scenarios stage the
+	// jobs they finish or start from them (fresh ones, from the front) and
+	// touch the jobs that only move (from the back).
+	completed []string
+	staged    int // completed jobs used up by staging so far
 }
 
 func newAccount(o options, now time.Time) *account {
@@ -43,34 +52,33 @@ func newAccount(o options, now time.Time) *account {
 	// them stays ahead of the real clock.
 	a := &account{cursor: now.Add(24 * time.Hour).Truncate(time.Millisecond)}
 	a.recent = max(1, int(int64(o.jobs)*int64(config.DefaultOverlap)/int64(history)))
+	running := max(a.recent, min(o.running, o.jobs/10))
 	step := history / time.Duration(o.jobs)
+	a.jobs = make([]labeling.Job, 0, o.jobs)
 	for i := range o.jobs {
 		modified := a.cursor.Add(-time.Duration(o.jobs-1-i) * step)
 		j := labeling.Job{
-			Name:          fmt.Sprintf("bench-job-%06d", i),
+			Name:          fmt.Sprintf("bench-job-%07d", i),
 			CreatedAt:     modified.Add(-time.Hour),
 			ModifiedAt:    modified,
 			Workteam:      "arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/bench-team",
-			InputManifest: fmt.Sprintf("s3://bench-bucket/input/bench-job-%06d.manifest", i),
+			InputManifest: fmt.Sprintf("s3://bench-bucket/input/bench-job-%07d.manifest", i),
 			Counters:      labeling.Counters{Total: 900, Human: 600, Machine: 300, Unlabeled: 100},
 		}
-		switch i % 20 {
-		case 0, 1, 2: // 15%
+		switch {
+		case i >= o.jobs-3*running && (o.jobs-1-i)%3 == 0: // one in three of the newest
 			j.Status = labeling.StatusInProgress
-			a.inProgress = append(a.inProgress, j.Name)
-		case 3: // 5%
-			j.Status = labeling.StatusInitializing
-			j.Counters = labeling.Counters{Unlabeled: 1000}
-			a.initializing = append(a.initializing, j.Name)
-		case 4:
+			a.running = append(a.running, j.Name)
+		case i%20 == 4: // 5%
 			j.Status = labeling.StatusFailed
 			j.FailureReason = "ClientError: The manifest file could not be read from s3://bench-bucket/input."
-		case 5:
+		case i%20 == 5: // 5%
 			j.Status = labeling.StatusStopped
-		default: // 70%
+		default: // 90%
 			j.Status = labeling.StatusCompleted
 			j.Counters = labeling.Counters{Total: 1000, Human: 700, Machine: 300}
-			j.OutputManifest = fmt.Sprintf("s3://bench-bucket/output/bench-job-%06d/manifests/output/output.manifest", i)
+			j.OutputManifest = fmt.Sprintf("s3://bench-bucket/output/bench-job-%07d/manifests/output/output.manifest", i)
+			a.completed = append(a.completed, j.Name)
 		}
 		a.jobs = append(a.jobs, j)
 	}
@@ -78,9 +86,9 @@ func newAccount(o options, now time.Time) *account {
 }
 
 func (a *account) describe() string {
-	return fmt.Sprintf("%d jobs (70%% Completed, 5%% Failed, 5%% Stopped, 15%% InProgress, 5%% Initializing), "+
-		"last modified uniformly over the %d days before the cursor, so %d of them fall in the %v overlap window",
-		len(a.jobs), int(history.Hours()/24), a.recent, config.DefaultOverlap)
+	return fmt.Sprintf("%d jobs, %d of them InProgress (one in three of the newest; Ground Truth's limits on concurrent labeling jobs keep a real account at a few hundred or fewer), "+
+		"the rest 90%% Completed, 5%% Failed, 5%% Stopped, last modified uniformly over the %d days before the cursor, so %d of them fall in the %v overlap window",
+		len(a.jobs), len(a.running), int(history.Hours()/24), a.recent, config.DefaultOverlap)
 }
 
 // seed puts the account into the emulator and its state into DynamoDB, as a
@@ -93,7 +101,7 @@ func (b *bench) seed(ctx context.Context) error {
 		b.emu.Put(j)
 	}
 	oldest := b.acct.jobs[0].ModifiedAt
-	templates := map[labeling.Status]map[string]types.AttributeValue{}
+	b.templates = map[labeling.Status]map[string]types.AttributeValue{}
 	for _, s := range labeling.Statuses {
 		name := "bench-template-" + string(s)
 		if err := b.store.Save(ctx, state.Record{Job: name}, state.Record{Job: name, Status: s, ModifiedAt: oldest}); err != nil {
@@ -105,38 +113,14 @@ func (b *bench) seed(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("seed: read template item: %w", err)
 		}
-		templates[s] = out.Item
+		b.templates[s] = out.Item
 	}
-
-	const perBatch = 25 // BatchWriteItem's limit
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(8)
-	for lo := 0; lo < len(b.acct.jobs); lo += perBatch {
-		chunk := b.acct.jobs[lo:min(lo+perBatch, len(b.acct.jobs))]
-		g.Go(func() error {
-			writes := make([]types.WriteRequest, len(chunk))
-			for i, j := range chunk {
-				item := maps.Clone(templates[j.Status])
-				maps.Copy(item, itemKey(j.Name))
-				writes[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: item}}
-			}
-			for attempt := 0; len(writes) > 0; attempt++ {
-				if attempt == 10 {
-					return fmt.Errorf("seed: %d items still unprocessed", len(writes))
-				}
-				out, err := b.direct.BatchWriteItem(gctx, &dynamodb.BatchWriteItemInput{
-					RequestItems: map[string][]types.WriteRequest{table: writes},
-				})
-				if err != nil {
-					return fmt.Errorf("seed: batch write: %w", err)
-				}
-				writes = out.UnprocessedItems[table]
-			}
-			return nil
-		})
+	status := map[string]labeling.Status{}
+	for _, j := range b.acct.jobs {
+		status[j.Name] = j.Status
 	}
-	if err := g.Wait(); err != nil {
-		return err
+	if err := b.putStates(ctx, status); err != nil {
+		return fmt.Errorf("seed: %w", err)
 	}
 	if err := b.checkSeed(ctx); err != nil {
 		return err
@@ -146,6 +130,40 @@ func (b *bench) seed(ctx context.Context) error {
 	}
 	b.logf("seeded %d jobs in %v", len(b.acct.jobs), time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// putStates stores each named job with its status, straight to dynalite,
+// as a baseline would record it (no progress, no card).
+func (b *bench) putStates(ctx context.Context, jobs map[string]labeling.Status) error {
+	names := slices.Sorted(maps.Keys(jobs))
+	const perBatch = 25 // BatchWriteItem's limit
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(8)
+	for lo := 0; lo < len(names); lo += perBatch {
+		chunk := names[lo:min(lo+perBatch, len(names))]
+		g.Go(func() error {
+			writes := make([]types.WriteRequest, len(chunk))
+			for i, name := range chunk {
+				item := maps.Clone(b.templates[jobs[name]])
+				maps.Copy(item, itemKey(name))
+				writes[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: item}}
+			}
+			for attempt := 0; len(writes) > 0; attempt++ {
+				if attempt == 10 {
+					return fmt.Errorf("%d items still unprocessed", len(writes))
+				}
+				out, err := b.direct.BatchWriteItem(gctx, &dynamodb.BatchWriteItemInput{
+					RequestItems: map[string][]types.WriteRequest{table: writes},
+				})
+				if err != nil {
+					return fmt.Errorf("batch write: %w", err)
+				}
+				writes = out.UnprocessedItems[table]
+			}
+			return nil
+		})
+	}
+	return g.Wait()
 }
 
 // checkSeed reads a spread of the seeded jobs through the store and checks
@@ -182,7 +200,7 @@ func itemKey(pk string) map[string]types.AttributeValue {
 func (b *bench) settle(ctx context.Context) (time.Time, error) {
 	b.phase++
 	at := b.acct.cursor.Add(time.Duration(b.phase) * time.Hour)
-	recent := b.acct.inProgress[len(b.acct.inProgress)-b.acct.recent:]
+	recent := b.acct.running[len(b.acct.running)-b.acct.recent:]
 	step := config.DefaultOverlap / time.Duration(len(recent)+1)
 	for i, name := range recent {
 		modified := at.Add(-time.Duration(len(recent)-1-i) * step)
@@ -203,24 +221,81 @@ func (b *bench) settle(ctx context.Context) (time.Time, error) {
 	return at, nil
 }
 
-// take returns n in-progress jobs no scenario has finished yet, and counts
-// them as finished: the stored state has each as InProgress.
-func (a *account) take(n int) ([]string, error) {
-	if spare := len(a.inProgress) - a.recent - a.finished; n > spare {
-		return nil, fmt.Errorf("the account of %d jobs has %d in-progress jobs left to finish, not %d; raise -jobs", len(a.jobs), spare, n)
-	}
-	names := a.inProgress[a.finished : a.finished+n]
-	a.finished += n
-	return names, nil
+// staged is what stage set up for one scenario: the jobs it finishes, stored
+// and listed as InProgress, and the jobs it starts, as Initializing.
+type staged struct {
+	finishing, starting []string
 }
 
-// modify applies s to the account, just after the cursor at: jobs finish
-// (a tenth of them Failed, a tenth Stopped), start, or only progress.
-func (b *bench) modify(s scenario, at time.Time) error {
+// stage takes fresh Completed jobs and makes finishing of them InProgress
+// and starting of them Initializing, in the emulator and in the store, as
+// if they had been so all along. Their LastModifiedTime is the emulator's
+// clock (the real one, a day behind the account's), so the modified
+// listing never returns them: the jobs in progress are listed by the
+// listing of those. The settling cycle then records their progress. This
+// keeps the account at a few hundred jobs in progress between scenarios,
+// however many a scenario finishes.
+func (b *bench) stage(ctx context.Context, finishing, starting int) (staged, error) {
+	a := b.acct
+	var st staged
+	if n := finishing + starting; a.staged+n > len(a.completed)/2 {
+		return st, fmt.Errorf("the account of %d jobs has %d Completed jobs left to stage, not %d; raise -jobs", len(a.jobs), len(a.completed)/2-a.staged, n)
+	}
+	st.finishing = a.completed[a.staged : a.staged+finishing]
+	st.starting = a.completed[a.staged+finishing : a.staged+finishing+starting]
+	a.staged += finishing + starting
+	status := map[string]labeling.Status{}
+	for _, name := range st.finishing {
+		status[name] = labeling.StatusInProgress
+		b.emu.Update(name, func(j *labeling.Job) {
+			j.Status, j.OutputManifest = labeling.StatusInProgress, ""
+			j.Counters = labeling.Counters{Total: 900, Human: 600, Machine: 300, Unlabeled: 100}
+		})
+	}
+	for _, name := range st.starting {
+		status[name] = labeling.StatusInitializing
+		b.emu.Update(name, func(j *labeling.Job) {
+			j.Status, j.OutputManifest = labeling.StatusInitializing, ""
+			j.Counters = labeling.Counters{Unlabeled: 1000}
+		})
+	}
+	if err := b.putStates(ctx, status); err != nil {
+		return st, fmt.Errorf("stage: %w", err)
+	}
+	return st, nil
+}
+
+// unstage ends the jobs a scenario started, Completed in the emulator and in
+// the store, out of every later listing: the account goes back to its few
+// hundred jobs in progress.
+func (b *bench) unstage(ctx context.Context, st staged) error {
+	status := map[string]labeling.Status{}
+	for _, name := range st.starting {
+		status[name] = labeling.StatusCompleted
+		b.emu.Update(name, func(j *labeling.Job) {
+			j.Status = labeling.StatusCompleted
+			j.Counters = labeling.Counters{Total: 1000, Human: 700, Machine: 300}
+			j.ModifiedAt = time.Time{} // the emulator's clock: before any later window
+		})
+	}
+	if err := b.putStates(ctx, status); err != nil {
+		return fmt.Errorf("unstage: %w", err)
+	}
+	return nil
+}
+
+// progressPool is the jobs in progress a scenario's progressing jobs come
+// from, short of those the settling cycle moves.
+func (a *account) progressPool() []string { return a.running[:len(a.running)-a.recent] }
+
+// modify applies s to the account, just after the cursor at: the staged
+// jobs finish (a tenth of them Failed, a tenth Stopped) or start, and the
+// rest progress: jobs in progress first (their counters move), then, past the few hundred an account has, Completed
+// jobs whose LastModifiedTime alone moves (listed and read, never written).
+func (b *bench) modify(s scenario, st staged, at time.Time) error {
 	a := b.acct
 	progressing := s.modified - s.finishing - s.starting
-	spare := len(a.inProgress) - a.recent - a.finished // in-progress jobs neither finished nor kept for settling
-	if s.finishing+progressing > spare || a.started+s.starting > len(a.initializing) {
+	if len(st.finishing) != s.finishing || len(st.starting) != s.starting || progressing > len(a.completed)/2 {
 		return fmt.Errorf("the account of %d jobs is too small for %d modified jobs; raise -jobs", len(a.jobs), s.modified)
 	}
 	n := 0
@@ -232,8 +307,8 @@ func (b *bench) modify(s scenario, at time.Time) error {
 			j.ModifiedAt = modified
 		})
 	}
-	for i := range s.finishing {
-		change(a.inProgress[a.finished], func(j *labeling.Job) {
+	for i, name := range st.finishing {
+		change(name, func(j *labeling.Job) {
 			switch i % 10 {
 			case 7, 8:
 				j.Status = labeling.StatusFailed
@@ -246,24 +321,29 @@ func (b *bench) modify(s scenario, at time.Time) error {
 				j.OutputManifest = "s3://bench-bucket/output/" + j.Name + "/manifests/output/output.manifest"
 			}
 		})
-		a.finished++
 	}
-	for range s.starting {
-		change(a.initializing[a.started], func(j *labeling.Job) {
+	for _, name := range st.starting {
+		change(name, func(j *labeling.Job) {
 			j.Status = labeling.StatusInProgress
 			j.Counters = labeling.Counters{Total: 10, Human: 10, Unlabeled: 990}
 		})
-		a.started++
 	}
-	// Progressing jobs come from the end of the pool, short of those kept
-	// for settling; they stay InProgress, so later scenarios reuse them.
-	pool := a.inProgress[:len(a.inProgress)-a.recent]
+	pool := a.progressPool()
 	for i := range progressing {
-		change(pool[len(pool)-1-i], func(j *labeling.Job) {
-			j.Counters.Total += 5
-			j.Counters.Human += 5
-			j.Counters.Unlabeled = max(0, j.Counters.Unlabeled-5)
-		})
+		if i < len(pool) {
+			change(pool[len(pool)-1-i], func(j *labeling.Job) {
+				j.Counters.Total += 5
+				j.Counters.Human += 5
+				j.Counters.Unlabeled = max(0, j.Counters.Unlabeled-5)
+			})
+			continue
+		}
+		change(a.completed[len(a.completed)-1-(i-len(pool))], func(*labeling.Job) {})
 	}
 	return nil
+}
+
+// shape is what of the account the scenarios' minimums depend on.
+func (a *account) shape() shape {
+	return shape{overlap: a.recent, running: len(a.running), pool: len(a.progressPool())}
 }

@@ -39,6 +39,8 @@ type measurement struct {
 	cpuDDB  time.Duration // dynalite's CPU time during the cycle
 	cpuHarn time.Duration // this process's: the SageMaker emulator, proxy and relay
 
+	floor floorResult // the floor program's run of the same calls, beside this one
+
 	atShare *measurement // the same scenario with the function at its CPU share; nil when not measured
 
 	problems []string // where the cycle did not do what the scenario requires
@@ -77,7 +79,11 @@ func (m measurement) ddbTotal() int {
 // measures the next cycle. With share, the function process alone is moved
 // into that cgroup, at its CPU share, for the measured cycle.
 func (b *bench) measure(ctx context.Context, s scenario, share *shareGroup) (measurement, error) {
-	m := measurement{scn: s, min: s.minimum(config.DefaultDigestThreshold, b.acct.recent)}
+	m := measurement{scn: s, min: s.minimum(config.DefaultDigestThreshold, b.acct.shape())}
+	st, err := b.stage(ctx, s.finishing, s.starting)
+	if err != nil {
+		return m, err
+	}
 	at, err := b.settle(ctx)
 	if err != nil {
 		return m, err
@@ -105,7 +111,6 @@ func (b *bench) measure(ctx context.Context, s scenario, share *shareGroup) (mea
 	if err != nil {
 		return m, err
 	}
-	dynalitePid := childNamed(os.Getpid(), "node")
 	if share != nil {
 		if err := share.enter(pid); err != nil {
 			return m, err
@@ -115,9 +120,31 @@ func (b *bench) measure(ctx context.Context, s scenario, share *shareGroup) (mea
 		defer share.leave(pid)
 	}
 
-	if err := b.modify(s, at); err != nil {
+	if err := b.modify(s, st, at); err != nil {
 		return m, err
 	}
+	b.emu.SetLatency(s.latency)
+	b.proxy.SetLatency(s.latency)
+	if m.floor, err = b.floor(ctx, s, m.min, at, share); err != nil {
+		return m, err
+	}
+	if err := b.cycleOnce(ctx, fn, pid, s, &m); err != nil {
+		return m, err
+	}
+	if err := b.unstage(ctx, st); err != nil {
+		return m, err
+	}
+	m.problems = m.check(b.acct.shape())
+	if pages := max(1, (m.result.Listed+99)/100) + (m.result.Running+99)/100; m.smCalls > pages {
+		m.notes = append(m.notes, fmt.Sprintf("%d SageMaker calls for %d pages listed: the SDK retried", m.smCalls, pages))
+	}
+	return m, nil
+}
+
+// cycleOnce invokes fn, warm, with the scheduled event at s's AWS latency
+// and fills m in with what the cycle did and cost.
+func (b *bench) cycleOnce(ctx context.Context, fn *testenv.Lambda, pid int, s scenario, m *measurement) error {
+	dynalitePid := childNamed(os.Getpid(), "node")
 	smBefore, ddbBefore, capBefore := b.sageMakerCalls(), b.proxy.AllCalls(), b.proxy.CapacityUnits()
 	slackBefore, smConnsBefore, ddbConnsBefore := b.hook.count(), b.smConns.Load(), b.ddb.conns.Load()
 	smErrorsBefore := b.smErrors.Load()
@@ -125,12 +152,13 @@ func (b *bench) measure(ctx context.Context, s scenario, share *shareGroup) (mea
 	b.emu.SetLatency(s.latency)
 	b.proxy.SetLatency(s.latency)
 
-	m.result, m.invoke, err = cycle()
+	var err error
+	m.result, _, m.invoke, err = invoke(ctx, fn, b.event)
 
 	b.emu.SetLatency(0)
 	b.proxy.SetLatency(0)
 	if err != nil {
-		return m, err
+		return err
 	}
 	m.cpuFunc, m.cpuDDB, m.cpuHarn = cpuTime(pid)-cpuFunc, cpuTime(dynalitePid)-cpuDDB, cpuTime(os.Getpid())-cpuHarn
 	m.smCalls = b.sageMakerCalls() - smBefore
@@ -149,11 +177,9 @@ func (b *bench) measure(ctx context.Context, s scenario, share *shareGroup) (mea
 	}
 	m.rssKiB = peakRSS(pid)
 	m.heapMB = peakHeap(fn.Output())
-	m.problems = m.check(b.acct.recent)
-	if pages := max(1, (m.result.Listed+99)/100); m.smCalls > pages {
-		m.notes = append(m.notes, fmt.Sprintf("%d SageMaker calls for %d pages listed: the SDK retried", m.smCalls, pages))
-	}
-	return m, nil
+	m.rssKiB = peakRSS(pid)
+	m.heapMB = peakHeap(fn.Output())
+	return nil
 }
 
 // invoke sends event to fn and returns the handler's result, when it was
@@ -180,14 +206,17 @@ func (b *bench) sageMakerCalls() int {
 }
 
 // check lists where the cycle did not do what s requires.
-func (m measurement) check(recent int) []string {
+func (m measurement) check(a shape) []string {
 	var bad []string
 	r, s := m.result, m.scn
 	if r.ErrorMessage != "" {
 		bad = append(bad, "the handler failed: "+r.ErrorMessage)
 	}
-	if r.Listed != s.modified+recent {
-		bad = append(bad, fmt.Sprintf("listed %d jobs, want %d", r.Listed, s.modified+recent))
+	if r.Listed != s.modified+a.overlap {
+		bad = append(bad, fmt.Sprintf("listed %d jobs, want %d", r.Listed, s.modified+a.overlap))
+	}
+	if r.Running != a.running+s.starting {
+		bad = append(bad, fmt.Sprintf("listed %d jobs in progress, want %d", r.Running, a.running+s.starting))
 	}
 	if r.Transitions != s.finishing+s.starting || r.Alerted != s.finishing || r.Pending != 0 || r.Contended != 0 {
 		bad = append(bad, fmt.Sprintf("%d transitions, %d alerted, %d pending, %d contended; want %d, %d, 0, 0",

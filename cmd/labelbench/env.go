@@ -21,10 +21,12 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/labelwatch/labelwatch/internal/app"
 	"github.com/labelwatch/labelwatch/internal/config"
 	"github.com/labelwatch/labelwatch/internal/emulator"
+	"github.com/labelwatch/labelwatch/internal/labeling"
 	"github.com/labelwatch/labelwatch/internal/state"
 	"github.com/labelwatch/labelwatch/internal/testenv"
 	"github.com/labelwatch/labelwatch/internal/watch"
@@ -51,11 +53,14 @@ type bench struct {
 	hook     *slackCounter
 
 	bootstrap   string
+	floorBin    string         // cmd/labelbench/floor, built for this run
+	profileBin  string         // cmd/labelbench/profile, built when first needed
 	event       []byte         // the schedule's, which polls
 	stateChange []byte         // a labeling job state change, which pushes: the sample each pushed event is made from
 	settler     *watch.Watcher // an in-process cycle that sets up each scenario
 	acct        *account
 	phase       int
+	templates   map[labeling.Status]map[string]types.AttributeValue // items the store wrote, one per status, for seeding
 }
 
 func newBench(ctx context.Context, opts options, logf func(string, ...any)) (_ *bench, err error) {
@@ -108,6 +113,12 @@ func newBench(ctx context.Context, opts options, logf func(string, ...any)) (_ *
 	if err := testenv.CreateStateTable(startCtx, b.direct, table); err != nil {
 		return nil, err
 	}
+	if err := testenv.CreateStateTable(startCtx, b.direct, floorTable); err != nil {
+		return nil, err
+	}
+	if b.floorBin, err = buildFloor(ctx, b.tmp); err != nil {
+		return nil, err
+	}
 	b.proxy = testenv.NewDynamoProxy(b.dynalite.URL)
 	if b.ddb, err = newRelay(b.proxy.URL); err != nil {
 		return nil, err
@@ -125,25 +136,31 @@ func newBench(ctx context.Context, opts options, logf func(string, ...any)) (_ *
 	return b, nil
 }
 
-// Close stops everything newBench started.
+// Close stops everything newBench started; closing again does nothing.
 func (b *bench) Close() {
 	if b.hook != nil {
 		b.hook.Close()
+		b.hook = nil
 	}
 	if b.ddb != nil {
 		b.ddb.Close()
+		b.ddb = nil
 	}
 	if b.proxy != nil {
 		b.proxy.Close()
+		b.proxy = nil
 	}
 	if b.dynalite != nil {
 		_ = b.dynalite.Close()
+		b.dynalite = nil
 	}
 	if b.sm != nil {
 		b.sm.Close()
+		b.sm = nil
 	}
 	if b.tmp != "" {
 		_ = os.RemoveAll(b.tmp)
+		b.tmp = ""
 	}
 }
 

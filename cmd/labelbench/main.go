@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -39,6 +40,7 @@ func main() {
 type options struct {
 	out        string
 	jobs       int             // jobs in the account
+	running    int             // of them, jobs in progress
 	steady     int             // jobs modified in the steady cycle
 	burst      int             // jobs modified in the burst cycle
 	latencies  []time.Duration // added to every AWS call, one run each
@@ -47,6 +49,14 @@ type options struct {
 	arm64      bool            // build the deployed arm64 bootstrap and report its size
 	only       map[string]bool // scenario names to run; all when empty
 	share      bool            // also run the function at its deployed CPU share, where a quota can be set
+
+	profile  bool  // take a CPU profile of the burst at the last latency
+	scale    []int // account sizes of the scale curve
+	firstRun []int // account sizes to deploy into for the first time
+	// firstRunTimeout and firstRunMargin are the function's
+	// AWS_LAMBDA_FUNCTION_TIMEOUT and DEADLINE_MARGIN in a first deploy
+	// (0: the template's 60 s and the function's default).
+	firstRunTimeout, firstRunMargin time.Duration
 
 	push        int           // state change events pushed one after another; 0 for none
 	pushLatency time.Duration // added to every AWS call of a push
@@ -57,7 +67,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.SetOutput(stderr)
 	o := options{}
 	fs.StringVar(&o.out, "out", "docs/PERFORMANCE.md", "write the report here (- for standard output)")
-	fs.IntVar(&o.jobs, "jobs", 130_000, "labeling jobs in the account (130,000: 5% Initializing, enough to start jobs in every scenario twice, at full core and at the CPU share)")
+	fs.IntVar(&o.jobs, "jobs", 100_000, "labeling jobs in the account")
+	fs.IntVar(&o.running, "running", 300, "of them, jobs in progress (at most a tenth of the account): a few hundred, as Ground Truth's limits on concurrent labeling jobs allow")
 	fs.IntVar(&o.steady, "steady", 100, "jobs modified in the steady cycle (a tenth finish, a tenth start)")
 	fs.IntVar(&o.burst, "burst", 10_000, "jobs modified in the burst cycle (a tenth finish, a tenth start)")
 	latencies := fs.String("latency", "0s,20ms", "comma-separated latencies added to every AWS call; one run of each scenario per latency")
@@ -67,6 +78,11 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.push, "push", 50, "labeling job state change events to push, one after another, to one warm function (0 for none)")
 	fs.DurationVar(&o.pushLatency, "push-latency", 20*time.Millisecond, "latency added to every AWS call of a push")
 	fs.BoolVar(&o.share, "share", true, "also run every scenario and the cold starts with the function at the deployed 128 MB CPU share (needs root and a cgroup cpu controller; off: estimates only)")
+	fs.BoolVar(&o.profile, "profile", true, "take a CPU profile of the burst at the last latency (at the CPU share where it can be set)")
+	scaleSizes := fs.String("scale", "1000,100000,1000000", "comma-separated account sizes for the scale curve (quiet and burst in each); empty for none")
+	firstRunSizes := fs.String("firstrun", "100000", "comma-separated account sizes to deploy into for the first time, invoking until the cursor is set; empty for none")
+	fs.DurationVar(&o.firstRunTimeout, "firstrun-timeout", 60*time.Second, "the function's timeout in a first deploy (whole seconds)")
+	fs.DurationVar(&o.firstRunMargin, "firstrun-margin", 0, "DEADLINE_MARGIN in a first deploy (0: the function's default)")
 	only := fs.String("only", "", "comma-separated scenarios to run (quiet, steady, burst, push); all when empty")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -80,6 +96,22 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 			return o, fmt.Errorf("-latency: %q is not a duration such as 0s or 20ms", s)
 		}
 		o.latencies = append(o.latencies, d)
+	}
+	for _, list := range []struct {
+		flag string
+		text *string
+		into *[]int
+	}{{"-scale", scaleSizes, &o.scale}, {"-firstrun", firstRunSizes, &o.firstRun}} {
+		for _, f := range strings.Split(*list.text, ",") {
+			if f = strings.TrimSpace(f); f == "" {
+				continue
+			}
+			n, err := strconv.Atoi(f)
+			if err != nil || n < 100 {
+				return o, fmt.Errorf("%s: %q is not an account size of at least 100", list.flag, f)
+			}
+			*list.into = append(*list.into, n)
+		}
 	}
 	if *only != "" {
 		o.only = map[string]bool{}
@@ -104,7 +136,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	logf := func(format string, args ...any) {
 		fmt.Fprintf(stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
 	}
-	rep := &report{started: time.Now(), loadBefore: loadAverage()}
+	rep := &report{opts: opts, started: time.Now(), loadBefore: loadAverage()}
 
 	share, shareLine := openShare(cgroupRoot, os.Geteuid(), opts.share)
 	rep.shareLine = shareLine
@@ -143,6 +175,16 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 		rep.cycles = append(rep.cycles, m)
 	}
+	if opts.profile && (len(opts.only) == 0 || opts.only["burst"]) {
+		s := scenarios(options{latencies: opts.latencies[len(opts.latencies)-1:], steady: opts.steady, burst: opts.burst})[2]
+		logf("%s: CPU profile", s)
+		pr, err := b.profile(ctx, s, share)
+		if err != nil {
+			return fmt.Errorf("%s, profiled: %w", s, err)
+		}
+		logf("%s: profiled, %v wall", s, pr.wall.Round(time.Millisecond))
+		rep.profile = &pr
+	}
 	if opts.push > 0 && (len(opts.only) == 0 || opts.only["push"]) {
 		logf("push: %d events @ %v", opts.push, opts.pushLatency)
 		p, err := b.push(ctx, opts.push, opts.pushLatency)
@@ -169,9 +211,28 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 			return err
 		}
 	}
+	// The other accounts: the first bench's is closed to free its memory.
+	rep.account = b.acct.describe()
+	b.Close()
+	for _, n := range opts.scale {
+		logf("scale: %d jobs", n)
+		sp, err := scale(ctx, opts, n, opts.latencies[len(opts.latencies)-1], share, logf)
+		if err != nil {
+			return fmt.Errorf("scale %d: %w", n, err)
+		}
+		rep.scale = append(rep.scale, sp)
+	}
+	for _, n := range opts.firstRun {
+		logf("first run: %d jobs", n)
+		fr, err := firstRun(ctx, opts, n, share, logf)
+		if err != nil {
+			return fmt.Errorf("first run into %d jobs: %w", n, err)
+		}
+		rep.firstRuns = append(rep.firstRuns, fr)
+	}
+
 	rep.loadAfter = loadAverage()
 	rep.finished = time.Now()
-	rep.account = b.acct.describe()
 
 	text := rep.render()
 	if opts.out == "-" {

@@ -25,15 +25,22 @@ const (
 	// Issue 8: a pushed event's alert in Slack within a second.
 	budgetPush   = time.Second
 	budgetPushAt = 20 * time.Millisecond
+	// Issue 11: the function's CPU at most 1.5 times the floor's.
+	budgetFloor = 1.5
+	budgetQuiet = 100 * time.Millisecond
 )
 
 // report is everything a run measured.
 type report struct {
+	opts                  options
 	started, finished     time.Time
 	loadBefore, loadAfter string
 	account               string
 	cycles                []measurement
 	push                  *pushMeasurement // nil when not run
+	profile               *profileRun      // nil when not run
+	scale                 []scalePoint
+	firstRuns             []firstRunMeasurement
 	coldStarts            []time.Duration
 	coldStartsShare       []time.Duration // at the CPU share; nil when not measured
 	shareLine             string          // how the CPU share was set, or why it was not
@@ -53,6 +60,18 @@ func (r *report) failedChecks() []string {
 			for _, p := range m.atShare.problems {
 				bad = append(bad, m.scn.String()+" at the CPU share: "+p)
 			}
+		}
+	}
+	for _, sp := range r.scale {
+		for _, m := range []measurement{sp.quiet, sp.burst} {
+			for _, p := range m.problems {
+				bad = append(bad, fmt.Sprintf("scale %d, %s: %s", sp.jobs, m.scn.name, p))
+			}
+		}
+	}
+	for _, fr := range r.firstRuns {
+		for _, p := range fr.problems {
+			bad = append(bad, fmt.Sprintf("first run into %d jobs: %s", fr.jobs, p))
 		}
 	}
 	if r.push != nil {
@@ -133,6 +152,8 @@ func (r *report) render() string {
 			cs[0], cs[1], cs[2], cs[3], total(cs), narrow[0], total(narrow))
 	}
 
+	r.renderFloor(p)
+
 	p("\n## Where the time and memory go\n\n")
 	p("| Scenario | AWS latency | CPU: function | CPU: dynalite | CPU: emulator, proxy | TCP connections opened (SageMaker / DynamoDB) | Slack: largest message, least gap between posts |\n")
 	p("| --- | ---: | ---: | ---: | ---: | ---: | --- |\n")
@@ -151,6 +172,17 @@ func (r *report) render() string {
 	p("\n")
 	for _, line := range r.findings() {
 		p("- %s\n", line)
+	}
+
+	if r.profile != nil {
+		renderProfile(p, r.profile)
+	}
+
+	if len(r.scale) > 0 {
+		r.renderScale(p)
+	}
+	if len(r.firstRuns) > 0 {
+		r.renderFirstRuns(p)
 	}
 
 	if r.push != nil {
@@ -179,17 +211,21 @@ func (r *report) render() string {
 	for _, line := range []string{
 		"Each cycle is the real `cmd/handler` bootstrap (built for this machine with the Makefile's flags: `CGO_ENABLED=0 -tags lambda.norpc -trimpath -ldflags='-s -w'`) run by the AWS Lambda Runtime Interface Emulator, with `AWS_ENDPOINT_URL_SAGEMAKER` pointing at the SageMaker emulator (`internal/emulator`) and `AWS_ENDPOINT_URL_DYNAMODB` at dynalite behind `testenv.DynamoProxy`, all on 127.0.0.1.",
 		"Every scenario gets a fresh function process. Its first invocation (cold start plus one quiet cycle) is not measured; **Wall** is the second invocation's round trip through the emulator and **Cycle** is the handler's own measure of it (`durationMs`).",
-		"Every scenario starts from the same state: the cycle before it (run in process, not measured) left the cursor at the newest of the jobs in the overlap window. Then the scenario's jobs are modified just after the cursor: a tenth finish (7 Completed, 2 Failed, 1 Stopped in 10; each an alert), a tenth start (Initializing to InProgress: a transition that is stored, not alerted), the rest only progress (LastModifiedTime and counters move, status does not: listed and read, never written).",
+		"Every scenario starts from the same state: the cycle before it (run in process, not measured) left the cursor at the newest of the jobs in the overlap window. The account keeps a few hundred jobs in progress, as Ground Truth's limits on concurrent labeling jobs keep a real one; so before that cycle the scenario's jobs to finish are *staged*: fresh Completed jobs are made InProgress (and those to start Initializing) in the SageMaker emulator and in the table, with a LastModifiedTime long before the cursor, and the settling cycle lists them among the jobs in progress and records their progress. Then the scenario's jobs are modified just after the cursor: a tenth finish (7 Completed, 2 Failed, 1 Stopped in 10; each an alert), a tenth start (Initializing to InProgress: a transition that is stored, not alerted), the rest only progress: first jobs in progress (counters move, status does not: listed and read), then, past the few hundred in progress, finished jobs whose LastModifiedTime alone moves (listed and read, never written). After the measured cycle the jobs it started are made Completed again, out of every later listing.",
 		"**AWS latency** is added to every SageMaker call by the emulator (`SetLatency`) and to every DynamoDB call by the proxy; Slack calls get none.",
 		"`SLACK_PACE=0s` (no pacing) in every row except those marked *default pace* (1 s between posts, as deployed), so the other rows show the cycle's own cost. With more alerts than `DIGEST_THRESHOLD` (10) the cycle posts one digest, so pacing costs a burst nothing; 10 alerts or fewer are posted one by one, paced.",
-		fmt.Sprintf("**Minimum** (issue 4): SageMaker list pages = ceil(modified/100), at least 1, where *modified* counts every job the API returns for (cursor − `OVERLAP`, now]: `OVERLAP` (%v) is a product requirement (a margin against SageMaker's late writes), and a `LastModifiedTimeAfter` listing cannot leave out the jobs of that window, %s here. The **narrow reading** counts only the jobs modified since the cursor, as if it could; both are shown. DynamoDB reads = 1 GetItem of the cursor, which every cycle needs before it can list (so it is the quiet cycle's one state read), plus ceil(modified/100) BatchGetItem, here counting only the jobs modified since the cursor; writes = one per job whose stored status changed + one claim per alert + one cursor write when anything was modified; Slack = one per alert, or one digest. An alert's commit is the write for its changed status, so an alert costs two writes (claim, commit). The budget is judged on the sum of all four; each one's own ratio is in *Calls against the minimum*.", config.DefaultOverlap, r.recentText()),
+		fmt.Sprintf("**Minimum** (issues 4 and 11): SageMaker list pages = ceil(modified/100), at least 1, where *modified* counts every job the API returns for (cursor − `OVERLAP`, now]: `OVERLAP` (%v) is a product requirement (a margin against SageMaker's late writes), and a `LastModifiedTimeAfter` listing cannot leave out the jobs of that window, %s here; plus ceil(in progress/100) pages of the listing of jobs in progress (`StatusEquals=InProgress`), which cards and progress warnings (on by default: `STUCK_AFTER`, `FAILED_OBJECTS_WARN`) need every cycle, *in progress* counting the jobs a scenario starts. The **narrow reading** counts only the jobs modified since the cursor, as if it could; both are shown. DynamoDB reads = 1 GetItem of the cursor, which every cycle needs before it can list, plus ceil(modified/100) BatchGetItem, here counting only the jobs modified since the cursor, plus ceil(in progress/100); writes = one per job whose status changed (moved counters of a job in progress need none: without cards the function stores them once a quarter of `STUCK_AFTER`, and the settling cycle stored them minutes before) + one claim per alert + one cursor write when anything was modified (the cursor moves by time and is written only when that changes the next listing, so a quiet cycle writes nothing); Slack = one per alert, or one digest. An alert's commit is the write for its changed status, so an alert costs two writes (claim, commit). The budget is judged on the sum of all four; each one's own ratio is in *Calls against the minimum*.", config.DefaultOverlap, r.recentText()),
 		fmt.Sprintf("The jobs of the `OVERLAP` window are listed again every cycle (counted in **Jobs listed**) but their state is not read again: the cursor remembers each job of its window as it was listed (`state.Cursor.Seen`: LastModifiedTime to the millisecond and status, at most %d jobs), and a job listed exactly so is unchanged. Changed, late-visible and stale listings are read. The jobs that are read go to BatchGetItem 100 at a time across pages.", state.MaxSeen),
 		fmt.Sprintf("**Wall at the CPU share**: Lambda gives a function CPU in proportion to its memory, one vCPU at 1,769 MB, so the deployed %d MB gets %d µs of CPU per %d µs. Where it can (root, a cgroup cpu controller, `-share` on), `labelbench` runs every scenario a second time, from the same starting state, with the function process alone moved into a cgroup with that quota (cgroup v1 `cpu.cfs_quota_us`, or v2 `cpu.max`) after its warm-up and before the measured cycle; the emulators, dynalite and `labelbench` keep every core. The burst and quiet budgets are judged on that run. Where it cannot, the column shows an *estimate* (wall + function CPU × (1769/128 − 1)) and no budget is judged on it. The cold starts at the share start each process in the cgroup (a shell joins it and execs the bootstrap).", lambdaMemoryMB, shareQuotaUS(), quotaPeriodUS),
+		"**Against a floor** (issue 11, item 3): `cmd/labelbench/floor` is a separate program, built with the deployed build's flags, that makes the calls of the scenario's minimum with the function's SDK clients (`config.LoadDefaultConfig` with `app.AWSHTTPClient`, the SageMaker and DynamoDB clients, slack-go's webhook post) and nothing else: it reads the cursor item, pages the listing of jobs modified since the cursor less `OVERLAP` and the listing of jobs in progress, reads the state of the jobs modified since the cursor and of those in progress (BatchGetItem, 100 at a time, 32 in flight, while listing goes on), makes the minimum's writes (UpdateItem, 32 in flight: the transitions and claims, then the posts one after another, then the commits and the cursor) and posts the minimum's Slack messages (one short line each). It writes to another table, so that the function then finds the state as the scenario set it up. It starts, builds its clients and warms one connection to each AWS endpoint before it is moved into the function's cgroup (in the *CPU share* rows) and told to go; it runs just before the function's measured cycle, from the same state, with the same AWS latency. Its CPU is `getrusage` over that work alone. The budget, function CPU ≤ 1.5 × the floor's, is judged at the CPU share on every scenario where the floor used 10 ms or more (below that the function's 10 ms CPU clock cannot tell).",
+		"**Where the burst's CPU goes**: `cmd/labelbench/profile` wires the handler exactly as `cmd/handler` does (configuration from the same environment, the SDK clients, the DynamoDB store, the notifier, `app.NewWatcher`, `app.NewHandler`) but calls `Handler.Invoke` itself instead of `lambda.Start`, so that it can run `runtime/pprof` around one invocation without a change to `cmd/handler`. It warms up with one quiet cycle, is moved into the function's cgroup, and runs the burst (staged and modified as for the measured burst) against the same emulator and dynalite; the tables are `go tool pprof -top` and `-top -cum`, 12 rows each.",
+		"**Scale**: each size is a fresh emulator, dynalite and table. Its account's newest job was modified two hours before the run, and one cycle in process moves the cursor to when it began listing, less `CLOCK_SKEW`: so the measured quiet cycle is one after `OVERLAP` has passed since the last change. A fresh function is warmed with one cycle and moved into the cgroup; it runs the quiet cycle, then (after staging and one more settling cycle in process) the burst, just after the cursor. An account smaller than twice the burst gets a burst of half its jobs.",
+		"**First deploy**: a fresh account (the newest jobs modified up to now, one in three of the newest 900 in progress, so the finished jobs among the newest give `LOOKBACK` its alerts) in the SageMaker emulator and an empty table. One function under the emulator is started with an event its handler ignores (its cold start, at full core), then moved into the cgroup; the scheduled event is invoked again as soon as each invocation returns, until the cursor item has a cursor. Before and after each invocation `labelbench` reads the cursor item: its `Baseline.CreatedAfter` is where the invocation resumed (the listing's `CreationTimeAfter`) and how far it recorded. `labelbench` fails when an invocation after the first finds no Baseline (it started over), when the alerts are not exactly the jobs that ended within `LOOKBACK`, or when no cursor is set within 40 invocations.",
 		"**Capacity units** are what dynalite reports with `ReturnConsumedCapacity: TOTAL`, which the proxy adds to each request (strongly consistent reads, as the store makes them).",
 		"**Peak heap** is the largest heap at the start of a garbage collection in the function process (`GODEBUG=gctrace=1`, MB; \"< 4 MB\" when none ran); **Peak RSS** is `VmHWM` of the function process (the emulator's child) from `/proc`, in MiB. Both span the process's life: cold start, warm-up and the measured cycle.",
-		"**Push** rows: one function process under the emulator (one RIE, as one Lambda execution environment) serves the events one after another, each a `SageMaker Ground Truth Labeling Job State Change` made from `events/labeling-job-state-change.json` with its job's ARN in `resources` and its status in `detail`. Before them the settling cycle runs as for every scenario; each event is for another job that the stored state has as InProgress (as the seeded baseline and that cycle leave it) and that has just become Completed (8 in 10) or Failed (2 in 10) in the SageMaker emulator, so each push is a real transition and one alert. The first invocation, a push of one more such job, is not measured: it starts the process and opens its connections to SageMaker, DynamoDB and Slack. The events get the **AWS latency** shown on every SageMaker and DynamoDB call, as the cycles do; Slack none. `SLACK_PACE` is at its default: it spaces the posts of one invocation, and a push makes one.",
+		"**Push** rows: one function process under the emulator (one RIE, as one Lambda execution environment) serves the events one after another, each a `SageMaker Ground Truth Labeling Job State Change` made from `events/labeling-job-state-change.json` with its job's ARN in `resources` and its status in `detail`. Before them the settling cycle runs as for every scenario; each event is for another job that the stored state has as InProgress (as the seeded baseline and that cycle leave it) and that has just become Completed (8 in 10) or Failed (2 in 10) in the SageMaker emulator, so each push is a real transition and one alert. The first invocation, a push of one more such job, is not measured: it starts the process and opens its connections to SageMaker, DynamoDB and Slack. The events get the **AWS latency** shown on every SageMaker and DynamoDB call, as the cycles do; Slack none. `DIGEST_THRESHOLD` is set above the number of events (issue 9 digests the pushes of a minute past that threshold, a storm; these measure one push each) and `SLACK_PACE` is at its default: it spaces the posts of one invocation, and a push makes one.",
 		"**Event → Slack post accepted** runs from sending the invocation to the emulator to the moment the webhook received that event's post (the arrival time it records); **Round trip** runs to the invocation's answer, after the commit; **Handler** is the handler's own measure (`durationMs`). Median and worst are over the measured events.",
-		"**Minimum per pushed alert** (issue 8): 1 DescribeLabelingJob, 1 read of the job's state (GetItem or BatchGetItem), 2 writes (the claim, then the commit), 1 Slack post; 5 calls. The push table shows each as the average per event against that minimum. `labelbench` fails when any one event makes other than exactly these, or no alert, or more than one post.",
+		"**Minimum per pushed alert** (issue 8): 1 DescribeLabelingJob, 1 read of the job's state (GetItem or BatchGetItem), 3 writes (the per-minute push counter of issue 9, the claim, then the commit), 1 Slack post; 6 calls. The push table shows each as the average per event against that minimum. `labelbench` fails when any one event makes other than exactly these, or no alert, or more than one post.",
 		"**CPU** is user plus system time from `/proc/PID/stat` during the measured cycle, or over the measured push events divided by their number (10 ms resolution). dynalite is single-threaded Node.js, so its CPU time is a floor under the wall time that real DynamoDB, which serves requests in parallel, does not have.",
 		"**Cold start** runs the same bootstrap with `AWS_LAMBDA_RUNTIME_API` pointing at a stand-in Runtime API and times process start (fork and exec included) to its first `GET /2018-06-01/runtime/invocation/next`: configuration, AWS SDK clients and the watcher built, ready for an event. Lambda's own sandbox start comes on top. Here, as under the emulator, the function gets only the variables Lambda sets and its own (`testenv.LambdaEnviron`), not the host's: a host's `AWS_CA_BUNDLE`, for one, costs about 10 ms of cold start.",
 	} {
@@ -240,15 +276,19 @@ func (r *report) budgets() []budget {
 			m = *m.atShare
 		}
 		out = append(out, budget{
-			name: fmt.Sprintf("Quiet cycle @ %v, %s: one list call, one state read (the cursor's GetItem), at most one write", m.scn.latency, where),
+			name: fmt.Sprintf("Quiet cycle @ %v, %s: one list call and one more per 100 jobs in progress (%d), one state read (the cursor's GetItem) and one BatchGetItem per 100 jobs in progress, no write; under %v wall",
+				m.scn.latency, where, m.min.runningPages, budgetQuiet),
 			measured: fmt.Sprintf("%d list call(s); %d read(s) (%s); %d write(s)", m.smCalls, m.ddbReads(),
 				ddbOps(map[string]int{"GetItem": m.ddbCalls["GetItem"], "BatchGetItem": m.ddbCalls["BatchGetItem"]}), m.ddbWrites()),
-			met: m.smCalls == 1 && m.ddbReads() == 1 && m.ddbWrites() <= 1,
+			met: m.smCalls == m.min.listPages && m.ddbReads() == m.min.cursorRead+m.min.batchReads && m.ddbWrites() == 0 && m.invoke < budgetQuiet,
 		})
 		out[len(out)-1].measured += "; wall " + ms(m.invoke)
 	}
 
 	out = append(out, r.callBudget())
+	if fb, ok := r.floorBudget(); ok {
+		out = append(out, fb)
+	}
 
 	for _, m := range r.cycles {
 		if m.scn.name == "burst" && m.scn.latency == budgetBurstAt && !m.scn.paced {
@@ -455,7 +495,7 @@ func (r *report) pushBudgets() []budget {
 		met = met && c.made <= c.least
 	}
 	out = append(out, budget{
-		name:     "Push: calls per alert at the minimum (DescribeLabelingJob 1, one state read, claim 1, commit 1, one Slack post)",
+		name:     "Push: calls per alert at the minimum (DescribeLabelingJob 1, one state read, push counter 1, claim 1, commit 1, one Slack post)",
 		measured: fmt.Sprintf("%s per event on average (%s, Slack %d, over %d events)", m.perEvent(total(cs)), ddbOps(m.ddbCalls), m.made.slack, m.events),
 		met:      met,
 	})
@@ -490,7 +530,7 @@ func (r *report) renderPush(p func(string, ...any)) {
 
 	p("\n### Calls per pushed alert against the minimum\n\n")
 	p("Each cell is the average per event / the minimum per event = ratio.\n\n")
-	p("| Scenario | AWS latency | SageMaker (DescribeLabelingJob) | DynamoDB reads | DynamoDB writes (claim, commit) | Slack | All calls | DynamoDB calls, all events |\n")
+	p("| Scenario | AWS latency | SageMaker (DescribeLabelingJob) | DynamoDB reads | DynamoDB writes (push counter, claim, commit) | Slack | All calls | DynamoDB calls, all events |\n")
 	p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
 	cs := m.calls()
 	p("| %s | %v | %s | %s | %s | %s | **%s** | %s |\n", label, m.latency,
@@ -511,3 +551,171 @@ func (r *report) renderPush(p func(string, ...any)) {
 		p("- **push did not do what the scenario requires: %s.**\n", prob)
 	}
 }
+
+// floorRatio is a/b as "×N.NN", or "n/a" when the floor used no measurable
+// CPU or time.
+func floorRatio(a, b time.Duration) string {
+	if b <= 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.2f×", float64(a)/float64(b))
+}
+
+// renderFloor writes the table of the function against the floor program,
+// at full core and at the CPU share.
+func (r *report) renderFloor(p func(string, ...any)) {
+	p("\n## Against a floor\n\n")
+	p("The floor (`cmd/labelbench/floor`) makes the calls of each scenario's minimum and nothing else, with the function's SDK clients, beside the function's measured cycle, from the same state and with the same AWS latency (see *How this is measured*). ")
+	p("Function CPU is from `/proc` (10 ms ticks), the floor's from `getrusage` (µs); both count only the cycle, not start-up.\n\n")
+	p("| Scenario | AWS latency | Where | Floor calls (list, reads, writes, posts) | CPU: function | CPU: floor | CPU ratio | Wall: function | Wall: floor | Wall ratio |\n")
+	p("| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	for _, m := range r.cycles {
+		rows := []struct {
+			where string
+			m     measurement
+		}{{"full core", m}}
+		if m.atShare != nil {
+			rows = append(rows, struct {
+				where string
+				m     measurement
+			}{"CPU share", *m.atShare})
+		}
+		for _, row := range rows {
+			f := row.m.floor
+			p("| %s | %v | %s | %d, %d, %d, %d | %s | %s | %s | %s | %s | %s |\n", scenarioLabel(m.scn), m.scn.latency, row.where,
+				f.ListCalls, f.Reads, f.Writes, f.Posts,
+				ms(row.m.cpuFunc), ms(f.cpu()), floorRatio(row.m.cpuFunc, f.cpu()),
+				ms(row.m.invoke), ms(f.wall()), floorRatio(row.m.invoke, f.wall()))
+		}
+	}
+}
+
+// floorBudget judges "CPU at most 1.5× the floor" on every scenario that
+// did real work (the floor used at least 10 ms, the function's CPU clock's
+// resolution), at the CPU share when it was measured.
+func (r *report) floorBudget() (budget, bool) {
+	var worstText string
+	var worstRatio float64
+	met, judged := true, 0
+	where := "at full core (CPU share not measured)"
+	for _, m := range r.cycles {
+		if m.atShare != nil {
+			where = "at the CPU share"
+			m = *m.atShare
+		}
+		if m.floor.cpu() < 10*time.Millisecond {
+			continue
+		}
+		judged++
+		q := float64(m.cpuFunc) / float64(m.floor.cpu())
+		if q > budgetFloor {
+			met = false
+		}
+		if q > worstRatio {
+			worstRatio = q
+			worstText = fmt.Sprintf("%s: %s against the floor's %s", m.scn, ms(m.cpuFunc), ms(m.floor.cpu()))
+		}
+	}
+	if judged == 0 {
+		return budget{}, false
+	}
+	return budget{
+		name:     fmt.Sprintf("Function CPU ≤ %.1f × the floor's, %s, every scenario where the floor used 10 ms or more", budgetFloor, where),
+		measured: fmt.Sprintf("worst %.2f× (%s); %d scenario(s) judged", worstRatio, worstText, judged),
+		met:      met,
+	}, true
+}
+
+// renderScale writes the scale curve.
+func (r *report) renderScale(p func(string, ...any)) {
+	sp0 := r.scale[0]
+	where := "at full core (CPU share not measured)"
+	if r.shareMeasured() {
+		where = "at the CPU share"
+	}
+	p("\n## Scale: quiet and burst by account size\n\n")
+	p("Each size is a fresh account (90%% of the finished jobs Completed, %d jobs in progress or a tenth of the account if fewer), seeded, then one cycle in process; then one warm function, %s, %v per AWS call, runs a quiet cycle and then a burst. ",
+		r.opts.running, where, sp0.quiet.scn.latency)
+	p("Here the account's newest job was modified two hours before the run, so its cursor is the listing's start less `CLOCK_SKEW`: the quiet cycle is one where nothing has changed for more than `OVERLAP`, and its list calls must not grow with the account (one page of jobs modified, plus the pages of jobs in progress). Peak RSS is the function's over its life (warm-up, quiet, burst).\n\n")
+	p("| Jobs | Seeding | Scenario | Listed (in progress) | List calls: modified (in progress) | SageMaker calls (min) | DynamoDB reads (min) | DynamoDB writes (min) | Slack | Wall | CPU: function | Peak RSS |\n")
+	p("| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	for _, sp := range r.scale {
+		for _, m := range []measurement{sp.quiet, sp.burst} {
+			label := scenarioLabel(m.scn)
+			if m.scn.name == "burst" && sp.capped {
+				label += " (half the account)"
+			}
+			p("| %d | %s | %s | %d (%d) | %d (%d) | %d (%d) | %d (%d) | %d (%d) | %d | %s | %s | %s |\n", sp.jobs, ms(sp.seed), label,
+				m.result.Listed, m.result.Running, modifiedPages(m), m.smCalls-modifiedPages(m), m.smCalls, m.min.listPages, m.ddbReads(), m.min.cursorRead+m.min.batchReads,
+				m.ddbWrites(), m.min.writes, m.slackCalls, ms(m.invoke), ms(m.cpuFunc), mib(m.rssKiB))
+		}
+	}
+	var quietCalls []string
+	grows := false
+	for _, sp := range r.scale {
+		quietCalls = append(quietCalls, fmt.Sprintf("%d at %d jobs", modifiedPages(sp.quiet), sp.jobs))
+		grows = grows || modifiedPages(sp.quiet) != 1
+	}
+	verdict := "one at every size: met"
+	if grows {
+		verdict = "**not one at every size: missed**"
+	}
+	p("\n- Quiet cycle's list calls for jobs modified: %s; %s. The listing of jobs in progress adds one call per 100 of them, whatever the account's size (the smallest account has a tenth of its jobs in progress, fewer than the others).\n", strings.Join(quietCalls, ", "), verdict)
+}
+
+// shareMeasured reports whether the function ran at its CPU share.
+func (r *report) shareMeasured() bool {
+	return len(r.coldStartsShare) > 0 || strings.HasPrefix(r.shareLine, "CPU share: measured")
+}
+
+// renderFirstRuns writes the first deploys.
+func (r *report) renderFirstRuns(p func(string, ...any)) {
+	p("\n## First deploy into a large account\n\n")
+	for _, fr := range r.firstRuns {
+		where := "at full core (CPU share not measured)"
+		if fr.share {
+			where = "at the CPU share from its first invocation on"
+		}
+		alerted, posts, listed, lists := 0, 0, 0, 0
+		for _, s := range fr.steps {
+			alerted += s.alerted
+			posts += s.posts
+			listed += s.listed
+			lists += s.listCalls
+		}
+		done := "the cursor was set"
+		if fr.steps[len(fr.steps)-1].cursor.IsZero() {
+			done = "**the cursor was not set**"
+		}
+		p("### %d jobs\n\n", fr.jobs)
+		margin := ""
+		if r.opts.firstRunMargin > 0 {
+			margin = fmt.Sprintf(" and `DEADLINE_MARGIN=%v`", r.opts.firstRunMargin)
+		}
+		p("An empty table (no cursor, no job record), one function %s with `AWS_LAMBDA_FUNCTION_TIMEOUT=%d`%s, the scheduled event invoked again as soon as each invocation returned: **%d invocation(s), %s in all**, then %s. %d jobs listed in all (%d list calls) for %d in the account; %d alert(s) in %d Slack post(s), for the %d jobs that ended within `LOOKBACK` (%v); peak RSS %s.\n\n",
+			where, int(fr.timeout.Seconds()), margin, len(fr.steps), ms(fr.total.Round(100*time.Millisecond)), done, listed, lists, fr.jobs, alerted, posts, fr.lookback, config.DefaultLookback, mib(fr.rssKiB))
+		p("| Invocation | Wall | CPU: function | Resumed after (Baseline.CreatedAfter before) | Recorded until (after) | Listed | List calls | Alerts | Slack posts | Cursor set |\n")
+		p("| ---: | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | --- |\n")
+		for i, s := range fr.steps {
+			resumed, recorded, cursor := "start (no Baseline)", "—", "no"
+			if !s.resumedAfter.IsZero() {
+				resumed = s.resumedAfter.UTC().Format("2006-01-02 15:04:05.000")
+			}
+			if !s.recorded.IsZero() && s.cursor.IsZero() {
+				recorded = s.recorded.UTC().Format("2006-01-02 15:04:05.000")
+			}
+			if !s.cursor.IsZero() {
+				cursor = "yes, " + s.cursor.UTC().Format("15:04:05.000")
+			}
+			p("| %d | %s | %s | %s | %s | %d | %d | %d | %d | %s |\n", i+1, ms(s.wall), ms(s.cpu), resumed, recorded, s.listed, s.listCalls, s.alerted, s.posts, cursor)
+		}
+		for _, pr := range fr.problems {
+			p("\n**%s.**\n", pr)
+		}
+		p("\n")
+	}
+}
+
+// modifiedPages is how many of m's SageMaker calls listed jobs modified:
+// all but the pages of jobs in progress.
+func modifiedPages(m measurement) int { return m.smCalls - (m.result.Running+99)/100 }

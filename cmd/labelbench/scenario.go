@@ -59,31 +59,50 @@ func scenarios(o options) []scenario {
 	return all
 }
 
-// minimum is the fewest calls a cycle of s can make, as issue 4 counts them.
+// minimum is the fewest calls a cycle of s can make, as issue 4 counts them,
+// with the listing of the jobs in progress (issue 11) added.
 type minimum struct {
 	// listPages is ceil(modified/100), at least 1, where modified counts
 	// every job the API returns for (cursor - OVERLAP, now]: OVERLAP is a
-	// product requirement, and a listing cannot leave its jobs out.
+	// product requirement, and a listing cannot leave its jobs out; plus
+	// runningPages.
 	listPages int
 	// modifiedPages is the narrower reading: ceil(modified/100), at least
-	// 1, counting only the jobs modified since the cursor.
+	// 1, counting only the jobs modified since the cursor; plus
+	// runningPages.
 	modifiedPages int
-	cursorRead    int // the GetItem of the cursor every cycle starts with
-	batchReads    int // ceil(modified/100) BatchGetItem, of the jobs modified since the cursor
-	writes        int // one per job whose status changed, one claim per alert, one cursor write
-	slack         int // one message per alert, or one digest for more than the threshold
+	// runningPages is ceil(running/100): the listing of the jobs in
+	// progress, which cards and progress warnings need every cycle.
+	runningPages int
+	cursorRead   int // the GetItem of the cursor every cycle starts with
+	// batchReads is ceil(modified/100) BatchGetItem, of the jobs modified
+	// since the cursor, plus ceil(running/100), of the jobs in progress.
+	batchReads int
+	writes     int // one per job whose status changed, one claim per alert, one cursor write
+	slack      int // one message per alert, or one digest for more than the threshold
 }
 
-// minimum is the least s can cost when overlap jobs fall in the overlap
-// window before the cursor.
-func (s scenario) minimum(digestThreshold, overlap int) minimum {
+// shape is what of the account a scenario's minimum depends on.
+type shape struct {
+	overlap int // jobs in the overlap window before the cursor
+	running int // jobs in progress before the scenario, not counting those it finishes
+	pool    int // of those, how many a scenario's progressing jobs come from
+}
+
+// minimum is the least s can cost in an account of shape a.
+func (s scenario) minimum(digestThreshold int, a shape) minimum {
 	pages := (s.modified + 99) / 100
+	running := a.running + s.starting // the jobs started are in progress when listed
 	m := minimum{
-		listPages:     max(1, (s.modified+overlap+99)/100),
-		modifiedPages: max(1, pages),
-		cursorRead:    1,
-		batchReads:    pages,
+		runningPages: (running + 99) / 100,
+		cursorRead:   1,
+		batchReads:   pages + (running+99)/100,
 	}
+	m.listPages = max(1, (s.modified+a.overlap+99)/100) + m.runningPages
+	m.modifiedPages = max(1, pages) + m.runningPages
+	// A progressing job's moved counters need no write: without cards the
+	// function stores them once a quarter of STUCK_AFTER (an hour and a
+	// half by default), and the settling cycle stored them minutes before.
 	m.writes = s.finishing + s.starting + s.finishing
 	if s.modified > 0 {
 		m.writes++ // the cursor moves past the newest modification

@@ -1,0 +1,233 @@
+// Command floor makes exactly the calls a scheduled cycle needs, with the
+// SDK clients the function uses, and nothing else: labelbench runs it beside
+// each measured cycle, under the same CPU quota and AWS latency, as the floor
+// the function's CPU and wall time are judged against (issue 11, item 3).
+//
+// It builds its clients, warms one connection to each AWS endpoint, prints
+// "ready" and waits for a line on standard input; then it reads the cursor
+// item, lists the jobs modified since -since and the jobs in progress (100 a
+// page), reads the state of those modified after -cursor and of those in
+// progress (BatchGetItem, 100 at a time, concurrently while listing goes on),
+// makes -writes-before writes (UpdateItem, concurrently), posts -posts Slack
+// messages one after another, makes -writes-after writes, and prints what it
+// did and the CPU and wall time that took as one JSON line. Its writes go to
+// -write-table, so that the function's state stays as it was.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
+	slackapi "github.com/slack-go/slack"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/labelwatch/labelwatch/internal/app"
+)
+
+// Result is what one floor run did, as labelbench reads it.
+type Result struct {
+	ListCalls int   `json:"listCalls"`
+	Reads     int   `json:"reads"`
+	Writes    int   `json:"writes"`
+	Posts     int   `json:"posts"`
+	WallNS    int64 `json:"wallNs"`
+	CPUNS     int64 `json:"cpuNs"`
+}
+
+func main() {
+	if err := run(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, "floor:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
+	var (
+		table, writeTable, webhook, since, cursor, cursorKey string
+		writesBefore, writesAfter, posts, concurrency        int
+	)
+	flag.StringVar(&table, "table", "", "the state table to read")
+	flag.StringVar(&writeTable, "write-table", "", "the table to write to")
+	flag.StringVar(&cursorKey, "cursor-key", "", "the cursor item's key")
+	flag.StringVar(&webhook, "webhook", "", "the Slack incoming webhook")
+	flag.StringVar(&since, "since", "", "list jobs modified after this (RFC 3339)")
+	flag.StringVar(&cursor, "cursor", "", "read the state of listed jobs modified after this (RFC 3339)")
+	flag.IntVar(&writesBefore, "writes-before", 0, "writes before the posts (transitions recorded, claims)")
+	flag.IntVar(&writesAfter, "writes-after", 0, "writes after the posts (commits, the cursor)")
+	flag.IntVar(&posts, "posts", 0, "Slack posts")
+	flag.IntVar(&concurrency, "concurrency", 32, "reads and writes in flight")
+	pace := flag.Duration("pace", 0, "time between Slack posts, as SLACK_PACE spaces them")
+	flag.Parse()
+	sinceT, err := time.Parse(time.RFC3339Nano, since)
+	if err != nil {
+		return err
+	}
+	cursorT, err := time.Parse(time.RFC3339Nano, cursor)
+	if err != nil {
+		return err
+	}
+
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithHTTPClient(app.AWSHTTPClient()))
+	if err != nil {
+		return err
+	}
+	sm := sagemaker.NewFromConfig(awsCfg)
+	ddb := dynamodb.NewFromConfig(awsCfg)
+	hc := &http.Client{Timeout: 10 * time.Second}
+	key := func(pk string) map[string]types.AttributeValue {
+		return map[string]types.AttributeValue{"pk": &types.AttributeValueMemberS{Value: pk}}
+	}
+	// Warm one connection to each AWS endpoint, as a warm function has.
+	if _, err := ddb.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: key(cursorKey)}); err != nil {
+		return fmt.Errorf("warm DynamoDB: %w", err)
+	}
+	if _, err := sm.ListLabelingJobs(ctx, &sagemaker.ListLabelingJobsInput{MaxResults: aws.Int32(1)}); err != nil {
+		return fmt.Errorf("warm SageMaker: %w", err)
+	}
+	fmt.Println("ready")
+	if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
+		return err
+	}
+
+	cpu0, start := cpuTime(), time.Now()
+	var res Result
+	var reads, writes atomic.Int64
+	if _, err := ddb.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: key(cursorKey), ConsistentRead: aws.Bool(true)}); err != nil {
+		return fmt.Errorf("read cursor: %w", err)
+	}
+	reads.Add(1)
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(concurrency)
+	var batch []string
+	var changed []string
+	read := func(names []string) {
+		g.Go(func() error {
+			keys := make([]map[string]types.AttributeValue, 0, len(names))
+			seen := map[string]bool{}
+			for _, n := range names {
+				if !seen[n] {
+					seen[n] = true
+					keys = append(keys, key(n))
+				}
+			}
+			req := map[string]types.KeysAndAttributes{table: {Keys: keys, ConsistentRead: aws.Bool(true)}}
+			for len(req) > 0 {
+				out, err := ddb.BatchGetItem(gctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+				if err != nil {
+					return fmt.Errorf("read state: %w", err)
+				}
+				reads.Add(1)
+				req = out.UnprocessedKeys
+			}
+			return nil
+		})
+	}
+	add := func(name string) {
+		batch = append(batch, name)
+		if len(batch) == 100 {
+			read(batch)
+			batch = nil
+		}
+	}
+	listings := []*sagemaker.ListLabelingJobsInput{
+		{LastModifiedTimeAfter: aws.Time(sinceT), MaxResults: aws.Int32(100)},
+		{StatusEquals: smtypes.LabelingJobStatusInProgress, MaxResults: aws.Int32(100)},
+	}
+	for i, in := range listings {
+		p := sagemaker.NewListLabelingJobsPaginator(sm, in)
+		for p.HasMorePages() {
+			page, err := p.NextPage(gctx)
+			if err != nil {
+				return fmt.Errorf("list labeling jobs: %w", err)
+			}
+			res.ListCalls++
+			for _, j := range page.LabelingJobSummaryList {
+				if i == 1 || j.LastModifiedTime.After(cursorT) {
+					add(*j.LabelingJobName)
+					if i == 0 {
+						changed = append(changed, *j.LabelingJobName)
+					}
+				}
+			}
+		}
+	}
+	if len(batch) > 0 {
+		read(batch)
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+
+	write := func(n int, offset int) error {
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(concurrency)
+		for i := range n {
+			pk := "floor-" + strconv.Itoa(offset+i)
+			if len(changed) > 0 {
+				pk = changed[(offset+i)%len(changed)]
+			}
+			g.Go(func() error {
+				_, err := ddb.UpdateItem(gctx, &dynamodb.UpdateItemInput{
+					TableName:                aws.String(writeTable),
+					Key:                      key(pk),
+					UpdateExpression:         aws.String("SET #s = :s, #m = :m"),
+					ExpressionAttributeNames: map[string]string{"#s": "s", "#m": "m"},
+					ExpressionAttributeValues: map[string]types.AttributeValue{
+						":s": &types.AttributeValueMemberS{Value: "Completed"},
+						":m": &types.AttributeValueMemberN{Value: strconv.FormatInt(time.Now().UnixMilli(), 10)},
+					},
+				})
+				if err != nil {
+					return fmt.Errorf("write: %w", err)
+				}
+				writes.Add(1)
+				return nil
+			})
+		}
+		return g.Wait()
+	}
+	if err := write(writesBefore, 0); err != nil {
+		return err
+	}
+	for i := range posts {
+		if i > 0 && *pace > 0 {
+			time.Sleep(*pace)
+		}
+		msg := &slackapi.WebhookMessage{Text: fmt.Sprintf("labeling job %d finished", i)}
+		if err := slackapi.PostWebhookCustomHTTPContext(ctx, webhook, hc, msg); err != nil {
+			return fmt.Errorf("post: %w", err)
+		}
+		res.Posts++
+	}
+	if err := write(writesAfter, writesBefore); err != nil {
+		return err
+	}
+	res.WallNS, res.CPUNS = time.Since(start).Nanoseconds(), (cpuTime() - cpu0).Nanoseconds()
+	res.Reads, res.Writes = int(reads.Load()), int(writes.Load())
+	return json.NewEncoder(os.Stdout).Encode(res)
+}
+
+// cpuTime is the user plus system CPU time this process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
