@@ -10,16 +10,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/labelwatch/labelwatch/internal/app"
 	"github.com/labelwatch/labelwatch/internal/config"
-	"github.com/labelwatch/labelwatch/internal/state"
-	"github.com/labelwatch/labelwatch/internal/watch"
 )
 
 func main() {
@@ -41,19 +36,11 @@ func run(ctx context.Context, getenv func(string) string, stdout io.Writer) erro
 		return err
 	}
 	level.Set(cfg.LogLevel)
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithHTTPClient(app.AWSHTTPClient()))
-	if err != nil {
-		return fmt.Errorf("load AWS configuration: %w", err)
-	}
-	notifier, err := app.OpenNotifier(ctx, cfg.Slack, awsCfg, log)
+	handler, err := app.OpenHandler(ctx, cfg, log, stdout, getenv("AWS_LAMBDA_FUNCTION_NAME"))
 	if err != nil {
 		log.Error("cold start failed", "error", err)
 		return err
 	}
-	store := state.NewDynamoStore(dynamodb.NewFromConfig(awsCfg), cfg.StateTable, cfg.Retention, time.Now)
-	watcher := app.NewWatcher(cfg, awsCfg, store, notifier, log, watch.SystemClock{})
-
-	handler := app.NewHandler(watcher, log, stdout, getenv("AWS_LAMBDA_FUNCTION_NAME"), time.Now)
 	lambda.StartWithOptions(handler.Invoke, lambda.WithContext(ctx))
 	return nil
 }

@@ -116,7 +116,7 @@ func newBench(ctx context.Context, opts options, logf func(string, ...any)) (_ *
 	if err := testenv.CreateStateTable(startCtx, b.direct, floorTable); err != nil {
 		return nil, err
 	}
-	if b.floorBin, err = buildFloor(ctx, b.tmp); err != nil {
+	if b.floorBin, err = buildTool(ctx, b.tmp, "floor", "-s -w"); err != nil {
 		return nil, err
 	}
 	b.proxy = testenv.NewDynamoProxy(b.dynalite.URL)

@@ -1,20 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
-	"fmt"
-	"io"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/labelwatch/labelwatch/internal/config"
-	"github.com/labelwatch/labelwatch/internal/testenv"
 	"github.com/labelwatch/labelwatch/internal/watch"
 )
 
@@ -34,22 +25,6 @@ type floorResult struct {
 
 func (f floorResult) wall() time.Duration { return time.Duration(f.WallNS) }
 func (f floorResult) cpu() time.Duration  { return time.Duration(f.CPUNS) }
-
-// buildFloor builds cmd/labelbench/floor with the deployed build's flags.
-func buildFloor(ctx context.Context, dir string) (string, error) {
-	root, err := testenv.RepoRoot()
-	if err != nil {
-		return "", err
-	}
-	out := filepath.Join(dir, "floor")
-	cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", out, "./cmd/labelbench/floor")
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if msg, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build the floor: %w\n%s", err, msg)
-	}
-	return out, nil
-}
 
 // floor runs the floor program for s, the account modified and the cursor
 // at at, with the AWS latency already set: the calls s's minimum counts,
@@ -73,44 +48,19 @@ func (b *bench) floor(ctx context.Context, s scenario, m minimum, at time.Time, 
 	if s.paced {
 		args = append(args, "-pace", config.DefaultSlackPace.String())
 	}
-	cmd := exec.CommandContext(ctx, b.floorBin, args...)
-	cmd.Env = testenv.LambdaEnviron(b.lambdaEnv(false)...)
-	stdin, err := cmd.StdinPipe()
+	t, err := startTool(ctx, "floor", b.floorBin, args, b.lambdaEnv(false))
 	if err != nil {
 		return res, err
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return res, err
-	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		return res, fmt.Errorf("start the floor: %w", err)
-	}
-	defer func() { _ = cmd.Wait() }()
-	defer stdin.Close()
-	lines := bufio.NewReader(stdout)
-	if line, err := lines.ReadString('\n'); err != nil || strings.TrimSpace(line) != "ready" {
-		_ = cmd.Process.Kill()
-		return res, fmt.Errorf("the floor did not start: %q %v\n%s", line, err, stderr.String())
-	}
+	defer t.close()
 	if share != nil {
-		if err := share.enter(cmd.Process.Pid); err != nil {
-			_ = cmd.Process.Kill()
+		if err := share.enter(t.pid()); err != nil {
 			return res, err
 		}
-		defer share.leave(cmd.Process.Pid)
+		defer share.leave(t.pid())
 	}
-	if _, err := io.WriteString(stdin, "go\n"); err != nil {
+	if err := t.answer("go", &res); err != nil {
 		return res, err
-	}
-	line, err := lines.ReadString('\n')
-	if err != nil {
-		return res, fmt.Errorf("the floor failed: %v\n%s", err, stderr.String())
-	}
-	if err := json.Unmarshal([]byte(line), &res); err != nil {
-		return res, fmt.Errorf("the floor's answer %q: %w", line, err)
 	}
 	return res, nil
 }

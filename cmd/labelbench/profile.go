@@ -1,11 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -65,14 +62,15 @@ func pprofFocus(ctx context.Context, prof, pattern string) string {
 }
 
 // buildTool builds the named command under cmd/labelbench with the deployed
-// build's flags, into dir.
-func buildTool(ctx context.Context, dir, name string) (string, error) {
+// build's flags but ldflags, into dir: the floor is stripped as the function
+// is ("-s -w"); the profile keeps its symbols for pprof.
+func buildTool(ctx context.Context, dir, name, ldflags string) (string, error) {
 	root, err := testenv.RepoRoot()
 	if err != nil {
 		return "", err
 	}
 	out := filepath.Join(dir, name)
-	cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-trimpath", "-o", out, "./cmd/labelbench/"+name)
+	cmd := exec.CommandContext(ctx, "go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags="+ldflags, "-o", out, "./cmd/labelbench/"+name)
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if msg, err := cmd.CombinedOutput(); err != nil {
@@ -88,7 +86,7 @@ func buildTool(ctx context.Context, dir, name string) (string, error) {
 func (b *bench) profile(ctx context.Context, s scenario, share *shareGroup) (profileRun, error) {
 	pr := profileRun{scn: s, share: share != nil}
 	if b.profileBin == "" {
-		bin, err := buildTool(ctx, b.tmp, "profile")
+		bin, err := buildTool(ctx, b.tmp, "profile", "")
 		if err != nil {
 			return pr, err
 		}
@@ -107,61 +105,32 @@ func (b *bench) profile(ctx context.Context, s scenario, share *shareGroup) (pro
 		return pr, err
 	}
 	out := filepath.Join(b.tmp, "cpu.pprof")
-	cmd := exec.CommandContext(ctx, b.profileBin, "-event", eventFile, "-out", out)
-	cmd.Env = testenv.LambdaEnviron(b.lambdaEnv(false)...)
-	stdin, err := cmd.StdinPipe()
+	t, err := startTool(ctx, "profile", b.profileBin, []string{"-event", eventFile, "-out", out}, b.lambdaEnv(false))
 	if err != nil {
 		return pr, err
 	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return pr, err
-	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		return pr, err
-	}
-	defer func() { _ = cmd.Wait() }()
-	defer stdin.Close()
-	lines := bufio.NewReader(stdout)
-	expect := func(want string) error {
-		line, err := lines.ReadString('\n')
-		if err != nil || strings.TrimSpace(line) != want {
-			_ = cmd.Process.Kill()
-			return fmt.Errorf("profile: want %q, got %q (%v)\n%s", want, line, err, stderr.String())
-		}
-		return nil
-	}
-	if err := expect("ready"); err != nil {
-		return pr, err
-	}
-	_, _ = io.WriteString(stdin, "warm up\n")
-	if err := expect("warm"); err != nil {
-		return pr, err
+	defer t.close()
+	if line, err := t.step("warm up"); err != nil || line != "warm" {
+		return pr, fmt.Errorf("the profile: want %q, got %q (%v)", "warm", line, err)
 	}
 	if err := b.modify(s, st, at); err != nil {
 		return pr, err
 	}
 	if share != nil {
-		if err := share.enter(cmd.Process.Pid); err != nil {
+		if err := share.enter(t.pid()); err != nil {
 			return pr, err
 		}
-		defer share.leave(cmd.Process.Pid)
+		defer share.leave(t.pid())
 	}
 	b.emu.SetLatency(s.latency)
 	b.proxy.SetLatency(s.latency)
 	start := time.Now()
-	_, _ = io.WriteString(stdin, "go\n")
-	line, err := lines.ReadString('\n')
+	err = t.answer("go", &pr.result)
 	pr.wall = time.Since(start)
 	b.emu.SetLatency(0)
 	b.proxy.SetLatency(0)
 	if err != nil {
-		return pr, fmt.Errorf("profile: %v\n%s", err, stderr.String())
-	}
-	if err := json.Unmarshal([]byte(line), &pr.result); err != nil {
-		return pr, fmt.Errorf("profile: its answer %q: %w", line, err)
+		return pr, err
 	}
 	if err := b.unstage(ctx, st); err != nil {
 		return pr, err

@@ -5,12 +5,15 @@ package app
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
@@ -21,6 +24,25 @@ import (
 	"github.com/labelwatch/labelwatch/internal/state"
 	"github.com/labelwatch/labelwatch/internal/watch"
 )
+
+// OpenHandler builds, at cold start, the function's handler for cfg: the
+// AWS SDK clients (which honour AWS_ENDPOINT_URL_*), the Slack notifier
+// (reading the secret when cfg names one), the DynamoDB store and the
+// watcher. Logs go to log, metrics to stdout under functionName.
+// cmd/handler serves it to Lambda; labelbench profiles it.
+func OpenHandler(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer, functionName string) (*Handler, error) {
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithHTTPClient(AWSHTTPClient()))
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	notifier, err := OpenNotifier(ctx, cfg.Slack, awsCfg, log)
+	if err != nil {
+		return nil, err
+	}
+	store := state.NewDynamoStore(dynamodb.NewFromConfig(awsCfg), cfg.StateTable, cfg.Retention, time.Now)
+	watcher := NewWatcher(cfg, awsCfg, store, notifier, log, watch.SystemClock{})
+	return NewHandler(watcher, log, stdout, functionName, time.Now), nil
+}
 
 // NewWatcher builds the watcher for cfg: SageMaker from awsCfg (which honours
 // AWS_ENDPOINT_URL_SAGEMAKER), the given store and notifier; the notifier

@@ -189,7 +189,7 @@ func (w *Watcher) Poll(ctx context.Context) (Summary, error) {
 		jobs = then(jobs, found.inProgress(w.source))
 	}
 	applied, err := w.apply(ctx, work, jobs, false, false, start)
-	sum = merge(sum, applied)
+	sum = add(sum, applied)
 	sum.Listed, sum.Known, sum.Running = found.listed, found.known, found.running
 	if err != nil && !errors.Is(err, ErrPending) {
 		return w.finish("poll", sum, start, err)
@@ -312,7 +312,8 @@ func (w *Watcher) firstRun(ctx, work context.Context, b *state.Baseline, start t
 // errContended stops a first run at a chunk another run holds jobs of.
 var errContended = errors.New("jobs held by another run")
 
-// add adds what apply did with one chunk of a first run to its summary.
+// add adds what apply did to a poll's summary: a cycle's one apply, or
+// each chunk of a first run.
 func add(sum, applied Summary) Summary {
 	sum.Transitions += applied.Transitions
 	sum.Recorded += applied.Recorded
@@ -526,13 +527,6 @@ func (w *Watcher) ration(news, silent []due) (kept, quiet []due) {
 		running = running[:MaxNews]
 	}
 	return append(kept, running...), silent
-}
-
-// merge adds what apply did to a poll's summary.
-func merge(poll, applied Summary) Summary {
-	poll.Transitions, poll.Recorded, poll.Alerted, poll.Told = applied.Transitions, applied.Recorded, applied.Alerted, applied.Told
-	poll.Pending, poll.Contended, poll.Stale, poll.Digest = applied.Pending, applied.Contended, applied.Stale, applied.Digest
-	return poll
 }
 
 // workContext ends DeadlineMargin before ctx's deadline, leaving the margin

@@ -1,5 +1,5 @@
 // Command profile is the function's handler wired as cmd/handler wires it
-// (configuration, AWS SDK clients, store, notifier, watcher, handler), without
+// (config.Load, then app.OpenHandler), without
 // the Lambda runtime, so that labelbench can take a CPU profile of one cycle
 // at the function's CPU share without a change to cmd/handler.
 //
@@ -22,13 +22,8 @@ import (
 	"runtime/pprof"
 	"time"
 
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
 	"github.com/labelwatch/labelwatch/internal/app"
 	"github.com/labelwatch/labelwatch/internal/config"
-	"github.com/labelwatch/labelwatch/internal/state"
-	"github.com/labelwatch/labelwatch/internal/watch"
 )
 
 func main() {
@@ -52,17 +47,10 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithHTTPClient(app.AWSHTTPClient()))
+	handler, err := app.OpenHandler(ctx, cfg, log, io.Discard, "labelbench-profile")
 	if err != nil {
 		return err
 	}
-	notifier, err := app.OpenNotifier(ctx, cfg.Slack, awsCfg, log)
-	if err != nil {
-		return err
-	}
-	store := state.NewDynamoStore(dynamodb.NewFromConfig(awsCfg), cfg.StateTable, cfg.Retention, time.Now)
-	watcher := app.NewWatcher(cfg, awsCfg, store, notifier, log, watch.SystemClock{})
-	handler := app.NewHandler(watcher, log, io.Discard, "labelbench-profile", time.Now)
 
 	in := bufio.NewReader(os.Stdin)
 	invoke := func() (app.Result, error) {
