@@ -1,7 +1,9 @@
 package watch_test
 
 import (
+	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -82,5 +84,64 @@ func TestQuietAtAnySize(t *testing.T) {
 				t.Errorf("%d jobs: loads of %v, want none", size, loads)
 			}
 		}
+	}
+}
+
+// gatedCursor holds a cursor read, once armed, until the listing of the
+// jobs in progress has begun.
+type gatedCursor struct {
+	state.Store
+	armed   bool
+	begun   chan struct{}
+	begunMu sync.Once
+}
+
+func (s *gatedCursor) Cursor(ctx context.Context) (state.Cursor, bool, error) {
+	if s.armed {
+		select {
+		case <-s.begun:
+		case <-ctx.Done():
+			return state.Cursor{}, false, fmt.Errorf("the cursor read waited for a listing that never began: %w", ctx.Err())
+		}
+	}
+	return s.Store.Cursor(ctx)
+}
+
+// TestWarmRunListsAhead checks that a warm watcher, which found the cursor
+// seeded before, lists the jobs in progress while it reads the cursor: the
+// cursor read here is held until that listing begins, so a watcher that
+// listed after it would wait out the deadline and fail. The cycle decides
+// as a cold one does.
+func TestWarmRunListsAhead(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, backends[1])
+	h.jobs("busy", 250, inProgress, start.Add(-time.Hour))
+	gate := &gatedCursor{Store: h.store, begun: make(chan struct{})}
+	w := h.watcher(setup{
+		opts:           watch.Options{Rules: cardRules()},
+		store:          gate,
+		listingRunning: func() { gate.begunMu.Do(func() { close(gate.begun) }) },
+	})
+	if sum, err := h.runCtx(t.Context(), w); err != nil || !sum.FirstRun {
+		t.Fatalf("first run: %+v, %v", sum, err)
+	}
+
+	// A cold watcher reads the cursor first: it has no reason to think it
+	// seeded. The warm one must not wait for the cursor to list.
+	gate.armed = true
+	h.clock.Advance(time.Minute)
+	h.set(inProgress, []string{"busy-007"}, progressed(10, 0))
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	h.store.takeLoads()
+	sum, err := h.runCtx(ctx, w)
+	if err != nil {
+		t.Fatalf("warm run: %v", err)
+	}
+	if sum.Running != 250 || sum.Transitions != 0 {
+		t.Errorf("warm run: %+v, want 250 in progress and no transition", sum)
+	}
+	if loads := h.store.takeLoads(); len(loads) != 3 {
+		t.Errorf("warm run loaded %v, want the 250 jobs in progress in 3 batches", loads)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -87,7 +88,8 @@ const DefaultConcurrency = 32
 const DefaultClockSkew = 30 * time.Second
 
 // Watcher polls and pushes. It holds no state between invocations: all of it
-// is in the Store.
+// is in the Store. It only remembers that it found the cursor seeded, which
+// stays so, to list ahead in the next cycle.
 type Watcher struct {
 	source   Source
 	store    state.Store
@@ -95,6 +97,7 @@ type Watcher struct {
 	log      *slog.Logger
 	clock    Clock
 	opts     Options
+	seeded   atomic.Bool
 }
 
 // New returns a Watcher.
@@ -167,6 +170,21 @@ func (w *Watcher) Poll(ctx context.Context) (Summary, error) {
 	work, cancel := w.workContext(ctx)
 	defer cancel()
 
+	// Jobs in progress are listed too, however long ago they last changed,
+	// when the rules speak of them: a stalled job is not modified. That
+	// listing needs no cursor, so a warm function, whose cursor was seeded
+	// by an earlier invocation, starts it while it reads the cursor.
+	found := &listed{jobs: map[string]state.Listing{}}
+	var running feed
+	stop := func() {}
+	if w.opts.Rules.watchesRunning() {
+		running = found.inProgress(w.source)
+		if w.seeded.Load() {
+			running, stop = early(work, running)
+		}
+	}
+	defer stop()
+
 	// 1. Where the last complete cycle ended, and the jobs it saw there.
 	cursor, seeded, err := w.store.Cursor(work)
 	if err != nil {
@@ -175,20 +193,20 @@ func (w *Watcher) Poll(ctx context.Context) (Summary, error) {
 	if !seeded {
 		return w.firstRun(ctx, work, cursor.Baseline, start)
 	}
+	w.seeded.Store(true)
 	sum.Cursor = cursor.At
 	since := cursor.At.Add(-w.opts.Overlap)
 
-	// 2-5. List the jobs modified since then and apply them as pushed jobs
-	// are: their state is loaded a batch at a time while listing goes on,
-	// except for those listed as the cursor saw them, which are settled.
-	// Jobs in progress are listed too, however long ago they last changed,
-	// when the rules speak of them: a stalled job is not modified.
-	found := &listed{jobs: map[string]state.Listing{}}
+	// 2-5. List the jobs modified since then, with those in progress, and
+	// apply them as pushed jobs are: their state is loaded a batch at a
+	// time while listing goes on, except for those listed as the cursor saw
+	// them, which are settled.
 	jobs := found.changed(w.source, since, cursor)
-	if w.opts.Rules.watchesRunning() {
-		jobs = then(jobs, found.inProgress(w.source))
+	if running != nil {
+		jobs = together(jobs, running)
 	}
 	applied, err := w.apply(ctx, work, jobs, false, false, start)
+	stop() // a listing ahead is over, also when apply stopped early
 	sum = add(sum, applied)
 	sum.Listed, sum.Known, sum.Running = found.listed, found.known, found.running
 	if err != nil && !errors.Is(err, ErrPending) {
@@ -305,6 +323,7 @@ func (w *Watcher) firstRun(ctx, work context.Context, b *state.Baseline, start t
 	if err := w.store.AdvanceCursor(work, next); err != nil {
 		return w.finish("poll", sum, start, err)
 	}
+	w.seeded.Store(true)
 	sum.Cursor, sum.Advanced = at, true
 	return w.finish("poll", sum, start, nil)
 }
@@ -637,19 +656,96 @@ func (c *listed) inProgress(source Source) feed {
 	}
 }
 
-// then feeds a's jobs, then b's.
-func then(a, b feed) feed {
+// together feeds the pages of every feed as they come, listing all of them
+// at once: a cycle's two listings cost the time of the longer, not of both.
+// It stops at the first error, or when its consumer stops.
+func together(feeds ...feed) feed {
+	type paged struct {
+		jobs []labeling.Job
+		err  error
+	}
 	return func(ctx context.Context) iter.Seq2[[]labeling.Job, error] {
 		return func(yield func([]labeling.Job, error) bool) {
-			for _, f := range []feed{a, b} {
-				for page, err := range f(ctx) {
-					if !yield(page, err) || err != nil {
-						return
+			ctx, cancel := context.WithCancel(ctx)
+			pages := make(chan paged)
+			var wg sync.WaitGroup
+			for _, f := range feeds {
+				wg.Go(func() {
+					for page, err := range f(ctx) {
+						select {
+						case pages <- paged{page, err}:
+						case <-ctx.Done():
+							return
+						}
+						if err != nil {
+							return
+						}
 					}
+				})
+			}
+			go func() {
+				wg.Wait()
+				close(pages)
+			}()
+			defer func() {
+				cancel()
+				for range pages { // until every lister has stopped
+				}
+			}()
+			for p := range pages {
+				if !yield(p.jobs, p.err) || p.err != nil {
+					return
 				}
 			}
 		}
 	}
+}
+
+// early starts listing f now, before its consumer asks: it feeds the pages
+// listed ahead, then the rest as they come. stop ends a listing nobody
+// consumes; it is safe to call after the feed was consumed.
+func early(ctx context.Context, f feed) (ahead feed, stop func()) {
+	type paged struct {
+		jobs []labeling.Job
+		err  error
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	pages := make(chan paged, 16)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer close(pages)
+		for page, err := range f(ctx) {
+			select {
+			case pages <- paged{page, err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	stop = func() {
+		cancel()
+		<-done
+	}
+	ahead = func(ctx context.Context) iter.Seq2[[]labeling.Job, error] {
+		return func(yield func([]labeling.Job, error) bool) {
+			for {
+				select {
+				case p, ok := <-pages:
+					if !ok || !yield(p.jobs, p.err) || p.err != nil {
+						return
+					}
+				case <-ctx.Done():
+					yield(nil, ctx.Err())
+					return
+				}
+			}
+		}
+	}
+	return ahead, stop
 }
 
 // decide loads the stored state of the jobs fed, MaxBatch at a time and

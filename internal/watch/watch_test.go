@@ -205,12 +205,24 @@ type setup struct {
 	// afterPage, when set, runs each time the source has yielded a page,
 	// with the page's number, before the cycle takes the page.
 	afterPage func(page int)
+	// listingRunning, when set, runs when the listing of the jobs in
+	// progress begins.
+	listingRunning func()
 }
 
-// pageHook is the real source, with a hook between its pages.
+// pageHook is the real source, with a hook between its pages and one at
+// the start of the listing of jobs in progress.
 type pageHook struct {
 	watch.Source
-	after func(page int)
+	after   func(page int)
+	running func()
+}
+
+func (s pageHook) Running(ctx context.Context) iter.Seq2[[]labeling.Job, error] {
+	if s.running != nil {
+		s.running()
+	}
+	return s.Source.Running(ctx)
 }
 
 func (s pageHook) Modified(ctx context.Context, since time.Time) iter.Seq2[[]labeling.Job, error] {
@@ -260,8 +272,12 @@ func (h *harness) watcher(s setup) *watch.Watcher {
 	}
 	log := slog.New(slog.NewJSONHandler(h.logs, nil))
 	var source watch.Source = labeling.NewSource(h.sm, labeling.Filter{NameContains: s.nameContains, CreatedAfter: s.createdAfter})
-	if s.afterPage != nil {
-		source = pageHook{Source: source, after: s.afterPage}
+	if s.afterPage != nil || s.listingRunning != nil {
+		after := s.afterPage
+		if after == nil {
+			after = func(int) {}
+		}
+		source = pageHook{Source: source, after: after, running: s.listingRunning}
 	}
 	var notifier watch.Notifier = h.sender
 	if s.notifier != nil {
