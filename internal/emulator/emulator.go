@@ -84,7 +84,11 @@ type Emulator struct {
 	mu      sync.Mutex
 	jobs    map[string]labeling.Job // by key(Name)
 	gen     uint64                  // counts changes to jobs, so a cached listing knows it is stale
-	listing listing                 // the last listing matching made
+	// listings are the listings matching made since the jobs last
+	// changed, by filter: a cycle pages two listings at once (the jobs
+	// modified and those in progress), and one cached listing would be
+	// made anew for every page of each.
+	listings map[string]listing
 	faults  []Fault
 	latency time.Duration
 	calls   map[string]int
@@ -95,10 +99,12 @@ type Emulator struct {
 // and sorts them once, not once a page: a benchmark pages 10,000 jobs out of
 // 100,000, and the emulator's own cost should not drown the client's.
 type listing struct {
-	filter string
-	gen    uint64
-	jobs   []labeling.Job // shared by every page; never written after it is made
+	gen  uint64
+	jobs []labeling.Job // shared by every page; never written after it is made
 }
+
+// maxListings bounds the listings kept: a few filters at a time are paged.
+const maxListings = 8
 
 var _ http.Handler = (*Emulator)(nil)
 
@@ -424,7 +430,7 @@ func (q listRequest) filterHash() string {
 // since the last change to the jobs is reused.
 func (e *Emulator) matching(q *listRequest, filter string) []labeling.Job {
 	e.mu.Lock()
-	if c := e.listing; c.filter == filter && c.gen == e.gen {
+	if c, ok := e.listings[filter]; ok && c.gen == e.gen {
 		e.mu.Unlock()
 		return c.jobs
 	}
@@ -454,7 +460,15 @@ func (e *Emulator) matching(q *listRequest, filter string) []labeling.Job {
 	})
 	e.mu.Lock()
 	if e.gen == gen {
-		e.listing = listing{filter: filter, gen: gen, jobs: jobs}
+		for f, c := range e.listings {
+			if c.gen != gen || len(e.listings) >= maxListings {
+				delete(e.listings, f)
+			}
+		}
+		if e.listings == nil {
+			e.listings = map[string]listing{}
+		}
+		e.listings[filter] = listing{gen: gen, jobs: jobs}
 	}
 	e.mu.Unlock()
 	return jobs
