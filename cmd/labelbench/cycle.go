@@ -284,11 +284,17 @@ func peakRSS(pid int) int64 {
 // it at 100 for user space.
 const clockTick = 10 * time.Millisecond
 
-// cpuTime is the user plus system CPU time pid has used, or 0 when it cannot
-// be read.
+// cpuTime is the CPU time pid has used, or 0 when it cannot be read: the
+// nanoseconds on CPU of each of its threads (/proc/PID/task/*/schedstat),
+// or, where the kernel keeps no schedstat, user plus system time from
+// /proc/PID/stat in 10 ms ticks. A Go process keeps its threads for its
+// life, so no thread's time is lost between two readings.
 func cpuTime(pid int) time.Duration {
 	if pid == 0 {
 		return 0
+	}
+	if d, ok := schedTime(pid); ok {
+		return d
 	}
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
@@ -303,6 +309,32 @@ func cpuTime(pid int) time.Duration {
 	utime, _ := strconv.ParseInt(fields[11], 10, 64)
 	stime, _ := strconv.ParseInt(fields[12], 10, 64)
 	return time.Duration(utime+stime) * clockTick
+}
+
+// schedTime sums the first field of every thread's schedstat: its time on
+// CPU in nanoseconds.
+func schedTime(pid int) (time.Duration, bool) {
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	if err != nil || len(tasks) == 0 {
+		return 0, false
+	}
+	var sum time.Duration
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue // the thread ended between the glob and the read
+		}
+		fields := strings.Fields(string(b))
+		if len(fields) == 0 {
+			return 0, false
+		}
+		ns, err := strconv.ParseInt(fields[0], 10, 64)
+		if err != nil {
+			return 0, false
+		}
+		sum += time.Duration(ns)
+	}
+	return sum, true
 }
 
 // gcLine matches GODEBUG=gctrace=1's "A->B->C MB, D MB goal": the heap at

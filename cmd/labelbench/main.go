@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -49,6 +50,7 @@ type options struct {
 	arm64      bool            // build the deployed arm64 bootstrap and report its size
 	only       map[string]bool // scenario names to run; all when empty
 	share      bool            // also run the function at its deployed CPU share, where a quota can be set
+	sizes      []int           // memory sizes (MB) to measure quiet and burst at, ascending
 
 	profile  bool  // take a CPU profile of the burst at the last latency
 	scale    []int // account sizes of the scale curve
@@ -77,7 +79,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.arm64, "arm64", true, "build the deployed linux/arm64 bootstrap (make build-LabelwatchFunction) and report its size")
 	fs.IntVar(&o.push, "push", 50, "labeling job state change events to push, one after another, to one warm function (0 for none)")
 	fs.DurationVar(&o.pushLatency, "push-latency", 20*time.Millisecond, "latency added to every AWS call of a push")
-	fs.BoolVar(&o.share, "share", true, "also run every scenario and the cold starts with the function at the deployed 128 MB CPU share (needs root and a cgroup cpu controller; off: estimates only)")
+	fs.BoolVar(&o.share, "share", true, "also run every scenario and the cold starts with the function at the CPU share of the template's MemorySize (needs root and a cgroup cpu controller; off: estimates only)")
+	memorySizes := fs.String("sizes", "128,256,512,1024", "comma-separated memory sizes (MB) at whose CPU share to measure quiet (each latency) and burst (the last latency), with the cost of a month at each; empty for none (needs what -share needs)")
 	fs.BoolVar(&o.profile, "profile", true, "take a CPU profile of the burst at the last latency (at the CPU share where it can be set)")
 	scaleSizes := fs.String("scale", "1000,100000,1000000", "comma-separated account sizes for the scale curve (quiet and burst in each); empty for none")
 	firstRunSizes := fs.String("firstrun", "100000", "comma-separated account sizes to deploy into for the first time, invoking until the cursor is set; empty for none")
@@ -113,6 +116,18 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 			*list.into = append(*list.into, n)
 		}
 	}
+	for _, f := range strings.Split(*memorySizes, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 128 || n > 10_240 {
+			return o, fmt.Errorf("-sizes: %q is not a Lambda memory size (128 to 10240 MB)", f)
+		}
+		o.sizes = append(o.sizes, n)
+	}
+	slices.Sort(o.sizes)
+	o.sizes = slices.Compact(o.sizes)
 	if *only != "" {
 		o.only = map[string]bool{}
 		for _, name := range strings.Split(*only, ",") {
@@ -136,9 +151,14 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	logf := func(format string, args ...any) {
 		fmt.Fprintf(stderr, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
 	}
-	rep := &report{opts: opts, started: time.Now(), loadBefore: loadAverage()}
+	deployed, err := readDeployment()
+	if err != nil {
+		return err
+	}
+	rep := &report{opts: opts, deployed: deployed, started: time.Now(), loadBefore: loadAverage()}
 
-	share, shareLine := openShare(cgroupRoot, os.Geteuid(), opts.share)
+	plan := planShare(cgroupRoot, os.Geteuid(), opts.share)
+	share, shareLine := openShare(plan, deployed.memoryMB)
 	rep.shareLine = shareLine
 	logf("%s", shareLine)
 	if share != nil {
@@ -174,6 +194,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 			m.atShare = &at
 		}
 		rep.cycles = append(rep.cycles, m)
+	}
+	if rep.sweep, err = b.sweep(ctx, plan); err != nil {
+		return err
 	}
 	if opts.profile && (len(opts.only) == 0 || opts.only["burst"]) {
 		s := scenarios(options{latencies: opts.latencies[len(opts.latencies)-1:], steady: opts.steady, burst: opts.burst})[2]

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -55,6 +57,7 @@ func TestSmoke(t *testing.T) {
 		"| Push: calls per alert at the minimum",
 		"Cold start:",
 		"- CPU share: **not measured** (-share=false); the at-share figures are estimates",
+		"## Memory size: time and cost\n\nNot measured (no CPU quota can be set: -share=false).",
 		" *estimate* |",
 	} {
 		if !strings.Contains(string(doc), want) {
@@ -239,6 +242,116 @@ func TestOverLimits(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := overLimits([]byte(tt.body)); len(got) != tt.want {
 				t.Errorf("overLimits = %q, want %d findings", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestBilledCost: Lambda bills duration rounded up to the millisecond, times
+// memory in GB, at the arm64 price; a month adds the requests.
+func TestBilledCost(t *testing.T) {
+	tests := []struct {
+		name     string
+		wall     time.Duration
+		memoryMB int
+		want     float64
+	}{
+		{"190 ms at 512 MB", 190 * time.Millisecond, 512, 0.5 * 0.190 * 0.0000133334},
+		{"a fraction of a millisecond is billed whole", 189*time.Millisecond + 200*time.Microsecond, 512, 0.5 * 0.190 * 0.0000133334},
+		{"21 s at 128 MB", 21 * time.Second, 128, 0.125 * 21 * 0.0000133334},
+		{"1 GB", time.Second, 1024, 0.0000133334},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := billedCost(tt.wall, tt.memoryMB); math.Abs(got-tt.want) > 1e-15 {
+				t.Errorf("billedCost(%v, %d) = %g, want %g", tt.wall, tt.memoryMB, got, tt.want)
+			}
+		})
+	}
+	d := deployment{memoryMB: 128, scheduleMinutes: 5}
+	if got := d.monthRuns(); got != 8640 {
+		t.Errorf("runs in a month every 5 minutes = %d, want 8640", got)
+	}
+	want := 8640*0.5*0.190*0.0000133334 + 30*0.5*5*0.0000133334 + 8670*0.20/1e6
+	if got := monthCost(190*time.Millisecond, 5*time.Second, 512, d); math.Abs(got-want) > 1e-12 {
+		t.Errorf("a month at 512 MB = %g, want %g", got, want)
+	}
+	for x, want := range map[float64]string{0: "$0", 0.5 * 0.190 * 0.0000133334: "$0.00000127", 0.005491: "$0.00549", 1.5: "$1.50", 12.345: "$12.35"} {
+		if got := dollars(x); got != want {
+			t.Errorf("dollars(%g) = %q, want %q", x, got, want)
+		}
+	}
+}
+
+// TestParseDeployment reads the memory size and the default schedule from a
+// template's lines, and fails when it cannot tell which function's they are.
+func TestParseDeployment(t *testing.T) {
+	const params = "Parameters:\n  ScheduleMinutes:\n    Type: Number\n    # every few minutes\n    Default: 10\n    AllowedValues: [1, 5, 10]\n  Other:\n    Default: 3\n"
+	const function = "Resources:\n  Fn:\n    Properties:\n      MemorySize: 512\n      Events:\n        Schedule: !FindInMap [Schedule, !Ref ScheduleMinutes, Expression]\n"
+	tests := []struct {
+		name string
+		text string
+		want deployment
+		err  string
+	}{
+		{"one function", params + function, deployment{memoryMB: 512, scheduleMinutes: 10}, ""},
+		{"no MemorySize", params + "Resources:\n  Fn:\n", deployment{}, "no MemorySize line"},
+		{"two functions", params + function + "  Other:\n    Properties:\n      MemorySize: 256\n", deployment{}, "2 MemorySize lines"},
+		{"no schedule", function, deployment{}, "no ScheduleMinutes parameter"},
+		{"no Default", "Parameters:\n  ScheduleMinutes:\n    Type: Number\n  Other:\n    Default: 3\n" + function, deployment{}, "no Default under it"},
+		{"not a size", params + "      MemorySize: big\n", deployment{}, `MemorySize "big" is not a number of MB`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseDeployment(tt.text)
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("error %v, want one with %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Errorf("got %+v, %v; want %+v", got, err, tt.want)
+			}
+		})
+	}
+	if _, err := readDeployment(); err != nil {
+		t.Errorf("the repository's template: %v", err)
+	}
+}
+
+// TestSweepVerdict names the smallest size that meets the budgets, and the
+// cost of a month there against the template's size.
+func TestSweepVerdict(t *testing.T) {
+	point := func(mb int, quiet, burst time.Duration) sizePoint {
+		q := measurement{scn: scenario{name: "quiet", latency: budgetBurstAt}, invoke: quiet}
+		b := measurement{scn: scenario{name: "burst", latency: budgetBurstAt, modified: 10_000, finishing: 1_000}, invoke: burst}
+		return sizePoint{memoryMB: mb, quiet: []measurement{q}, burst: &b}
+	}
+	d := deployment{memoryMB: 128, scheduleMinutes: 5}
+	month := func(mb int, quiet, burst time.Duration) string { return dollars(monthCost(quiet, burst, mb, d)) }
+	tests := []struct {
+		name   string
+		points []sizePoint
+		want   string
+	}{
+		{"a larger size", []sizePoint{point(128, 190*time.Millisecond, 21*time.Second), point(512, 60*time.Millisecond, 6*time.Second)},
+			"512 MB is the smallest size measured that meets these budgets; a month costs " + month(512, 60*time.Millisecond, 6*time.Second) +
+				" there against " + month(128, 190*time.Millisecond, 21*time.Second) + " at the template's 128 MB."},
+		{"the template's", []sizePoint{point(128, 90*time.Millisecond, 9*time.Second)}, "The template's 128 MB already meets these budgets"},
+		{"none", []sizePoint{point(128, 190*time.Millisecond, 21*time.Second), point(256, 120*time.Millisecond, 11*time.Second)},
+			"No size measured meets these budgets. The cheapest month is at "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &report{deployed: d, sweep: sizeSweep{points: tt.points}}
+			if got := r.sweepVerdict(); !strings.Contains(got, tt.want) {
+				t.Errorf("verdict %q lacks %q", got, tt.want)
+			}
+			var b strings.Builder
+			r.renderSweep(func(format string, args ...any) { fmt.Fprintf(&b, format, args...) })
+			if !strings.Contains(b.String(), "| 128 MB (template) | 7.2% |") {
+				t.Errorf("the section lacks the template's row:\n%s", b.String())
 			}
 		})
 	}

@@ -11,33 +11,37 @@ import (
 
 // Lambda's CPU share: one vCPU at 1,769 MB, in proportion below that.
 const (
-	lambdaMemoryMB = 128 // template.yaml
-	oneVCPUMB      = 1769
+	oneVCPUMB = 1769
 	// quotaPeriodUS is the CFS period the quota is a share of.
 	quotaPeriodUS = 100_000
 )
 
-// shareQuotaUS is the function's CPU share as a CFS quota per
-// quotaPeriodUS: 7236 µs for 128 MB.
-func shareQuotaUS() int {
-	return (quotaPeriodUS*lambdaMemoryMB + oneVCPUMB/2) / oneVCPUMB
+// shareQuotaUS is the CPU share of a function of memoryMB as a CFS quota
+// per quotaPeriodUS: 7236 µs for 128 MB.
+func shareQuotaUS(memoryMB int) int {
+	return (quotaPeriodUS*memoryMB + oneVCPUMB/2) / oneVCPUMB
+}
+
+// sharePercent is the CPU share of a function of memoryMB in percent of a
+// core.
+func sharePercent(memoryMB int) float64 {
+	return 100 * float64(shareQuotaUS(memoryMB)) / quotaPeriodUS
 }
 
 // cgroupRoot is where Linux mounts the cgroup hierarchies.
 const cgroupRoot = "/sys/fs/cgroup"
 
-// openShare makes the function's cgroup at its CPU share when planShare
-// allows one, and returns it (nil when there is none) with the report's line
-// on the CPU share. Failing to make one is not an error: the run goes on at
-// full core and says so.
-func openShare(root string, euid int, wanted bool) (*shareGroup, string) {
-	p := planShare(root, euid, wanted)
+// openShare makes the function's cgroup at the CPU share of memoryMB when
+// p allows one, and returns it (nil when there is none) with the report's
+// line on the CPU share. Failing to make one is not an error: the run goes
+// on at full core and says so.
+func openShare(p sharePlan, memoryMB int) (*shareGroup, string) {
 	if p.parent == "" {
-		return nil, noShareLine(p.reason)
+		return nil, noShareLine(p.reason, memoryMB)
 	}
-	g, err := newShareGroup(p, fmt.Sprintf("labelbench-fn-%d", os.Getpid()))
+	g, err := newShareGroup(p, fmt.Sprintf("labelbench-fn-%d", os.Getpid()), memoryMB)
 	if err != nil {
-		return nil, noShareLine(err.Error())
+		return nil, noShareLine(err.Error(), memoryMB)
 	}
 	return g, g.describe()
 }
@@ -76,19 +80,22 @@ func planShare(root string, euid int, wanted bool) sharePlan {
 	return sharePlan{reason: fmt.Sprintf("no cgroup cpu controller at %s (neither cgroup v1 cpu/ nor v2)", root)}
 }
 
-// shareGroup is a cgroup holding only the function process, at its CPU
-// share.
+// shareGroup is a cgroup holding only the function process, at the CPU
+// share of its memory size.
 type shareGroup struct {
-	plan sharePlan
-	dir  string
+	plan     sharePlan
+	dir      string
+	memoryMB int
 }
 
-// newShareGroup makes the cgroup name under p.parent with the quota set.
-func newShareGroup(p sharePlan, name string) (*shareGroup, error) {
+// newShareGroup makes the cgroup name under p.parent with the quota of
+// memoryMB set.
+func newShareGroup(p sharePlan, name string, memoryMB int) (*shareGroup, error) {
 	if p.parent == "" {
 		return nil, errors.New("no quota can be set: " + p.reason)
 	}
-	g := &shareGroup{plan: p, dir: filepath.Join(p.parent, name)}
+	g := &shareGroup{plan: p, dir: filepath.Join(p.parent, name), memoryMB: memoryMB}
+	quota := shareQuotaUS(memoryMB)
 	if err := os.Mkdir(g.dir, 0o755); err != nil {
 		return nil, fmt.Errorf("make cgroup: %w", err)
 	}
@@ -97,11 +104,11 @@ func newShareGroup(p sharePlan, name string) (*shareGroup, error) {
 		// The parent must hand the cpu controller down; the root of a v2
 		// hierarchy usually does already, and writing it again is harmless.
 		_ = os.WriteFile(filepath.Join(p.parent, "cgroup.subtree_control"), []byte("+cpu"), 0o644)
-		err = os.WriteFile(filepath.Join(g.dir, "cpu.max"), fmt.Appendf(nil, "%d %d", shareQuotaUS(), quotaPeriodUS), 0o644)
+		err = os.WriteFile(filepath.Join(g.dir, "cpu.max"), fmt.Appendf(nil, "%d %d", quota, quotaPeriodUS), 0o644)
 	} else {
 		err = os.WriteFile(filepath.Join(g.dir, "cpu.cfs_period_us"), []byte(strconv.Itoa(quotaPeriodUS)), 0o644)
 		if err == nil {
-			err = os.WriteFile(filepath.Join(g.dir, "cpu.cfs_quota_us"), []byte(strconv.Itoa(shareQuotaUS())), 0o644)
+			err = os.WriteFile(filepath.Join(g.dir, "cpu.cfs_quota_us"), []byte(strconv.Itoa(quota)), 0o644)
 		}
 	}
 	if err != nil {
@@ -144,10 +151,11 @@ func (g *shareGroup) describe() string {
 		file, version = "cpu.max", "v2"
 	}
 	return fmt.Sprintf("CPU share: measured. The function process alone (not the emulators, dynalite or this benchmark) ran in cgroup %s `%s` with %s %d per %d µs: %d MB of the %s MB that get one vCPU (%.1f%% of a core)",
-		version, g.dir, file, shareQuotaUS(), quotaPeriodUS, lambdaMemoryMB, "1,769", 100*float64(shareQuotaUS())/quotaPeriodUS)
+		version, g.dir, file, shareQuotaUS(g.memoryMB), quotaPeriodUS, g.memoryMB, "1,769", sharePercent(g.memoryMB))
 }
 
-// noShareLine is the report's line when no quota could be set.
-func noShareLine(reason string) string {
-	return fmt.Sprintf("CPU share: **not measured** (%s); the at-share figures are estimates (wall + function CPU × (%d/%d − 1)), marked *estimate*, and no budget is judged on them", reason, oneVCPUMB, lambdaMemoryMB)
+// noShareLine is the report's line when no quota could be set for a
+// function of memoryMB.
+func noShareLine(reason string, memoryMB int) string {
+	return fmt.Sprintf("CPU share: **not measured** (%s); the at-share figures are estimates (wall + function CPU × (%d/%d − 1)), marked *estimate*, and no budget is judged on them", reason, oneVCPUMB, memoryMB)
 }

@@ -8,8 +8,15 @@ import (
 )
 
 func TestShareQuota(t *testing.T) {
-	if got := shareQuotaUS(); got != 7236 {
-		t.Errorf("quota for %d MB: got %d µs per %d, want 7236", lambdaMemoryMB, got, quotaPeriodUS)
+	tests := []struct{ memoryMB, want int }{
+		{128, 7236},
+		{512, 28943},
+		{1769, quotaPeriodUS}, // one vCPU
+	}
+	for _, tt := range tests {
+		if got := shareQuotaUS(tt.memoryMB); got != tt.want {
+			t.Errorf("quota for %d MB: got %d µs per %d, want %d", tt.memoryMB, got, quotaPeriodUS, tt.want)
+		}
 	}
 }
 
@@ -34,6 +41,7 @@ func TestOpenShare(t *testing.T) {
 		{"cgroup v1", v1, 0, true, "cpu/labelbench-fn-*/cpu.cfs_quota_us", "7236", "cgroup v1"},
 		{"cgroup v2", func(t *testing.T, root string) { write(t, root, "cgroup.controllers", "cpuset cpu io memory") }, 0, true,
 			"labelbench-fn-*/cpu.max", "7236 100000", "cgroup v2"},
+		{"says its memory size", v1, 0, true, "cpu/labelbench-fn-*/cpu.cfs_quota_us", "7236", "7236 per 100000 µs: 128 MB of the 1,769 MB"},
 		{"cgroup v1 read-only", func(t *testing.T, root string) {
 			v1(t, root)
 			if err := os.Chmod(filepath.Join(root, "cpu"), 0o555); err != nil {
@@ -49,7 +57,7 @@ func TestOpenShare(t *testing.T) {
 			}
 			root := t.TempDir()
 			tt.setup(t, root)
-			g, line := openShare(root, tt.euid, tt.wanted)
+			g, line := openShare(planShare(root, tt.euid, tt.wanted), 128)
 			if !strings.Contains(line, tt.line) {
 				t.Errorf("report line %q lacks %q", line, tt.line)
 			}
