@@ -81,17 +81,17 @@ type Emulator struct {
 	region, account string
 	now             func() time.Time
 
-	mu      sync.Mutex
-	jobs    map[string]labeling.Job // by key(Name)
-	gen     uint64                  // counts changes to jobs, so a cached listing knows it is stale
+	mu   sync.Mutex
+	jobs map[string]labeling.Job // by key(Name)
+	gen  uint64                  // counts changes to jobs, so a cached listing knows it is stale
 	// listings are the listings matching made since the jobs last
 	// changed, by filter: a cycle pages two listings at once (the jobs
 	// modified and those in progress), and one cached listing would be
 	// made anew for every page of each.
 	listings map[string]listing
-	faults  []Fault
-	latency time.Duration
-	calls   map[string]int
+	faults   []Fault
+	latency  time.Duration
+	calls    map[string]int
 }
 
 // listing is the sorted result of one ListLabelingJobs filter as of one
