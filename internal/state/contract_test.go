@@ -140,6 +140,11 @@ func wantCursor(t *testing.T, got, want Cursor) {
 		g, ok := got.Seen[job]
 		same = same && ok && g.Status == w.Status && g.ModifiedAt.Equal(w.ModifiedAt)
 	}
+	same = same && len(got.Idle) == len(want.Idle) && got.IdleRules == want.IdleRules
+	for job, w := range want.Idle {
+		g, ok := got.Idle[job]
+		same = same && ok && g.Status == w.Status && g.ModifiedAt.Equal(w.ModifiedAt) && g.Counters == w.Counters && g.Until.Equal(w.Until)
+	}
 	if !same {
 		t.Errorf("cursor:\n got %s\nwant %s", fmtCursor(got), fmtCursor(want))
 	}
@@ -154,7 +159,12 @@ func fmtCursor(c Cursor) string {
 	for i, job := range jobs {
 		seen[i] = fmt.Sprintf("%s@%s:%s", job, c.Seen[job].ModifiedAt.Format(time.RFC3339Nano), c.Seen[job].Status)
 	}
-	return fmt.Sprintf("{At:%s Seen:[%s] Baseline:%s}", c.At.Format(time.RFC3339Nano), strings.Join(seen, " "), fmtBaseline(c.Baseline))
+	idle := make([]string, 0, len(c.Idle))
+	for _, job := range slices.Sorted(maps.Keys(c.Idle)) {
+		l := c.Idle[job]
+		idle = append(idle, fmt.Sprintf("%s@%s:%s:%+v:until %s", job, l.ModifiedAt.Format(time.RFC3339Nano), l.Status, l.Counters, l.Until.Format(time.RFC3339Nano)))
+	}
+	return fmt.Sprintf("{At:%s Seen:[%s] Idle:[%s] IdleRules:%q Baseline:%s}", c.At.Format(time.RFC3339Nano), strings.Join(seen, " "), strings.Join(idle, " "), c.IdleRules, fmtBaseline(c.Baseline))
 }
 
 // wantBaseline fails unless got equals want (both nil, or the same times as
@@ -335,6 +345,55 @@ func testStore(t *testing.T, open opener, flaw racy) {
 			clear(got.Seen)
 			if again, _, _ := e.store.Cursor(e.ctx); len(again.Seen) != len(want.Seen) {
 				e.t.Errorf("clearing the returned Seen left %d jobs in the store, want %d", len(again.Seen), len(want.Seen))
+			}
+		}},
+		{"cursor keeps Idle as written, with the cursor", func(e env) {
+			counters := labeling.Counters{Total: 120, Human: 100, Machine: 20, Failed: 3, Unlabeled: 877}
+			want := Cursor{At: t0, IdleRules: "rules-1", Idle: map[string]Idle{
+				"job-1": {Listing: Listing{ModifiedAt: m1, Status: labeling.StatusInProgress}, Counters: counters, Until: t0.Add(6 * time.Hour)},
+				"job-2": {Listing: Listing{ModifiedAt: m2, Status: labeling.StatusInProgress}}, // no counters yet, no Until
+				strings.Repeat("y", 63): {Listing: Listing{ModifiedAt: t0.Add(-123 * time.Millisecond), Status: labeling.StatusInProgress},
+					Counters: labeling.Counters{Unlabeled: 5}, Until: t0.Add(90*time.Minute + 999*time.Microsecond)},
+			}}
+			if err := e.store.AdvanceCursor(e.ctx, want); err != nil {
+				e.t.Fatal(err)
+			}
+			got, _, err := e.store.Cursor(e.ctx)
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			// Times are kept to the millisecond, cut.
+			y := want.Idle[strings.Repeat("y", 63)]
+			y.Until = t0.Add(90 * time.Minute)
+			want.Idle[strings.Repeat("y", 63)] = y
+			wantCursor(e.t, got, want)
+			// A later cursor without Idle drops it.
+			if err := e.store.AdvanceCursor(e.ctx, Cursor{At: t0.Add(time.Minute)}); err != nil {
+				e.t.Fatal(err)
+			}
+			got, _, err = e.store.Cursor(e.ctx)
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			wantCursor(e.t, got, Cursor{At: t0.Add(time.Minute)})
+			// Rests: listed alike, before Until.
+			job := labeling.Job{Name: "job-1", Status: labeling.StatusInProgress, ModifiedAt: m1, Counters: counters}
+			c := Cursor{Idle: map[string]Idle{"job-1": want.Idle["job-1"]}}
+			for _, tt := range []struct {
+				what string
+				job  labeling.Job
+				now  time.Time
+				want bool
+			}{
+				{"alike, before Until", job, t0, true},
+				{"at Until", job, t0.Add(6 * time.Hour), false},
+				{"counters moved", func() labeling.Job { j := job; j.Counters.Total++; return j }(), t0, false},
+				{"modified since", func() labeling.Job { j := job; j.ModifiedAt = j.ModifiedAt.Add(time.Millisecond); return j }(), t0, false},
+				{"another job", func() labeling.Job { j := job; j.Name = "job-9"; return j }(), t0, false},
+			} {
+				if got := c.Rests(tt.job, tt.now); got != tt.want {
+					e.t.Errorf("Rests, %s: %v, want %v", tt.what, got, tt.want)
+				}
 			}
 		}},
 		{"cursor keeps the MaxSeen jobs modified last", func(e env) {

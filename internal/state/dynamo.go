@@ -40,6 +40,8 @@ const (
 	attrCard        = "card"        // M: cardItem; absent when the job has no card
 	attrProgress    = "progress"    // M: progressItem; absent when Progress is zero
 	attrCursor      = "cursor"      // N: epoch millis, on the cursor item only
+	attrIdleRules   = "idleRules"   // S: Cursor.IdleRules, on the cursor item only; absent with idle
+	attrIdle        = "idle"        // M: job name -> {t, s as in seen; c: L of the five counters; u: N epoch millis, absent for none}, on the cursor item only; absent when empty
 	attrSeen        = "seen"        // M: job name -> {t: N epoch millis, s: S status}, on the cursor item only; absent when empty
 	attrCount       = "n"           // N: the count, on tally items only
 
@@ -183,6 +185,8 @@ func key(pk string) map[string]types.AttributeValue {
 type cursorItem struct {
 	Cursor          int64                `dynamodbav:"cursor"`
 	Seen            map[string]seenEntry `dynamodbav:"seen"`
+	Idle            map[string]idleEntry `dynamodbav:"idle"`
+	IdleRules       string               `dynamodbav:"idleRules"`
 	BaselineBegan   int64                `dynamodbav:"baselineBegan"`
 	BaselineCreated int64                `dynamodbav:"baselineCreated"`
 }
@@ -192,6 +196,36 @@ type cursorItem struct {
 type seenEntry struct {
 	ModifiedAt int64  `dynamodbav:"t"`
 	Status     string `dynamodbav:"s"`
+}
+
+// idleEntry is one job of Cursor.Idle, with short attribute names.
+type idleEntry struct {
+	ModifiedAt int64  `dynamodbav:"t"`
+	Status     string `dynamodbav:"s"`
+	// Counters are Total, Human, Machine, Failed and Unlabeled, in order.
+	Counters [5]int `dynamodbav:"c"`
+	Until    int64  `dynamodbav:"u,omitempty"`
+}
+
+func newIdleEntry(l Idle) idleEntry {
+	c := l.Counters
+	e := idleEntry{ModifiedAt: millis(l.ModifiedAt), Status: string(l.Status), Counters: [5]int{c.Total, c.Human, c.Machine, c.Failed, c.Unlabeled}}
+	if !l.Until.IsZero() {
+		e.Until = millis(l.Until)
+	}
+	return e
+}
+
+func (e idleEntry) idle() Idle {
+	c := e.Counters
+	l := Idle{
+		Listing:  Listing{ModifiedAt: fromMillis(e.ModifiedAt), Status: labeling.Status(e.Status)},
+		Counters: labeling.Counters{Total: c[0], Human: c[1], Machine: c[2], Failed: c[3], Unlabeled: c[4]},
+	}
+	if e.Until != 0 {
+		l.Until = fromMillis(e.Until)
+	}
+	return l
 }
 
 // Cursor reads the cursor item with a consistent read.
@@ -226,6 +260,13 @@ func (s *DynamoStore) Cursor(ctx context.Context) (Cursor, bool, error) {
 			c.Seen[job] = Listing{ModifiedAt: fromMillis(e.ModifiedAt), Status: labeling.Status(e.Status)}
 		}
 	}
+	if len(it.Idle) > 0 {
+		c.Idle = make(map[string]Idle, len(it.Idle))
+		for job, e := range it.Idle {
+			c.Idle[job] = e.idle()
+		}
+		c.IdleRules = it.IdleRules
+	}
 	return c, true, nil
 }
 
@@ -255,6 +296,20 @@ func (s *DynamoStore) AdvanceCursor(ctx context.Context, c Cursor) error {
 			return fmt.Errorf("%s: encode seen jobs: %w", op, err)
 		}
 		update = update.Set(expression.Name(attrSeen), expression.Value(av))
+	}
+	if len(c.Idle) == 0 {
+		update = update.Remove(expression.Name(attrIdle)).Remove(expression.Name(attrIdleRules))
+	} else {
+		update = update.Set(expression.Name(attrIdleRules), expression.Value(c.IdleRules))
+		idle := make(map[string]idleEntry, len(c.Idle))
+		for job, l := range c.Idle {
+			idle[job] = newIdleEntry(l)
+		}
+		av, err := attributevalue.Marshal(idle)
+		if err != nil {
+			return fmt.Errorf("%s: encode idle jobs: %w", op, err)
+		}
+		update = update.Set(expression.Name(attrIdle), expression.Value(av))
 	}
 	// Not attribute_not_exists(pk): the item exists without a cursor while
 	// it holds a baseline, and a comparison with a missing cursor is false.

@@ -49,6 +49,9 @@ type fileState struct {
 	Format int                    `json:"format"`
 	Cursor time.Time              `json:"cursor,omitzero"`
 	Seen   map[string]fileListing `json:"seen,omitempty"` // Cursor.Seen
+	// Idle is Cursor.Idle. Files written before it existed have none.
+	Idle      map[string]fileIdle `json:"idle,omitempty"`
+	IdleRules string              `json:"idleRules,omitempty"`
 	// Baseline is a first run's progress, only while Cursor is unset.
 	// Files written before SaveBaseline existed have none.
 	Baseline *fileBaseline         `json:"baseline,omitempty"`
@@ -73,6 +76,13 @@ type fileBaseline struct {
 type fileListing struct {
 	ModifiedAt time.Time       `json:"modifiedAt"`
 	Status     labeling.Status `json:"status"`
+}
+
+type fileIdle struct {
+	ModifiedAt time.Time         `json:"modifiedAt"`
+	Status     labeling.Status   `json:"status"`
+	Counters   labeling.Counters `json:"counters"`
+	Until      time.Time         `json:"until,omitzero"`
 }
 
 type fileRecord struct {
@@ -169,6 +179,15 @@ func OpenFile(path string, retention time.Duration, now func() time.Time) (*File
 			s.cursor.Seen[job] = Listing(l)
 		}
 	}
+	for job, l := range st.Idle {
+		if s.cursor.Idle == nil {
+			s.cursor.Idle = make(map[string]Idle, len(st.Idle))
+		}
+		s.cursor.Idle[job] = Idle{Listing: Listing{ModifiedAt: l.ModifiedAt, Status: l.Status}, Counters: l.Counters, Until: l.Until}
+	}
+	if s.cursor.Idle != nil {
+		s.cursor.IdleRules = st.IdleRules
+	}
 	if b := st.Baseline; b != nil {
 		s.baseline = &Baseline{Began: b.Began, CreatedAfter: b.CreatedAfter}
 	}
@@ -212,6 +231,11 @@ func decodeFile(data []byte) (fileState, error) {
 			return fileState{}, fmt.Errorf("seen: %w", err)
 		}
 	}
+	for job := range st.Idle {
+		if err := checkJob(job); err != nil {
+			return fileState{}, fmt.Errorf("idle: %w", err)
+		}
+	}
 	if b := st.Baseline; b != nil {
 		if _, err := checkBaseline(Baseline{Began: b.Began, CreatedAfter: b.CreatedAfter}); err != nil {
 			return fileState{}, err
@@ -235,7 +259,7 @@ func (s *FileStore) Cursor(ctx context.Context) (Cursor, bool, error) {
 		b := *s.baseline
 		return Cursor{Baseline: &b}, false, nil
 	}
-	return Cursor{At: s.cursor.At, Seen: maps.Clone(s.cursor.Seen)}, true, nil
+	return Cursor{At: s.cursor.At, Seen: maps.Clone(s.cursor.Seen), Idle: maps.Clone(s.cursor.Idle), IdleRules: s.cursor.IdleRules}, true, nil
 }
 
 // AdvanceCursor replaces the cursor with c if the stored one is older.
@@ -472,6 +496,13 @@ func (s *FileStore) persist() error {
 		st.Seen = make(map[string]fileListing, len(s.cursor.Seen))
 		for job, l := range s.cursor.Seen {
 			st.Seen[job] = fileListing(l)
+		}
+	}
+	if len(s.cursor.Idle) > 0 {
+		st.IdleRules = s.cursor.IdleRules
+		st.Idle = make(map[string]fileIdle, len(s.cursor.Idle))
+		for job, l := range s.cursor.Idle {
+			st.Idle[job] = fileIdle{ModifiedAt: l.ModifiedAt, Status: l.Status, Counters: l.Counters, Until: l.Until}
 		}
 	}
 	data, err := json.MarshalIndent(st, "", "\t")

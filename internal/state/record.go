@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -73,9 +74,10 @@ func checkBatch(jobs []string) ([]string, error) {
 	return unique, nil
 }
 
-// checkCursor returns c as a store keeps it: At and every time of Seen cut
-// to the millisecond, and Seen cut to the MaxSeen jobs modified last (ties
-// go to the earlier name, so both stores keep the same ones). It rejects a
+// checkCursor returns c as a store keeps it: At and every time of Seen and
+// Idle cut to the millisecond, Seen cut to the MaxSeen jobs modified last
+// (ties go to the earlier name, so both stores keep the same ones) and Idle
+// to the MaxIdle names that sort first. It rejects a
 // cursor no later listing could be compared with.
 func checkCursor(c Cursor) (Cursor, error) {
 	if c.At.IsZero() {
@@ -104,6 +106,27 @@ func checkCursor(c Cursor) (Cursor, error) {
 		for _, e := range entries[:min(len(entries), MaxSeen)] {
 			kept.Seen[e.job] = e.Listing
 		}
+	}
+	names := slices.Sorted(maps.Keys(c.Idle))
+	for _, job := range names[:min(len(names), MaxIdle)] {
+		idle := c.Idle[job]
+		if err := checkJob(job); err != nil {
+			return Cursor{}, fmt.Errorf("idle: %w", err)
+		}
+		if idle.ModifiedAt.IsZero() {
+			return Cursor{}, fmt.Errorf("idle: job %q has no modification time", job)
+		}
+		if kept.Idle == nil {
+			kept.Idle = make(map[string]Idle, min(len(names), MaxIdle))
+		}
+		idle.ModifiedAt = fromMillis(millis(idle.ModifiedAt))
+		if !idle.Until.IsZero() {
+			idle.Until = fromMillis(millis(idle.Until))
+		}
+		kept.Idle[job] = idle
+	}
+	if kept.Idle != nil {
+		kept.IdleRules = c.IdleRules
 	}
 	return kept, nil
 }

@@ -76,6 +76,13 @@ func (r Record) Live(now time.Time) bool {
 type Cursor struct {
 	At   time.Time
 	Seen map[string]Listing // by job name; at most MaxSeen of them
+	// Idle is the jobs in progress the cycle listed and had nothing to do
+	// for, as listed: a later cycle that lists one of them alike, before
+	// its Until, needs no read of its state. By job name; at most MaxIdle.
+	Idle map[string]Idle
+	// IdleRules names the rules the Idle jobs were judged idle under: a
+	// cycle under other rules (a changed STUCK_AFTER, say) reads them all.
+	IdleRules string
 	// Baseline is a first run's progress, while it has not finished; set
 	// only when Store.Cursor's ok is false.
 	Baseline *Baseline
@@ -108,6 +115,31 @@ func (c Cursor) Saw(job labeling.Job) bool {
 	seen, ok := c.Seen[job.Name]
 	return ok && seen.Status == job.Status && millis(seen.ModifiedAt) == millis(job.ModifiedAt)
 }
+
+// Idle is a job in progress as a cycle listed it when that cycle found
+// nothing to do for it and nothing pending about it.
+type Idle struct {
+	Listing
+	Counters labeling.Counters
+	// Until is when time alone may give the job something to do (its stuck
+	// warning, or its moved counters' store); zero when nothing would.
+	Until time.Time
+}
+
+// Rests reports whether job is listed exactly as c's cycle left it idle
+// (the same LastModifiedTime to the millisecond, status and counters) and
+// now is before the idle entry's Until: nothing about it can have changed
+// that its stored state does not already account for.
+func (c Cursor) Rests(job labeling.Job, now time.Time) bool {
+	idle, ok := c.Idle[job.Name]
+	return ok && idle.Status == job.Status && millis(idle.ModifiedAt) == millis(job.ModifiedAt) &&
+		idle.Counters == job.Counters && (idle.Until.IsZero() || now.Before(idle.Until))
+}
+
+// MaxIdle is the most idle jobs a cursor remembers (those whose names sort
+// first). Ground Truth's limits keep the jobs in progress to a few hundred;
+// each takes under 120 bytes of the cursor item. A job left out is read.
+const MaxIdle = 1000
 
 // MaxSeen is the most jobs a cursor remembers; AdvanceCursor keeps those
 // modified last. It bounds the cursor item: with the longest job names (63

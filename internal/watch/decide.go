@@ -1,6 +1,9 @@
 package watch
 
 import (
+	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/labelwatch/labelwatch/internal/labeling"
@@ -49,6 +52,31 @@ type Rules struct {
 // still running, so that a poll must also list the jobs in progress.
 func (r Rules) watchesRunning() bool {
 	return r.Cards || len(r.Milestones) > 0 || r.StuckAfter > 0 || r.FailedShare > 0
+}
+
+// fingerprint names the rules, for Cursor.IdleRules: jobs judged idle under
+// other rules are read again.
+func (r Rules) fingerprint() string {
+	alertOn := slices.Sorted(maps.Keys(r.AlertOn))
+	return fmt.Sprintf("alert on %v, lookback %v, cards %v, milestones %v, stuck after %v, failed share %v",
+		alertOn, r.Lookback, r.Cards, r.Milestones, r.StuckAfter, r.FailedShare)
+}
+
+// idleUntil is when time alone may give a job in progress that plan found
+// nothing to do for something to do: storing its moved counters, a quarter
+// of StuckAfter after it last stored them, or its stuck warning, StuckAfter
+// after they last moved. Zero when neither would come.
+func (r Rules) idleUntil(job labeling.Job, rec state.Record) time.Time {
+	p := rec.Progress
+	switch {
+	case r.StuckAfter <= 0 || p.MovedAt.IsZero():
+		return time.Time{}
+	case p.Counters != job.Counters:
+		return p.MovedAt.Add(r.StuckAfter / 4)
+	case p.Stuck:
+		return time.Time{}
+	}
+	return p.MovedAt.Add(r.StuckAfter)
 }
 
 // Decide says what to do with job given its stored record. firstRun is true

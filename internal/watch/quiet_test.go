@@ -145,3 +145,70 @@ func TestWarmRunListsAhead(t *testing.T) {
 		t.Errorf("warm run loaded %v, want the 250 jobs in progress in 3 batches", loads)
 	}
 }
+
+// TestIdleJobsNeedNoRead checks that jobs in progress a cycle found nothing
+// to do for are not read again while they are listed alike: a quiet cycle
+// with jobs in progress reads only the cursor. A job that moves is read
+// (once, though both listings show it), and once more the cycle after, to find it
+// idle; the stuck warning's time makes the stalled jobs read again when it
+// comes; and a watcher under other rules reads them all.
+func TestIdleJobsNeedNoRead(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, backends[1])
+	const n = 150
+	names := h.jobs("busy", n, inProgress, start.Add(-time.Hour))
+	h.set(inProgress, names, progressed(10, 0))
+	rules := cardRules(func(r *watch.Rules) { r.StuckAfter = 6 * time.Hour })
+	run := func(what string, r watch.Rules) (watch.Summary, int) {
+		t.Helper()
+		h.clock.Advance(time.Minute)
+		h.store.takeLoads()
+		sum := h.mustRun(setup{opts: watch.Options{Rules: r}})
+		read := 0
+		for _, l := range h.store.takeLoads() {
+			read += l
+		}
+		return sum, read
+	}
+	if sum, _ := run("first run", rules); !sum.FirstRun {
+		t.Fatalf("first run: %+v", sum)
+	}
+	// The first cycle after it reads them, and remembers them idle.
+	if _, read := run("first cycle", rules); read != n {
+		t.Errorf("first cycle read %d jobs, want %d", read, n)
+	}
+	c, _, err := h.store.Cursor(t.Context())
+	if err != nil || len(c.Idle) != n {
+		t.Fatalf("cursor after the first cycle: %d idle jobs, %v; want %d", len(c.Idle), err, n)
+	}
+	if sum, read := run("quiet", rules); read != 0 || sum.Known < n {
+		t.Errorf("quiet cycle: read %d jobs, known %d; want none read, %d known", read, sum.Known, n)
+	}
+	h.set(inProgress, names[7:8], progressed(40, 0))
+	if _, read := run("one moved", rules); read != 1 {
+		t.Errorf("one job moved: read %d jobs, want it once (listed alike as modified and in progress)", read)
+	}
+	// It had something to do then (its counters stored), so it is read
+	// once more, found idle, and then left alone.
+	if _, read := run("after it moved", rules); read != 1 {
+		t.Errorf("the cycle after: read %d jobs, want the one that moved", read)
+	}
+	if _, read := run("quiet again", rules); read != 0 {
+		t.Errorf("quiet again: read %d jobs, want none", read)
+	}
+	other := rules
+	other.StuckAfter = 5 * time.Hour
+	if _, read := run("other rules", other); read != n {
+		t.Errorf("under other rules: read %d jobs, want all %d", read, n)
+	}
+	if _, read := run("back to the rules", rules); read != n {
+		t.Errorf("back under the first rules: read %d jobs, want all %d", read, n)
+	}
+	// Six hours after they last moved, the stalled jobs are read and
+	// warned about (MaxNews a run).
+	h.clock.Advance(6 * time.Hour)
+	sum, read := run("stalled", rules)
+	if read < n-1 || sum.Told != watch.MaxNews {
+		t.Errorf("six hours on: read %d jobs, told %d; want the %d stalled ones read and %d told", read, sum.Told, n-1, watch.MaxNews)
+	}
+}

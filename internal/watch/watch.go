@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"iter"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -201,14 +202,17 @@ func (w *Watcher) Poll(ctx context.Context) (Summary, error) {
 	// apply them as pushed jobs are: their state is loaded a batch at a
 	// time while listing goes on, except for those listed as the cursor saw
 	// them, which are settled.
+	// Jobs in progress listed as the cursor left them idle need no read
+	// either, unless the rules changed since.
+	rules := w.opts.Rules.fingerprint()
 	jobs := found.changed(w.source, since, cursor)
 	if running != nil {
-		jobs = together(jobs, running)
+		jobs = together(jobs, found.resting(running, cursor, rules, start))
 	}
-	applied, err := w.apply(ctx, work, jobs, false, false, start)
+	applied, err := w.apply(ctx, work, jobs, found, false, false, start)
 	stop() // a listing ahead is over, also when apply stopped early
 	sum = add(sum, applied)
-	sum.Listed, sum.Known, sum.Running = found.listed, found.known, found.running
+	sum.Listed, sum.Known, sum.Running = found.listed, found.known+found.rested, found.running
 	if err != nil && !errors.Is(err, ErrPending) {
 		return w.finish("poll", sum, start, err)
 	}
@@ -223,12 +227,14 @@ func (w *Watcher) Poll(ctx context.Context) (Summary, error) {
 	// listed again only by the cycles that start within OVERLAP of it, not
 	// by every cycle until some newer job is modified.
 	// The cursor is written only when that changes what the next cycle
-	// lists: a newer job, or a job listed now that would drop out of the
-	// window. A quiet cycle writes nothing.
+	// lists or reads: a newer job, a job listed now that would drop out of
+	// the window, or a job in progress that became idle or busy. A quiet
+	// cycle writes nothing.
 	at := later(found.newest, start.Add(-w.opts.ClockSkew))
-	moves := found.newest.After(cursor.At) || (found.listed > 0 && !found.oldest.After(at.Add(-w.opts.Overlap)))
+	moves := found.newest.After(cursor.At) || (found.listed > 0 && !found.oldest.After(at.Add(-w.opts.Overlap))) ||
+		!sameIdle(cursor, found.idle, rules)
 	if sum.Pending == 0 && sum.Contended == 0 && at.After(cursor.At) && moves {
-		next := state.Cursor{At: at, Seen: found.seenAfter(at.Add(-w.opts.Overlap))}
+		next := state.Cursor{At: at, Seen: found.seenAfter(at.Add(-w.opts.Overlap)), Idle: found.idle, IdleRules: rules}
 		if err := w.store.AdvanceCursor(work, next); err != nil {
 			return w.finish("poll", sum, start, err)
 		}
@@ -267,7 +273,7 @@ func (w *Watcher) firstRun(ctx, work context.Context, b *state.Baseline, start t
 		if len(chunk) == 0 {
 			return nil
 		}
-		applied, err := w.apply(ctx, work, only(chunk...), true, false, start)
+		applied, err := w.apply(ctx, work, only(chunk...), nil, true, false, start)
 		sum = add(sum, applied)
 		if err != nil {
 			return err
@@ -360,7 +366,7 @@ func (w *Watcher) Push(ctx context.Context, name string) (Summary, error) {
 	if err != nil {
 		return w.finish("push", Summary{}, start, err, "job", name)
 	}
-	sum, err := w.apply(ctx, work, only(job), false, true, start)
+	sum, err := w.apply(ctx, work, only(job), nil, false, true, start)
 	sum.Job = job.Name
 	return w.finish("push", sum, start, err, "job", job.Name)
 }
@@ -373,7 +379,7 @@ func (w *Watcher) Apply(ctx context.Context, jobs []labeling.Job) (Summary, erro
 	start := w.clock.Now()
 	work, cancel := w.workContext(ctx)
 	defer cancel()
-	sum, err := w.apply(ctx, work, only(jobs...), false, false, start)
+	sum, err := w.apply(ctx, work, only(jobs...), nil, false, false, start)
 	return w.finish("apply", sum, start, err)
 }
 
@@ -391,12 +397,12 @@ func only(jobs ...labeling.Job) feed {
 // apply is Apply within work, the context that ends DeadlineMargin before
 // ctx does; commits and releases run on ctx, inside that margin. pushed
 // says the jobs came with events: they are subject to the push budget.
-func (w *Watcher) apply(ctx, work context.Context, jobs feed, firstRun, pushed bool, now time.Time) (Summary, error) {
+func (w *Watcher) apply(ctx, work context.Context, jobs feed, found *listed, firstRun, pushed bool, now time.Time) (Summary, error) {
 	var sum Summary
 	owner := runID()
 
 	// Load the stored state of the jobs and decide each.
-	dues, err := w.decide(work, jobs, firstRun, now)
+	dues, err := w.decide(work, jobs, found, firstRun, now)
 	if err != nil {
 		return sum, err
 	}
@@ -569,6 +575,89 @@ type listed struct {
 	// has a zero Listing, which no cursor keeps: the cycle acts on one of
 	// the two listings only, so the next cycle reads the job again.
 	jobs map[string]state.Listing
+
+	mu     sync.Mutex // guards idle and rested: decide's loads add to idle concurrently
+	rested int        // jobs in progress listed as the cursor left them idle, decided without a read
+	// idle is the jobs in progress listed with nothing to do, as listed,
+	// for the next cursor's Idle: those decided so, and those listed as
+	// the cursor left them idle.
+	idle map[string]state.Idle
+}
+
+// rest remembers job, listed in progress with nothing to do until until.
+func (c *listed) rest(job labeling.Job, until time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.idle == nil {
+		c.idle = map[string]state.Idle{}
+	}
+	c.idle[job.Name] = state.Idle{Listing: state.Listing{ModifiedAt: job.ModifiedAt, Status: job.Status}, Counters: job.Counters, Until: until}
+}
+
+// busy forgets the jobs that had something to do, however else they were
+// listed too.
+func (c *listed) busy(dues []due) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, d := range dues {
+		delete(c.idle, d.job.Name)
+	}
+}
+
+// resting feeds f's jobs but for those listed as the cursor left them
+// idle, under the same rules, before their Until: those need no read, and
+// stay idle.
+func (c *listed) resting(f feed, cursor state.Cursor, rules string, now time.Time) feed {
+	if len(cursor.Idle) == 0 || cursor.IdleRules != rules {
+		return f
+	}
+	return func(ctx context.Context) iter.Seq2[[]labeling.Job, error] {
+		return func(yield func([]labeling.Job, error) bool) {
+			for page, err := range f(ctx) {
+				if err != nil {
+					yield(nil, err)
+					return
+				}
+				busy := make([]labeling.Job, 0, len(page))
+				for _, job := range page {
+					if !cursor.Rests(job, now) {
+						busy = append(busy, job)
+						continue
+					}
+					c.mu.Lock()
+					c.rested++
+					if c.idle == nil {
+						c.idle = map[string]state.Idle{}
+					}
+					c.idle[job.Name] = cursor.Idle[job.Name]
+					c.mu.Unlock()
+				}
+				if !yield(busy, nil) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// sameIdle reports whether a cursor with idle jobs idle under rules would
+// keep what cursor keeps: the same MaxIdle names that sort first, each
+// listed alike with the same Until, to the millisecond.
+func sameIdle(cursor state.Cursor, idle map[string]state.Idle, rules string) bool {
+	names := slices.Sorted(maps.Keys(idle))
+	names = names[:min(len(names), state.MaxIdle)]
+	if len(names) != len(cursor.Idle) || len(names) > 0 && cursor.IdleRules != rules {
+		return false
+	}
+	ms := func(t time.Time) int64 { return t.UnixMilli() }
+	for _, name := range names {
+		a, ok := cursor.Idle[name]
+		b := idle[name]
+		if !ok || a.Status != b.Status || a.Counters != b.Counters || ms(a.ModifiedAt) != ms(b.ModifiedAt) || ms(a.Until) != ms(b.Until) {
+			return false
+		}
+	}
+	return true
 }
 
 // add counts one listed job.
@@ -752,7 +841,7 @@ func early(ctx context.Context, f feed) (ahead feed, stop func()) {
 // concurrently, while the feed goes on, and returns the jobs to act on,
 // sorted by name, one per job: a job read twice (it moved between list
 // pages) is acted on as modified last.
-func (w *Watcher) decide(ctx context.Context, jobs feed, firstRun bool, now time.Time) ([]due, error) {
+func (w *Watcher) decide(ctx context.Context, jobs feed, found *listed, firstRun bool, now time.Time) ([]due, error) {
 	var (
 		mu   sync.Mutex
 		dues []due
@@ -776,20 +865,29 @@ func (w *Watcher) decide(ctx context.Context, jobs feed, firstRun bool, now time
 				rec.Job = job.Name
 				d := due{job: job, rec: rec, verdict: w.opts.Rules.Decide(job, rec, firstRun, now)}
 				w.opts.Rules.plan(&d, firstRun, now)
-				if d.verdict != Unchanged || d.speaks() || d.changes() {
+				switch {
+				case d.verdict != Unchanged || d.speaks() || d.changes():
 					dues = append(dues, d)
+				case found != nil && w.opts.Rules.watchesRunning() && job.Status == labeling.StatusInProgress && rec.Version > 0 && rec.Lease == nil:
+					found.rest(job, w.opts.Rules.idleUntil(job, rec))
 				}
 			}
 			return nil
 		})
 	}
 	var batch []labeling.Job
+	// A job listed twice alike (modified, and in progress) is read once.
+	fed := map[string]labeling.Job{}
 	for page, err := range jobs(gctx) {
 		if err != nil {
 			// A failed load cancels the feed too; report the load.
 			return nil, cmp.Or(g.Wait(), err)
 		}
 		for _, job := range page {
+			if before, ok := fed[job.Name]; ok && before.Status == job.Status && before.ModifiedAt.Equal(job.ModifiedAt) && before.Counters == job.Counters {
+				continue
+			}
+			fed[job.Name] = job
 			batch = append(batch, job)
 			if len(batch) == state.MaxBatch {
 				load(batch)
@@ -806,6 +904,9 @@ func (w *Watcher) decide(ctx context.Context, jobs feed, firstRun bool, now time
 	slices.SortFunc(dues, func(a, b due) int {
 		return cmp.Or(cmp.Compare(a.job.Name, b.job.Name), b.job.ModifiedAt.Compare(a.job.ModifiedAt))
 	})
+	if found != nil {
+		found.busy(dues) // a job listed twice may be idle in one listing only
+	}
 	return slices.CompactFunc(dues, func(a, b due) bool { return a.job.Name == b.job.Name }), nil
 }
 
