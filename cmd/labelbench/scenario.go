@@ -76,7 +76,9 @@ type minimum struct {
 	runningPages int
 	cursorRead   int // the GetItem of the cursor every cycle starts with
 	// batchReads is ceil(modified/100) BatchGetItem, of the jobs modified
-	// since the cursor, plus ceil(running/100), of the jobs in progress.
+	// since the cursor. The jobs in progress the cycle before left idle
+	// need none (the cursor remembers them); those that changed since are
+	// among the modified.
 	batchReads int
 	writes     int // one per job whose status changed, one claim per alert, one cursor write
 	slack      int // one message per alert, or one digest for more than the threshold
@@ -96,7 +98,7 @@ func (s scenario) minimum(digestThreshold int, a shape) minimum {
 	m := minimum{
 		runningPages: (running + 99) / 100,
 		cursorRead:   1,
-		batchReads:   pages + (running+99)/100,
+		batchReads:   pages,
 	}
 	m.listPages = max(1, (s.modified+a.overlap+99)/100) + m.runningPages
 	m.modifiedPages = max(1, pages) + m.runningPages

@@ -6,8 +6,9 @@
 // It builds its clients, warms one connection to each AWS endpoint, prints
 // "ready" and waits for a line on standard input; then it reads the cursor
 // item, lists the jobs modified since -since and the jobs in progress (100 a
-// page), reads the state of those modified after -cursor and of those in
-// progress (BatchGetItem, 100 at a time, concurrently while listing goes on),
+// page, both listings at once), reads the state of those modified after
+// -cursor (BatchGetItem, 100 at a time, concurrently while listing goes on;
+// the jobs in progress the last cycle left idle need no read),
 // makes -writes-before writes (UpdateItem, concurrently), posts -posts Slack
 // messages one after another, makes -writes-after writes, and prints what it
 // did and the CPU and wall time that took as one JSON line. Its writes go to
@@ -23,6 +24,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -138,35 +140,48 @@ func run(ctx context.Context) error {
 			return nil
 		})
 	}
+	var mu sync.Mutex
 	add := func(name string) {
+		mu.Lock()
+		defer mu.Unlock()
+		changed = append(changed, name)
 		batch = append(batch, name)
 		if len(batch) == 100 {
 			read(batch)
 			batch = nil
 		}
 	}
+	// Both listings at once. Only the jobs modified since the cursor are
+	// read: a job in progress the last cycle left idle, listed alike, needs
+	// no read, and one that changed was modified.
 	listings := []*sagemaker.ListLabelingJobsInput{
 		{LastModifiedTimeAfter: aws.Time(sinceT), MaxResults: aws.Int32(100)},
 		{StatusEquals: smtypes.LabelingJobStatusInProgress, MaxResults: aws.Int32(100)},
 	}
+	var lists errgroup.Group
+	var listCalls atomic.Int64
 	for i, in := range listings {
-		p := sagemaker.NewListLabelingJobsPaginator(sm, in)
-		for p.HasMorePages() {
-			page, err := p.NextPage(gctx)
-			if err != nil {
-				return fmt.Errorf("list labeling jobs: %w", err)
-			}
-			res.ListCalls++
-			for _, j := range page.LabelingJobSummaryList {
-				if i == 1 || j.LastModifiedTime.After(cursorT) {
-					add(*j.LabelingJobName)
-					if i == 0 {
-						changed = append(changed, *j.LabelingJobName)
+		lists.Go(func() error {
+			p := sagemaker.NewListLabelingJobsPaginator(sm, in)
+			for p.HasMorePages() {
+				page, err := p.NextPage(gctx)
+				if err != nil {
+					return fmt.Errorf("list labeling jobs: %w", err)
+				}
+				listCalls.Add(1)
+				for _, j := range page.LabelingJobSummaryList {
+					if i == 0 && j.LastModifiedTime.After(cursorT) {
+						add(*j.LabelingJobName)
 					}
 				}
 			}
-		}
+			return nil
+		})
 	}
+	if err := lists.Wait(); err != nil {
+		return err
+	}
+	res.ListCalls = int(listCalls.Load())
 	if len(batch) > 0 {
 		read(batch)
 	}
