@@ -212,3 +212,36 @@ func TestIdleJobsNeedNoRead(t *testing.T) {
 		t.Errorf("six hours on: read %d jobs, told %d; want the %d stalled ones read and %d told", read, sum.Told, n-1, watch.MaxNews)
 	}
 }
+
+// TestIdleRememberedWhenTheCursorStays checks that the idle jobs are
+// remembered also when the cursor would not move: here the newest job was
+// modified ahead of the host's clock, so the cycle after the first run
+// moves the cursor a millisecond to write them, and the next reads nothing.
+func TestIdleRememberedWhenTheCursorStays(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, backends[1])
+	h.jobs("busy", 5, inProgress, start.Add(-time.Hour))
+	h.put(job("ahead", completed, start.Add(time.Hour)))
+	rules := cardRules(func(r *watch.Rules) { r.StuckAfter = 6 * time.Hour })
+	opts := setup{opts: watch.Options{Rules: rules}}
+	if sum := h.mustRun(opts); !sum.FirstRun {
+		t.Fatalf("first run: %+v", sum)
+	}
+	before, _ := h.cursor()
+	h.clock.Advance(time.Minute)
+	h.store.takeLoads()
+	if sum := h.mustRun(opts); !sum.Advanced {
+		t.Errorf("cycle after the first run: %+v, want the cursor written with the idle jobs", sum)
+	}
+	if at, _ := h.cursor(); !at.Equal(before.Add(time.Millisecond)) {
+		t.Errorf("cursor at %v, want a millisecond after %v", at, before)
+	}
+	h.store.takeLoads()
+	h.clock.Advance(time.Minute)
+	if sum := h.mustRun(opts); sum.Advanced {
+		t.Errorf("quiet cycle: %+v, want no cursor write", sum)
+	}
+	if loads := h.store.takeLoads(); len(loads) != 0 {
+		t.Errorf("quiet cycle loaded %v, want nothing", loads)
+	}
+}

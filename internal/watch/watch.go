@@ -231,8 +231,16 @@ func (w *Watcher) Poll(ctx context.Context) (Summary, error) {
 	// the window, or a job in progress that became idle or busy. A quiet
 	// cycle writes nothing.
 	at := later(found.newest, start.Add(-w.opts.ClockSkew))
-	moves := found.newest.After(cursor.At) || (found.listed > 0 && !found.oldest.After(at.Add(-w.opts.Overlap))) ||
-		!sameIdle(cursor, found.idle, rules)
+	idleChanged := !sameIdle(cursor, found.idle, rules)
+	moves := found.newest.After(cursor.At) || (found.listed > 0 && !found.oldest.After(at.Add(-w.opts.Overlap))) || idleChanged
+	if idleChanged && !at.After(cursor.At) {
+		// A cursor is never written again at the same time (two runs
+		// racing could move it back otherwise), and it may be ahead of
+		// this host's clock (SageMaker's is ahead, or the newest job was
+		// modified since the listing began): a millisecond on, well within
+		// OVERLAP, carries the idle jobs.
+		at = cursor.At.Add(time.Millisecond)
+	}
 	if sum.Pending == 0 && sum.Contended == 0 && at.After(cursor.At) && moves {
 		next := state.Cursor{At: at, Seen: found.seenAfter(at.Add(-w.opts.Overlap)), Idle: found.idle, IdleRules: rules}
 		if err := w.store.AdvanceCursor(work, next); err != nil {
