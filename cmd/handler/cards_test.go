@@ -492,6 +492,22 @@ func TestStuckWarningOnce(t *testing.T) {
 	if err := s.store.Save(ctx, rec, next); err != nil {
 		t.Fatal(err)
 	}
+	// The cursor remembers the job idle until its stuck warning could
+	// come; seven hours on, it would be due: the record and the cursor
+	// are seeded alike.
+	c, _, err := s.store.Cursor(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idle, ok := c.Idle[job]
+	if !ok {
+		t.Fatalf("cursor %+v does not remember %s idle", c, job)
+	}
+	idle.Until = next.Progress.MovedAt.Add(6 * time.Hour)
+	c.Idle[job], c.At = idle, c.At.Add(time.Millisecond)
+	if err := s.store.AdvanceCursor(ctx, c); err != nil {
+		t.Fatal(err)
+	}
 
 	r := s.ok()
 	wantCalls(t, "7 hours still", calls.next(), "reply "+ts+" broadcast")

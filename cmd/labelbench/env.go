@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -171,7 +173,7 @@ func (b *bench) lambdaEnv(paced bool) []string {
 		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=bench", "AWS_SECRET_ACCESS_KEY=bench",
 		"AWS_ENDPOINT_URL_SAGEMAKER=" + b.sm.URL,
 		"AWS_ENDPOINT_URL_DYNAMODB=" + b.ddb.URL,
-		"AWS_LAMBDA_FUNCTION_TIMEOUT=60", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128", // template.yaml
+		"AWS_LAMBDA_FUNCTION_TIMEOUT=60", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=" + strconv.Itoa(cmp.Or(b.opts.memoryMB, 128)), // template.yaml
 		"STATE_TABLE=" + table,
 		"SLACK_WEBHOOK_URL=" + b.hook.URL,
 	}

@@ -60,6 +60,7 @@ type options struct {
 	// (0: the template's 60 s and the function's default).
 	firstRunTimeout, firstRunMargin time.Duration
 
+	memoryMB    int           // the template's MemorySize, in the function's environment; set by run
 	push        int           // state change events pushed one after another; 0 for none
 	pushLatency time.Duration // added to every AWS call of a push
 }
@@ -155,6 +156,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	opts.memoryMB = deployed.memoryMB
 	rep := &report{opts: opts, deployed: deployed, started: time.Now(), loadBefore: loadAverage()}
 
 	plan := planShare(cgroupRoot, os.Geteuid(), opts.share)

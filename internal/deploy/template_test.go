@@ -93,7 +93,7 @@ func TestDeployConventions(t *testing.T) {
 		{"architectures", fn("Architectures"), `["arm64"]`},
 		{"handler", fn("Handler"), `"bootstrap"`},
 		{"code uri", fn("CodeUri"), `"."`},
-		{"memory", fn("MemorySize"), `128`},
+		{"memory", fn("MemorySize"), `256`},
 		{"timeout", fn("Timeout"), `60`},
 		{"JSON logs", fn("LoggingConfig", "LogFormat"), `"JSON"`},
 		{"logs to the stack's log group", fn("LoggingConfig", "LogGroup"), `{"Ref":"LogGroup"}`},
