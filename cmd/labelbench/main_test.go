@@ -69,15 +69,16 @@ func TestSmoke(t *testing.T) {
 // TestFirstRunResumes deploys into an account too large for one invocation
 // with a short timeout: every invocation after the first resumes where the
 // one before stopped, and the last sets the cursor (run fails otherwise).
-// The time an invocation has (timeout less margin) must hold one chunk
-// (watch.FirstRunChunk) of records into an empty table, about 3 s here:
-// with less, an invocation saves no Baseline and the next starts over.
+// The first run records only the jobs running or ended within LOOKBACK, so
+// 20,000 jobs are needed for a second invocation with 1 s of work (timeout
+// less margin); it must hold the listing of one chunk (watch.FirstRunChunk
+// jobs), or an invocation saves no Baseline and the next starts over.
 func TestFirstRunResumes(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "PERFORMANCE.md")
 	var log bytes.Buffer
 	args := []string{"-out", out, "-jobs", "1000", "-latency", "0s", "-paced=false", "-push", "0", "-coldstarts", "1",
 		"-arm64=false", "-share=false", "-profile=false", "-only", "quiet", "-scale", "",
-		"-firstrun", "4000", "-firstrun-timeout", "8s", "-firstrun-margin", "2s"}
+		"-firstrun", "20000", "-firstrun-timeout", "3s", "-firstrun-margin", "2s"}
 	if err := run(t.Context(), args, &log); err != nil {
 		t.Fatalf("%v\n%s", err, log.String())
 	}

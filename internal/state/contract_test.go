@@ -347,6 +347,23 @@ func testStore(t *testing.T, open opener, flaw racy) {
 				e.t.Errorf("clearing the returned Seen left %d jobs in the store, want %d", len(again.Seen), len(want.Seen))
 			}
 		}},
+		{"cursor keeps its Origin when later cursors have none", func(e env) {
+			origin := t0.Add(-time.Hour + 1500*time.Microsecond)
+			if err := e.store.AdvanceCursor(e.ctx, Cursor{At: t0, Origin: origin}); err != nil {
+				e.t.Fatal(err)
+			}
+			for _, at := range []time.Time{t0, t0.Add(time.Minute)} {
+				if at.After(t0) {
+					if err := e.store.AdvanceCursor(e.ctx, Cursor{At: at}); err != nil {
+						e.t.Fatal(err)
+					}
+				}
+				got, ok, err := e.store.Cursor(e.ctx)
+				if err != nil || !ok || !got.Origin.Equal(t0.Add(-time.Hour+time.Millisecond)) {
+					e.t.Errorf("cursor at %v: Origin %v (set %v, %v), want %v, cut to the millisecond", at, got.Origin, ok, err, t0.Add(-time.Hour+time.Millisecond))
+				}
+			}
+		}},
 		{"cursor keeps Idle as written, with the cursor", func(e env) {
 			counters := labeling.Counters{Total: 120, Human: 100, Machine: 20, Failed: 3, Unlabeled: 877}
 			want := Cursor{At: t0, IdleRules: "rules-1", Idle: map[string]Idle{

@@ -48,6 +48,7 @@ const (
 	// A first run's Baseline, on the cursor item while it has no cursor.
 	attrBaselineBegan   = "baselineBegan"   // N: epoch millis, Baseline.Began
 	attrBaselineCreated = "baselineCreated" // N: epoch millis, Baseline.CreatedAfter
+	attrOrigin          = "origin"          // N: epoch millis, Cursor.Origin, on the cursor item once the first run is done
 
 	cursorKey   = reservedPrefix + "cursor"
 	tallyPrefix = reservedPrefix + "tally-"
@@ -187,6 +188,7 @@ type cursorItem struct {
 	Seen            map[string]seenEntry `dynamodbav:"seen"`
 	Idle            map[string]idleEntry `dynamodbav:"idle"`
 	IdleRules       string               `dynamodbav:"idleRules"`
+	Origin          int64                `dynamodbav:"origin"`
 	BaselineBegan   int64                `dynamodbav:"baselineBegan"`
 	BaselineCreated int64                `dynamodbav:"baselineCreated"`
 }
@@ -254,6 +256,9 @@ func (s *DynamoStore) Cursor(ctx context.Context) (Cursor, bool, error) {
 		return Cursor{Baseline: &b}, false, nil
 	}
 	c := Cursor{At: fromMillis(it.Cursor)}
+	if it.Origin != 0 {
+		c.Origin = fromMillis(it.Origin)
+	}
 	if len(it.Seen) > 0 {
 		c.Seen = make(map[string]Listing, len(it.Seen))
 		for job, e := range it.Seen {
@@ -296,6 +301,9 @@ func (s *DynamoStore) AdvanceCursor(ctx context.Context, c Cursor) error {
 			return fmt.Errorf("%s: encode seen jobs: %w", op, err)
 		}
 		update = update.Set(expression.Name(attrSeen), expression.Value(av))
+	}
+	if !c.Origin.IsZero() {
+		update = update.Set(expression.Name(attrOrigin), expression.Value(millis(c.Origin)))
 	}
 	if len(c.Idle) == 0 {
 		update = update.Remove(expression.Name(attrIdle)).Remove(expression.Name(attrIdleRules))

@@ -48,7 +48,8 @@ var _ Store = (*FileStore)(nil)
 type fileState struct {
 	Format int                    `json:"format"`
 	Cursor time.Time              `json:"cursor,omitzero"`
-	Seen   map[string]fileListing `json:"seen,omitempty"` // Cursor.Seen
+	Origin time.Time              `json:"origin,omitzero"` // Cursor.Origin; files written before it have none
+	Seen   map[string]fileListing `json:"seen,omitempty"`  // Cursor.Seen
 	// Idle is Cursor.Idle. Files written before it existed have none.
 	Idle      map[string]fileIdle `json:"idle,omitempty"`
 	IdleRules string              `json:"idleRules,omitempty"`
@@ -172,7 +173,7 @@ func OpenFile(path string, retention time.Duration, now func() time.Time) (*File
 	if err != nil {
 		return nil, fmt.Errorf("open state file %s: corrupt, not overwriting it (move it aside to start afresh): %w", path, err)
 	}
-	s.cursor = Cursor{At: st.Cursor}
+	s.cursor = Cursor{At: st.Cursor, Origin: st.Origin}
 	if len(st.Seen) > 0 {
 		s.cursor.Seen = make(map[string]Listing, len(st.Seen))
 		for job, l := range st.Seen {
@@ -259,7 +260,7 @@ func (s *FileStore) Cursor(ctx context.Context) (Cursor, bool, error) {
 		b := *s.baseline
 		return Cursor{Baseline: &b}, false, nil
 	}
-	return Cursor{At: s.cursor.At, Seen: maps.Clone(s.cursor.Seen), Idle: maps.Clone(s.cursor.Idle), IdleRules: s.cursor.IdleRules}, true, nil
+	return Cursor{At: s.cursor.At, Seen: maps.Clone(s.cursor.Seen), Idle: maps.Clone(s.cursor.Idle), IdleRules: s.cursor.IdleRules, Origin: s.cursor.Origin}, true, nil
 }
 
 // AdvanceCursor replaces the cursor with c if the stored one is older.
@@ -275,6 +276,9 @@ func (s *FileStore) AdvanceCursor(ctx context.Context, c Cursor) error {
 		return nil
 	}
 	old, oldBaseline := s.cursor, s.baseline
+	if c.Origin.IsZero() {
+		c.Origin = old.Origin
+	}
 	s.cursor, s.baseline = c, nil // the first complete cycle ends the first run
 	if err := s.persist(); err != nil {
 		s.cursor, s.baseline = old, oldBaseline
@@ -488,7 +492,7 @@ func (s *FileStore) dropExpired(now time.Time) {
 
 // persist replaces the file with the state in memory. The caller holds mu.
 func (s *FileStore) persist() error {
-	st := fileState{Format: fileFormat, Cursor: s.cursor.At, Jobs: s.jobs, Tallies: s.tallies}
+	st := fileState{Format: fileFormat, Cursor: s.cursor.At, Origin: s.cursor.Origin, Jobs: s.jobs, Tallies: s.tallies}
 	if b := s.baseline; b != nil {
 		st.Baseline = &fileBaseline{Began: b.Began, CreatedAfter: b.CreatedAfter}
 	}

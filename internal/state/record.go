@@ -101,6 +101,9 @@ func checkCursor(c Cursor) (Cursor, error) {
 		return cmp.Or(b.ModifiedAt.Compare(a.ModifiedAt), strings.Compare(a.job, b.job))
 	})
 	kept := Cursor{At: fromMillis(millis(c.At))}
+	if !c.Origin.IsZero() {
+		kept.Origin = fromMillis(millis(c.Origin))
+	}
 	if len(entries) > 0 {
 		kept.Seen = make(map[string]Listing, min(len(entries), MaxSeen))
 		for _, e := range entries[:min(len(entries), MaxSeen)] {

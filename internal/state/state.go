@@ -83,6 +83,12 @@ type Cursor struct {
 	// IdleRules names the rules the Idle jobs were judged idle under: a
 	// cycle under other rules (a changed STUCK_AFTER, say) reads them all.
 	IdleRules string
+	// Origin is when the first run began (its Baseline's Began): a job
+	// created before it that has no record was finished when the first run
+	// listed it, long enough ago that it was not alerted. Zero in tables
+	// whose first run predates it. AdvanceCursor keeps the stored Origin
+	// when c has none.
+	Origin time.Time
 	// Baseline is a first run's progress, while it has not finished; set
 	// only when Store.Cursor's ok is false.
 	Baseline *Baseline

@@ -14,9 +14,10 @@ import (
 // goes on where it stopped, never from nothing: the invocation that
 // reaches its deadline part-way succeeds with what it recorded, the next
 // one lists only the jobs created after that and sets the cursor, and the
-// only alerts are the LOOKBACK ones, each once. It runs on the deployed
-// store only: the file store, for local runs, rewrites its file on each of
-// the 5,000 writes.
+// only alerts are the LOOKBACK ones, each once. The jobs that finished
+// before LOOKBACK get no record; one in five is in progress and does. It
+// runs on the deployed store only: the file store, for local runs, rewrites
+// its file on each write.
 func TestFirstRunResumes(t *testing.T) {
 	t.Parallel()
 	for _, b := range backends[1:] {
@@ -24,11 +25,21 @@ func TestFirstRunResumes(t *testing.T) {
 			h := newHarness(t, b)
 			const n = 5 * watch.FirstRunChunk
 			names := make([]string, n)
+			var running, done []string
 			for i := range names {
 				names[i] = fmt.Sprintf("old-%05d", i)
-				j := job(names[i], completed, start.Add(-2*time.Hour-time.Duration(n-i)*time.Minute))
+				status := completed
+				if i%5 == 0 {
+					status = inProgress
+				}
+				j := job(names[i], status, start.Add(-2*time.Hour-time.Duration(n-i)*time.Minute))
 				j.CreatedAt = start.Add(-time.Duration(2*n-i) * time.Minute)
 				h.put(j)
+				if status == inProgress {
+					running = append(running, names[i])
+				} else if i < n-2 {
+					done = append(done, names[i])
+				}
 			}
 			// Two jobs ended within LOOKBACK: the only alerts.
 			for _, name := range []string{"old-04998", "old-04999"} {
@@ -36,7 +47,7 @@ func TestFirstRunResumes(t *testing.T) {
 			}
 
 			// The deadline comes while page 25 of 50 is being taken: two
-			// chunks of 1,000 are recorded.
+			// chunks of 1,000 are done, their 400 jobs in progress recorded.
 			ctx, cutOff := context.WithCancel(t.Context())
 			first := h.watcher(setup{afterPage: func(page int) {
 				if page == 25 {
@@ -44,29 +55,32 @@ func TestFirstRunResumes(t *testing.T) {
 				}
 			}})
 			sum, err := first.Poll(ctx)
-			if err != nil || !sum.FirstRun || sum.Advanced || sum.Recorded != 2*watch.FirstRunChunk || sum.Alerted != 0 {
-				t.Fatalf("cut-off first run: %+v, %v; want %d recorded, no cursor, no error", sum, err, 2*watch.FirstRunChunk)
+			if err != nil || !sum.FirstRun || sum.Advanced || sum.Recorded != 2*watch.FirstRunChunk/5 || sum.Alerted != 0 {
+				t.Fatalf("cut-off first run: %+v, %v; want %d recorded, no cursor, no error", sum, err, 2*watch.FirstRunChunk/5)
 			}
 			if _, ok := h.cursor(); ok {
 				t.Fatal("cursor set by an unfinished first run")
 			}
-			h.checkStored(completed, false, names[:2*watch.FirstRunChunk]...)
+			h.checkStored(inProgress, false, running[:2*watch.FirstRunChunk/5]...)
 
 			h.clock.Advance(time.Minute)
 			calls := h.listCalls()
 			sum = h.mustRun(setup{})
-			if !sum.FirstRun || !sum.Advanced || sum.Alerted != 2 || sum.Recorded != n-2*watch.FirstRunChunk-2 {
-				t.Errorf("resumed first run: %+v; want the rest recorded, 2 alerts and the cursor", sum)
+			if !sum.FirstRun || !sum.Advanced || sum.Alerted != 2 || sum.Recorded != (n-2*watch.FirstRunChunk)/5 {
+				t.Errorf("resumed first run: %+v; want the other %d jobs in progress recorded, 2 alerts and the cursor", sum, (n-2*watch.FirstRunChunk)/5)
 			}
 			// It listed from where the cut-off run got (one job again, at
 			// the chunk's edge), not from the start.
 			if got := h.listCalls() - calls; got != 31 {
 				t.Errorf("resumed first run: %d list calls, want 31 (3,001 jobs)", got)
 			}
-			if c, ok := h.cursor(); !ok || !c.Equal(start.Add(-watch.DefaultClockSkew).Truncate(time.Millisecond)) {
-				t.Errorf("cursor %v (set %v), want when the first run began, less the clock skew", c, ok)
+			c, ok, err := h.store.Cursor(t.Context())
+			began := start.Add(-watch.DefaultClockSkew).Truncate(time.Millisecond)
+			if err != nil || !ok || !c.At.Equal(began) || !c.Origin.Equal(began) {
+				t.Errorf("cursor %v, origin %v (set %v, %v), want both when the first run began, less the clock skew", c.At, c.Origin, ok, err)
 			}
-			h.checkStored(completed, false, names[:n-2]...)
+			h.checkStored(inProgress, false, running...)
+			h.checkNotStored(done...)
 			h.checkStored(failed, true, "old-04998", "old-04999")
 			checkEachOnce(t, h.messages(), "old-04998", "old-04999")
 
@@ -75,6 +89,40 @@ func TestFirstRunResumes(t *testing.T) {
 			if sum.FirstRun || sum.Alerted != 0 {
 				t.Errorf("the run after: %+v, want a regular run, nothing sent", sum)
 			}
+		})
+	}
+}
+
+// TestOldFinishedJobsNeedNoRecord checks that the first run records no job
+// that finished before LOOKBACK, and that a cycle which lists one of them
+// later (it was modified again) records it without an alert: it was created
+// before the cursor's Origin, so it finished before the first run. A job
+// created after the first run and found finished without a record alerts,
+// as before.
+func TestOldFinishedJobsNeedNoRecord(t *testing.T) {
+	t.Parallel()
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			h := newHarness(t, b)
+			old := h.jobs("old", 50, completed, start.Add(-48*time.Hour))
+			h.put(job("recent", failed, start.Add(-10*time.Minute)), job("busy", inProgress, start.Add(-48*time.Hour)))
+			sum := h.mustRun(setup{})
+			if !sum.FirstRun || sum.Listed != 52 || sum.Recorded != 1 || sum.Alerted != 1 {
+				t.Fatalf("first run: %+v; want 52 listed, the job in progress recorded, the recent failure alerted", sum)
+			}
+			h.checkNotStored(old...)
+			h.checkStored(inProgress, false, "busy")
+
+			h.clock.Advance(time.Minute)
+			h.set(completed, old[:1]) // modified again: listed by the next cycle
+			h.put(job("new", stopped, h.clock.Now()))
+			sum = h.mustRun(setup{})
+			// Listed: the two, and the recent failure, still in the overlap
+			// window, as the cursor saw it.
+			checkSummary(t, sum, watch.Summary{Listed: 3, Transitions: 2, Recorded: 1, Alerted: 1, Advanced: true})
+			h.checkStored(completed, false, old[0])
+			h.checkStored(stopped, true, "new")
+			checkEachOnce(t, h.messages(), "recent", "new")
 		})
 	}
 }

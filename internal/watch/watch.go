@@ -196,6 +196,7 @@ func (w *Watcher) Poll(ctx context.Context) (Summary, error) {
 	}
 	w.seeded.Store(true)
 	sum.Cursor = cursor.At
+	found.origin = cursor.Origin
 	since := cursor.At.Add(-w.opts.Overlap)
 
 	// 2-5. List the jobs modified since then, with those in progress, and
@@ -255,11 +256,16 @@ func (w *Watcher) Poll(ctx context.Context) (Summary, error) {
 // and saves how far it got.
 const FirstRunChunk = 1000
 
-// firstRun records every job of the account (within the filters), alerting
-// only those that ended within LOOKBACK, and then sets the cursor. In a
-// large account it may take several invocations: it lists the jobs oldest
-// first, FirstRunChunk at a time, saves after each chunk how far it got
-// (the Baseline), and a later invocation resumes there, never from nothing.
+// firstRun records every job of the account (within the filters) but those
+// finished before LOOKBACK, alerting those that ended within it, and then
+// sets the cursor, with the first run's start as its Origin. A job finished
+// before LOOKBACK needs no record: nothing is alerted about it, and a later
+// cycle that lists it without one (it was modified again) finds it created
+// before the Origin, so finished before the first run, and records it
+// silently. In a large account the first run may take several invocations:
+// it lists the jobs oldest first, saves after each FirstRunChunk jobs how
+// far it got (the Baseline), and a later invocation resumes there, never
+// from nothing.
 // An invocation that reaches its deadline part-way succeeds: the work left
 // is not an error, only more of the first run.
 func (w *Watcher) firstRun(ctx, work context.Context, b *state.Baseline, start time.Time) (Summary, error) {
@@ -275,29 +281,38 @@ func (w *Watcher) firstRun(ctx, work context.Context, b *state.Baseline, start t
 		w.log.Info("first run resumes", "began", base.Began, "created_after", base.CreatedAfter)
 	}
 	found := &listed{jobs: map[string]state.Listing{}}
-	var chunk []labeling.Job
+	var (
+		chunk     []labeling.Job // the jobs to record
+		last      labeling.Job   // the last job listed
+		sinceSave int            // jobs listed since the baseline was saved
+	)
 	// record applies the chunk and saves the progress it makes.
 	record := func() error {
-		if len(chunk) == 0 {
+		if sinceSave == 0 {
 			return nil
 		}
-		applied, err := w.apply(ctx, work, only(chunk...), nil, true, false, start)
-		sum = add(sum, applied)
-		if err != nil {
-			return err
-		}
-		if applied.Contended > 0 {
-			// Another first run holds some of these jobs: go no further
-			// than it can be trusted to get, and resume here next run.
-			return errContended
+		if len(chunk) > 0 {
+			applied, err := w.apply(ctx, work, only(chunk...), nil, true, false, start)
+			sum = add(sum, applied)
+			if err != nil {
+				return err
+			}
+			if applied.Contended > 0 {
+				// Another first run holds some of these jobs: go no further
+				// than it can be trusted to get, and resume here next run.
+				return errContended
+			}
 		}
 		// Jobs created in the same millisecond as the last one may sit on
 		// the next page: resume just before it; recording them twice is
 		// harmless.
-		base.CreatedAfter = chunk[len(chunk)-1].CreatedAt.Add(-time.Millisecond)
-		chunk = nil
+		base.CreatedAfter = last.CreatedAt.Add(-time.Millisecond)
+		chunk, sinceSave = nil, 0
 		return w.store.SaveBaseline(work, base)
 	}
+	// Before the first invocation's start, so the same jobs whichever
+	// invocation lists them, and never one this invocation would alert.
+	finishedLongAgo := base.Began.Add(-w.opts.Rules.Lookback)
 	var listErr error
 	for page, err := range w.source.Created(work, base.CreatedAfter) {
 		if err != nil {
@@ -306,9 +321,14 @@ func (w *Watcher) firstRun(ctx, work context.Context, b *state.Baseline, start t
 		}
 		for _, job := range page {
 			found.add(job)
+			last = job
+			sinceSave++
+			if job.Status.Terminal() && job.CreatedAt.Before(base.Began.Add(-w.opts.Overlap)) && job.ModifiedAt.Before(finishedLongAgo) {
+				continue // no record: see above
+			}
 			chunk = append(chunk, job)
 		}
-		if len(chunk) >= FirstRunChunk {
+		if sinceSave >= FirstRunChunk {
 			if listErr = record(); listErr != nil {
 				break
 			}
@@ -333,7 +353,7 @@ func (w *Watcher) firstRun(ctx, work context.Context, b *state.Baseline, start t
 	if b == nil {
 		at = later(found.newest, base.Began)
 	}
-	next := state.Cursor{At: at, Seen: found.seenAfter(at.Add(-w.opts.Overlap))}
+	next := state.Cursor{At: at, Seen: found.seenAfter(at.Add(-w.opts.Overlap)), Origin: base.Began}
 	if err := w.store.AdvanceCursor(work, next); err != nil {
 		return w.finish("poll", sum, start, err)
 	}
@@ -450,11 +470,15 @@ func (w *Watcher) apply(ctx, work context.Context, jobs feed, found *listed, fir
 	}
 
 	// Record what needs no message and claim what does, together.
-	claimed, contended, err := w.recordAndClaim(work, silent, append(alerts, news...), owner, now)
+	claimed, unsure, contended, err := w.recordAndClaim(work, silent, append(alerts, news...), owner, now)
 	sum.Recorded = len(silent) - contended.silent
 	sum.Contended += contended.silent + contended.alerts
 	if err != nil {
-		w.releaseAll(ctx, claimed, owner)
+		// A claim that failed otherwise than on its condition (the
+		// deadline came while it was in flight) may have been written:
+		// released too, so that the next run need not wait for it to
+		// expire. A release of a claim never written changes nothing.
+		w.releaseAll(ctx, append(claimed, unsure...), owner)
 		sum.Pending += len(claimed)
 		return sum, err
 	}
@@ -584,12 +608,25 @@ type listed struct {
 	// the two listings only, so the next cycle reads the job again.
 	jobs map[string]state.Listing
 
+	// origin is the cursor's Origin: a finished job created before it with
+	// no record was left unrecorded by the first run.
+	origin time.Time
+
 	mu     sync.Mutex // guards idle and rested: decide's loads add to idle concurrently
 	rested int        // jobs in progress listed as the cursor left them idle, decided without a read
 	// idle is the jobs in progress listed with nothing to do, as listed,
 	// for the next cursor's Idle: those decided so, and those listed as
 	// the cursor left them idle.
 	idle map[string]state.Idle
+}
+
+// beforeFirstRun reports whether job, with no record, finished before the
+// first run, which then had nothing to alert about it and recorded nothing:
+// it was created OVERLAP before the first run began (so the first run
+// listed it: OVERLAP bounds how late SageMaker shows a change, as for the
+// cursor) and is finished. It is recorded now, silently.
+func (c *listed) beforeFirstRun(job labeling.Job, rec state.Record, overlap time.Duration) bool {
+	return rec.Status == "" && job.Status.Terminal() && !c.origin.IsZero() && job.CreatedAt.Before(c.origin.Add(-overlap))
 }
 
 // rest remembers job, listed in progress with nothing to do until until.
@@ -872,6 +909,9 @@ func (w *Watcher) decide(ctx context.Context, jobs feed, found *listed, firstRun
 				rec := records[job.Name]
 				rec.Job = job.Name
 				d := due{job: job, rec: rec, verdict: w.opts.Rules.Decide(job, rec, firstRun, now)}
+				if d.verdict == Alert && found != nil && found.beforeFirstRun(job, rec, w.opts.Overlap) {
+					d.verdict = Baseline
+				}
 				w.opts.Rules.plan(&d, firstRun, now)
 				switch {
 				case d.verdict != Unchanged || d.speaks() || d.changes():
@@ -921,13 +961,10 @@ func (w *Watcher) decide(ctx context.Context, jobs feed, found *listed, firstRun
 type contention struct{ silent, alerts int }
 
 // recordAndClaim stores the silent transitions and claims the alerts, all
-// concurrently. It returns the alerts this run now owns.
-func (w *Watcher) recordAndClaim(ctx context.Context, silent, alerts []due, owner string, now time.Time) ([]due, contention, error) {
-	var (
-		mu      sync.Mutex
-		claimed []due
-		lost    contention
-	)
+// concurrently. It returns the alerts this run now owns, and those whose
+// claim failed for another reason than its condition: written or not.
+func (w *Watcher) recordAndClaim(ctx context.Context, silent, alerts []due, owner string, now time.Time) (claimed, unsure []due, lost contention, err error) {
+	var mu sync.Mutex
 	lease := state.Lease{Owner: owner, Until: w.leaseUntil(ctx, now)}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(w.opts.Concurrency)
@@ -959,15 +996,16 @@ func (w *Watcher) recordAndClaim(ctx context.Context, silent, alerts []due, owne
 				w.log.Info("job claimed by another run", "job", d.job.Name, "status", d.job.Status)
 				return nil
 			case err != nil:
+				unsure = append(unsure, d)
 				return err
 			}
 			claimed = append(claimed, d)
 			return nil
 		})
 	}
-	err := g.Wait()
+	err = g.Wait()
 	slices.SortFunc(claimed, func(a, b due) int { return cmp.Compare(a.job.Name, b.job.Name) })
-	return claimed, lost, err
+	return claimed, unsure, lost, err
 }
 
 // leaseUntil is when this run's claims expire: after the invocation's own
@@ -1295,7 +1333,12 @@ func (w *Watcher) releaseAll(ctx context.Context, claimed []due, owner string) {
 	g.SetLimit(w.opts.Concurrency)
 	for _, d := range claimed {
 		g.Go(func() error {
-			if err := w.store.Release(ctx, d.job.Name, owner); err != nil {
+			err := w.store.Release(ctx, d.job.Name, owner)
+			switch {
+			case errors.Is(err, state.ErrConflict):
+				// Not held by this run (a claim never written): nothing
+				// to release.
+			case err != nil:
 				// The lease expires by itself; the alert is still pending.
 				w.log.Warn("release claim", "job", d.job.Name, "error", err)
 			}
