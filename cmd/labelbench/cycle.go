@@ -42,6 +42,7 @@ type measurement struct {
 	floor floorResult // the floor program's run of the same calls, beside this one
 
 	atShare *measurement // the same scenario with the function at its CPU share; nil when not measured
+	runs    int          // of an at-share measurement: how many runs it is the median of
 
 	problems []string // where the cycle did not do what the scenario requires
 	notes    []string // what else is worth a look, such as retried calls
