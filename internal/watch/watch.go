@@ -790,32 +790,38 @@ func (c *listed) inProgress(source Source) feed {
 	}
 }
 
+// paged is one page of a feed, or its error.
+type paged struct {
+	jobs []labeling.Job
+	err  error
+}
+
+// pump sends f's pages to pages until f ends, fails (the error is sent
+// too) or ctx ends.
+func pump(ctx context.Context, f feed, pages chan<- paged) {
+	for page, err := range f(ctx) {
+		select {
+		case pages <- paged{page, err}:
+		case <-ctx.Done():
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
 // together feeds the pages of every feed as they come, listing all of them
 // at once: a cycle's two listings cost the time of the longer, not of both.
 // It stops at the first error, or when its consumer stops.
 func together(feeds ...feed) feed {
-	type paged struct {
-		jobs []labeling.Job
-		err  error
-	}
 	return func(ctx context.Context) iter.Seq2[[]labeling.Job, error] {
 		return func(yield func([]labeling.Job, error) bool) {
 			ctx, cancel := context.WithCancel(ctx)
 			pages := make(chan paged)
 			var wg sync.WaitGroup
 			for _, f := range feeds {
-				wg.Go(func() {
-					for page, err := range f(ctx) {
-						select {
-						case pages <- paged{page, err}:
-						case <-ctx.Done():
-							return
-						}
-						if err != nil {
-							return
-						}
-					}
-				})
+				wg.Go(func() { pump(ctx, f, pages) })
 			}
 			go func() {
 				wg.Wait()
@@ -839,26 +845,13 @@ func together(feeds ...feed) feed {
 // listed ahead, then the rest as they come. stop ends a listing nobody
 // consumes; it is safe to call after the feed was consumed.
 func early(ctx context.Context, f feed) (ahead feed, stop func()) {
-	type paged struct {
-		jobs []labeling.Job
-		err  error
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	pages := make(chan paged, 16)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		defer close(pages)
-		for page, err := range f(ctx) {
-			select {
-			case pages <- paged{page, err}:
-			case <-ctx.Done():
-				return
-			}
-			if err != nil {
-				return
-			}
-		}
+		pump(ctx, f, pages)
 	}()
 	stop = func() {
 		cancel()
