@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/labelwatch/labelwatch/cmd/labelbench/internal/floorwire"
 	"github.com/labelwatch/labelwatch/internal/app"
 	"github.com/labelwatch/labelwatch/internal/config"
 	"github.com/labelwatch/labelwatch/internal/testenv"
@@ -39,7 +40,7 @@ type measurement struct {
 	cpuDDB  time.Duration // dynalite's CPU time during the cycle
 	cpuHarn time.Duration // this process's: the SageMaker emulator, proxy and relay
 
-	floor floorResult // the floor program's run of the same calls, beside this one
+	floor floorwire.Result // the floor program's run of the same calls, beside this one
 
 	atShare *measurement // the same scenario with the function at its CPU share; nil when not measured
 	runs    int          // of an at-share measurement: how many runs it is the median of
@@ -112,14 +113,12 @@ func (b *bench) measure(ctx context.Context, s scenario, share *shareGroup) (mea
 	if err != nil {
 		return m, err
 	}
-	if share != nil {
-		if err := share.enter(pid); err != nil {
-			return m, err
-		}
-		// Deferred after fn.Kill, so it runs before it: the cgroup is left
-		// empty for its removal whether or not the process is gone by then.
-		defer share.leave(pid)
+	if err := share.enter(pid); err != nil {
+		return m, err
 	}
+	// Deferred after fn.Kill, so it runs before it: the cgroup is left
+	// empty for its removal whether or not the process is gone by then.
+	defer share.leave(pid)
 
 	if err := b.modify(s, st, at); err != nil {
 		return m, err

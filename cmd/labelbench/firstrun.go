@@ -82,12 +82,10 @@ func firstRun(ctx context.Context, opts options, jobs int, share *shareGroup, lo
 	if err != nil {
 		return fr, err
 	}
-	if share != nil {
-		if err := share.enter(pid); err != nil {
-			return fr, err
-		}
-		defer share.leave(pid)
+	if err := share.enter(pid); err != nil {
+		return fr, err
 	}
+	defer share.leave(pid)
 	began := time.Now()
 	for len(fr.steps) < firstRunLimit {
 		var step firstRunStep

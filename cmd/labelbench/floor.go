@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/labelwatch/labelwatch/cmd/labelbench/internal/floorwire"
 	"github.com/labelwatch/labelwatch/internal/config"
 	"github.com/labelwatch/labelwatch/internal/watch"
 )
@@ -13,26 +14,13 @@ import (
 // the scenario set it up.
 const floorTable = "labelwatch-bench-floor"
 
-// floorResult is what one run of cmd/labelbench/floor did (its JSON line).
-type floorResult struct {
-	ListCalls int   `json:"listCalls"`
-	Reads     int   `json:"reads"`
-	Writes    int   `json:"writes"`
-	Posts     int   `json:"posts"`
-	WallNS    int64 `json:"wallNs"`
-	CPUNS     int64 `json:"cpuNs"`
-}
-
-func (f floorResult) wall() time.Duration { return time.Duration(f.WallNS) }
-func (f floorResult) cpu() time.Duration  { return time.Duration(f.CPUNS) }
-
 // floor runs the floor program for s, the account modified and the cursor
 // at at, with the AWS latency already set: the calls s's minimum counts,
 // made with the function's SDK clients and nothing else. With share, it
 // works at the function's CPU share (it joins the cgroup once its clients
 // are built and warm, as the function does after its warm-up).
-func (b *bench) floor(ctx context.Context, s scenario, m minimum, at time.Time, share *shareGroup) (floorResult, error) {
-	var res floorResult
+func (b *bench) floor(ctx context.Context, s scenario, m minimum, at time.Time, share *shareGroup) (floorwire.Result, error) {
+	var res floorwire.Result
 	after := s.finishing // commits
 	if s.modified > 0 {
 		after++ // the cursor
@@ -53,12 +41,10 @@ func (b *bench) floor(ctx context.Context, s scenario, m minimum, at time.Time, 
 		return res, err
 	}
 	defer t.close()
-	if share != nil {
-		if err := share.enter(t.pid()); err != nil {
-			return res, err
-		}
-		defer share.leave(t.pid())
+	if err := share.enter(t.pid()); err != nil {
+		return res, err
 	}
+	defer share.leave(t.pid())
 	if err := t.answer("go", &res); err != nil {
 		return res, err
 	}

@@ -154,10 +154,10 @@ const shareRuns = 3
 func medianRun(all []measurement) measurement {
 	sorted := slices.Clone(all)
 	ratio := func(m measurement) float64 {
-		if m.floor.cpu() <= 0 {
+		if m.floor.CPU() <= 0 {
 			return 0
 		}
-		return float64(m.cpuFunc) / float64(m.floor.cpu())
+		return float64(m.cpuFunc) / float64(m.floor.CPU())
 	}
 	slices.SortStableFunc(sorted, func(a, b measurement) int { return cmp.Compare(ratio(a), ratio(b)) })
 	return sorted[(len(sorted)-1)/2]
@@ -222,7 +222,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 				if err != nil {
 					return fmt.Errorf("%s at the CPU share: %w", scn, err)
 				}
-				logf("%s at the CPU share: %v, function CPU %v, floor CPU %v", scn, at.invoke.Round(time.Millisecond), at.cpuFunc, at.floor.cpu())
+				logf("%s at the CPU share: %v, function CPU %v, floor CPU %v", scn, at.invoke.Round(time.Millisecond), at.cpuFunc, at.floor.CPU())
 				all = append(all, at)
 			}
 			at := medianRun(all)

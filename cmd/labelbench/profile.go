@@ -116,12 +116,10 @@ func (b *bench) profile(ctx context.Context, s scenario, share *shareGroup) (pro
 	if err := b.modify(s, st, at); err != nil {
 		return pr, err
 	}
-	if share != nil {
-		if err := share.enter(t.pid()); err != nil {
-			return pr, err
-		}
-		defer share.leave(t.pid())
+	if err := share.enter(t.pid()); err != nil {
+		return pr, err
 	}
+	defer share.leave(t.pid())
 	b.emu.SetLatency(s.latency)
 	b.proxy.SetLatency(s.latency)
 	start := time.Now()

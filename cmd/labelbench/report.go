@@ -599,8 +599,8 @@ func (r *report) renderFloor(p func(string, ...any)) {
 			f := row.m.floor
 			p("| %s | %v | %s | %d, %d, %d, %d | %s | %s | %s | %s | %s | %s |\n", scenarioLabel(m.scn), m.scn.latency, row.where,
 				f.ListCalls, f.Reads, f.Writes, f.Posts,
-				ms(row.m.cpuFunc), ms(f.cpu()), floorRatio(row.m.cpuFunc, f.cpu()),
-				ms(row.m.invoke), ms(f.wall()), floorRatio(row.m.invoke, f.wall()))
+				ms(row.m.cpuFunc), ms(f.CPU()), floorRatio(row.m.cpuFunc, f.CPU()),
+				ms(row.m.invoke), ms(f.Wall()), floorRatio(row.m.invoke, f.Wall()))
 		}
 	}
 }
@@ -627,13 +627,13 @@ func (r *report) floorBudget() (budget, bool) {
 			m = *m.atShare
 		}
 		judged++
-		q := float64(m.cpuFunc) / float64(m.floor.cpu())
+		q := float64(m.cpuFunc) / float64(m.floor.CPU())
 		if q > budgetFloor {
 			met = false
 		}
 		if q > worstRatio {
 			worstRatio = q
-			worstText = fmt.Sprintf("%s: %s against the floor's %s", m.scn, ms(m.cpuFunc), ms(m.floor.cpu()))
+			worstText = fmt.Sprintf("%s: %s against the floor's %s", m.scn, ms(m.cpuFunc), ms(m.floor.CPU()))
 		}
 	}
 	if judged == 0 {

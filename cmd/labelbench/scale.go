@@ -62,12 +62,10 @@ func scale(ctx context.Context, opts options, jobs int, latency time.Duration, s
 	if err != nil {
 		return sp, err
 	}
-	if share != nil {
-		if err := share.enter(pid); err != nil {
-			return sp, err
-		}
-		defer share.leave(pid)
+	if err := share.enter(pid); err != nil {
+		return sp, err
 	}
+	defer share.leave(pid)
 	flat := b.acct.shape()
 	flat.overlap = 0 // no job of the history is in the window after the settling cycle
 	sp.quiet = measurement{scn: quiet, min: quiet.minimum(config.DefaultDigestThreshold, flat)}

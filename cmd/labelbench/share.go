@@ -121,8 +121,12 @@ func newShareGroup(p sharePlan, name string, memoryMB int) (*shareGroup, error) 
 // procs is the file that moves a process into this cgroup.
 func (g *shareGroup) procs() string { return filepath.Join(g.dir, "cgroup.procs") }
 
-// enter moves pid, and only pid, into the cgroup.
+// enter moves pid, and only pid, into the cgroup. A nil group is a full
+// core: pid stays where it is.
 func (g *shareGroup) enter(pid int) error {
+	if g == nil {
+		return nil
+	}
 	if err := os.WriteFile(g.procs(), []byte(strconv.Itoa(pid)), 0o644); err != nil {
 		return fmt.Errorf("move process %d into %s: %w", pid, g.dir, err)
 	}
@@ -130,8 +134,11 @@ func (g *shareGroup) enter(pid int) error {
 }
 
 // leave moves pid back to the parent cgroup; a process that has exited has
-// left already.
+// left already. A nil group has nothing to leave.
 func (g *shareGroup) leave(pid int) {
+	if g == nil {
+		return
+	}
 	_ = os.WriteFile(filepath.Join(g.plan.parent, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644)
 }
 

@@ -110,26 +110,37 @@ func checkCursor(c Cursor) (Cursor, error) {
 			kept.Seen[e.job] = e.Listing
 		}
 	}
-	names := slices.Sorted(maps.Keys(c.Idle))
-	for _, job := range names[:min(len(names), MaxIdle)] {
-		idle := c.Idle[job]
-		if err := checkJob(job); err != nil {
-			return Cursor{}, fmt.Errorf("idle: %w", err)
-		}
-		if idle.ModifiedAt.IsZero() {
-			return Cursor{}, fmt.Errorf("idle: job %q has no modification time", job)
-		}
-		if kept.Idle == nil {
-			kept.Idle = make(map[string]Idle, min(len(names), MaxIdle))
-		}
-		idle.ModifiedAt = fromMillis(millis(idle.ModifiedAt))
-		if !idle.Until.IsZero() {
-			idle.Until = fromMillis(millis(idle.Until))
-		}
-		kept.Idle[job] = idle
+	idle, err := keepIdle(c.Idle)
+	if err != nil {
+		return Cursor{}, err
 	}
-	if kept.Idle != nil {
-		kept.IdleRules = c.IdleRules
+	if idle != nil {
+		kept.Idle, kept.IdleRules = idle, c.IdleRules
+	}
+	return kept, nil
+}
+
+// keepIdle returns idle as a store keeps it: the MaxIdle jobs whose names
+// sort first, their times cut to the millisecond; nil when there are none.
+func keepIdle(idle map[string]Idle) (map[string]Idle, error) {
+	names := slices.Sorted(maps.Keys(idle))
+	var kept map[string]Idle
+	for _, job := range names[:min(len(names), MaxIdle)] {
+		l := idle[job]
+		if err := checkJob(job); err != nil {
+			return nil, fmt.Errorf("idle: %w", err)
+		}
+		if l.ModifiedAt.IsZero() {
+			return nil, fmt.Errorf("idle: job %q has no modification time", job)
+		}
+		if kept == nil {
+			kept = make(map[string]Idle, min(len(names), MaxIdle))
+		}
+		l.ModifiedAt = fromMillis(millis(l.ModifiedAt))
+		if !l.Until.IsZero() {
+			l.Until = fromMillis(millis(l.Until))
+		}
+		kept[job] = l
 	}
 	return kept, nil
 }

@@ -142,6 +142,25 @@ func (c Cursor) Rests(job labeling.Job, now time.Time) bool {
 		idle.Counters == job.Counters && (idle.Until.IsZero() || now.Before(idle.Until))
 }
 
+// KeepsIdle reports whether a cursor written with idle, judged idle under
+// rules, would keep the idle jobs c keeps: the same jobs (of them, the
+// MaxIdle whose names sort first), each listed alike with the same Until,
+// to the millisecond. A cycle need not write its cursor for them when it
+// does.
+func (c Cursor) KeepsIdle(idle map[string]Idle, rules string) bool {
+	kept, err := keepIdle(idle)
+	if err != nil || len(kept) != len(c.Idle) || len(kept) > 0 && c.IdleRules != rules {
+		return false
+	}
+	for job, b := range kept {
+		a, ok := c.Idle[job]
+		if !ok || a.Status != b.Status || a.Counters != b.Counters || !a.ModifiedAt.Equal(b.ModifiedAt) || !a.Until.Equal(b.Until) {
+			return false
+		}
+	}
+	return true
+}
+
 // MaxIdle is the most idle jobs a cursor remembers (those whose names sort
 // first). Ground Truth's limits keep the jobs in progress to a few hundred;
 // each takes under 120 bytes of the cursor item. A job left out is read.

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"iter"
 	"log/slog"
-	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -98,6 +97,7 @@ type Watcher struct {
 	log      *slog.Logger
 	clock    Clock
 	opts     Options
+	rules    string // opts.Rules.fingerprint(), for Cursor.IdleRules
 	seeded   atomic.Bool
 }
 
@@ -115,7 +115,7 @@ func New(source Source, store state.Store, notifier Notifier, log *slog.Logger, 
 	if opts.ClockSkew <= 0 {
 		opts.ClockSkew = DefaultClockSkew
 	}
-	return &Watcher{source: source, store: store, notifier: notifier, log: log, clock: clock, opts: opts}
+	return &Watcher{source: source, store: store, notifier: notifier, log: log, clock: clock, opts: opts, rules: opts.Rules.fingerprint()}
 }
 
 // Summary counts what one poll or push did.
@@ -205,10 +205,9 @@ func (w *Watcher) Poll(ctx context.Context) (Summary, error) {
 	// them, which are settled.
 	// Jobs in progress listed as the cursor left them idle need no read
 	// either, unless the rules changed since.
-	rules := w.opts.Rules.fingerprint()
 	jobs := found.changed(w.source, since, cursor)
 	if running != nil {
-		jobs = together(jobs, found.resting(running, cursor, rules, start))
+		jobs = together(jobs, found.resting(running, cursor, w.rules, start))
 	}
 	applied, err := w.apply(ctx, work, jobs, found, false, false, start)
 	stop() // a listing ahead is over, also when apply stopped early
@@ -232,7 +231,7 @@ func (w *Watcher) Poll(ctx context.Context) (Summary, error) {
 	// the window, or a job in progress that became idle or busy. A quiet
 	// cycle writes nothing.
 	at := later(found.newest, start.Add(-w.opts.ClockSkew))
-	idleChanged := !sameIdle(cursor, found.idle, rules)
+	idleChanged := !cursor.KeepsIdle(found.idle, w.rules)
 	moves := found.newest.After(cursor.At) || (found.listed > 0 && !found.oldest.After(at.Add(-w.opts.Overlap))) || idleChanged
 	if idleChanged && !at.After(cursor.At) {
 		// A cursor is never written again at the same time (two runs
@@ -243,7 +242,7 @@ func (w *Watcher) Poll(ctx context.Context) (Summary, error) {
 		at = cursor.At.Add(time.Millisecond)
 	}
 	if sum.Pending == 0 && sum.Contended == 0 && at.After(cursor.At) && moves {
-		next := state.Cursor{At: at, Seen: found.seenAfter(at.Add(-w.opts.Overlap)), Idle: found.idle, IdleRules: rules}
+		next := state.Cursor{At: at, Seen: found.seenAfter(at.Add(-w.opts.Overlap)), Idle: found.idle, IdleRules: w.rules}
 		if err := w.store.AdvanceCursor(work, next); err != nil {
 			return w.finish("poll", sum, start, err)
 		}
@@ -323,7 +322,7 @@ func (w *Watcher) firstRun(ctx, work context.Context, b *state.Baseline, start t
 			found.add(job)
 			last = job
 			sinceSave++
-			if job.Status.Terminal() && job.CreatedAt.Before(base.Began.Add(-w.opts.Overlap)) && job.ModifiedAt.Before(finishedLongAgo) {
+			if w.finishedBefore(job, base.Began) && job.ModifiedAt.Before(finishedLongAgo) {
 				continue // no record: see above
 			}
 			chunk = append(chunk, job)
@@ -620,13 +619,14 @@ type listed struct {
 	idle map[string]state.Idle
 }
 
-// beforeFirstRun reports whether job, with no record, finished before the
-// first run, which then had nothing to alert about it and recorded nothing:
-// it was created OVERLAP before the first run began (so the first run
-// listed it: OVERLAP bounds how late SageMaker shows a change, as for the
-// cursor) and is finished. It is recorded now, silently.
-func (c *listed) beforeFirstRun(job labeling.Job, rec state.Record, overlap time.Duration) bool {
-	return rec.Status == "" && job.Status.Terminal() && !c.origin.IsZero() && job.CreatedAt.Before(c.origin.Add(-overlap))
+// finishedBefore reports whether job is finished and was created OVERLAP
+// before a first run that began at origin: that first run listed it, and
+// listed it finished (OVERLAP bounds how late SageMaker shows a change, as
+// for the cursor). The first run records no such job that ended before
+// LOOKBACK; a later cycle that finds one without a record records it
+// silently.
+func (w *Watcher) finishedBefore(job labeling.Job, origin time.Time) bool {
+	return !origin.IsZero() && job.Status.Terminal() && job.CreatedAt.Before(origin.Add(-w.opts.Overlap))
 }
 
 // rest remembers job, listed in progress with nothing to do until until.
@@ -683,26 +683,6 @@ func (c *listed) resting(f feed, cursor state.Cursor, rules string, now time.Tim
 			}
 		}
 	}
-}
-
-// sameIdle reports whether a cursor with idle jobs idle under rules would
-// keep what cursor keeps: the same MaxIdle names that sort first, each
-// listed alike with the same Until, to the millisecond.
-func sameIdle(cursor state.Cursor, idle map[string]state.Idle, rules string) bool {
-	names := slices.Sorted(maps.Keys(idle))
-	names = names[:min(len(names), state.MaxIdle)]
-	if len(names) != len(cursor.Idle) || len(names) > 0 && cursor.IdleRules != rules {
-		return false
-	}
-	ms := func(t time.Time) int64 { return t.UnixMilli() }
-	for _, name := range names {
-		a, ok := cursor.Idle[name]
-		b := idle[name]
-		if !ok || a.Status != b.Status || a.Counters != b.Counters || ms(a.ModifiedAt) != ms(b.ModifiedAt) || ms(a.Until) != ms(b.Until) {
-			return false
-		}
-	}
-	return true
 }
 
 // add counts one listed job.
@@ -902,7 +882,7 @@ func (w *Watcher) decide(ctx context.Context, jobs feed, found *listed, firstRun
 				rec := records[job.Name]
 				rec.Job = job.Name
 				d := due{job: job, rec: rec, verdict: w.opts.Rules.Decide(job, rec, firstRun, now)}
-				if d.verdict == Alert && found != nil && found.beforeFirstRun(job, rec, w.opts.Overlap) {
+				if d.verdict == Alert && rec.Status == "" && found != nil && w.finishedBefore(job, found.origin) {
 					d.verdict = Baseline
 				}
 				w.opts.Rules.plan(&d, firstRun, now)

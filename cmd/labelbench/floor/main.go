@@ -38,18 +38,9 @@ import (
 	slackapi "github.com/slack-go/slack"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/labelwatch/labelwatch/cmd/labelbench/internal/floorwire"
 	"github.com/labelwatch/labelwatch/internal/app"
 )
-
-// Result is what one floor run did, as labelbench reads it.
-type Result struct {
-	ListCalls int   `json:"listCalls"`
-	Reads     int   `json:"reads"`
-	Writes    int   `json:"writes"`
-	Posts     int   `json:"posts"`
-	WallNS    int64 `json:"wallNs"`
-	CPUNS     int64 `json:"cpuNs"`
-}
 
 func main() {
 	if err := run(context.Background()); err != nil {
@@ -107,7 +98,7 @@ func run(ctx context.Context) error {
 	}
 
 	cpu0, start := cpuTime(), time.Now()
-	var res Result
+	var res floorwire.Result
 	var reads, writes atomic.Int64
 	if _, err := ddb.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: key(cursorKey), ConsistentRead: aws.Bool(true)}); err != nil {
 		return fmt.Errorf("read cursor: %w", err)
