@@ -94,7 +94,7 @@ func parameterDefault(block []string) (int, error) {
 			break
 		}
 		if value, ok := strings.CutPrefix(text, "Default:"); ok {
-			n, err := strconv.Atoi(strings.TrimSpace(value))
+			n, err := strconv.Atoi(strings.Trim(strings.TrimSpace(value), `"'`))
 			if err != nil || n < 1 {
 				return 0, fmt.Errorf("its Default %q is not a number of minutes", strings.TrimSpace(value))
 			}

@@ -225,6 +225,11 @@ func TestParameterConstraints(t *testing.T) {
 		"milestone-hundred.yaml":         {param: "ProgressMilestones", reason: "AllowedPattern"},
 		"stuck-after-seconds.yaml":       {param: "StuckAfter", reason: "AllowedPattern"},
 		"failed-objects-over-100.yaml":   {param: "FailedObjectsWarn", reason: "AllowedPattern"},
+		"slack-broadcast-none.yaml":      {param: "SlackBroadcast", reason: "AllowedValues"},
+		"secret-key-alias.yaml":          {param: "SlackSecretKmsKeyArn", reason: "AllowedPattern"},
+		// cfn-lint follows this one to the grant too, which takes only an ARN.
+		"secret-key-bare-id.yaml": {param: "SlackSecretKmsKeyArn", reason: "AllowedPattern", also: []string{
+			"E3510 [Resources LabelwatchFunctionRole Properties Policies 2 Fn::If 1 PolicyDocument Statement 0 Resource]"}},
 		// cfn-lint also follows the parameter, through AWS::LanguageExtensions,
 		// to the table's policies: it would catch a wrong value there too.
 		"table-policy-snapshot.yaml": {param: "StateTableDeletionPolicy", reason: "AllowedValues", also: []string{

@@ -30,6 +30,8 @@ const (
 	logGroupID = "LogGroup"
 	alarmID    = "ErrorsAlarm"
 	secretID   = "SlackSecret"
+	// keyParam is the customer managed KMS key of a secret of the user's own.
+	keyParam = "SlackSecretKmsKeyArn"
 )
 
 // TestShortTags checks cfnValue, through which every other test reads
@@ -110,6 +112,7 @@ func TestDeployConventions(t *testing.T) {
 		{"push condition", []string{"Conditions", "PushEnabled"}, `{"Fn::Equals":[{"Ref":"PushEvents"},"enabled"]}`},
 		{"secret condition", []string{"Conditions", "CreateSlackSecret"}, `{"Fn::Equals":[{"Ref":"SlackSecretArn"},""]}`},
 		{"alarm topic condition", []string{"Conditions", "HasAlarmTopic"}, `{"Fn::Not":[{"Fn::Equals":[{"Ref":"AlarmTopicArn"},""]}]}`},
+		{"secret key condition", []string{"Conditions", "HasSlackSecretKey"}, `{"Fn::Not":[{"Fn::Equals":[{"Ref":"SlackSecretKmsKeyArn"},""]}]}`},
 		{"environment", fn("Environment", "Variables"), `{
 			"STATE_TABLE": {"Ref": "StateTable"},
 			"SLACK_SECRET_ARN": {"Fn::If": ["CreateSlackSecret", {"Ref": "SlackSecret"}, {"Ref": "SlackSecretArn"}]},
@@ -122,6 +125,7 @@ func TestDeployConventions(t *testing.T) {
 			"DIGEST_THRESHOLD": {"Ref": "DigestThreshold"},
 			"LOG_LEVEL": {"Ref": "LogLevel"}, "MENTION_ON_FAILURE": {"Ref": "MentionOnFailure"},
 			"SLACK_CARDS": {"Ref": "SlackCards"},
+			"SLACK_BROADCAST": {"Ref": "SlackBroadcast"},
 			"PROGRESS_MILESTONES": {"Ref": "ProgressMilestones"},
 			"STUCK_AFTER": {"Ref": "StuckAfter"},
 			"FAILED_OBJECTS_WARN": {"Ref": "FailedObjectsWarn"}}`},
@@ -138,6 +142,10 @@ func TestDeployConventions(t *testing.T) {
 
 		{"secret type", []string{"Resources", secretID, "Type"}, `"AWS::SecretsManager::Secret"`},
 		{"secret only without SlackSecretArn", []string{"Resources", secretID, "Condition"}, `"CreateSlackSecret"`},
+		// Its value was put by hand, and CloudFormation deletes a secret
+		// without a recovery window: kept, and the teardown deletes it.
+		{"secret kept when the stack goes", []string{"Resources", secretID, "DeletionPolicy"}, `"Retain"`},
+		{"secret kept when replaced", []string{"Resources", secretID, "UpdateReplacePolicy"}, `"Retain"`},
 
 		{"log group type", []string{"Resources", logGroupID, "Type"}, `"AWS::Logs::LogGroup"`},
 		{"log retention", []string{"Resources", logGroupID, "Properties", "RetentionInDays"}, `{"Ref":"LogRetentionDays"}`},
@@ -150,11 +158,13 @@ func TestDeployConventions(t *testing.T) {
 		{"alarm comparison", []string{"Resources", alarmID, "Properties", "ComparisonOperator"}, `"GreaterThanOrEqualToThreshold"`},
 		{"alarm periods", []string{"Resources", alarmID, "Properties", "EvaluationPeriods"}, `3`},
 
-		{"default schedule", param("ScheduleMinutes", "Default"), `5`},
-		{"schedule periods", param("ScheduleMinutes", "AllowedValues"), `[1,2,5,10,15,30,60]`},
+		// Text: keys of the Schedule mapping (TestFindInMapKeysForSAMCLI).
+		{"default schedule", param("ScheduleMinutes", "Default"), `"5"`},
+		{"schedule periods", param("ScheduleMinutes", "AllowedValues"), `["1","2","5","10","15","30","60"]`},
 		{"push events on by default", param("PushEvents", "Default"), `"enabled"`},
 		{"push events values", param("PushEvents", "AllowedValues"), `["enabled","disabled"]`},
 		{"default secret: the stack's own", param("SlackSecretArn", "Default"), `""`},
+		{"default secret key: aws/secretsmanager", param("SlackSecretKmsKeyArn", "Default"), `""`},
 		{"default log level", param("LogLevel", "Default"), `"info"`},
 		{"log levels", param("LogLevel", "AllowedValues"), `["debug","info","warn","error"]`},
 		{"table retained by default", param("StateTableDeletionPolicy", "Default"), `"Retain"`},
@@ -173,6 +183,8 @@ func TestDeployConventions(t *testing.T) {
 		// reaches the function as an unset SLACK_CARDS.
 		{"default cards: as the credential allows", param("SlackCards", "Default"), `""`},
 		{"cards values", param("SlackCards", "AllowedValues"), `["","on","off"]`},
+		{"default broadcast: every outcome", param("SlackBroadcast", "Default"), `"all"`},
+		{"broadcast values", param("SlackBroadcast", "AllowedValues"), `["all","failures"]`},
 		{"no progress milestones by default", param("ProgressMilestones", "Default"), `""`},
 		{"default stuck after", param("StuckAfter", "Default"), `"6h"`},
 		{"default failed objects warning", param("FailedObjectsWarn", "Default"), `"1%"`},
@@ -260,7 +272,9 @@ func TestReferencesResolve(t *testing.T) {
 // TestLeastPrivilege checks the function's grants, as deployed with
 // PushEvents on and off, against the AWS calls the code makes: with push
 // events off, the function never calls DescribeLabelingJob, so it must not be
-// granted.
+// granted. With SlackSecretKmsKeyArn set, reading the secret takes
+// kms:Decrypt on that key (Secrets Manager decrypts with the caller's
+// permission), and without it nothing of KMS.
 func TestLeastPrivilege(t *testing.T) {
 	root := repoRoot(t)
 	calls, err := codeCalls(root)
@@ -281,16 +295,26 @@ func TestLeastPrivilege(t *testing.T) {
 	policies := func(t *testing.T, doc map[string]any) map[string]any {
 		return mapAt(t, doc, "Resources", functionID, "Properties")
 	}
-	// pushPolicy is the index in Policies of the one granted only with push
-	// events on.
-	pushPolicy := func(t *testing.T, doc map[string]any) int {
+	secretKey := func(t *testing.T, doc map[string]any) map[string]any { return statement(t, doc, "SlackSecretKey") }
+	// conditionalPolicy is the index in Policies of the one granted only
+	// under condition.
+	conditionalPolicy := func(t *testing.T, doc map[string]any, condition string) int {
 		list := policies(t, doc)["Policies"].([]any)
-		i := slices.IndexFunc(list, func(p any) bool { _, ok := lookup(p, "Fn::If"); return ok })
+		i := slices.IndexFunc(list, func(p any) bool {
+			branches, ok := lookup(p, "Fn::If")
+			return ok && len(asList(branches)) == 3 && asList(branches)[0] == condition
+		})
 		if i < 0 {
-			t.Fatal("no policy in Policies depends on a condition")
+			t.Fatalf("no policy in Policies depends on condition %s", condition)
 		}
 		return i
 	}
+	// pushPolicy is the one granted only with push events on.
+	pushPolicy := func(t *testing.T, doc map[string]any) int { return conditionalPolicy(t, doc, "PushEnabled") }
+	const (
+		givenSecret = "arn:aws:secretsmanager:us-east-1:123456789012:secret:labelwatch/slack-AbCdEf"
+		givenKey    = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+	)
 	tests := []struct {
 		name   string
 		push   string            // the PushEvents value; "" leaves its default
@@ -373,7 +397,64 @@ func TestLeastPrivilege(t *testing.T) {
 		},
 		{
 			name:   "the given secret, as written",
-			values: map[string]string{"SlackSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:labelwatch/slack-AbCdEf"},
+			values: map[string]string{"SlackSecretArn": givenSecret},
+		},
+		{
+			name:   "the given secret and its key, as written",
+			values: map[string]string{"SlackSecretArn": givenSecret, keyParam: givenKey},
+		},
+		{
+			name:   "a key with the stack's own secret, as written",
+			values: map[string]string{keyParam: givenKey},
+		},
+		{
+			name:   "decrypt with every key",
+			values: map[string]string{"SlackSecretArn": givenSecret, keyParam: givenKey},
+			mutate: func(t *testing.T, doc map[string]any) { secretKey(t, doc)["Resource"] = "*" },
+			want:   `grants kms:Decrypt on "*": want only {"Ref":"SlackSecretKmsKeyArn"}`,
+		},
+		{
+			name:   "decrypt outside Secrets Manager",
+			values: map[string]string{"SlackSecretArn": givenSecret, keyParam: givenKey},
+			mutate: func(t *testing.T, doc map[string]any) {
+				delete(mapAt(t, secretKey(t, doc), "Condition", "StringEquals"), "kms:ViaService")
+			},
+			want: `grants kms:Decrypt under condition`,
+		},
+		{
+			name:   "decrypt any secret under the key",
+			values: map[string]string{"SlackSecretArn": givenSecret, keyParam: givenKey},
+			mutate: func(t *testing.T, doc map[string]any) {
+				delete(mapAt(t, secretKey(t, doc), "Condition", "StringEquals"), "kms:EncryptionContext:SecretARN")
+			},
+			want: `grants kms:Decrypt under condition`,
+		},
+		{
+			name:   "decrypt for the other secret",
+			values: map[string]string{"SlackSecretArn": givenSecret, keyParam: givenKey},
+			mutate: func(t *testing.T, doc map[string]any) {
+				mapAt(t, secretKey(t, doc), "Condition", "StringEquals")["kms:EncryptionContext:SecretARN"] = map[string]any{"Ref": secretID}
+			},
+			want: `grants kms:Decrypt under condition`,
+		},
+		{
+			name:   "the key not granted",
+			values: map[string]string{"SlackSecretArn": givenSecret, keyParam: givenKey},
+			mutate: func(t *testing.T, doc map[string]any) {
+				p, i := policies(t, doc), conditionalPolicy(t, doc, "HasSlackSecretKey")
+				p["Policies"] = slices.Delete(p["Policies"].([]any), i, i+1)
+			},
+			want: `does not grant kms:Decrypt`,
+		},
+		{
+			name:   "decrypt granted without a key",
+			values: map[string]string{"SlackSecretArn": givenSecret},
+			mutate: func(t *testing.T, doc map[string]any) {
+				list := policies(t, doc)["Policies"].([]any)
+				i := conditionalPolicy(t, doc, "HasSlackSecretKey")
+				list[i] = list[i].(map[string]any)["Fn::If"].([]any)[1]
+			},
+			want: `grants kms:Decrypt, which the function does not call`,
 		},
 		{
 			name: "secret write",
@@ -495,9 +576,12 @@ func TestLeastPrivilege(t *testing.T) {
 			if tt.push != "" {
 				values[pushParam] = tt.push
 			}
-			needed := calls
+			needed := slices.Clone(calls)
 			if parameterValue(t, doc, values, pushParam) != "enabled" {
-				needed = slices.DeleteFunc(slices.Clone(calls), func(c string) bool { return c == describeCall })
+				needed = slices.DeleteFunc(needed, func(c string) bool { return c == describeCall })
+			}
+			if parameterValue(t, doc, values, keyParam) != "" && slices.Contains(needed, secretCall) {
+				needed = append(needed, decryptCall)
 			}
 			violations := iamViolations(withParameters(t, doc, values), needed)
 			checkViolations(t, violations, tt.want)
@@ -856,10 +940,28 @@ func codeCalls(root string) ([]string, error) {
 		return nil, err
 	}
 	if readsSecret {
-		calls = append(calls, "secretsmanager:GetSecretValue")
+		calls = append(calls, secretCall)
 	}
 	slices.Sort(calls)
 	return calls, nil
+}
+
+// The IAM actions reading the Slack secret takes: GetSecretValue, and
+// kms:Decrypt when the secret is under a customer managed key.
+const (
+	secretCall  = "secretsmanager:GetSecretValue"
+	decryptCall = "kms:Decrypt"
+)
+
+// jsonEqual reports whether two JSON texts hold the same value.
+func jsonEqual(a, b []byte) bool {
+	var va, vb any
+	if json.Unmarshal(a, &va) != nil || json.Unmarshal(b, &vb) != nil {
+		return false
+	}
+	ca, _ := json.Marshal(va)
+	cb, _ := json.Marshal(vb)
+	return bytes.Equal(ca, cb)
 }
 
 // interfaceMethods returns the sorted method names of the interface type
@@ -1002,6 +1104,12 @@ func iamViolations(doc map[string]any, calls []string) []string {
 	// The one secret the function is told to read.
 	secretARN, _ := lookup(props, "Environment", "Variables", "SLACK_SECRET_ARN")
 	labelingJobARN := `{"Fn::Sub":"arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:labeling-job/*"}`
+	keyARN := `{"Ref":"` + keyParam + `"}`
+	// Through Secrets Manager in the function's region, where its client
+	// calls, and for the one secret, which Secrets Manager names in the
+	// encryption context.
+	keyCondition := fmt.Sprintf(`{"StringEquals":{"kms:ViaService":{"Fn::Sub":"secretsmanager.${AWS::Region}.amazonaws.com"},"kms:EncryptionContext:SecretARN":%s}}`,
+		canonicalOrText(secretARN))
 	granted := map[string]bool{}
 	for _, s := range statements {
 		sid := canonicalOrText(s["Sid"])
@@ -1040,6 +1148,13 @@ func iamViolations(doc map[string]any, calls []string) []string {
 				} else if len(resources) != 1 || canonicalOrText(resources[0]) != canonicalOrText(secretARN) {
 					add("statement %s grants %s on %s: want only SLACK_SECRET_ARN's %s",
 						sid, action, canonicalOrText(s["Resource"]), canonicalOrText(secretARN))
+				}
+			case "kms":
+				if len(resources) != 1 || canonicalOrText(resources[0]) != keyARN {
+					add("statement %s grants %s on %s: want only %s", sid, action, canonicalOrText(s["Resource"]), keyARN)
+				}
+				if got, _ := json.Marshal(s["Condition"]); !jsonEqual(got, []byte(keyCondition)) {
+					add("statement %s grants %s under condition %s: want %s", sid, action, got, keyCondition)
 				}
 			case "sagemaker":
 				// List actions take no resource-level permissions, so only

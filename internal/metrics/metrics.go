@@ -111,11 +111,13 @@ func (e *Emitter) Poll(r Run) error {
 	return e.write(now, TriggerPoll, ms)
 }
 
-// Push writes the line of a push.
+// Push writes the line of a push. It has no AlertsPending: an alert a push
+// leaves pending is the next poll's to send, and to count, and the
+// pending-alerts alarm takes the Minimum over a period, which one push that
+// sent its alert would make 0 however stuck the polls' alerts are.
 func (e *Emitter) Push(r Run) error {
 	return e.write(e.now(), TriggerPush, []metric{
 		{AlertsSent, Count, float64(r.Alerted)},
-		{AlertsPending, Count, float64(r.Pending)},
 		{Transitions, Count, float64(r.Transitions)},
 		{RunDuration, Milliseconds, float64(r.Duration.Milliseconds())},
 	})
