@@ -47,13 +47,15 @@ func OpenHandler(ctx context.Context, cfg config.Config, log *slog.Logger, stdou
 // NewWatcher builds the watcher for cfg: SageMaker from awsCfg (which honours
 // AWS_ENDPOINT_URL_SAGEMAKER), the given store and notifier; the notifier
 // gets failure alerts with cfg.Slack.MentionOnFailure's mentions. Cards are
-// kept when cfg.Slack.Cards allows them and notifier can edit messages.
+// kept when cfg.Slack.Cards allows them and notifier can edit messages now:
+// each run asks it (watch.Notifier.Capabilities), so a credential read from
+// a secret and rotated from a webhook to a bot token, or back, takes cards
+// up or leaves them at its next run.
 // clock is the watcher's time: watch.SystemClock{} but in the demo, whose
 // hours pass in an instant.
 func NewWatcher(cfg config.Config, awsCfg aws.Config, store state.Store, notifier watch.Notifier, log *slog.Logger, clock watch.Clock) *watch.Watcher {
-	cards := cfg.Slack.Cards.For(ModeOf(notifier))
-	if cfg.Slack.Cards == config.CardsOn && !cards {
-		log.Warn("SLACK_CARDS=on, but the Slack credential is an incoming webhook, which cannot edit messages: one message per alert instead")
+	if notifier != nil && cfg.Slack.Cards == config.CardsOn && !notifier.Capabilities().Edit {
+		log.Warn("SLACK_CARDS=on, but the Slack credential is an incoming webhook, which cannot edit messages: one message per alert instead, until the credential is a bot token")
 	}
 	if len(cfg.Slack.MentionOnFailure) > 0 && notifier != nil {
 		notifier = paging{next: notifier, mentions: cfg.Slack.MentionOnFailure}
@@ -62,13 +64,14 @@ func NewWatcher(cfg config.Config, awsCfg aws.Config, store state.Store, notifie
 	return watch.New(source, store, notifier, log, clock, watch.Options{
 		Rules: watch.Rules{
 			AlertOn: cfg.AlertOn, Lookback: cfg.Lookback,
-			Cards: cards, Milestones: cfg.Milestones, StuckAfter: cfg.StuckAfter, FailedShare: cfg.FailedObjectsWarn,
+			Cards: cfg.Slack.Cards != config.CardsOff, Milestones: cfg.Milestones, StuckAfter: cfg.StuckAfter, FailedShare: cfg.FailedObjectsWarn,
 		},
 		Overlap:         cfg.Overlap,
 		DeadlineMargin:  cfg.DeadlineMargin,
 		DigestThreshold: cfg.DigestThreshold,
 		Pace:            cfg.Slack.Pace,
 		ClockSkew:       cfg.ClockSkew,
+		ThreadOutcomes:  cfg.Slack.Broadcast == config.BroadcastFailures,
 	})
 }
 
@@ -85,20 +88,8 @@ func (p paging) Send(ctx context.Context, m slack.Message) (slack.Posted, bool, 
 	return p.next.Send(ctx, m.WithMentions(p.mentions))
 }
 
-// ModeOf says how notifier delivers: slack.ModeBot, slack.ModeWebhook or
-// slack.ModePrint (also for nil, the local run's printer to come). Only a
-// bot token can edit a message, so only it keeps living cards.
-func ModeOf(notifier watch.Notifier) string {
-	moded, ok := notifier.(interface{ Mode() string })
-	switch {
-	case notifier == nil:
-		return slack.ModePrint
-	case ok:
-		return moded.Mode()
-	default:
-		return slack.ModeWebhook // unknown: assume it cannot edit
-	}
-}
+// Capabilities are those of the notifier p wraps.
+func (p paging) Capabilities() slack.Capabilities { return p.next.Capabilities() }
 
 // AWSHTTPClient is the HTTP client for labelwatch's AWS SDK clients: the
 // SDK's default, with every attempt of a call bounded by AWSAttemptTimeout
@@ -154,7 +145,8 @@ func OpenNotifier(ctx context.Context, cfg config.Slack, awsCfg aws.Config, log 
 
 // Tee sends every message to each notifier in turn and fails as the first
 // failing one does. The local CLI posts and prints: the first notifier is
-// the one that counts, whose places Send answers and whose Mode is Tee's.
+// the one that counts, whose places Send answers and whose Capabilities
+// are Tee's.
 type Tee []watch.Notifier
 
 // Send delivers m to every notifier of t and answers where the first one
@@ -178,10 +170,10 @@ func (t Tee) Send(ctx context.Context, m slack.Message) (slack.Posted, bool, err
 	return where, false, nil
 }
 
-// Mode is the mode of t's first notifier.
-func (t Tee) Mode() string {
+// Capabilities are those of t's first notifier: the others follow it.
+func (t Tee) Capabilities() slack.Capabilities {
 	if len(t) == 0 {
-		return slack.ModePrint
+		return slack.Capabilities{}
 	}
-	return ModeOf(t[0])
+	return t[0].Capabilities()
 }

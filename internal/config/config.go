@@ -45,7 +45,19 @@ type Slack struct {
 	// "here" and "channel" that a failure alert mentions, in the order given.
 	MentionOnFailure []string
 	Cards            Cards
+	Broadcast        Broadcast
 }
+
+// Broadcast says which outcomes of a job with a card are shown in the
+// channel as well as in the card's thread: the card was posted when the job
+// started, far up a busy channel, and its edit notifies nobody.
+type Broadcast int
+
+// The values of SLACK_BROADCAST.
+const (
+	BroadcastAll      Broadcast = iota // "all", the default: every outcome ALERT_ON names
+	BroadcastFailures                  // "failures": completions and stops stay in the thread
+)
 
 // Cards says whether each running job gets a living card: one Slack message
 // that is edited in place as the job moves on. Editing a message takes a bot
@@ -59,23 +71,10 @@ const (
 	CardsOff               // "off"
 )
 
-// For reports whether a sender of mode, one of "bot", "webhook" and "print"
-// (the values of internal/slack's ModeBot, ModeWebhook and ModePrint), keeps
-// living cards. It takes the mode as a string because the mode of a
-// credential from SLACK_SECRET_ARN is known only once the secret is read, by
-// the sender, after Load. A webhook never gets cards: with CardsOn, Load
-// refuses SLACK_WEBHOOK_URL, but a secret that turns out to hold a webhook
-// can only be found out here.
-func (c Cards) For(mode string) bool {
-	switch c {
-	case CardsAuto:
-		return mode == "bot" || mode == "print"
-	case CardsOn:
-		return mode != "webhook"
-	default:
-		return false
-	}
-}
+// Whether a credential can edit is the notifier's to say (a secret may hold
+// either, and be rotated): unless SLACK_CARDS is off, a run keeps cards when
+// its notifier can edit. With CardsOn, Load refuses SLACK_WEBHOOK_URL; a
+// secret that turns out to hold a webhook can only be found out at run time.
 
 // Config is every labelwatch setting.
 type Config struct {
@@ -129,7 +128,7 @@ func Variables() []string {
 		"STATE_TABLE", "SLACK_WEBHOOK_URL", "SLACK_BOT_TOKEN", "SLACK_CHANNEL", "SLACK_API_URL",
 		"ALERT_ON", "NAME_CONTAINS", "IGNORE_CREATED_BEFORE", "LOOKBACK", "OVERLAP", "RETENTION",
 		"DIGEST_THRESHOLD", "DEADLINE_MARGIN", "CLOCK_SKEW", "SLACK_TIMEOUT", "SLACK_PACE",
-		"SLACK_SECRET_ARN", "LOG_LEVEL", "MENTION_ON_FAILURE", "SLACK_CARDS", "PROGRESS_MILESTONES",
+		"SLACK_SECRET_ARN", "LOG_LEVEL", "MENTION_ON_FAILURE", "SLACK_CARDS", "SLACK_BROADCAST", "PROGRESS_MILESTONES",
 		"STUCK_AFTER", "FAILED_OBJECTS_WARN",
 	}
 }
@@ -293,6 +292,7 @@ func (p *parser) slack(local bool) Slack {
 	}
 	s.MentionOnFailure = p.mentions("MENTION_ON_FAILURE")
 	s.Cards = p.cards("SLACK_CARDS")
+	s.Broadcast = p.broadcast("SLACK_BROADCAST")
 	// SLACK_PACE may be 0 (no pacing, for a private test endpoint).
 	if v := strings.TrimSpace(p.getenv("SLACK_PACE")); v != "" {
 		d, err := ParseDuration(v)
@@ -365,6 +365,19 @@ func (p *parser) cards(name string) Cards {
 	}
 	p.fail(name, fmt.Sprintf("%q is not on or off (unset: on with a bot token, off with a webhook)", labeling.Clip(v, 80)))
 	return CardsAuto
+}
+
+// broadcast reads SLACK_BROADCAST: all (or unset) or failures.
+func (p *parser) broadcast(name string) Broadcast {
+	v := strings.TrimSpace(p.getenv(name))
+	switch strings.ToLower(v) {
+	case "", "all":
+		return BroadcastAll
+	case "failures":
+		return BroadcastFailures
+	}
+	p.fail(name, fmt.Sprintf("%q is not all or failures (unset: all)", labeling.Clip(v, 80)))
+	return BroadcastAll
 }
 
 // milestones reads a comma-separated list of whole percents from 1 to 99,

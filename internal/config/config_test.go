@@ -329,26 +329,37 @@ func TestLoadJobWatchSettings(t *testing.T) {
 	}
 }
 
-func TestCardsFor(t *testing.T) {
+func TestLoadBroadcast(t *testing.T) {
 	tests := []struct {
-		cards Cards
-		mode  string
-		want  bool
+		value string
+		want  Broadcast
+		bad   bool
 	}{
-		{CardsAuto, "bot", true},
-		{CardsAuto, "print", true},
-		{CardsAuto, "webhook", false},
-		{CardsOn, "bot", true},
-		{CardsOn, "print", true},
-		{CardsOn, "webhook", false},
-		{CardsOff, "bot", false},
-		{CardsOff, "print", false},
-		{CardsOff, "webhook", false},
+		{value: "", want: BroadcastAll},
+		{value: " ", want: BroadcastAll},
+		{value: "all", want: BroadcastAll},
+		{value: "failures", want: BroadcastFailures},
+		{value: " Failures ", want: BroadcastFailures},
+		{value: "none", bad: true},
+		{value: "completions", bad: true},
 	}
 	for _, tt := range tests {
-		if got := tt.cards.For(tt.mode); got != tt.want {
-			t.Errorf("Cards(%d).For(%q) = %v, want %v", tt.cards, tt.mode, got, tt.want)
-		}
+		t.Run(tt.value, func(t *testing.T) {
+			c, err := Load(env(map[string]string{"SLACK_BROADCAST": tt.value, "LOOKBACK": "soon"}))
+			if tt.bad {
+				if err == nil || !strings.Contains(err.Error(), "SLACK_BROADCAST") || !strings.Contains(err.Error(), "LOOKBACK") {
+					t.Fatalf("Load = %v, want an error naming SLACK_BROADCAST and LOOKBACK", err)
+				}
+				return
+			}
+			if err == nil || strings.Contains(err.Error(), "SLACK_BROADCAST") {
+				t.Fatalf("Load = %v, want only LOOKBACK's error", err)
+			}
+			c, err = Load(env(map[string]string{"SLACK_BROADCAST": tt.value}))
+			if err != nil || c.Slack.Broadcast != tt.want {
+				t.Errorf("Broadcast = %v, %v; want %v", c.Slack.Broadcast, err, tt.want)
+			}
+		})
 	}
 }
 

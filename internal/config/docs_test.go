@@ -75,6 +75,7 @@ func TestTemplateRefusesWhatLoadRefuses(t *testing.T) {
 		values          []string // accepted and refused alike
 	}{
 		{"SlackCards", "SLACK_CARDS", []string{"", "on", "off", "auto", "ON", "yes"}},
+		{"SlackBroadcast", "SLACK_BROADCAST", []string{"", "all", "failures", "none", "ALL"}},
 		{"ProgressMilestones", "PROGRESS_MILESTONES", []string{"", "50", "50,90", " 10 , 20 ", "1,99", "0", "100", "50%", "05", "50,,90", "12.5", "+5"}},
 		{"StuckAfter", "STUCK_AFTER", []string{"0", "off", "6h", "90m", "1h30m", "1d", "1m", "30s", "59s", "1.5h", "0.01h", "0m", "-6h", "6"}},
 		{"FailedObjectsWarn", "FAILED_OBJECTS_WARN", []string{"1%", "0.5%", "2", "0", "0%", "off", "100", "100%", "100.0%", "99.99", "101%", "100.5", "1e-2", "-1%", ".5%"}},

@@ -12,10 +12,18 @@ import (
 )
 
 // Sender delivers one Slack message, says where Slack put it and whether a
-// failure is worth retrying: a *slack.Sender built from a credential.
+// failure is worth retrying, and what it can do: a *slack.Sender built from
+// a credential.
 type Sender interface {
 	Send(ctx context.Context, m slack.Message) (slack.Posted, bool, error)
+	Capabilities() slack.Capabilities
 }
+
+// DefaultMaxAge is how long a credential read from the secret is used
+// before Capabilities reads the secret again, though Slack still takes it: a
+// secret rotated from a webhook to a bot token (which keeps cards) or back,
+// its old credential still working, takes effect within it.
+const DefaultMaxAge = 15 * time.Minute
 
 // DefaultRecheck is how long after a read that found the credential
 // unchanged a refused Send does not read the secret again. A credential
@@ -39,6 +47,7 @@ type Notifier struct {
 	log     *slog.Logger
 	now     func() time.Time
 	recheck time.Duration
+	maxAge  time.Duration
 
 	refreshing sync.Mutex // held while the secret is read again
 
@@ -47,6 +56,7 @@ type Notifier struct {
 	sender  Sender
 	version int       // counts the credentials taken into use
 	checked time.Time // when a read last found cred unchanged; zero if none has
+	read    time.Time // when the secret was last read
 }
 
 // NewNotifier reads the credential in reader's secret and returns a
@@ -59,8 +69,8 @@ func NewNotifier(ctx context.Context, reader *Reader, build func(Slack) Sender, 
 		return nil, err
 	}
 	return &Notifier{
-		reader: reader, build: build, log: log.With("secret", reader.ARN()), now: now, recheck: DefaultRecheck,
-		cred: cred, sender: build(cred), version: 1,
+		reader: reader, build: build, log: log.With("secret", reader.ARN()), now: now, recheck: DefaultRecheck, maxAge: DefaultMaxAge,
+		cred: cred, sender: build(cred), version: 1, read: now(),
 	}, nil
 }
 
@@ -90,6 +100,49 @@ func (n *Notifier) Send(ctx context.Context, m slack.Message) (slack.Posted, boo
 		return posted, retry, err
 	}
 	return fresh.Send(ctx, m)
+}
+
+// Capabilities are those of the credential in use: a bot token edits, a
+// webhook does not. A run asks for them as it starts; when the credential
+// was read DefaultMaxAge ago or more, Capabilities first reads the secret
+// again (within the Reader's timeout), so a secret rotated from a webhook to
+// a bot token or back, the old credential still working, takes effect at
+// the start of a run, never part way through one.
+func (n *Notifier) Capabilities() slack.Capabilities {
+	n.renew(context.Background())
+	sender, _ := n.current()
+	return sender.Capabilities()
+}
+
+// renew reads the secret again when the credential in use was read
+// DefaultMaxAge ago or more, and takes what it holds into use. A read that
+// fails leaves the credential in use, to be tried again a DefaultMaxAge on.
+func (n *Notifier) renew(ctx context.Context) {
+	n.mu.Lock()
+	stale := n.now().Sub(n.read) >= n.maxAge
+	n.mu.Unlock()
+	if !stale {
+		return
+	}
+	n.refreshing.Lock()
+	defer n.refreshing.Unlock()
+	n.mu.Lock()
+	stale = n.now().Sub(n.read) >= n.maxAge // another Send may have renewed it meanwhile
+	n.mu.Unlock()
+	if !stale {
+		return
+	}
+	fresh, err := n.reader.Read(ctx)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.read = n.now()
+	switch {
+	case err != nil:
+		n.log.Warn("reading the Slack secret again failed; the credential in use stays", "error", err)
+	case fresh != n.cred:
+		n.cred, n.sender, n.version, n.checked = fresh, n.build(fresh), n.version+1, time.Time{}
+		n.log.Info("the Slack secret holds a new credential; taken into use")
+	}
 }
 
 // current is the sender in use and the version of its credential.
@@ -123,6 +176,7 @@ func (n *Notifier) refresh(ctx context.Context, version int) (Sender, error) {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	n.read = n.now()
 	if fresh == cred {
 		n.checked = n.now()
 		n.log.Error("slack refused the credential, and its secret still holds the same one: replace it in the secret")

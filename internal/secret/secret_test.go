@@ -479,3 +479,65 @@ func (h *harness) want(t *testing.T, messages int, reads int32) {
 		t.Errorf("GetSecretValue was called %d times, want %d", got, reads)
 	}
 }
+
+// TestCapabilitiesFollowTheSecret checks that a Notifier states what the
+// credential in its secret can do, and that a secret rotated from a webhook
+// to a bot token, or back, while the old credential still works, changes
+// them once DefaultMaxAge has passed: the next run asks, and cards start or
+// stop. A read that fails leaves the credential in use.
+func TestCapabilitiesFollowTheSecret(t *testing.T) {
+	sm := newSecretsManager(t)
+	s := testenv.NewSlack(t)
+	clock := testenv.NewClock(time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC))
+	webhook := jsonSecret(map[string]string{"webhook_url": s.WebhookURL()})
+	bot := jsonSecret(map[string]string{"bot_token": testenv.SlackToken, "channel": testenv.SlackChannel})
+	arn := sm.create(t, "labelwatch/capabilities", webhook)
+	sm.reads.Store(0)
+	var logs testenv.SyncBuffer
+	n, err := NewNotifier(context.Background(), NewReader(sm.proxy, arn, 0), build(s), slog.New(slog.NewJSONHandler(&logs, nil)), clock.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		name    string
+		advance time.Duration
+		put     string // the secret's new value, "" for none
+		want    slack.Capabilities
+		reads   int32 // in all, the cold start's included
+	}{
+		{name: "cold start with a webhook", want: slack.Capabilities{}, reads: 1},
+		{name: "rotated to a bot token, read too recently", put: bot, advance: DefaultMaxAge / 2, want: slack.Capabilities{}, reads: 1},
+		{name: "its age reached", advance: DefaultMaxAge / 2, want: slack.Capabilities{Edit: true, Channel: testenv.SlackChannel}, reads: 2},
+		{name: "asked again at once", want: slack.Capabilities{Edit: true, Channel: testenv.SlackChannel}, reads: 2},
+		{name: "rotated back to a webhook", put: webhook, advance: DefaultMaxAge, want: slack.Capabilities{}, reads: 3},
+	}
+	for _, st := range steps {
+		if st.put != "" {
+			sm.put(t, arn, st.put)
+		}
+		clock.Advance(st.advance)
+		if got := n.Capabilities(); got != st.want {
+			t.Errorf("%s: Capabilities = %+v, want %+v", st.name, got, st.want)
+		}
+		if got := sm.reads.Load(); got != st.reads {
+			t.Errorf("%s: %d reads of the secret, want %d", st.name, got, st.reads)
+		}
+	}
+	// A bot token again, then the secret unreadable: the bot token stays.
+	sm.put(t, arn, bot)
+	clock.Advance(DefaultMaxAge)
+	if got := n.Capabilities(); !got.Edit {
+		t.Fatalf("Capabilities = %+v after the rotation to a bot token", got)
+	}
+	if _, err := sm.client.DeleteSecret(context.Background(), &secretsmanager.DeleteSecretInput{SecretId: aws.String(arn), ForceDeleteWithoutRecovery: aws.Bool(true)}); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(DefaultMaxAge)
+	if got := n.Capabilities(); !got.Edit {
+		t.Errorf("Capabilities = %+v after a failed read, want the bot token's", got)
+	}
+	if !strings.Contains(logs.String(), "reading the Slack secret again failed") {
+		t.Errorf("the failed read is not logged:\n%s", logs.String())
+	}
+	checkHidden(t, "the logs", logs.String(), secretValues(s))
+}

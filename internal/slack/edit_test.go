@@ -308,7 +308,7 @@ func TestPrinter(t *testing.T) {
 	if _, _, err := p.Send(ctx, card); !errors.Is(err, context.Canceled) {
 		t.Errorf("Send with a done context = %v", err)
 	}
-	if p.Mode() != ModePrint {
-		t.Errorf("Mode = %q", p.Mode())
+	if got := p.Capabilities(); got != (Capabilities{Edit: true, Channel: PrintChannel}) {
+		t.Errorf("Capabilities = %+v, want it to edit in its channel", got)
 	}
 }

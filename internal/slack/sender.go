@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,6 +28,21 @@ const (
 	ModeBot     = "bot"
 	ModePrint   = "print"
 )
+
+// Capabilities are what a notifier can do besides posting a message. Every
+// notifier states them, and a wrapper (a credential read from a secret, the
+// mentions of failures, a tee) states those of what it wraps, so that no
+// layer hides them: whether a job gets a living card depends on them.
+type Capabilities struct {
+	// Edit: the notifier can replace a message it posted (chat.update) and
+	// reply in its thread. A bot token can; an incoming webhook cannot.
+	Edit bool
+	// Channel is the ID of the channel new messages go to, as Slack
+	// answers it (C0123456789), or "" while it is not known: a webhook's,
+	// or a channel configured by name before the first post answered its
+	// ID. A card in another channel is not where the job's news goes now.
+	Channel string
+}
 
 // defaultRetryAfter is the wait a 429 without a usable Retry-After header
 // asks for: Slack's documented pace is about one message per second per
@@ -63,7 +79,9 @@ var ErrRejected = errors.New("slack refused the message")
 // longer be changed: chat.update's message_not_found, cant_update_message
 // and edit_window_closed, and a reply's thread_not_found,
 // message_not_found and invalid_thread_ts (someone deleted the message, or
-// the workspace's edit window closed). Such a Send is final; the caller
+// the workspace's edit window closed), and, for either, is_archived,
+// channel_not_found and not_in_channel (the message's channel is gone, or
+// the bot left it). Such a Send is final; the caller
 // tests for it with errors.Is and posts the message anew, without Edit or
 // Thread.
 var ErrNotEditable = errors.New("the message to edit or reply under is gone")
@@ -83,6 +101,9 @@ type Sender struct {
 	where   string       // the destination without secrets, for String
 	invalid error        // why this configuration cannot deliver, found up front
 	secrets []string     // strings no error may contain
+
+	mu        sync.Mutex // guards channelID
+	channelID string     // channel's ID: channel itself when it is one, else as the first post answered it
 }
 
 // NewWebhookSender returns a Sender that posts to the incoming webhook at
@@ -138,6 +159,9 @@ func NewBotSender(token, channel, apiURL string, hc *http.Client) *Sender {
 		apiURL += "/" // slack-go appends the method name
 	}
 	s := &Sender{mode: ModeBot, channel: channel, hc: recordingClient(hc)}
+	if channelIDPattern.MatchString(channel) {
+		s.channelID = channel
+	}
 	if token != "" {
 		s.secrets = []string{token}
 	}
@@ -156,8 +180,20 @@ func NewBotSender(token, channel, apiURL string, hc *http.Client) *Sender {
 	return s
 }
 
-// Mode is how s delivers: ModeWebhook or ModeBot.
-func (s *Sender) Mode() string { return s.mode }
+// channelIDPattern matches a conversation ID (a public or private
+// channel's, or a direct message's), as opposed to a channel's name.
+var channelIDPattern = regexp.MustCompile(`^[CGD][A-Z0-9]{6,}$`)
+
+// Capabilities says what s can do: edit and reply with a bot token, not
+// with a webhook, and the ID of its channel once known.
+func (s *Sender) Capabilities() Capabilities {
+	if s.mode != ModeBot {
+		return Capabilities{}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return Capabilities{Edit: true, Channel: s.channelID}
+}
 
 // String describes where s delivers, without the webhook's path or the
 // token, so it can go in logs.
@@ -284,6 +320,11 @@ func (s *Sender) postMessage(ctx context.Context, m Message) (Posted, bool, erro
 		return Posted{}, retry, err
 	}
 	p := Posted{Channel: gotChannel, TS: ts}
+	if m.Edit == (Posted{}) && m.Thread == (Posted{}) && gotChannel != "" {
+		s.mu.Lock()
+		s.channelID = cmp.Or(s.channelID, gotChannel)
+		s.mu.Unlock()
+	}
 	if m.Edit != (Posted{}) {
 		// chat.update answers the channel and ts; should an answer lack
 		// them, the message is still where it was.
@@ -300,7 +341,7 @@ func goneEdit(code string) bool {
 	case "message_not_found", "cant_update_message", "edit_window_closed":
 		return true
 	}
-	return false
+	return goneChannel(code)
 }
 
 // goneThread reports whether a chat.postMessage error code for a reply says
@@ -310,6 +351,19 @@ func goneEdit(code string) bool {
 func goneThread(code string) bool {
 	switch code {
 	case "thread_not_found", "message_not_found", "invalid_thread_ts":
+		return true
+	}
+	return goneChannel(code)
+}
+
+// goneChannel reports whether an error code of an edit or a reply says the
+// channel the message is in can no longer be written to: archived, deleted,
+// or left by the bot. The message is then as gone as a deleted one: the
+// caller posts anew, in the channel it posts to now. Should that be the same
+// channel, the new post fails for good, as a misconfigured channel does.
+func goneChannel(code string) bool {
+	switch code {
+	case "is_archived", "channel_not_found", "not_in_channel":
 		return true
 	}
 	return false
@@ -609,8 +663,11 @@ const PrintChannel = "print"
 // NewPrinter returns a Printer that writes to w.
 func NewPrinter(w io.Writer) *Printer { return &Printer{w: w} }
 
-// Mode is ModePrint.
-func (p *Printer) Mode() string { return ModePrint }
+// Capabilities says a Printer edits and replies as a bot token does, in
+// its one channel, PrintChannel.
+func (p *Printer) Capabilities() Capabilities {
+	return Capabilities{Edit: true, Channel: PrintChannel}
+}
 
 // String describes p for logs.
 func (p *Printer) String() string { return "printer (messages are printed, not posted)" }

@@ -505,8 +505,8 @@ func TestSenderConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := tt.sender.Mode(); got != tt.wantMode {
-				t.Errorf("Mode = %q, want %q", got, tt.wantMode)
+			if got := tt.sender.Capabilities().Edit; got != (tt.wantMode == ModeBot) {
+				t.Errorf("Capabilities().Edit = %v for a %s sender", got, tt.wantMode)
 			}
 			if got := tt.sender.String(); got != tt.wantString {
 				t.Errorf("String = %q, want %q", got, tt.wantString)

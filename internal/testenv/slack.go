@@ -26,6 +26,15 @@ const (
 	SlackChannel  = "C0ALERTS01"
 )
 
+// More channels of the bot's: SlackChannelName names SlackChannel (a post
+// to it lands there, and Slack answers SlackChannel's ID), and
+// SlackOtherChannel is a second channel, where a credential posted before
+// it was changed. Any other channel is channel_not_found.
+const (
+	SlackChannelName  = "labeling-alerts"
+	SlackOtherChannel = "C0OTHERS02"
+)
+
 // Slack's size limits for one message, as this Slack enforces them: at most
 // SlackMaxBlocks blocks, and at most SlackMaxBlockText characters of text in
 // all its blocks. Slack does not document the second; it refuses messages
@@ -48,7 +57,9 @@ func SlackSecrets() []string {
 // webhook 200 "ok", 400 "invalid_payload" for a body that is no message, 404
 // "no_service" on another path; the Web API HTTP 200 with JSON, ok true with
 // the channel and the message's ts, or ok false with invalid_auth for another
-// token, channel_not_found for another channel, no_text, invalid_blocks.
+// token, channel_not_found for a channel other than SlackChannel (or its name,
+// SlackChannelName) and SlackOtherChannel, the code Gone set for a channel
+// gone, no_text, invalid_blocks.
 // chat.postMessage takes thread_ts and reply_broadcast, and answers
 // thread_not_found for a thread_ts that is no message in the channel (never
 // posted, or deleted: see Delete); chat.update answers message_not_found for
@@ -75,7 +86,8 @@ type Slack struct {
 	requests int
 	messages []SlackMessage
 	calls    []SlackCall
-	posted   int // chat.postMessage calls taken, for the next ts
+	posted   int               // chat.postMessage calls taken, for the next ts
+	gone     map[string]string // channel ID → the error every call in it gets (Gone)
 }
 
 // SlackMessage is a message Slack took, as it stands now: after a
@@ -213,6 +225,18 @@ func (s *Slack) Requests() int {
 	return s.requests
 }
 
+// Gone makes every later call in channel fail with code, as Slack answers
+// for a channel archived (is_archived), deleted (channel_not_found) or that
+// the bot was removed from (not_in_channel). Its messages stay recorded.
+func (s *Slack) Gone(channel, code string) {
+	s.locked(func() {
+		if s.gone == nil {
+			s.gone = map[string]string{}
+		}
+		s.gone[channel] = code
+	})
+}
+
 // Messages is every message Slack took and still holds (see Delete), in the
 // order they were posted, each with its latest text and blocks.
 func (s *Slack) Messages() []SlackMessage {
@@ -332,6 +356,9 @@ func (s *Slack) serve(w http.ResponseWriter, r *http.Request) {
 // unacknowledged marks a post the client will not learn of. s.mu must be
 // held.
 func (s *Slack) take(c SlackCall, unacknowledged bool) (SlackCall, func(http.ResponseWriter)) {
+	if code := s.gone[c.Channel]; code != "" && c.Method != SlackWebhook {
+		return c, apiError(code)
+	}
 	switch c.Method {
 	case SlackUpdate:
 		i := s.find(c.Channel, c.TS)
@@ -434,13 +461,16 @@ func readAPICall(r *http.Request, body []byte, method string) (c SlackCall, refu
 	if bearer, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
 		token = bearer
 	}
+	channel := form.Get("channel")
 	switch {
 	case token != SlackToken:
 		return c, apiError("invalid_auth")
-	case form.Get("channel") != SlackChannel:
+	case channel == SlackChannelName || channel == "#"+SlackChannelName:
+		channel = SlackChannel
+	case channel != SlackChannel && channel != SlackOtherChannel:
 		return c, apiError("channel_not_found")
 	}
-	c.Method, c.Channel, c.Text = method, SlackChannel, form.Get("text")
+	c.Method, c.Channel, c.Text = method, channel, form.Get("text")
 	if method == SlackUpdate {
 		if c.TS = form.Get("ts"); c.TS == "" {
 			return c, apiError("message_not_found")

@@ -138,7 +138,7 @@ var cardCases = []struct {
 
 		w.set(completed, []string{"cats"}, progressed(100, 0))
 		calls, sum = w.run(rules)
-		checkCalls(t, "job completes", calls, "edit "+ts, "reply "+ts)
+		checkCalls(t, "job completes", calls, "edit "+ts, "reply "+ts+" broadcast")
 		if sum.Alerted != 1 {
 			t.Errorf("job completes: summary %+v, want 1 alerted", sum)
 		}
@@ -205,7 +205,86 @@ var cardCases = []struct {
 		}
 		w.set(completed, []string{"gone"}, progressed(100, 0))
 		calls, _ = w.run(rules)
-		checkCalls(t, "job completes", calls, "edit "+second, "reply "+second)
+		checkCalls(t, "job completes", calls, "edit "+second, "reply "+second+" broadcast")
+	}},
+	{"with ThreadOutcomes, completions and stops stay in the thread and failures are broadcast", func(t *testing.T, w *cardWorld) {
+		rules := cardRules()
+		quiet := func(s *setup) { s.opts.ThreadOutcomes = true }
+		w.seed(rules)
+		w.put(job("done", inProgress, w.clock.Now()), job("halt", inProgress, w.clock.Now()), job("fail", inProgress, w.clock.Now()))
+		w.run(rules, quiet)
+		cards := map[string]string{}
+		for _, name := range []string{"done", "halt", "fail"} {
+			cards[name] = w.card(name).TS
+		}
+		w.set(completed, []string{"done"}, progressed(100, 0))
+		w.set(stopped, []string{"halt"})
+		w.set(failed, []string{"fail"}, func(j *labeling.Job) { j.FailureReason = "Access Denied" })
+		calls, sum := w.run(rules, quiet)
+		checkCalls(t, "three jobs end", calls,
+			"edit "+cards["done"], "reply "+cards["done"],
+			"edit "+cards["fail"], "reply "+cards["fail"]+" broadcast",
+			"edit "+cards["halt"], "reply "+cards["halt"])
+		if sum.Alerted != 3 {
+			t.Errorf("summary %+v, want 3 alerted", sum)
+		}
+	}},
+	{"a card in another channel than the notifier's stays there, and the job gets a new card", func(t *testing.T, w *cardWorld) {
+		rules := cardRules()
+		w.seed(rules)
+		w.put(job("moved", inProgress, w.clock.Now()))
+		before := slack.NewBotSender(testenv.SlackToken, testenv.SlackOtherChannel, w.slack.APIURL(), nil)
+		w.run(rules, func(s *setup) { s.notifier = before })
+		if c := w.card("moved"); c == nil || c.Channel != testenv.SlackOtherChannel {
+			t.Fatalf("stored card %+v, want one in %s", c, testenv.SlackOtherChannel)
+		}
+		old := w.lastTS()
+		// The credential now posts to SlackChannel: nothing moved, yet the
+		// job gets its card there, and the old one is not touched.
+		calls, sum := w.run(rules)
+		checkCalls(t, "channel changed", calls, "post")
+		if c := w.card("moved"); c == nil || c.Channel != testenv.SlackChannel || c.TS == old {
+			t.Errorf("stored card %+v, want a new one in %s", c, testenv.SlackChannel)
+		}
+		if sum.Pending != 0 || sum.Told != 1 {
+			t.Errorf("summary %+v, want the card told", sum)
+		}
+		w.set(failed, []string{"moved"}, func(j *labeling.Job) { j.FailureReason = "Access Denied" })
+		calls, _ = w.run(rules)
+		ts := w.card("moved").TS
+		checkCalls(t, "job fails", calls, "edit "+ts, "reply "+ts+" broadcast")
+		for _, c := range w.slack.Calls() {
+			if c.Channel == testenv.SlackOtherChannel && c.TS != old {
+				t.Errorf("call %v in the old channel after the change", c)
+			}
+		}
+	}},
+	{"a job whose card's channel is gone gets a new card in the channel, for each way Slack says so", func(t *testing.T, w *cardWorld) {
+		rules := cardRules()
+		w.seed(rules)
+		codes := []string{"is_archived", "channel_not_found", "not_in_channel"}
+		for _, code := range codes {
+			w.put(job(strings.ReplaceAll(code, "_", "-"), inProgress, w.clock.Now()))
+		}
+		other := slack.NewBotSender(testenv.SlackToken, testenv.SlackOtherChannel, w.slack.APIURL(), nil)
+		w.run(rules, func(s *setup) { s.notifier = other })
+		w.slack.Gone(testenv.SlackOtherChannel, "is_archived")
+		// Configured by name, the channel's ID is not known before a post
+		// answers it: the old card is tried, and found gone.
+		for _, code := range codes {
+			name := strings.ReplaceAll(code, "_", "-")
+			w.slack.Gone(testenv.SlackOtherChannel, code)
+			byName := slack.NewBotSender(testenv.SlackToken, testenv.SlackChannelName, w.slack.APIURL(), nil)
+			w.set(inProgress, []string{name}, progressed(30, 0))
+			calls, sum := w.run(rules, func(s *setup) { s.notifier = byName })
+			checkCalls(t, code, calls, "post")
+			if c := w.card(name); c == nil || c.Channel != testenv.SlackChannel {
+				t.Errorf("%s: stored card %+v, want a new one in %s", code, c, testenv.SlackChannel)
+			}
+			if sum.Pending != 0 {
+				t.Errorf("%s: summary %+v, want nothing pending", code, sum)
+			}
+		}
 	}},
 	{"more jobs starting at once than DIGEST_THRESHOLD get no cards", func(t *testing.T, w *cardWorld) {
 		rules := cardRules()

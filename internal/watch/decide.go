@@ -38,6 +38,12 @@ type Rules struct {
 	// first sees the job starting, edited as it moves, finished with its
 	// outcome as a reply in its thread.
 	Cards bool
+	// Channel is the ID of the channel cards belong in: the one the
+	// notifier posts to now, "" while that is not known. A card in another
+	// channel (the credential was changed, or the channel moved) is left
+	// there, and the job gets a new card in this one. A run sets it from
+	// its notifier.
+	Channel string
 	// Milestones are the percents done (ascending) whose crossing is told.
 	Milestones []int
 	// StuckAfter is how long an InProgress job's counters may stand still
@@ -58,8 +64,8 @@ func (r Rules) watchesRunning() bool {
 // other rules are read again.
 func (r Rules) fingerprint() string {
 	alertOn := slices.Sorted(maps.Keys(r.AlertOn))
-	return fmt.Sprintf("alert on %v, lookback %v, cards %v, milestones %v, stuck after %v, failed share %v",
-		alertOn, r.Lookback, r.Cards, r.Milestones, r.StuckAfter, r.FailedShare)
+	return fmt.Sprintf("alert on %v, lookback %v, cards %v in %q, milestones %v, stuck after %v, failed share %v",
+		alertOn, r.Lookback, r.Cards, r.Channel, r.Milestones, r.StuckAfter, r.FailedShare)
 }
 
 // idleUntil is when time alone may give a job in progress that plan found
@@ -143,13 +149,18 @@ func (r Rules) plan(d *due, firstRun bool, now time.Time) {
 	next := rec
 	next.Status, next.ModifiedAt = job.Status, later(rec.ModifiedAt, job.ModifiedAt)
 	next.Lease = nil
+	moved := rec.Card != nil && r.Cards && r.Channel != "" && rec.Card.Channel != r.Channel
+	if moved {
+		// Not where the job's news goes now: the old card stays as it was.
+		next.Card = nil
+	}
 	d.next = next
 	switch d.verdict {
 	case Stale, Contended:
 		return
 	case Alert:
 		d.next.Progress = state.Progress{}
-		d.card = r.Cards && rec.Card != nil
+		d.card = r.Cards && next.Card != nil
 		return
 	}
 	if job.Status.Terminal() || !r.watchesRunning() {
@@ -207,6 +218,8 @@ func (r Rules) plan(d *due, firstRun bool, now time.Time) {
 
 	switch {
 	case !r.Cards:
+	case moved:
+		d.card = true
 	case rec.Card != nil:
 		d.card = slack.RenderCard(job).Fingerprint() != rec.Card.Shown
 	case rec.Status == "" && !firstRun && (job.Status == labeling.StatusInitializing || job.Status == labeling.StatusInProgress):

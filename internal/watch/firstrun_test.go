@@ -3,6 +3,7 @@ package watch_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -94,11 +95,9 @@ func TestFirstRunResumes(t *testing.T) {
 }
 
 // TestOldFinishedJobsNeedNoRecord checks that the first run records no job
-// that finished before LOOKBACK, and that a cycle which lists one of them
-// later (it was modified again) records it without an alert: it was created
-// before the cursor's Origin, so it finished before the first run. A job
-// created after the first run and found finished without a record alerts,
-// as before.
+// that finished before LOOKBACK, and that no later cycle alerts them: they
+// are not modified since, so no cycle lists them. A job created after the
+// first run and found finished without a record alerts, as before.
 func TestOldFinishedJobsNeedNoRecord(t *testing.T) {
 	t.Parallel()
 	for _, b := range backends {
@@ -114,15 +113,67 @@ func TestOldFinishedJobsNeedNoRecord(t *testing.T) {
 			h.checkStored(inProgress, false, "busy")
 
 			h.clock.Advance(time.Minute)
-			h.set(completed, old[:1]) // modified again: listed by the next cycle
 			h.put(job("new", stopped, h.clock.Now()))
 			sum = h.mustRun(setup{})
-			// Listed: the two, and the recent failure, still in the overlap
-			// window, as the cursor saw it.
-			checkSummary(t, sum, watch.Summary{Listed: 3, Transitions: 2, Recorded: 1, Alerted: 1, Advanced: true})
-			h.checkStored(completed, false, old[0])
+			if sum.Alerted != 1 || sum.Recorded != 0 {
+				t.Errorf("the cycle after: %+v, want the new job alerted", sum)
+			}
 			h.checkStored(stopped, true, "new")
 			checkEachOnce(t, h.messages(), "recent", "new")
+		})
+	}
+}
+
+// TestNoAlertLostAfterTheFirstRun checks that a job reaching an alerting
+// status after the first run is alerted, however long before the first run
+// it was created and whether or not the first run recorded it: the first run
+// may not have listed it (a filter widened since, or a listing that missed
+// it). Jobs that ended before the first run still alert nothing. On every
+// store the function may use: the file, dynalite and moto's DynamoDB.
+func TestNoAlertLostAfterTheFirstRun(t *testing.T) {
+	t.Parallel()
+	stores := append(slices.Clone(backends), motoBackend)
+	for _, b := range stores {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			t.Run("NAME_CONTAINS widened, then a newly watched job fails", func(t *testing.T) {
+				h := newHarness(t, b)
+				h.put(job("team-a-cats", inProgress, start.Add(-48*time.Hour)),
+					job("team-b-dogs", inProgress, start.Add(-48*time.Hour)),
+					job("team-b-old", completed, start.Add(-48*time.Hour)))
+				if sum := h.mustRun(setup{nameContains: "team-a"}); !sum.FirstRun || sum.Listed != 1 {
+					t.Fatalf("first run: %+v, want team-a's one job listed", sum)
+				}
+				h.checkNotStored("team-b-dogs")
+
+				h.clock.Advance(time.Minute)
+				h.set(failed, []string{"team-b-dogs"}, func(j *labeling.Job) { j.FailureReason = "ClientError: access denied" })
+				sum := h.mustRun(setup{nameContains: "team"})
+				if sum.Alerted != 1 {
+					t.Errorf("widened run: %+v, want team-b-dogs alerted", sum)
+				}
+				h.checkStored(failed, true, "team-b-dogs")
+				h.clock.Advance(time.Minute)
+				h.mustRun(setup{nameContains: "team"})
+				checkEachOnce(t, h.messages(), "team-b-dogs")
+			})
+			t.Run("a job first listed after the first run, created long before it", func(t *testing.T) {
+				h := newHarness(t, b)
+				h.put(job("seed-old", completed, start.Add(-48*time.Hour)))
+				if sum := h.mustRun(setup{}); !sum.FirstRun {
+					t.Fatalf("first run: %+v", sum)
+				}
+				h.clock.Advance(time.Minute)
+				late := job("late", failed, h.clock.Now())
+				late.CreatedAt = start.Add(-72 * time.Hour)
+				h.put(late)
+				sum := h.mustRun(setup{})
+				if sum.Alerted != 1 || sum.Recorded != 0 {
+					t.Errorf("run after: %+v, want the late job alerted", sum)
+				}
+				h.checkStored(failed, true, "late")
+				checkEachOnce(t, h.messages(), "late")
+			})
 		})
 	}
 }

@@ -75,7 +75,7 @@ func TestQuietAtAnySize(t *testing.T) {
 		} {
 			h.clock.Advance(time.Minute)
 			calls := h.listCalls()
-			sum := h.mustRun(setup{opts: watch.Options{Rules: tt.rules}})
+			sum := h.mustRun(setup{opts: watch.Options{Rules: tt.rules}, notifier: h.bot()})
 			checkSummary(t, sum, watch.Summary{})
 			if got := h.listCalls() - calls; got != tt.listCalls {
 				t.Errorf("%d jobs, cards %v: %d list calls, want %d", size, tt.rules.Cards, got, tt.listCalls)
@@ -119,6 +119,7 @@ func TestWarmRunListsAhead(t *testing.T) {
 	gate := &gatedCursor{Store: h.store, begun: make(chan struct{})}
 	w := h.watcher(setup{
 		opts:           watch.Options{Rules: cardRules()},
+		notifier:       h.bot(),
 		store:          gate,
 		listingRunning: func() { gate.begunMu.Do(func() { close(gate.begun) }) },
 	})
@@ -163,7 +164,7 @@ func TestIdleJobsNeedNoRead(t *testing.T) {
 		t.Helper()
 		h.clock.Advance(time.Minute)
 		h.store.takeLoads()
-		sum := h.mustRun(setup{opts: watch.Options{Rules: r}})
+		sum := h.mustRun(setup{opts: watch.Options{Rules: r}, notifier: h.bot()})
 		read := 0
 		for _, l := range h.store.takeLoads() {
 			read += l
@@ -223,7 +224,7 @@ func TestIdleRememberedWhenTheCursorStays(t *testing.T) {
 	h.jobs("busy", 5, inProgress, start.Add(-time.Hour))
 	h.put(job("ahead", completed, start.Add(time.Hour)))
 	rules := cardRules(func(r *watch.Rules) { r.StuckAfter = 6 * time.Hour })
-	opts := setup{opts: watch.Options{Rules: rules}}
+	opts := setup{opts: watch.Options{Rules: rules}, notifier: h.bot()}
 	if sum := h.mustRun(opts); !sum.FirstRun {
 		t.Fatalf("first run: %+v", sum)
 	}

@@ -43,9 +43,13 @@ type Source interface {
 
 // Notifier delivers one Slack message (a post, an edit or a reply, as the
 // message says), answers where Slack put it, and says whether a failure is
-// worth retrying.
+// worth retrying. It states what it can do: a run keeps living cards only
+// when it can edit, and keeps them in the channel it posts to. A notifier
+// whose credential can change (one read from a secret) states what the
+// current one can do, so each run asks anew.
 type Notifier interface {
 	Send(ctx context.Context, m slack.Message) (at slack.Posted, retry bool, err error)
+	Capabilities() slack.Capabilities
 }
 
 // Clock is a Watcher's time: the time of state records and leases, and the
@@ -76,6 +80,10 @@ type Options struct {
 	Concurrency     int           // state reads and writes in flight; default DefaultConcurrency
 	Retrier         Retrier       // default DefaultRetrier
 	ClockSkew       time.Duration // how far two hosts' clocks may differ; leases outlive the deadline by this; default DefaultClockSkew
+	// ThreadOutcomes keeps the outcome of a job with a card, but for a
+	// failure, in the card's thread. By default every outcome is broadcast
+	// to the channel too: the card itself was posted long ago, far up.
+	ThreadOutcomes bool
 }
 
 // DefaultConcurrency is how many state reads and writes a cycle keeps in
@@ -97,7 +105,6 @@ type Watcher struct {
 	log      *slog.Logger
 	clock    Clock
 	opts     Options
-	rules    string // opts.Rules.fingerprint(), for Cursor.IdleRules
 	seeded   atomic.Bool
 }
 
@@ -115,7 +122,33 @@ func New(source Source, store state.Store, notifier Notifier, log *slog.Logger, 
 	if opts.ClockSkew <= 0 {
 		opts.ClockSkew = DefaultClockSkew
 	}
-	return &Watcher{source: source, store: store, notifier: notifier, log: log, clock: clock, opts: opts, rules: opts.Rules.fingerprint()}
+	return &Watcher{source: source, store: store, notifier: notifier, log: log, clock: clock, opts: opts}
+}
+
+// A run is what one poll, push or apply holds to, fixed when it starts.
+type run struct {
+	// rules are Options.Rules as the notifier can follow them now: cards
+	// only when it can edit, in the channel it posts to.
+	rules       Rules
+	fingerprint string // rules.fingerprint(), for Cursor.IdleRules
+	firstRun    bool   // the jobs are a first run's: only those ended within Lookback alert
+	pushed      bool   // the jobs came with events: they are subject to the push budget
+	now         time.Time
+}
+
+// begin fixes the settings of a run that starts at now.
+func (w *Watcher) begin(now time.Time) run {
+	r := run{rules: w.opts.Rules, now: now}
+	var can slack.Capabilities
+	if w.notifier != nil {
+		can = w.notifier.Capabilities()
+	}
+	r.rules.Cards = r.rules.Cards && can.Edit
+	if r.rules.Cards {
+		r.rules.Channel = can.Channel
+	}
+	r.fingerprint = r.rules.fingerprint()
+	return r
 }
 
 // Summary counts what one poll or push did.
@@ -167,6 +200,7 @@ type due struct {
 // run.
 func (w *Watcher) Poll(ctx context.Context) (Summary, error) {
 	start := w.clock.Now()
+	r := w.begin(start)
 	var sum Summary
 	work, cancel := w.workContext(ctx)
 	defer cancel()
@@ -178,7 +212,7 @@ func (w *Watcher) Poll(ctx context.Context) (Summary, error) {
 	found := &listed{jobs: map[string]state.Listing{}}
 	var running feed
 	stop := func() {}
-	if w.opts.Rules.watchesRunning() {
+	if r.rules.watchesRunning() {
 		running = found.inProgress(w.source)
 		if w.seeded.Load() {
 			running, stop = early(work, running)
@@ -192,7 +226,8 @@ func (w *Watcher) Poll(ctx context.Context) (Summary, error) {
 		return w.finish("poll", sum, start, err)
 	}
 	if !seeded {
-		return w.firstRun(ctx, work, cursor.Baseline, start)
+		r.firstRun = true
+		return w.firstRun(ctx, work, r, cursor.Baseline)
 	}
 	w.seeded.Store(true)
 	sum.Cursor = cursor.At
@@ -207,9 +242,9 @@ func (w *Watcher) Poll(ctx context.Context) (Summary, error) {
 	// either, unless the rules changed since.
 	jobs := found.changed(w.source, since, cursor)
 	if running != nil {
-		jobs = together(jobs, found.resting(running, cursor, w.rules, start))
+		jobs = together(jobs, found.resting(running, cursor, r.fingerprint, start))
 	}
-	applied, err := w.apply(ctx, work, jobs, found, false, false, start)
+	applied, err := w.apply(ctx, work, r, jobs, found)
 	stop() // a listing ahead is over, also when apply stopped early
 	sum = add(sum, applied)
 	sum.Listed, sum.Known, sum.Running = found.listed, found.known+found.rested, found.running
@@ -231,7 +266,7 @@ func (w *Watcher) Poll(ctx context.Context) (Summary, error) {
 	// the window, or a job in progress that became idle or busy. A quiet
 	// cycle writes nothing.
 	at := later(found.newest, start.Add(-w.opts.ClockSkew))
-	idleChanged := !cursor.KeepsIdle(found.idle, w.rules)
+	idleChanged := !cursor.KeepsIdle(found.idle, r.fingerprint)
 	moves := found.newest.After(cursor.At) || (found.listed > 0 && !found.oldest.After(at.Add(-w.opts.Overlap))) || idleChanged
 	if idleChanged && !at.After(cursor.At) {
 		// A cursor is never written again at the same time (two runs
@@ -242,7 +277,7 @@ func (w *Watcher) Poll(ctx context.Context) (Summary, error) {
 		at = cursor.At.Add(time.Millisecond)
 	}
 	if sum.Pending == 0 && sum.Contended == 0 && at.After(cursor.At) && moves {
-		next := state.Cursor{At: at, Seen: found.seenAfter(at.Add(-w.opts.Overlap)), Idle: found.idle, IdleRules: w.rules}
+		next := state.Cursor{At: at, Seen: found.seenAfter(at.Add(-w.opts.Overlap)), Idle: found.idle, IdleRules: r.fingerprint}
 		if err := w.store.AdvanceCursor(work, next); err != nil {
 			return w.finish("poll", sum, start, err)
 		}
@@ -259,15 +294,15 @@ const FirstRunChunk = 1000
 // finished before LOOKBACK, alerting those that ended within it, and then
 // sets the cursor, with the first run's start as its Origin. A job finished
 // before LOOKBACK needs no record: nothing is alerted about it, and a later
-// cycle that lists it without one (it was modified again) finds it created
-// before the Origin, so finished before the first run, and records it
-// silently. In a large account the first run may take several invocations:
+// cycle that lists it without one finds it last modified before the Origin,
+// so ended before the first run, and records it silently (endedBefore). In a large account the first run may take several invocations:
 // it lists the jobs oldest first, saves after each FirstRunChunk jobs how
 // far it got (the Baseline), and a later invocation resumes there, never
 // from nothing.
 // An invocation that reaches its deadline part-way succeeds: the work left
 // is not an error, only more of the first run.
-func (w *Watcher) firstRun(ctx, work context.Context, b *state.Baseline, start time.Time) (Summary, error) {
+func (w *Watcher) firstRun(ctx, work context.Context, r run, b *state.Baseline) (Summary, error) {
+	start := r.now
 	sum := Summary{FirstRun: true}
 	// The cursor the first run ends with is when it began listing, less
 	// the clocks' skew: every job modified before then (less OVERLAP) is
@@ -291,7 +326,7 @@ func (w *Watcher) firstRun(ctx, work context.Context, b *state.Baseline, start t
 			return nil
 		}
 		if len(chunk) > 0 {
-			applied, err := w.apply(ctx, work, only(chunk...), nil, true, false, start)
+			applied, err := w.apply(ctx, work, r, only(chunk...), nil)
 			sum = add(sum, applied)
 			if err != nil {
 				return err
@@ -322,7 +357,7 @@ func (w *Watcher) firstRun(ctx, work context.Context, b *state.Baseline, start t
 			found.add(job)
 			last = job
 			sinceSave++
-			if w.finishedBefore(job, base.Began) && job.ModifiedAt.Before(finishedLongAgo) {
+			if job.Status.Terminal() && job.ModifiedAt.Before(finishedLongAgo) {
 				continue // no record: see above
 			}
 			chunk = append(chunk, job)
@@ -384,6 +419,8 @@ func add(sum, applied Summary) Summary {
 // nothing done, for a job that is gone or outside the filters.
 func (w *Watcher) Push(ctx context.Context, name string) (Summary, error) {
 	start := w.clock.Now()
+	r := w.begin(start)
+	r.pushed = true
 	work, cancel := w.workContext(ctx)
 	defer cancel()
 	job, err := w.source.Describe(work, name)
@@ -393,7 +430,7 @@ func (w *Watcher) Push(ctx context.Context, name string) (Summary, error) {
 	if err != nil {
 		return w.finish("push", Summary{}, start, err, "job", name)
 	}
-	sum, err := w.apply(ctx, work, only(job), nil, false, true, start)
+	sum, err := w.apply(ctx, work, r, only(job), nil)
 	sum.Job = job.Name
 	return w.finish("push", sum, start, err, "job", job.Name)
 }
@@ -406,7 +443,7 @@ func (w *Watcher) Apply(ctx context.Context, jobs []labeling.Job) (Summary, erro
 	start := w.clock.Now()
 	work, cancel := w.workContext(ctx)
 	defer cancel()
-	sum, err := w.apply(ctx, work, only(jobs...), nil, false, false, start)
+	sum, err := w.apply(ctx, work, w.begin(start), only(jobs...), nil)
 	return w.finish("apply", sum, start, err)
 }
 
@@ -422,14 +459,14 @@ func only(jobs ...labeling.Job) feed {
 }
 
 // apply is Apply within work, the context that ends DeadlineMargin before
-// ctx does; commits and releases run on ctx, inside that margin. pushed
-// says the jobs came with events: they are subject to the push budget.
-func (w *Watcher) apply(ctx, work context.Context, jobs feed, found *listed, firstRun, pushed bool, now time.Time) (Summary, error) {
+// ctx does; commits and releases run on ctx, inside that margin.
+func (w *Watcher) apply(ctx, work context.Context, r run, jobs feed, found *listed) (Summary, error) {
 	var sum Summary
 	owner := runID()
+	now := r.now
 
 	// Load the stored state of the jobs and decide each.
-	dues, err := w.decide(work, jobs, found, firstRun, now)
+	dues, err := w.decide(work, r, jobs, found)
 	if err != nil {
 		return sum, err
 	}
@@ -455,7 +492,7 @@ func (w *Watcher) apply(ctx, work context.Context, jobs feed, found *listed, fir
 		}
 	}
 	news, silent = w.ration(news, silent)
-	if pushed && len(alerts)+len(news) > 0 {
+	if r.pushed && len(alerts)+len(news) > 0 {
 		over, err := w.pushStorm(work, now)
 		if err != nil {
 			return sum, err
@@ -607,8 +644,8 @@ type listed struct {
 	// the two listings only, so the next cycle reads the job again.
 	jobs map[string]state.Listing
 
-	// origin is the cursor's Origin: a finished job created before it with
-	// no record was left unrecorded by the first run.
+	// origin is the cursor's Origin: a job with no record that ended
+	// before it was left unrecorded by the first run (endedBefore).
 	origin time.Time
 
 	mu     sync.Mutex // guards idle and rested: decide's loads add to idle concurrently
@@ -619,14 +656,19 @@ type listed struct {
 	idle map[string]state.Idle
 }
 
-// finishedBefore reports whether job is finished and was created OVERLAP
-// before a first run that began at origin: that first run listed it, and
-// listed it finished (OVERLAP bounds how late SageMaker shows a change, as
-// for the cursor). The first run records no such job that ended before
-// LOOKBACK; a later cycle that finds one without a record records it
-// silently.
-func (w *Watcher) finishedBefore(job labeling.Job, origin time.Time) bool {
-	return !origin.IsZero() && job.Status.Terminal() && job.CreatedAt.Before(origin.Add(-w.opts.Overlap))
+// endedBefore reports whether job, found with no record, ended before a
+// first run that began at origin: it is finished, and was last modified
+// before origin by more than OVERLAP (which bounds how late SageMaker shows
+// a change, as for the cursor) and LOOKBACK (within which the first run
+// alerted the jobs it listed finished). Its end is no news: the first run
+// recorded no job that ended before LOOKBACK, and a job it did not list
+// (a filter widened since) that ended before it is as old. A later cycle
+// records such a job silently. Every other job without a record that is in
+// an alerting status alerts, however long ago it was created: it reached
+// that status after the first run, or so late before it that the first run
+// may not have seen it.
+func (w *Watcher) endedBefore(job labeling.Job, origin time.Time) bool {
+	return !origin.IsZero() && job.Status.Terminal() && job.ModifiedAt.Before(origin.Add(-min(w.opts.Overlap, w.opts.Rules.Lookback)))
 }
 
 // rest remembers job, listed in progress with nothing to do until until.
@@ -859,7 +901,7 @@ func early(ctx context.Context, f feed) (ahead feed, stop func()) {
 // concurrently, while the feed goes on, and returns the jobs to act on,
 // sorted by name, one per job: a job read twice (it moved between list
 // pages) is acted on as modified last.
-func (w *Watcher) decide(ctx context.Context, jobs feed, found *listed, firstRun bool, now time.Time) ([]due, error) {
+func (w *Watcher) decide(ctx context.Context, r run, jobs feed, found *listed) ([]due, error) {
 	var (
 		mu   sync.Mutex
 		dues []due
@@ -881,16 +923,16 @@ func (w *Watcher) decide(ctx context.Context, jobs feed, found *listed, firstRun
 			for _, job := range batch {
 				rec := records[job.Name]
 				rec.Job = job.Name
-				d := due{job: job, rec: rec, verdict: w.opts.Rules.Decide(job, rec, firstRun, now)}
-				if d.verdict == Alert && rec.Status == "" && found != nil && w.finishedBefore(job, found.origin) {
+				d := due{job: job, rec: rec, verdict: r.rules.Decide(job, rec, r.firstRun, r.now)}
+				if d.verdict == Alert && rec.Status == "" && found != nil && w.endedBefore(job, found.origin) {
 					d.verdict = Baseline
 				}
-				w.opts.Rules.plan(&d, firstRun, now)
+				r.rules.plan(&d, r.firstRun, r.now)
 				switch {
 				case d.verdict != Unchanged || d.speaks() || d.changes():
 					dues = append(dues, d)
-				case found != nil && w.opts.Rules.watchesRunning() && job.Status == labeling.StatusInProgress && rec.Version > 0 && rec.Lease == nil:
-					found.rest(job, w.opts.Rules.idleUntil(job, rec))
+				case found != nil && r.rules.watchesRunning() && job.Status == labeling.StatusInProgress && rec.Version > 0 && rec.Lease == nil:
+					found.rest(job, r.rules.idleUntil(job, rec))
 				}
 			}
 			return nil
@@ -1020,7 +1062,8 @@ const (
 // posts turns the claimed jobs into posts: the alerts one each or, when
 // digest is set, as a digest of one or more messages; then the news. A job
 // with a card gets its card edited and its alert or news as a reply in the
-// card's thread; a failure is broadcast to the channel too.
+// card's thread, broadcast to the channel too (a failure always, the other
+// outcomes unless ThreadOutcomes).
 func (w *Watcher) posts(alerts, news []due, digest bool) []post {
 	var posts []post
 	if digest {
@@ -1053,7 +1096,7 @@ func (w *Watcher) posts(alerts, news []due, digest bool) []post {
 		}
 		p := post{dues: []due{d}, what: fmt.Sprintf("alert for job %q", d.job.Name)}
 		if d.card {
-			msg.Broadcast = d.job.Status == labeling.StatusFailed
+			msg.Broadcast = d.job.Status == labeling.StatusFailed || !w.opts.ThreadOutcomes
 			p.steps = []step{{msg: slack.RenderCard(d.job), role: cardStep}, {msg: msg, role: replyStep}}
 		} else {
 			p.steps = []step{{msg: msg}}
@@ -1165,7 +1208,7 @@ func (w *Watcher) finishCards(send func(slack.Message) (slack.Posted, error), jo
 			return done
 		}
 		m := slack.RenderCard(d.job)
-		m.Edit = slack.Posted{Channel: d.rec.Card.Channel, TS: d.rec.Card.TS}
+		m.Edit = slack.Posted{Channel: d.next.Card.Channel, TS: d.next.Card.TS}
 		if _, err := send(m); err != nil {
 			w.log.Warn("card of a digested job not edited", "job", d.job.Name, "error", err)
 			if errors.Is(err, slack.ErrNotEditable) {
@@ -1183,8 +1226,8 @@ func (w *Watcher) finishCards(send func(slack.Message) (slack.Posted, error), jo
 // minimal form. A card that can no longer be edited (deleted, too old) is
 // posted anew, and a reply whose card is gone goes to the channel.
 func (w *Watcher) speak(send func(slack.Message) (slack.Posted, error), p post) (card *state.Card, minimal bool, err error) {
-	if len(p.dues) == 1 && p.dues[0].rec.Card != nil {
-		c := *p.dues[0].rec.Card
+	if len(p.dues) == 1 && p.dues[0].next.Card != nil {
+		c := *p.dues[0].next.Card
 		card = &c
 	}
 	// once sends m, or its minimal form when Slack refuses m itself.

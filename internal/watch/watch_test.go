@@ -106,6 +106,21 @@ var backends = []backend{
 	},
 }
 
+// motoBackend is moto's DynamoDB, a second implementation beside dynalite:
+// a moto_server of the test's own, started when the harness opens it.
+var motoBackend = backend{
+	name: "moto",
+	open: func(t *testing.T, now func() time.Time) (state.Store, func() state.Store) {
+		cfg := testenv.AWSConfig(testenv.Moto(t))
+		cfg.HTTPClient = testenv.HTTPClient()
+		client := dynamodb.NewFromConfig(cfg)
+		table := tableName(t)
+		testenv.CreateTable(t, client, table)
+		open := func() state.Store { return state.NewDynamoStore(client, table, retention, now) }
+		return open(), open
+	},
+}
+
 // tables numbers the tables made on the package's dynalite, which outlives
 // each test (and each -count repetition).
 var tables atomic.Int64
@@ -284,6 +299,11 @@ func (h *harness) watcher(s setup) *watch.Watcher {
 		notifier = s.notifier
 	}
 	return watch.New(source, store, notifier, log, h.clock, o)
+}
+
+// bot is a sender with the bot token, which can edit: cards need it.
+func (h *harness) bot() *slack.Sender {
+	return slack.NewBotSender(testenv.SlackToken, testenv.SlackChannel, h.slack.APIURL(), &http.Client{Timeout: 10 * time.Second})
 }
 
 // runCtx runs one cycle of w with ctx; its error never shows the webhook URL.
