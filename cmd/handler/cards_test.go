@@ -132,13 +132,16 @@ func TestCardLifeUnderLambda(t *testing.T) {
 		change   func(*labeling.Job)
 		reply    string // the outcome's reply: "" in the thread only, " broadcast" to the channel too
 		cardSays string
+		env      []string
 	}{
-		{labeling.StatusCompleted, progressed(100), "", "completed"},
-		{labeling.StatusFailed, func(j *labeling.Job) { j.FailureReason = "ClientError: the manifest is unreadable" }, " broadcast", "failed"},
+		{labeling.StatusCompleted, progressed(100), " broadcast", "completed", nil},
+		{labeling.StatusFailed, func(j *labeling.Job) { j.FailureReason = "ClientError: the manifest is unreadable" }, " broadcast", "failed", nil},
+		{labeling.StatusCompleted, progressed(100), "", "completed", []string{"SLACK_BROADCAST=failures"}},
+		{labeling.StatusFailed, func(j *labeling.Job) { j.FailureReason = "ClientError: the manifest is unreadable" }, " broadcast", "failed", []string{"SLACK_BROADCAST=failures"}},
 	}
 	for _, tt := range tests {
-		t.Run(string(tt.end), func(t *testing.T) {
-			s := newStack(t, botEnv()...)
+		t.Run(string(tt.end)+strings.Join(tt.env, ","), func(t *testing.T) {
+			s := newStack(t, botEnv(tt.env...)...)
 			s.seed()
 			calls := &slackCalls{slack: s.slack}
 			const job = "cats"
@@ -299,7 +302,7 @@ func TestCardPostedOnceMoreAfterCrash(t *testing.T) {
 	wantCalls(t, "job moves", calls.next(), "edit "+second)
 	s.emu.Update(job, func(j *labeling.Job) { j.Status = labeling.StatusCompleted; progressed(100)(j) })
 	s.ok()
-	wantCalls(t, "job completes", calls.next(), "edit "+second, "reply "+second)
+	wantCalls(t, "job completes", calls.next(), "edit "+second, "reply "+second+" broadcast")
 	if m := s.message(first); m.Edits != 0 {
 		t.Errorf("the lost card was edited %d times, want never", m.Edits)
 	}

@@ -58,6 +58,9 @@ func TestMain(m *testing.M) {
 	}())
 }
 
+// lambdaAccount is the account the RIE invokes the function as.
+const lambdaAccount = testenv.LambdaAccount
+
 // slackPost is the one operation the gate in front of Slack tells apart.
 const slackPost = "post"
 
@@ -159,7 +162,7 @@ func newStack(t *testing.T, env ...string) *stack {
 			t.Errorf("delete table %s: %v", table, err)
 		}
 	})
-	s := &stack{t: t, emu: emulator.New(), slack: testenv.NewSlack(t), table: table,
+	s := &stack{t: t, emu: emulator.New(emulator.WithAccount(lambdaAccount)), slack: testenv.NewSlack(t), table: table,
 		store:   state.NewDynamoStore(ddb, table, config.DefaultRetention, time.Now),
 		started: map[*testenv.Lambda]int{}}
 	s.pages = &pageRequests{next: s.emu}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/labelwatch/labelwatch/internal/app"
+	"github.com/labelwatch/labelwatch/internal/emulator"
 	"github.com/labelwatch/labelwatch/internal/labeling"
 	"github.com/labelwatch/labelwatch/internal/testenv"
 )
@@ -243,21 +244,98 @@ func TestEventForStatusNotAlerted(t *testing.T) {
 	s.wantTexts()
 }
 
-func TestEventForMissingJob(t *testing.T) {
+// An event about a job SageMaker does not know is ignored, whichever way
+// SageMaker says so: as it does (a ValidationException) or as botocore's
+// model says (ResourceNotFound).
+func TestPushOfMissingJob(t *testing.T) {
+	tests := []struct {
+		name   string
+		fault  emulator.Fault // the emulator's answer instead of its own, 0 for none
+		answer string         // what the warning quotes of SageMaker's answer, before the cut at 200 bytes
+	}{
+		{"as SageMaker answers", 0, "api error ValidationException: Could not"},
+		{"as the model declares", emulator.ResourceNotFound, "ResourceNotFound: Could not"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStack(t)
+			if tt.fault != 0 {
+				s.emu.FailNext(1, tt.fault)
+			}
+			event := s.stateChangeFor(labeling.StatusCompleted, "arn:aws:sagemaker:us-east-1:"+lambdaAccount+":labeling-job/never-created")
+			w := s.ignored(s.send(event), 0)
+			reason := fmt.Sprint(w["reason"])
+			if w["event_id"] != eventID(event) || w["detail_type"] != "SageMaker Ground Truth Labeling Job State Change" ||
+				!strings.Contains(reason, "no such labeling job") || !strings.Contains(reason, tt.answer) {
+				t.Errorf("warning = %v, want the event's id and detail-type, that the job does not exist, and SageMaker's %q", w, tt.answer)
+			}
+			if n := s.emu.Calls("DescribeLabelingJob"); n != 1 {
+				t.Errorf("DescribeLabelingJob called %d times, want 1", n)
+			}
+			if n := s.items(); n != 0 {
+				t.Errorf("the table holds %d items, want none", n)
+			}
+			s.wantTexts()
+		})
+	}
+}
+
+// An event about a job in another account or region than the function's
+// is ignored before SageMaker is asked: described by its name alone, it
+// would be read as the function's job of that name, here one that completed
+// and would alert. The function's account is the one the Lambda emulator
+// invokes it as (lambdaAccount), its region AWS_REGION (us-east-1).
+func TestPushOfJobElsewhere(t *testing.T) {
 	s := newStack(t)
-	event := s.stateChangeFor(labeling.StatusCompleted, "arn:aws:sagemaker:us-east-1:123456789012:labeling-job/never-created")
-	w := s.ignored(s.send(event), 0)
-	if w["event_id"] != eventID(event) || w["detail_type"] != "SageMaker Ground Truth Labeling Job State Change" ||
-		!strings.Contains(fmt.Sprint(w["reason"]), "no such labeling job") {
-		t.Errorf("warning = %v, want the event's id and detail-type, and that the job does not exist", w)
+	s.emu.Put(labeling.Job{Name: sampleJob, Status: labeling.StatusCompleted, CreatedAt: time.Now().Add(-time.Hour)})
+	own, _ := s.emu.Job(sampleJob)
+	tests := []struct {
+		name                     string
+		account, region, because string // the job's; "" for the function's own job, which alerts
+	}{
+		{name: "another account", account: "123456789012", region: "us-east-1",
+			because: "the job is in account 123456789012, not in the function's account " + lambdaAccount},
+		{name: "another region", account: lambdaAccount, region: "eu-west-1",
+			because: "the job is in region eu-west-1, not in the function's region us-east-1"},
+		{name: "another account and region", account: "210987654321", region: "ap-southeast-2", because: "region ap-southeast-2"},
+		// Last, as it alerts: the job the others name, in the function's
+		// account and region.
+		{name: "the function's own", account: lambdaAccount, region: "us-east-1"},
 	}
-	if n := s.emu.Calls("DescribeLabelingJob"); n != 1 {
-		t.Errorf("DescribeLabelingJob called %d times, want 1", n)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			defer s.use(t)()
+			described := s.emu.Calls("DescribeLabelingJob")
+			from := len(s.output(s.lambda))
+			arn := fmt.Sprintf("arn:aws:sagemaker:%s:%s:labeling-job/%s", tt.region, tt.account, strings.ToLower(sampleJob))
+			// As EventBridge sends it: the event's account and region are
+			// the job's.
+			event := s.edit(s.stateChangeFor(labeling.StatusCompleted, arn), map[string]any{"account": tt.account, "region": tt.region})
+			r := s.send(event)
+			if tt.because == "" {
+				if arn != own.ARN {
+					t.Fatalf("the function's own job is %s, not %s", own.ARN, arn)
+				}
+				wantTrigger(t, r, app.TriggerPush, sampleJob)
+				if r.Alerted != 1 || s.emu.Calls("DescribeLabelingJob")-described != 1 {
+					t.Errorf("result %+v: want the job described once and alerted", r)
+				}
+				s.wantTexts(sampleJob + " completed")
+				return
+			}
+			w := s.ignored(r, from)
+			if w["event_id"] != eventID(event) || !strings.Contains(fmt.Sprint(w["reason"]), tt.because) {
+				t.Errorf("warning = %v, want the event's id and a reason saying %q", w, tt.because)
+			}
+			if n := s.emu.Calls("DescribeLabelingJob") - described; n != 0 {
+				t.Errorf("DescribeLabelingJob called %d times, want none", n)
+			}
+			if n := s.items(); n != 0 {
+				t.Errorf("the table holds %d items, want none", n)
+			}
+			s.wantTexts()
+		})
 	}
-	if n := s.items(); n != 0 {
-		t.Errorf("the table holds %d items, want none", n)
-	}
-	s.wantTexts()
 }
 
 // A push that cannot read the job fails the invocation, stores nothing, and
@@ -302,7 +380,7 @@ func TestMalformedEvents(t *testing.T) {
 			// The job the sample names exists and completed: an event
 			// read too leniently would alert for it.
 			s.emu.Put(labeling.Job{Name: sampleJob, Status: labeling.StatusCompleted, CreatedAt: time.Now().Add(-time.Hour)})
-			arn := "arn:aws:sagemaker:us-east-1:123456789012:labeling-job/street-signs-batch-07"
+			arn := "arn:aws:sagemaker:us-east-1:" + lambdaAccount + ":labeling-job/street-signs-batch-07"
 			sample := s.stateChangeFor(labeling.StatusCompleted, arn)
 			long := strings.Repeat("é", 5000)
 			tests := []struct {

@@ -91,7 +91,7 @@ func newBench(ctx context.Context, opts options, logf func(string, ...any)) (_ *
 		return nil, err
 	}
 
-	b.emu = emulator.New()
+	b.emu = emulator.New(emulator.WithAccount(testenv.LambdaAccount))
 	b.sm = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		b.emu.ServeHTTP(rec, r)

@@ -134,7 +134,7 @@ func TestDemoCard(t *testing.T) {
 		{"── reply to message 3 ──", "│ 🔔 📈 pedestrian-boxes passed 50%: 54% done, 1,080 of 2,000 labeled"},
 		{"── reply to message 3 (also in the channel) ──", "│ 🔔 ⚠️ pedestrian-boxes has not moved for 7h"},
 		{"── message 3, edited ──", "│ 🔔 ✅ pedestrian-boxes completed: 100% done"},
-		{"── reply to message 3 ──", "│ 🔔 ✅ pedestrian-boxes completed after 9h"},
+		{"── reply to message 3 (also in the channel) ──", "│ 🔔 ✅ pedestrian-boxes completed after 9h"},
 	} {
 		i := strings.Index(rest, want[0]+"\n")
 		if i < 0 {

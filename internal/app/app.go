@@ -41,7 +41,7 @@ func OpenHandler(ctx context.Context, cfg config.Config, log *slog.Logger, stdou
 	}
 	store := state.NewDynamoStore(dynamodb.NewFromConfig(awsCfg), cfg.StateTable, cfg.Retention, time.Now)
 	watcher := NewWatcher(cfg, awsCfg, store, notifier, log, watch.SystemClock{})
-	return NewHandler(watcher, log, stdout, functionName, time.Now), nil
+	return NewHandler(watcher, log, stdout, functionName, time.Now, WithRegion(awsCfg.Region)), nil
 }
 
 // NewWatcher builds the watcher for cfg: SageMaker from awsCfg (which honours

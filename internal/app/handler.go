@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 
 	"github.com/labelwatch/labelwatch/internal/labeling"
 	"github.com/labelwatch/labelwatch/internal/metrics"
@@ -56,20 +58,36 @@ type Result struct {
 }
 
 // Handler is the function's handler: a scheduled event polls; a labeling
-// job state change pushes the job it names; anything else is logged once
-// and ignored. Each poll and push writes its metrics, failed or not.
+// job state change pushes the job it names, if the job is in the function's
+// own account and region; anything else is logged once and ignored. Each
+// poll and push writes its metrics, failed or not.
 type Handler struct {
 	watcher *watch.Watcher
 	metrics *metrics.Emitter
 	log     *slog.Logger
+	region  string // the function's, where its SageMaker client reads jobs; "" when not told
 }
+
+// Option configures a Handler built by NewHandler.
+type Option func(*Handler)
+
+// WithRegion sets the function's region, the one its SageMaker client reads
+// jobs in: AWS_REGION, which Lambda sets. Without it, the region is the one
+// in the ARN the function is invoked by, which is the same in Lambda but not
+// under the Lambda Runtime Interface Emulator (and so `sam local invoke`),
+// whose ARN always names us-east-1.
+func WithRegion(region string) Option { return func(h *Handler) { h.region = region } }
 
 // NewHandler returns the handler running watcher. It writes the metrics of
 // each run to metricsOut (the function's stdout, where CloudWatch Logs
 // extracts them) for the function named function (AWS_LAMBDA_FUNCTION_NAME),
 // stamped with now.
-func NewHandler(watcher *watch.Watcher, log *slog.Logger, metricsOut io.Writer, function string, now func() time.Time) *Handler {
-	return &Handler{watcher: watcher, metrics: metrics.NewEmitter(metricsOut, function, now), log: log}
+func NewHandler(watcher *watch.Watcher, log *slog.Logger, metricsOut io.Writer, function string, now func() time.Time, opts ...Option) *Handler {
+	h := &Handler{watcher: watcher, metrics: metrics.NewEmitter(metricsOut, function, now), log: log}
+	for _, opt := range opts {
+		opt(h)
+	}
+	return h
 }
 
 // Invoke handles one event. It takes the event as raw JSON, so that one it
@@ -98,16 +116,63 @@ func (h *Handler) push(ctx context.Context, ev events.EventBridgeEvent) (Result,
 	if len(ev.Resources) != 1 {
 		return h.ignore(ev, fmt.Sprintf("want one labeling job ARN in resources, got %d", len(ev.Resources)))
 	}
-	name, err := labeling.NameFromARN(ev.Resources[0])
+	job, err := labeling.ParseARN(ev.Resources[0])
 	if err != nil {
 		return h.ignore(ev, err.Error())
 	}
-	sum, err := h.watcher.Push(ctx, name)
+	if why := h.elsewhere(ctx, job); why != "" {
+		return h.ignore(ev, why)
+	}
+	sum, err := h.watcher.Push(ctx, job.Name)
 	if errors.Is(err, labeling.ErrNotFound) || errors.Is(err, labeling.ErrNotWatched) {
 		return h.ignore(ev, err.Error())
 	}
 	h.report(h.metrics.Push(run(sum, err)))
 	return result(TriggerPush, sum), err
+}
+
+// place is where something is in AWS. A part left "" is not known.
+type place struct{ partition, region, account string }
+
+// elsewhere says why the job is not the function's to read, or "" when it
+// is. Describe takes the job's name only, and reads it in the function's own
+// account and region: an event about a job elsewhere (from a bus that
+// gathers the events of an organization's accounts, or of several regions)
+// would be taken for the function's job of the same name, which alerts for
+// the wrong job or for none. What the function cannot know of its own place
+// is not compared.
+func (h *Handler) elsewhere(ctx context.Context, job labeling.ARN) string {
+	home := h.home(ctx)
+	for _, c := range []struct{ what, job, home string }{
+		{"partition", job.Partition, home.partition},
+		{"region", job.Region, home.region},
+		{"account", job.Account, home.account},
+	} {
+		if c.home != "" && c.job != c.home {
+			return fmt.Sprintf("the job is in %s %s, not in the function's %s %s", c.what, c.job, c.what, c.home)
+		}
+	}
+	return ""
+}
+
+// home is the function's place: partition, region and account from the ARN
+// Lambda invoked it by (a version's or an alias's names the same), the region
+// from WithRegion when given. Outside Lambda (a test or a tool calling
+// Invoke) there is no such ARN, and so no account: only the region given is
+// compared, and an event from another account is read as the function's own.
+func (h *Handler) home(ctx context.Context) place {
+	var p place
+	if lc, ok := lambdacontext.FromContext(ctx); ok {
+		// Lambda always sends a function ARN; were one unreadable, only the
+		// region given would be compared, as outside Lambda.
+		if fn, err := arn.Parse(lc.InvokedFunctionArn); err == nil && fn.Service == "lambda" {
+			p = place{partition: fn.Partition, region: fn.Region, account: fn.AccountID}
+		}
+	}
+	if h.region != "" {
+		p.region = h.region
+	}
+	return p
 }
 
 // report logs a metrics line that could not be written. The run itself

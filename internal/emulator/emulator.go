@@ -55,10 +55,25 @@ const (
 	// fresh NextToken that continues where the request started, which AWS
 	// may do and a client must keep paging through.
 	EmptyPageWithToken
+	// ResourceNotFound answers a DescribeLabelingJob with HTTP 400
+	// ResourceNotFound, whether the job exists or not: the error botocore's
+	// model declares for a missing labeling job. SageMaker itself answers a
+	// missing job with a ValidationException, as the emulator does; this
+	// shows a client the model's answer too.
+	ResourceNotFound
 )
 
-// listOnly reports whether f only makes sense as a ListLabelingJobs answer.
-func (f Fault) listOnly() bool { return f == RepeatToken || f == EmptyPageWithToken }
+// op is the only operation f makes sense for, or "" when it fits any. Such a
+// fault waits in the queue for a request of its operation.
+func (f Fault) op() string {
+	switch f {
+	case RepeatToken, EmptyPageWithToken:
+		return opList
+	case ResourceNotFound:
+		return opDescribe
+	}
+	return ""
+}
 
 // Option configures an Emulator built by New.
 type Option func(*Emulator)
@@ -186,8 +201,9 @@ func (e *Emulator) Jobs() []labeling.Job {
 }
 
 // FailNext makes the next n requests answer with fault instead of their
-// normal answer. Faults queue up in the order given. A ListLabelingJobs-only
-// fault waits in the queue for the next ListLabelingJobs request.
+// normal answer. Faults queue up in the order given. A fault for one
+// operation only (a ListLabelingJobs page, a DescribeLabelingJob answer)
+// waits in the queue for the next request of that operation.
 func (e *Emulator) FailNext(n int, fault Fault) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -253,7 +269,7 @@ func (e *Emulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case opList:
 		e.listLabelingJobs(w, body, fault)
 	case opDescribe:
-		e.describeLabelingJob(w, body)
+		e.describeLabelingJob(w, body, fault)
 	default:
 		writeError(w, http.StatusBadRequest, "UnknownOperationException", fmt.Sprintf("operation %q is not supported", target))
 	}
@@ -265,7 +281,7 @@ func (e *Emulator) begin(op string) (Fault, time.Duration) {
 	defer e.mu.Unlock()
 	e.calls[op]++
 	var f Fault
-	if len(e.faults) > 0 && (op == opList || !e.faults[0].listOnly()) {
+	if len(e.faults) > 0 && (e.faults[0].op() == "" || e.faults[0].op() == op) {
 		f, e.faults = e.faults[0], e.faults[1:]
 	}
 	return f, e.latency
@@ -505,12 +521,16 @@ func decodeToken(token, filter string) (offset, page int, ok bool) {
 	return offset, page, err1 == nil && err2 == nil && offset >= 0 && page >= 0
 }
 
+// missingJobMessage starts the message of SageMaker's ValidationException for
+// a job that does not exist; the job's name follows.
+const missingJobMessage = "Could not find requested job with name "
+
 // describeRequest is the DescribeLabelingJob input as the SDK serializes it.
 type describeRequest struct {
 	LabelingJobName *string
 }
 
-func (e *Emulator) describeLabelingJob(w http.ResponseWriter, body []byte) {
+func (e *Emulator) describeLabelingJob(w http.ResponseWriter, body []byte, fault Fault) {
 	var req describeRequest
 	if err := json.Unmarshal(body, &req); err != nil {
 		writeError(w, http.StatusBadRequest, "SerializationException", "cannot parse request: "+err.Error())
@@ -521,9 +541,17 @@ func (e *Emulator) describeLabelingJob(w http.ResponseWriter, body []byte) {
 		return
 	}
 	name := *req.LabelingJobName
+	if fault == ResourceNotFound {
+		writeError(w, http.StatusBadRequest, "ResourceNotFound", fmt.Sprintf("Could not find labeling job '%s'.", name))
+		return
+	}
 	j, ok := e.Job(name)
 	if !ok {
-		writeError(w, http.StatusBadRequest, "ResourceNotFound", fmt.Sprintf("Could not find labeling job '%s'.", name))
+		// As SageMaker answers, not as botocore's model says (ResourceNotFound):
+		// its Describe calls for jobs answer a missing job with this
+		// ValidationException (AWS's controller for Kubernetes relies on the
+		// message for processing and transform jobs).
+		writeError(w, http.StatusBadRequest, "ValidationException", missingJobMessage+name)
 		return
 	}
 	writeJSON(w, e.description(j))

@@ -347,6 +347,19 @@ func TestPageFaults(t *testing.T) {
 		})
 	}
 
+	t.Run("describe fault waits for a describe request", func(t *testing.T) {
+		emu, c, _ := serve(t, numbered(3))
+		emu.FailNext(1, emulator.ResourceNotFound)
+		if _, err := c.ListLabelingJobs(context.Background(), &sagemaker.ListLabelingJobsInput{}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := c.DescribeLabelingJob(context.Background(), &sagemaker.DescribeLabelingJobInput{LabelingJobName: aws.String("job-00")})
+		var notFound *types.ResourceNotFound
+		if !errors.As(err, &notFound) {
+			t.Errorf("describe after a list: %v, want the ResourceNotFound fault", err)
+		}
+	})
+
 	t.Run("list fault waits for a list request", func(t *testing.T) {
 		emu, c, _ := serve(t, numbered(3))
 		emu.FailNext(1, emulator.EmptyPageWithToken)
@@ -469,21 +482,37 @@ func TestDescribe(t *testing.T) {
 	emu, c, _ := serve(t, append(fixture(), full))
 	tests := []struct {
 		name, job string
-		want      string // the job described, "" for none
-		code      string // the error, "" for none
+		fault     emulator.Fault // injected before the call, 0 for none
+		want      string         // the job described, "" for none
+		code      string         // the error, "" for none
+		message   string         // what the error's message starts with, when it matters
 	}{
 		{name: "known job", job: "gamma-cats", want: "gamma-cats"},
 		{name: "every field", job: "Bird-Boxes-7", want: "Bird-Boxes-7"},
 		{name: "names ignore case, as SageMaker's do", job: "GAMMA-CATS", want: "gamma-cats"},
 		{name: "the lower-cased name of an ARN", job: "bird-boxes-7", want: "Bird-Boxes-7"},
-		{name: "unknown job", job: "nope", code: "ResourceNotFound"},
-		{name: "name with an underscore", job: "gamma_cats", code: "ValidationException"},
+		{
+			name: "unknown job, as SageMaker answers", job: "nope",
+			code: "ValidationException", message: "Could not find requested job with name nope",
+		},
+		{
+			name: "unknown job, as the model declares", job: "nope", fault: emulator.ResourceNotFound,
+			code: "ResourceNotFound", message: "Could not find labeling job 'nope'",
+		},
+		{
+			name: "ResourceNotFound fault for a known job", job: "gamma-cats", fault: emulator.ResourceNotFound,
+			code: "ResourceNotFound", message: "Could not find labeling job 'gamma-cats'",
+		},
+		{name: "name with an underscore", job: "gamma_cats", code: "ValidationException", message: "1 validation error detected"},
 		{name: "empty name", job: "", code: "ValidationException"},
 		{name: "name of 64 characters", job: strings.Repeat("a", 64), code: "ValidationException"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			calls := emu.Calls("DescribeLabelingJob")
+			if tt.fault != 0 {
+				emu.FailNext(1, tt.fault)
+			}
 			out, err := c.DescribeLabelingJob(context.Background(), &sagemaker.DescribeLabelingJobInput{LabelingJobName: aws.String(tt.job)})
 			if n := emu.Calls("DescribeLabelingJob") - calls; n != 1 {
 				t.Errorf("%d DescribeLabelingJob calls counted, want 1", n)
@@ -492,11 +521,16 @@ func TestDescribe(t *testing.T) {
 				if err == nil || apiCode(t, err) != tt.code {
 					t.Fatalf("error %v, want %s", err, tt.code)
 				}
+				var apiErr smithy.APIError
+				if errors.As(err, &apiErr) && !strings.HasPrefix(apiErr.ErrorMessage(), tt.message) {
+					t.Errorf("message %q, want one starting %q", apiErr.ErrorMessage(), tt.message)
+				}
+				// The SDK reads ResourceNotFound, which the model declares, into
+				// its own type; a ValidationException, which it does not, stays
+				// a generic API error.
 				var notFound *types.ResourceNotFound
 				if isNotFound := errors.As(err, &notFound); isNotFound != (tt.code == "ResourceNotFound") {
 					t.Errorf("error %v is a *types.ResourceNotFound: %v", err, isNotFound)
-				} else if isNotFound && !strings.Contains(notFound.ErrorMessage(), tt.job) {
-					t.Errorf("ResourceNotFound message %q does not name the job", notFound.ErrorMessage())
 				}
 				return
 			}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -212,7 +213,7 @@ func TestModelAnswers(t *testing.T) {
 		Workteam:       "arn:aws:sagemaker:eu-west-1:210987654321:workteam/private-crowd/team",
 	}
 	bare := labeling.Job{Name: "bare", CreatedAt: t0, ModifiedAt: t0}
-	_, _, srv := serve(t, []labeling.Job{full, bare}, emulator.WithRegion("eu-west-1"), emulator.WithAccount("210987654321"))
+	emu, _, srv := serve(t, []labeling.Job{full, bare}, emulator.WithRegion("eu-west-1"), emulator.WithAccount("210987654321"))
 
 	// allow drops the problems of required members an answer may leave
 	// out: the model requires a workteam, which the bare job was put
@@ -257,11 +258,33 @@ func TestModelAnswers(t *testing.T) {
 		}
 	})
 
-	t.Run("ResourceNotFound", func(t *testing.T) {
-		op := m.Operations["DescribeLabelingJob"]
+	// A missing job: botocore's model declares ResourceNotFound for it, but
+	// SageMaker answers a ValidationException, which is no shape of the
+	// SageMaker model: AWS's JSON front end sends it for any service, with
+	// the body {"__type", "message"}. The emulator answers as SageMaker
+	// does, and gives the model's answer as a fault.
+	op := m.Operations["DescribeLabelingJob"]
+	t.Run("missing job, as SageMaker answers", func(t *testing.T) {
+		if slices.Contains(op.Errors, ref{"ValidationException"}) {
+			t.Errorf("the model's DescribeLabelingJob errors now list ValidationException: check its shape here")
+		}
+		if _, ok := m.Shapes["ValidationException"]; ok {
+			t.Errorf("the extract has a ValidationException shape: check the answer against it")
+		}
+		status, header, out := call(t, srv.URL, "DescribeLabelingJob", `{"LabelingJobName":"nope"}`)
+		if status != http.StatusBadRequest || out["__type"] != "ValidationException" || header.Get("X-Amzn-ErrorType") != "ValidationException" {
+			t.Fatalf("HTTP %d, header %q, body %v; want 400 ValidationException", status, header.Get("X-Amzn-ErrorType"), out)
+		}
+		want := map[string]any{"__type": "ValidationException", "message": "Could not find requested job with name nope"}
+		if !reflect.DeepEqual(out, want) {
+			t.Errorf("body %v, want %v", out, want)
+		}
+	})
+	t.Run("missing job, as the model declares", func(t *testing.T) {
 		if !slices.Contains(op.Errors, ref{"ResourceNotFound"}) {
 			t.Fatalf("the model's DescribeLabelingJob errors are %v, not ResourceNotFound", op.Errors)
 		}
+		emu.FailNext(1, emulator.ResourceNotFound)
 		status, header, out := call(t, srv.URL, "DescribeLabelingJob", `{"LabelingJobName":"nope"}`)
 		if status != http.StatusBadRequest || out["__type"] != "ResourceNotFound" || header.Get("X-Amzn-ErrorType") != "ResourceNotFound" {
 			t.Fatalf("HTTP %d, header %q, body %v; want 400 ResourceNotFound", status, header.Get("X-Amzn-ErrorType"), out)
@@ -299,7 +322,10 @@ func TestModelRequests(t *testing.T) {
 				wantLength := float64(utf8.RuneCountInString(name)) < *s.Min || float64(utf8.RuneCountInString(name)) > *s.Max
 				status, _, out := call(t, srv.URL, "DescribeLabelingJob", marshal(t, map[string]string{"LabelingJobName": name}))
 				msg, _ := out["message"].(string)
-				refused := status == http.StatusBadRequest && out["__type"] == "ValidationException"
+				// A name the model accepts is looked up, and a missing job is a
+				// ValidationException too: one that names no constraint.
+				missing := strings.HasPrefix(msg, "Could not find requested job with name ")
+				refused := status == http.StatusBadRequest && out["__type"] == "ValidationException" && !missing
 				if refused != (wantPattern || wantLength) {
 					t.Fatalf("HTTP %d %v; the model refuses it: %v", status, out, wantPattern || wantLength)
 				}

@@ -62,6 +62,16 @@ func TestDescribe(t *testing.T) {
 			}
 		}
 	}
+	// wraps checks that the error holds the API's error, code and message,
+	// for the caller to log.
+	wraps := func(code, message string) check {
+		return func(t *testing.T, _ labeling.Job, err error) {
+			var apiErr smithy.APIError
+			if !errors.As(err, &apiErr) || apiErr.ErrorCode() != code || apiErr.ErrorMessage() != message {
+				t.Errorf("error %v does not wrap a %s saying %q", err, code, message)
+			}
+		}
+	}
 	tests := []struct {
 		name   string
 		filter labeling.Filter
@@ -80,7 +90,13 @@ func TestDescribe(t *testing.T) {
 		{name: "nothing but the required members", job: "bare", want: "bare"},
 		{name: "the lower-cased name of its ARN", job: "broken-birds", want: "Broken-Birds"},
 		{
-			name: "no such job", job: "Lost-Birds",
+			// As SageMaker answers a missing job.
+			name: "no such job, a ValidationException", job: "Lost-Birds",
+			err: `describe labeling job "Lost-Birds"`, checks: []check{is(labeling.ErrNotFound), wraps("ValidationException", "Could not find requested job with name Lost-Birds")},
+		},
+		{
+			// As botocore's model declares it.
+			name: "no such job, a ResourceNotFound", job: "Lost-Birds", fault: emulator.ResourceNotFound,
 			err: `describe labeling job "Lost-Birds"`, checks: []check{is(labeling.ErrNotFound), func(t *testing.T, _ labeling.Job, err error) {
 				var notFound *types.ResourceNotFound
 				if !errors.As(err, &notFound) {
@@ -221,11 +237,11 @@ func TestDescribeMatchesListing(t *testing.T) {
 			src := labeling.NewSource(client, f)
 			listed := listAll(t, src)
 			for _, j := range all {
-				name, err := labeling.NameFromARN(j.ARN)
+				arn, err := labeling.ParseARN(j.ARN)
 				if err != nil {
 					t.Fatalf("ARN of %s: %v", j.Name, err)
 				}
-				got, err := src.Describe(t.Context(), name)
+				got, err := src.Describe(t.Context(), arn.Name)
 				want, inListing := listed[j.Name]
 				switch {
 				case inListing && err != nil:
@@ -303,24 +319,34 @@ func TestFilterMatch(t *testing.T) {
 	}
 }
 
-func TestNameFromARN(t *testing.T) {
+func TestParseARN(t *testing.T) {
 	long := strings.Repeat("a", 63)
+	arn := func(partition, region, account, name string) labeling.ARN {
+		return labeling.ARN{Partition: partition, Region: region, Account: account, Name: name}
+	}
 	tests := []struct {
-		arn, want string
-		err       string // what the error says, "" for none
+		arn  string
+		want labeling.ARN
+		err  string // what the error says, "" for none
 	}{
-		{arn: "arn:aws:sagemaker:us-east-1:123456789012:labeling-job/bird-boxes-7", want: "bird-boxes-7"},
-		{arn: "arn:aws-cn:sagemaker:cn-north-1:123456789012:labeling-job/birds", want: "birds"},
-		{arn: "arn:aws-us-gov:sagemaker:us-gov-west-1:123456789012:labeling-job/birds", want: "birds"},
-		{arn: "arn:aws:sagemaker:us-east-1:123456789012:labeling-job/" + long, want: long},
-		{arn: "arn:aws:sagemaker:us-east-1:123456789012:labeling-job/Mixed-Case", want: "Mixed-Case"},
+		{arn: "arn:aws:sagemaker:us-east-1:123456789012:labeling-job/bird-boxes-7", want: arn("aws", "us-east-1", "123456789012", "bird-boxes-7")},
+		{arn: "arn:aws-cn:sagemaker:cn-north-1:123456789012:labeling-job/birds", want: arn("aws-cn", "cn-north-1", "123456789012", "birds")},
+		{arn: "arn:aws-us-gov:sagemaker:us-gov-west-1:210987654321:labeling-job/birds", want: arn("aws-us-gov", "us-gov-west-1", "210987654321", "birds")},
+		{arn: "arn:aws:sagemaker:eu-west-1:012345678912:labeling-job/" + long, want: arn("aws", "eu-west-1", "012345678912", long)},
+		{arn: "arn:aws:sagemaker:us-east-1:123456789012:labeling-job/Mixed-Case", want: arn("aws", "us-east-1", "123456789012", "Mixed-Case")},
 		{arn: "", err: "want arn:PARTITION:sagemaker"},
 		{arn: "bird-boxes-7", err: "want arn:PARTITION:sagemaker"},
 		{arn: "arn:aws:sagemaker:us-east-1:123456789012", err: "want arn:PARTITION:sagemaker"},
 		{arn: "urn:aws:sagemaker:us-east-1:123456789012:labeling-job/birds", err: "want arn:PARTITION:sagemaker"},
 		{arn: "arn:gcp:sagemaker:us-east-1:123456789012:labeling-job/birds", err: `partition "gcp"`},
 		{arn: "arn:aws:lambda:us-east-1:123456789012:function:birds", err: `service "lambda"`},
+		{arn: "arn:aws:sagemaker::123456789012:labeling-job/birds", err: `region ""`},
+		{arn: "arn:aws:sagemaker:US-EAST-1:123456789012:labeling-job/birds", err: `region "US-EAST-1"`},
+		{arn: "arn:aws:sagemaker:us east 1:123456789012:labeling-job/birds", err: `region "us east 1"`},
+		{arn: "arn:aws:sagemaker:-us-east-1:123456789012:labeling-job/birds", err: `region "-us-east-1"`},
+		{arn: "arn:aws:sagemaker:" + strings.Repeat("a", 33) + ":123456789012:labeling-job/birds", err: "1 to 32 lower-case"},
 		{arn: "arn:aws:sagemaker:us-east-1:1234:labeling-job/birds", err: `account "1234"`},
+		{arn: "arn:aws:sagemaker:us-east-1::labeling-job/birds", err: `account ""`},
 		{arn: "arn:aws:sagemaker:us-east-1:12345678901x:labeling-job/birds", err: "is not 12 digits"},
 		{arn: "arn:aws:sagemaker:us-east-1:123456789012:training-job/birds", err: `resource "training-job/birds"`},
 		{arn: "arn:aws:sagemaker:us-east-1:123456789012:labeling-job-algorithm-specification/image-classification", err: "is not a labeling-job"},
@@ -332,18 +358,19 @@ func TestNameFromARN(t *testing.T) {
 		{arn: "arn:aws:sagemaker:us-east-1:123456789012:labeling-job/birds-", err: `name "birds-"`},
 		{arn: "arn:aws:sagemaker:us-east-1:123456789012:labeling-job/bírds", err: "is not 1 to 63"},
 		{arn: "arn:aws:sagemaker:us-east-1:123456789012:labeling-job/" + strings.Repeat("x", 5000), err: "..."},
+		{arn: "arn:aws:sagemaker:" + strings.Repeat("x", 5000) + ":123456789012:labeling-job/birds", err: "..."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.arn[:min(len(tt.arn), 80)], func(t *testing.T) {
-			got, err := labeling.NameFromARN(tt.arn)
+			got, err := labeling.ParseARN(tt.arn)
 			if tt.err == "" {
 				if err != nil || got != tt.want {
-					t.Errorf("got %q, %v; want %q", got, err, tt.want)
+					t.Errorf("got %+v, %v; want %+v", got, err, tt.want)
 				}
 				return
 			}
-			if err == nil || !strings.Contains(err.Error(), tt.err) || got != "" {
-				t.Errorf("got %q, %v; want an error saying %q", got, err, tt.err)
+			if err == nil || !strings.Contains(err.Error(), tt.err) || got != (labeling.ARN{}) {
+				t.Errorf("got %+v, %v; want an error saying %q", got, err, tt.err)
 			}
 			if err != nil && len(err.Error()) > 500 {
 				t.Errorf("error of %d bytes; an ARN from an event can be any length", len(err.Error()))

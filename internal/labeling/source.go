@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
+	"github.com/aws/smithy-go"
 )
 
 // PageSize is ListLabelingJobs' largest page.
@@ -178,8 +179,7 @@ func (s *Source) list(ctx context.Context, in *sagemaker.ListLabelingJobsInput) 
 // leaves the job out.
 func (s *Source) Describe(ctx context.Context, name string) (Job, error) {
 	out, err := s.api.DescribeLabelingJob(ctx, &sagemaker.DescribeLabelingJobInput{LabelingJobName: aws.String(name)})
-	var notFound *types.ResourceNotFound
-	if errors.As(err, &notFound) {
+	if missing(err) {
 		return Job{}, fmt.Errorf("describe labeling job %q: %w: %w", name, ErrNotFound, err)
 	}
 	if err != nil {
@@ -190,6 +190,22 @@ func (s *Source) Describe(ctx context.Context, name string) (Job, error) {
 		return j, fmt.Errorf("describe labeling job %q: %w: %s", name, ErrNotWatched, why)
 	}
 	return j, nil
+}
+
+// missing reports whether err is DescribeLabelingJob's answer for a job that
+// does not exist. botocore's model declares ResourceNotFound for it, but
+// SageMaker answers a ValidationException, "Could not find requested job with
+// name NAME", as its Describe calls for other jobs do; both are taken. Any
+// other ValidationException, such as a name the API refuses, is not a
+// missing job but a request that cannot succeed, and stays an error.
+func missing(err error) bool {
+	var notFound *types.ResourceNotFound
+	if errors.As(err, &notFound) {
+		return true
+	}
+	var apiErr smithy.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode() == "ValidationException" &&
+		strings.HasPrefix(strings.ToLower(apiErr.ErrorMessage()), "could not find requested job")
 }
 
 // summaryOf is the LabelingJobSummary ListLabelingJobs gives for the job d
@@ -251,34 +267,63 @@ func fromSummary(s types.LabelingJobSummary) Job {
 // name.
 const arnResourceType = "labeling-job/"
 
-// NameFromARN returns the job name in a labeling job's ARN,
-// arn:PARTITION:sagemaker:REGION:ACCOUNT:labeling-job/NAME, as an
-// EventBridge event's resources carry it. The ARN lower-cases the name; that
-// is enough for Describe, since SageMaker does not tell names apart by case.
-func NameFromARN(arn string) (string, error) {
-	bad := func(why string) (string, error) {
-		return "", fmt.Errorf("%q is not a labeling job ARN: %s", Clip(arn, 100), why)
+// ARN is a labeling job's ARN read into its parts:
+// arn:PARTITION:sagemaker:REGION:ACCOUNT:labeling-job/NAME.
+type ARN struct {
+	Partition string // aws, aws-cn, aws-us-gov, ...
+	Region    string
+	Account   string // 12 digits
+	// Name is the job's name as the ARN has it, lower-cased. That is enough
+	// for Describe, since SageMaker does not tell names apart by case.
+	Name string
+}
+
+// ParseARN reads a labeling job's ARN, as an EventBridge event's resources
+// carry it. It fails for anything else: another service's or resource's
+// ARN, a name SageMaker cannot have, or a part missing. Its errors quote the
+// ARN cut short, since an event can hold anything.
+func ParseARN(arn string) (ARN, error) {
+	bad := func(why string) (ARN, error) {
+		return ARN{}, fmt.Errorf("%q is not a labeling job ARN: %s", Clip(arn, 100), why)
 	}
 	parts := strings.SplitN(arn, ":", 6)
 	if len(parts) != 6 || parts[0] != "arn" {
 		return bad("want arn:PARTITION:sagemaker:REGION:ACCOUNT:labeling-job/NAME")
 	}
-	partition, service, account, resource := parts[1], parts[2], parts[4], parts[5]
+	a := ARN{Partition: parts[1], Region: parts[3], Account: parts[4]}
+	service, resource := parts[2], parts[5]
 	switch {
-	case !strings.HasPrefix(partition, "aws"):
-		return bad(fmt.Sprintf("partition %q is not an AWS partition", Clip(partition, 100)))
+	case !strings.HasPrefix(a.Partition, "aws"):
+		return bad(fmt.Sprintf("partition %q is not an AWS partition", Clip(a.Partition, 100)))
 	case service != "sagemaker":
 		return bad(fmt.Sprintf("service %q is not sagemaker", Clip(service, 100)))
-	case len(account) != 12 || strings.Trim(account, "0123456789") != "":
-		return bad(fmt.Sprintf("account %q is not 12 digits", Clip(account, 100)))
+	case !validRegion(a.Region):
+		return bad(fmt.Sprintf("region %q is not 1 to 32 lower-case letters, digits and hyphens", Clip(a.Region, 100)))
+	case len(a.Account) != 12 || strings.Trim(a.Account, "0123456789") != "":
+		return bad(fmt.Sprintf("account %q is not 12 digits", Clip(a.Account, 100)))
 	case !strings.HasPrefix(resource, arnResourceType):
 		return bad(fmt.Sprintf("resource %q is not a labeling-job", Clip(resource, 100)))
 	}
-	name := strings.TrimPrefix(resource, arnResourceType)
-	if !ValidName(name) {
-		return bad(fmt.Sprintf("name %q is not 1 to 63 letters, digits and inner hyphens", Clip(name, 100)))
+	a.Name = strings.TrimPrefix(resource, arnResourceType)
+	if !ValidName(a.Name) {
+		return bad(fmt.Sprintf("name %q is not 1 to 63 letters, digits and inner hyphens", Clip(a.Name, 100)))
 	}
-	return name, nil
+	return a, nil
+}
+
+// validRegion reports whether region can be an AWS region's code, such as
+// us-east-1 or us-gov-west-1: a SageMaker job always has one, and a caller
+// compares it with its own and quotes it.
+func validRegion(region string) bool {
+	if len(region) < 1 || len(region) > 32 || region[0] == '-' {
+		return false
+	}
+	for _, r := range region {
+		if !(r == '-' || '0' <= r && r <= '9' || 'a' <= r && r <= 'z') {
+			return false
+		}
+	}
+	return true
 }
 
 // ValidName reports whether name is a possible LabelingJobName: 1 to 63

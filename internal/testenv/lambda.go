@@ -18,6 +18,14 @@ import (
 	"time"
 )
 
+// LambdaAccount is the account in the ARN the Lambda Runtime Interface
+// Emulator invokes the function by (arn:aws:lambda:us-east-1:012345678912:
+// function:NAME, whatever AWS_REGION is). The function ignores an event
+// about a job of another account, so the jobs of a test that runs the
+// function under the emulator, and the sample events, are in this one, as a
+// deployed function's jobs are in its own.
+const LambdaAccount = "012345678912"
+
 // Bootstrap returns the path of the Lambda bootstrap the end-to-end tests
 // run: cmd/handler built for this machine with the deployed build's tags and
 // flags. `make test` builds it once, into .bin/bootstrap, before any test
