@@ -75,9 +75,10 @@ func NewWatcher(cfg config.Config, awsCfg aws.Config, store state.Store, notifie
 	})
 }
 
-// paging puts MENTION_ON_FAILURE's mentions into failure alerts on their
-// way to Slack (slack.Message.WithMentions leaves every other message as
-// it is).
+// paging puts MENTION_ON_FAILURE's mentions into every message about a
+// failure on its way to Slack: a failure alert, a digest part that holds a
+// failure, and the minimal form of either (slack.Message.WithMentions
+// leaves every other message as it is).
 type paging struct {
 	next     watch.Notifier
 	mentions []string

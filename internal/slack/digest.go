@@ -14,7 +14,8 @@ import (
 // characters of text (digestTextBudget; msg_blocks_too_long, measured
 // between 11,300 and 13,200), so a digest message stays under digestBudget,
 // and its content under that less what the header and the closing context
-// take.
+// take. A part that carries a failed job keeps one block and maxPagedLine
+// characters more free, for the "Paged …" line WithMentions adds to it.
 const (
 	digestBudget       = digestTextBudget - 1000
 	digestContent      = digestBudget - maxHeaderText - 250
@@ -130,6 +131,25 @@ type digestDraft struct {
 	blocks []slackapi.Block // content
 	size   int              // text runes of the content
 	alerts []Alert
+	failed bool // it carries a failed job, so it pages and keeps room for that
+}
+
+// blocksMax is how many blocks of content d takes in all, or would take
+// with a failure in it: a part that pages keeps a block for its paged line.
+func (d *digestDraft) blocksMax(failure bool) int {
+	if d.failed || failure {
+		return maxDigestBlocks - 1
+	}
+	return maxDigestBlocks
+}
+
+// content is how many characters of content d takes in all, or would take
+// with a failure in it: a part that pages keeps room for its paged line.
+func (d *digestDraft) content(failure bool) int {
+	if d.failed || failure {
+		return digestContent - maxPagedLine
+	}
+	return digestContent
 }
 
 // digestPacker fills digest messages in order, opening a new one when the
@@ -139,15 +159,16 @@ type digestPacker struct {
 }
 
 // room returns the current draft if it takes one more block of size runes,
-// and otherwise a new one.
-func (p *digestPacker) room(size int) (d *digestDraft, fresh bool) {
+// of failed jobs or not, and otherwise a new one.
+func (p *digestPacker) room(size int, failure bool) (d *digestDraft, fresh bool) {
 	if n := len(p.drafts); n > 0 {
-		d := p.drafts[n-1]
-		if len(d.blocks) < maxDigestBlocks && d.size+size <= digestContent {
+		d = p.drafts[n-1]
+		if len(d.blocks) < d.blocksMax(failure) && d.size+size <= d.content(failure) {
+			d.failed = d.failed || failure
 			return d, false
 		}
 	}
-	d = &digestDraft{}
+	d = &digestDraft{failed: failure}
 	p.drafts = append(p.drafts, d)
 	return d, true
 }
@@ -156,14 +177,18 @@ func (p *digestPacker) room(size int) (d *digestDraft, fresh bool) {
 // Slack's limits whatever their number: at most 50 blocks, sections of at
 // most 3000 characters and, in all, digestBudget characters of block text,
 // below the roughly 12,000 at which Slack refuses a message
-// (msg_blocks_too_long). Each message has a neutral title from the counts,
-// "412 labeling jobs finished: 100 failed, 300 completed, 12 stopped" (with
-// "part k/n" when split). Failed jobs come first, grouped by identical
+// (msg_blocks_too_long), with room left in a part that carries a failed
+// job for the line WithMentions adds. Each message has a neutral title from
+// the counts, "412 labeling jobs finished: 100 failed, 300 completed, 12
+// stopped" (with "part k/n" when split). Failed jobs come first, grouped by identical
 // failure reason, each named and linked to its console page; the reason is
 // shown once per group and message, escaped and cut. Other statuses are
 // summed up with as many names as fit and "and N more". Every alert is
 // carried by exactly one part, and every failed job is named in its part.
-// Each part has a text-only Fallback. No alerts render no parts.
+// A part that carries a failed job pages, it and its Fallback (see
+// WithMentions); a part of other statuses only never does. Every text from
+// the API is escaped and never auto-linked. Each part has a text-only
+// Fallback. No alerts render no parts.
 func RenderDigest(alerts []Alert) []DigestPart {
 	if len(alerts) == 0 {
 		return nil
@@ -208,10 +233,10 @@ func RenderDigest(alerts []Alert) []DigestPart {
 			notes = append(notes, "<"+listURL+"|All labeling jobs in the SageMaker console>")
 		}
 		if len(notes) > 0 {
-			blocks = append(blocks, slackapi.NewContextBlock("", mrkdwn(strings.Join(notes, " · "))))
+			blocks = append(blocks, slackapi.NewContextBlock("", verbatim(strings.Join(notes, " · "))))
 		}
 		parts[k] = DigestPart{
-			Message: Message{Text: digestNotice(head, d.alerts), Blocks: blocks, Fallback: digestFallback(head, d.alerts)},
+			Message: Message{Text: digestNotice(head, d.alerts), Blocks: blocks, Fallback: digestFallback(head, d.alerts), failure: failing(d.alerts)},
 			Alerts:  d.alerts,
 		}
 	}
@@ -234,7 +259,7 @@ func (p *digestPacker) addFailures(g failureGroup) {
 	for _, a := range g.alerts {
 		link := jobLink(a.Job)
 		n := runes(link)
-		if sec != nil && runes(sec.Text.Text)+2+n <= maxSectionText && draft.size+2+n <= digestContent {
+		if sec != nil && runes(sec.Text.Text)+2+n <= maxSectionText && draft.size+2+n <= draft.content(true) {
 			sec.Text.Text += ", " + link
 			draft.size += 2 + n
 			draft.alerts = append(draft.alerts, a)
@@ -246,11 +271,11 @@ func (p *digestPacker) addFailures(g failureGroup) {
 		if sec != nil && draft == p.drafts[len(p.drafts)-1] {
 			h = "❌ *Failed · " + digestContinuation
 		}
-		d, fresh := p.room(runes(h) + n)
+		d, fresh := p.room(runes(h)+n, true)
 		if fresh {
 			h = head
 		}
-		sec = slackapi.NewSectionBlock(mrkdwn(h+link), nil, nil)
+		sec = slackapi.NewSectionBlock(verbatim(h+link), nil, nil)
 		d.blocks = append(d.blocks, sec)
 		d.size += runes(h) + n
 		d.alerts = append(d.alerts, a)
@@ -273,9 +298,9 @@ func (p *digestPacker) addSummary(t statusTally) {
 	if total > 1 {
 		first += runes(tail)
 	}
-	d, _ := p.room(runes(head) + first)
-	text := head + namesFit(names, min(maxSectionText, digestContent-d.size)-runes(head))
-	d.blocks = append(d.blocks, slackapi.NewSectionBlock(mrkdwn(text), nil, nil))
+	d, _ := p.room(runes(head)+first, false)
+	text := head + namesFit(names, min(maxSectionText, d.content(false)-d.size)-runes(head))
+	d.blocks = append(d.blocks, slackapi.NewSectionBlock(verbatim(text), nil, nil))
 	d.size += runes(text)
 	d.alerts = append(d.alerts, t.alerts...)
 }
@@ -324,13 +349,20 @@ func digestFallback(title string, alerts []Alert) *Message {
 		}
 		text += head + namesFit(names, room)
 	}
-	return &Message{Text: text}
+	return &Message{Text: text, failure: failing(alerts)}
+}
+
+// failing reports whether alerts hold a failed job's: a message that
+// carries one pages (WithMentions).
+func failing(alerts []Alert) bool {
+	return slices.ContainsFunc(alerts, func(a Alert) bool { return a.Job.Status == labeling.StatusFailed })
 }
 
 // AlertFallback is the minimal form of one job's alert, for when Slack
 // refuses its blocks: text only, "❌ street-scenes-seg failed · us-east-1 ·
 // open in the SageMaker console" with the console link, and the failure
-// reason cut short.
+// reason cut short. A failed job's pages, as its alert does: the caller
+// may send it, in place of a refused alert, through WithMentions on its own.
 func AlertFallback(a Alert) Message {
 	j := a.Job
 	text := StatusEmoji(j.Status) + " " + fit(j.Name, 200, inlinePiece) + " " + fit(statusPhrase(j.Status), 60, inlinePiece)
@@ -343,7 +375,7 @@ func AlertFallback(a Alert) Message {
 	if reason := cleanReason(j.FailureReason); reason != "" {
 		text += "\n" + fit(reason, maxReasonInText, inlinePiece)
 	}
-	return Message{Text: text}
+	return Message{Text: text, failure: j.Status == labeling.StatusFailed}
 }
 
 // joinFit joins whole parts with sep for as long as the result stays within

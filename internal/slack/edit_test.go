@@ -163,7 +163,10 @@ func TestSendEditClassifies(t *testing.T) {
 		{"500", testenv.SlackFault{Status: http.StatusInternalServerError}, true, nil, 0},
 		{"invalid_auth", testenv.SlackFault{Status: http.StatusOK, Body: `{"ok":false,"error":"invalid_auth"}`}, false, ErrInvalidCredential, 0},
 		{"msg_blocks_too_long", testenv.SlackFault{Status: http.StatusOK, Body: `{"ok":false,"error":"msg_blocks_too_long"}`}, false, ErrRejected, 0},
-		{"channel_not_found", testenv.SlackFault{Status: http.StatusOK, Body: `{"ok":false,"error":"channel_not_found"}`}, false, nil, 0},
+		// The message's channel is gone: as gone as the message (see
+		// TestEditInAGoneChannel).
+		{"channel_not_found", testenv.SlackFault{Status: http.StatusOK, Body: `{"ok":false,"error":"channel_not_found"}`}, false, ErrNotEditable, 0},
+		{"not_in_channel", testenv.SlackFault{Status: http.StatusOK, Body: `{"ok":false,"error":"not_in_channel"}`}, false, ErrNotEditable, 0},
 	} {
 		for _, kind := range []string{"edit", "reply"} {
 			t.Run(tt.name+" "+kind, func(t *testing.T) {
@@ -184,7 +187,7 @@ func TestSendEditClassifies(t *testing.T) {
 				if tt.is != nil && !errors.Is(err, tt.is) {
 					t.Errorf("error %v, want %v", err, tt.is)
 				}
-				if errors.Is(err, ErrNotEditable) {
+				if errors.Is(err, ErrNotEditable) && tt.is != ErrNotEditable {
 					t.Errorf("error %v is ErrNotEditable", err)
 				}
 				var ra interface{ RetryAfter() time.Duration }

@@ -150,7 +150,6 @@ func docStorm() []Alert {
 type docExample struct {
 	heading, when string
 	msg           Message
-	blocksAsAbove string // for a message whose blocks another example shows: that example's heading
 }
 
 // docSection is a group of examples under a second-level heading.
@@ -166,7 +165,7 @@ func docSections() []docSection {
 	digest := RenderDigest(docStorm())
 	var digestExamples []docExample
 	for k, p := range digest {
-		heading := "Digest"
+		heading := "Fifteen alerts in one cycle"
 		if len(digest) > 1 {
 			heading = fmt.Sprintf("Digest, part %d of %d", k+1, len(digest))
 		}
@@ -174,6 +173,14 @@ func docSections() []docSection {
 			heading: heading,
 			when:    "Sent instead of one alert per job when a cycle has more alerts than `DIGEST_THRESHOLD` (default 10), here fifteen. Failed jobs come first, grouped by identical reason, each name a link to the job in the SageMaker console; other statuses are summed up by name. A digest too big for one Slack message is split into parts, each titled \"(part k/n)\".",
 			msg:     p.Message,
+		})
+	}
+	if len(digest) > 0 {
+		last := digest[len(digest)-1].Message
+		digestExamples = append(digestExamples, docExample{
+			heading: "Digest, with MENTION_ON_FAILURE",
+			when:    "A digest message that names a failed job pages as a failed job's alert does (see Failed, with MENTION_ON_FAILURE): the mentions start its notification, and its last line says whom it paged. A digest split into parts pages from each part that names a failed job; a part of other statuses only pages nobody. Its minimal form pages too.",
+			msg:     last.WithMentions(docMentions),
 		})
 	}
 	stuck := docJob("pedestrian-keypoints", labeling.StatusInProgress, 0, 2*time.Hour,
@@ -190,10 +197,9 @@ func docSections() []docSection {
 				{heading: "Failed", when: "Sent when a job fails; the failure reason from SageMaker is quoted under the header.", msg: RenderAlert(failed)},
 				{heading: "Stopped", when: "Sent when a job is stopped.", msg: RenderAlert(Alert{Job: parkingLot(), Previous: labeling.StatusStopping})},
 				{
-					heading:       "Failed, with MENTION_ON_FAILURE",
-					when:          "With `MENTION_ON_FAILURE=" + strings.Join(docMentions, ",") + "`, the alert of a failed job (and only that message) starts its notification line with the mentions, so they page people; the blocks are unchanged.",
-					msg:           RenderAlert(failed).WithMentions(docMentions),
-					blocksAsAbove: "Failed",
+					heading: "Failed, with MENTION_ON_FAILURE",
+					when:    "With `MENTION_ON_FAILURE=" + strings.Join(docMentions, ",") + "`, the alert of a failed job starts its notification line with the mentions, so they page people. Slack does not show that line in the channel when a message has blocks, so a last line says whom the message paged, each mention shown as a name (at most 500 characters of them; any more are counted, \"and 3 more\", and paged all the same). The alert pages the same when it goes as a reply under the job's card; the card itself, progress news and the alerts of other statuses never page. A digest that names a failed job pages too (see Digest).",
+					msg:     RenderAlert(failed).WithMentions(docMentions),
 				},
 			},
 		},
@@ -221,6 +227,7 @@ func docSections() []docSection {
 			intro:   "When Slack refuses a message itself (invalid blocks, too long), a text-only form of it goes out instead, so that no alert is blocked for ever. Cards, news and digests have theirs too.",
 			examples: []docExample{
 				{heading: "Failed, minimal", when: "Sent in place of the Failed alert above if Slack refused it.", msg: AlertFallback(failed)},
+				{heading: "Failed, minimal, with MENTION_ON_FAILURE", when: "When Slack refuses a message that pages, its minimal form pages in its place; being text only, it shows the mentions in its text.", msg: AlertFallback(failed).WithMentions(docMentions)},
 			},
 		},
 	}
@@ -262,10 +269,6 @@ that Slack's date markup carries; Slack shows each reader the time in their own 
 				continue
 			}
 			b.WriteString("\n**Notification:**\n\n" + fenced(docMrkdwn(strings.ReplaceAll(e.msg.Text, "\n", " "))))
-			if e.blocksAsAbove != "" {
-				b.WriteString("\n**Message:** as in " + e.blocksAsAbove + " above.\n")
-				continue
-			}
 			b.WriteString("\n**Message:**\n\n" + fenced(docBlocks(e.msg.Blocks)))
 		}
 	}

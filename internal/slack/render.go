@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,6 +30,7 @@ const (
 	maxReasonInText  = 300 // failure reason in a fallback text or a digest line
 	maxReasonDigest  = 500 // failure reason in a digest entry
 	maxDetailLine    = 950 // one manifest URI or ARN line; three fit in a section
+	maxPagedLine     = 500 // the "Paged …" line of a message that pages (pagedBlock)
 	digestTextBudget = 12000
 )
 
@@ -274,6 +276,9 @@ func consoleListURL(region string) string {
 		url.QueryEscape(region) + "#/labeling-jobs"
 }
 
+// mrkdwn is a mrkdwn object that Slack auto-links. It is for text that is
+// labelwatch's own through and through; anything that holds text from the
+// API (names, reasons, URIs, statuses) goes in verbatim.
 func mrkdwn(text string) *slackapi.TextBlockObject {
 	return slackapi.NewTextBlockObject(slackapi.MarkdownType, text, false, false)
 }
@@ -521,11 +526,20 @@ func linksBlock(j labeling.Job) slackapi.Block {
 }
 
 // WithMentions returns m with mentions of ids (Slack user IDs U… and W…,
-// user-group IDs S…, "here", "channel") at the start of its fallback text,
-// which is what a push notification shows, when m is the alert of a failed
-// job; any other message comes back as it is. An id of another form is
-// skipped: a mention is only ever made from configuration, never from text
-// of the API, and only in a form that config.Load accepts.
+// user-group IDs S…, "here", "channel") when m is about a failed job: the
+// alert of a failed job, a digest part that carries one, or the minimal
+// form of either. Any other message, a card above all, comes back as it
+// is. The mentions go at the start of m's text, which is what a push
+// notification shows and what pages people, and, since Slack does not show
+// that text in the channel when a message has blocks, into a last context
+// block, "Paged @oncall, @here", so that the channel sees whom it paged.
+// m's minimal form (Fallback) pages too; being text only, it shows its
+// mentions in its text. Thread and Broadcast are kept: a failure's reply
+// under its card pages like the alert it is. The result pages no further:
+// WithMentions of it returns it as it is, so nobody is mentioned twice.
+// An id of another form is skipped: a mention is only ever made from
+// configuration, never from text of the API, and only in a form that
+// config.Load accepts.
 func (m Message) WithMentions(ids []string) Message {
 	if !m.failure {
 		return m
@@ -539,15 +553,31 @@ func (m Message) WithMentions(ids []string) Message {
 	if len(mentions) == 0 {
 		return m
 	}
-	prefix := strings.Join(mentions, " ") + " "
-	m.Text = prefix + m.Text
+	return m.paging(mentions)
+}
+
+// paging is m with mentions made (see WithMentions), its minimal form too.
+func (m Message) paging(mentions []string) Message {
+	m.Text = strings.Join(mentions, " ") + " " + m.Text
+	m.failure = false
+	if len(m.Blocks) > 0 && len(m.Blocks) < maxBlocks {
+		// A copy: the blocks of the message given stay as they are.
+		m.Blocks = append(slices.Clip(m.Blocks), pagedBlock(mentions))
+	}
 	if m.Fallback != nil {
-		// The text-only form Slack gets when it refuses the blocks pages too.
-		fb := *m.Fallback
-		fb.Text = prefix + fb.Text
+		fb := m.Fallback.paging(mentions)
 		m.Fallback = &fb
 	}
 	return m
+}
+
+// pagedBlock is the context line that shows whom a message paged:
+// "Paged <!subteam^S0614TZR7>, <!here>", the mentions live, so that Slack
+// shows each as a name. It has at most maxPagedLine characters: mentions
+// that do not fit are counted, "and 3 more"; they page all the same.
+func pagedBlock(mentions []string) slackapi.Block {
+	const head = "Paged "
+	return slackapi.NewContextBlock("", verbatim(head+namesFit(mentions, maxPagedLine-runes(head))))
 }
 
 // mention is id as Slack's mention markup, or "" for an id of no known form.

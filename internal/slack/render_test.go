@@ -851,6 +851,7 @@ func TestRenderAlertEscapesAPIText(t *testing.T) {
 				if status == labeling.StatusFailed {
 					// The one mention is ours; checkLimits finds any other.
 					m.Text = strings.TrimPrefix(m.Text, "<@U024BE7LH> ")
+					m = withoutPaged(t, m, "Paged <@U024BE7LH>")
 				}
 				checkLimits(t, m)
 				if !strings.Contains(m.Text, "x-"+h.escaped) {
@@ -929,7 +930,16 @@ func TestWithMentions(t *testing.T) {
 			} else if m.Text != plain.Text || m.Fallback.Text != "text only" {
 				t.Errorf("text = %q, want it unchanged", m.Text)
 			}
-			for _, b := range m.Blocks {
+			blocks := m.Blocks
+			if tt.paged {
+				// The channel sees whom the message paged, in a last line;
+				// no other block mentions anyone.
+				blocks = withoutPaged(t, m, "Paged <@U024BE7LH>, <@W0AB>, <!subteam^S0614TZR7>, <!here>, <!channel>").Blocks
+			}
+			if len(blocks) != len(plain.Blocks) {
+				t.Errorf("%d blocks, want the %d of the alert", len(blocks), len(plain.Blocks))
+			}
+			for _, b := range blocks {
 				if strings.Contains(allText(Message{Text: "-", Blocks: []slackapi.Block{b}}), "U024BE7LH") {
 					t.Errorf("a block mentions: %v", b)
 				}
@@ -947,10 +957,11 @@ func TestWithMentionsNeverFromOtherText(t *testing.T) {
 	if strings.Count(m.Text, "<") != 1 {
 		t.Errorf("text %q has markup beyond the one mention", m.Text)
 	}
-	// A digest or any other message is never a failure alert.
+	// A message this package did not render about a failure never pages,
+	// whatever its text says.
 	other := Message{Text: "🚨 3 labeling job alerts: ❌ 3 Failed"}
 	if got := other.WithMentions([]string{"here"}); got.Text != other.Text {
-		t.Errorf("a message not rendered by RenderAlert pages: %q", got.Text)
+		t.Errorf("a message not rendered about a failure pages: %q", got.Text)
 	}
 }
 
@@ -967,6 +978,7 @@ func TestFormat(t *testing.T) {
 		"│   · Job in SageMaker: https://eu-west-1.console.aws.amazon.com/sagemaker/groundtruth?region=eu-west-1#/labeling-jobs/details/cats-vs-dogs-2025\n",
 		"│   · Logs: https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#logsV2:",
 		"│   · eu-west-1 · 123456789012\n",
+		"│   · Paged @U024BE7LH, @S0614TZR7, @here\n",
 		"│ 🔔 @U024BE7LH @S0614TZR7 @here ❌ cats-vs-dogs-2025 failed after 3h 12m: <!channel> broke & stopped\uFFFD[31m · eu-west-1 · 123456789012\n",
 	} {
 		if !strings.Contains(out, want) {
