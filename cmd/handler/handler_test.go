@@ -145,6 +145,29 @@ type stack struct {
 // env stands for the base URL through which it reaches the local Slack.
 func newStack(t *testing.T, env ...string) *stack {
 	t.Helper()
+	return buildStack(t, func(s *stack, slackURL string) []string {
+		base := []string{
+			"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
+			"AWS_ENDPOINT_URL_SAGEMAKER=" + s.sagemaker.serve(), "AWS_ENDPOINT_URL_DYNAMODB=" + s.dynamo.serve(),
+			"AWS_LAMBDA_FUNCTION_TIMEOUT=10", "DEADLINE_MARGIN=2s",
+			"STATE_TABLE=" + s.table, "SLACK_PACE=0s",
+		}
+		if !hasSlackMode(env) {
+			base = append(base, "SLACK_WEBHOOK_URL={slack}"+testenv.SlackHookPath)
+		}
+		var out []string
+		for _, e := range append(base, env...) {
+			out = append(out, strings.ReplaceAll(e, "{slack}", slackURL))
+		}
+		return out
+	})
+}
+
+// buildStack starts a function whose whole environment (but what
+// testenv.LambdaEnviron gives every function) is environ's, called once s
+// has its table and gates, with the base URL of the gate to the local Slack.
+func buildStack(t *testing.T, environ func(s *stack, slackURL string) []string) *stack {
+	t.Helper()
 	// A table name is 3 to 255 of [a-zA-Z0-9_.-].
 	table := "labelwatch-" + strings.Map(func(r rune) rune {
 		if r == '.' || r == '-' || '0' <= r && r <= '9' || 'a' <= r && r <= 'z' {
@@ -169,19 +192,7 @@ func newStack(t *testing.T, env ...string) *stack {
 	s.sagemaker = newGate(t, s.pages, awsOperation)
 	s.dynamo = newGate(t, proxy(t, dynaliteURL), awsOperation)
 	s.slackGate = newGate(t, proxy(t, s.slack.URL), func(*http.Request) string { return slackPost })
-	slackURL := s.slackGate.serve()
-	base := []string{
-		"AWS_REGION=us-east-1", "AWS_ACCESS_KEY_ID=test", "AWS_SECRET_ACCESS_KEY=test",
-		"AWS_ENDPOINT_URL_SAGEMAKER=" + s.sagemaker.serve(), "AWS_ENDPOINT_URL_DYNAMODB=" + s.dynamo.serve(),
-		"AWS_LAMBDA_FUNCTION_TIMEOUT=10", "DEADLINE_MARGIN=2s",
-		"STATE_TABLE=" + table, "SLACK_PACE=0s",
-	}
-	if !hasSlackMode(env) {
-		base = append(base, "SLACK_WEBHOOK_URL={slack}"+testenv.SlackHookPath)
-	}
-	for _, e := range append(base, env...) {
-		s.env = append(s.env, strings.ReplaceAll(e, "{slack}", slackURL))
-	}
+	s.env = environ(s, s.slackGate.serve())
 	s.lambda = s.instance()
 	s.event = readEvent(t, "scheduled.json")
 	s.sample = readEvent(t, "labeling-job-state-change.json")
