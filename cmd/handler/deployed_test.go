@@ -99,7 +99,7 @@ func (d *deployment) start(t *testing.T, credential func(slackURL string) map[st
 			Parameters: overrides,
 			Refs: map[string]string{
 				"StateTable": s.table, "SlackSecret": dep.secretARN,
-				"AWS::Region": deployedRegion, "AWS::AccountId": lambdaAccount, "AWS::Partition": "aws",
+				"AWS::Region": deployedRegion, "AWS::AccountId": testenv.LambdaAccount, "AWS::Partition": "aws",
 				"AWS::StackName": "labelwatch", "AWS::URLSuffix": "amazonaws.com",
 			},
 		})

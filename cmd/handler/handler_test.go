@@ -58,9 +58,6 @@ func TestMain(m *testing.M) {
 	}())
 }
 
-// lambdaAccount is the account the RIE invokes the function as.
-const lambdaAccount = testenv.LambdaAccount
-
 // slackPost is the one operation the gate in front of Slack tells apart.
 const slackPost = "post"
 
@@ -185,7 +182,7 @@ func buildStack(t *testing.T, environ func(s *stack, slackURL string) []string) 
 			t.Errorf("delete table %s: %v", table, err)
 		}
 	})
-	s := &stack{t: t, emu: emulator.New(emulator.WithAccount(lambdaAccount)), slack: testenv.NewSlack(t), table: table,
+	s := &stack{t: t, emu: emulator.New(emulator.WithAccount(testenv.LambdaAccount)), slack: testenv.NewSlack(t), table: table,
 		store:   state.NewDynamoStore(ddb, table, config.DefaultRetention, time.Now),
 		started: map[*testenv.Lambda]int{}}
 	s.pages = &pageRequests{next: s.emu}

@@ -262,7 +262,7 @@ func TestPushOfMissingJob(t *testing.T) {
 			if tt.fault != 0 {
 				s.emu.FailNext(1, tt.fault)
 			}
-			event := s.stateChangeFor(labeling.StatusCompleted, "arn:aws:sagemaker:us-east-1:"+lambdaAccount+":labeling-job/never-created")
+			event := s.stateChangeFor(labeling.StatusCompleted, "arn:aws:sagemaker:us-east-1:"+testenv.LambdaAccount+":labeling-job/never-created")
 			w := s.ignored(s.send(event), 0)
 			reason := fmt.Sprint(w["reason"])
 			if w["event_id"] != eventID(event) || w["detail_type"] != "SageMaker Ground Truth Labeling Job State Change" ||
@@ -284,7 +284,7 @@ func TestPushOfMissingJob(t *testing.T) {
 // is ignored before SageMaker is asked: described by its name alone, it
 // would be read as the function's job of that name, here one that completed
 // and would alert. The function's account is the one the Lambda emulator
-// invokes it as (lambdaAccount), its region AWS_REGION (us-east-1).
+// invokes it as (testenv.LambdaAccount), its region AWS_REGION (us-east-1).
 func TestPushOfJobElsewhere(t *testing.T) {
 	s := newStack(t)
 	s.emu.Put(labeling.Job{Name: sampleJob, Status: labeling.StatusCompleted, CreatedAt: time.Now().Add(-time.Hour)})
@@ -294,13 +294,13 @@ func TestPushOfJobElsewhere(t *testing.T) {
 		account, region, because string // the job's; "" for the function's own job, which alerts
 	}{
 		{name: "another account", account: "123456789012", region: "us-east-1",
-			because: "the job is in account 123456789012, not in the function's account " + lambdaAccount},
-		{name: "another region", account: lambdaAccount, region: "eu-west-1",
+			because: "the job is in account 123456789012, not in the function's account " + testenv.LambdaAccount},
+		{name: "another region", account: testenv.LambdaAccount, region: "eu-west-1",
 			because: "the job is in region eu-west-1, not in the function's region us-east-1"},
 		{name: "another account and region", account: "210987654321", region: "ap-southeast-2", because: "region ap-southeast-2"},
 		// Last, as it alerts: the job the others name, in the function's
 		// account and region.
-		{name: "the function's own", account: lambdaAccount, region: "us-east-1"},
+		{name: "the function's own", account: testenv.LambdaAccount, region: "us-east-1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -380,7 +380,7 @@ func TestMalformedEvents(t *testing.T) {
 			// The job the sample names exists and completed: an event
 			// read too leniently would alert for it.
 			s.emu.Put(labeling.Job{Name: sampleJob, Status: labeling.StatusCompleted, CreatedAt: time.Now().Add(-time.Hour)})
-			arn := "arn:aws:sagemaker:us-east-1:" + lambdaAccount + ":labeling-job/street-signs-batch-07"
+			arn := "arn:aws:sagemaker:us-east-1:" + testenv.LambdaAccount + ":labeling-job/street-signs-batch-07"
 			sample := s.stateChangeFor(labeling.StatusCompleted, arn)
 			long := strings.Repeat("é", 5000)
 			tests := []struct {

@@ -55,13 +55,17 @@ var (
 	}
 )
 
-// TestHandlerMetrics runs the handler over the wire-level SageMaker emulator,
-// a file store and the real Slack sender to a local Slack, all on one fake
-// clock, and reads the metrics line each invocation writes: one per poll
-// and push, failed or not, none for an event the function ignores.
-func TestHandlerMetrics(t *testing.T) {
-	clock := testenv.NewClock(start)
-	emu := emulator.New(emulator.WithClock(clock.Now))
+// wired is a Handler wired as OpenHandler wires it, on the emulator emu, a
+// file store on clock and the test's Slack by webhook, with what it writes.
+type wired struct {
+	handler   *app.Handler
+	slack     *testenv.Slack
+	store     state.Store
+	logs, out bytes.Buffer // the log lines, the metrics lines
+}
+
+func newWired(t *testing.T, emu *emulator.Emulator, clock *testenv.Clock, opts watch.Options, handlerOpts ...app.Option) *wired {
+	t.Helper()
 	srv := httptest.NewServer(emu)
 	t.Cleanup(srv.Close)
 	sm := sagemaker.NewFromConfig(aws.Config{
@@ -75,17 +79,27 @@ func TestHandlerMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sl := testenv.NewSlack(t)
-	var logs, out bytes.Buffer
-	log := slog.New(slog.NewJSONHandler(&logs, nil))
+	w := &wired{slack: testenv.NewSlack(t), store: store}
+	log := slog.New(slog.NewJSONHandler(&w.logs, nil))
 	watcher := watch.New(labeling.NewSource(sm, labeling.Filter{}),
-		store, slack.NewWebhookSender(sl.WebhookURL(), &http.Client{Timeout: 10 * time.Second}), log, clock,
-		watch.Options{
-			Rules:   watch.Rules{AlertOn: map[labeling.Status]bool{labeling.StatusCompleted: true, labeling.StatusFailed: true}, Lookback: time.Hour},
-			Overlap: 10 * time.Minute, DeadlineMargin: time.Second,
-			Retrier: watch.Retrier{Attempts: 1}, // a failed post is pending at once, with no backoff on the clock
-		})
-	h := app.NewHandler(watcher, log, &out, function, clock.Now)
+		store, slack.NewWebhookSender(w.slack.WebhookURL(), &http.Client{Timeout: 10 * time.Second}), log, clock, opts)
+	w.handler = app.NewHandler(watcher, log, &w.out, function, clock.Now, handlerOpts...)
+	return w
+}
+
+// TestHandlerMetrics runs the handler over the wire-level SageMaker emulator,
+// a file store and the real Slack sender to a local Slack, all on one fake
+// clock, and reads the metrics line each invocation writes: one per poll
+// and push, failed or not, none for an event the function ignores.
+func TestHandlerMetrics(t *testing.T) {
+	clock := testenv.NewClock(start)
+	emu := emulator.New(emulator.WithClock(clock.Now))
+	w := newWired(t, emu, clock, watch.Options{
+		Rules:   watch.Rules{AlertOn: map[labeling.Status]bool{labeling.StatusCompleted: true, labeling.StatusFailed: true}, Lookback: time.Hour},
+		Overlap: 10 * time.Minute, DeadlineMargin: time.Second,
+		Retrier: watch.Retrier{Attempts: 1}, // a failed post is pending at once, with no backoff on the clock
+	})
+	h, sl, out := w.handler, w.slack, &w.out
 
 	type want struct {
 		err     bool
@@ -240,27 +254,10 @@ func TestPushOfJobElsewhere(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			emu := emulator.New()
 			emu.Put(labeling.Job{Name: job, Status: labeling.StatusCompleted, CreatedAt: start.Add(-time.Hour), ModifiedAt: start})
-			srv := httptest.NewServer(emu)
-			t.Cleanup(srv.Close)
-			sm := sagemaker.NewFromConfig(aws.Config{
-				Region:       "us-east-1",
-				Credentials:  credentials.NewStaticCredentialsProvider("test", "test", ""),
-				BaseEndpoint: aws.String(srv.URL),
-				HTTPClient:   testenv.HTTPClient(),
-				Retryer:      func() aws.Retryer { return aws.NopRetryer{} },
-			})
-			clock := testenv.NewClock(start.Add(time.Minute))
-			store, err := state.OpenFile(filepath.Join(t.TempDir(), "state.json"), 24*time.Hour, clock.Now)
-			if err != nil {
-				t.Fatal(err)
-			}
-			sl := testenv.NewSlack(t)
-			var logs, out bytes.Buffer
-			log := slog.New(slog.NewJSONHandler(&logs, nil))
-			watcher := watch.New(labeling.NewSource(sm, labeling.Filter{}),
-				store, slack.NewWebhookSender(sl.WebhookURL(), &http.Client{Timeout: 10 * time.Second}), log, clock,
-				watch.Options{Rules: watch.Rules{AlertOn: map[labeling.Status]bool{labeling.StatusCompleted: true}, Lookback: time.Hour}, DeadlineMargin: time.Second})
-			h := app.NewHandler(watcher, log, &out, function, clock.Now, tt.opts...)
+			w := newWired(t, emu, testenv.NewClock(start.Add(time.Minute)),
+				watch.Options{Rules: watch.Rules{AlertOn: map[labeling.Status]bool{labeling.StatusCompleted: true}, Lookback: time.Hour}, DeadlineMargin: time.Second},
+				tt.opts...)
+			h, sl, store, logs, out := w.handler, w.slack, w.store, &w.logs, &w.out
 
 			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 			defer cancel()

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsarn "github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
 	"github.com/aws/smithy-go"
@@ -286,12 +287,12 @@ func ParseARN(arn string) (ARN, error) {
 	bad := func(why string) (ARN, error) {
 		return ARN{}, fmt.Errorf("%q is not a labeling job ARN: %s", Clip(arn, 100), why)
 	}
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) != 6 || parts[0] != "arn" {
+	parsed, err := awsarn.Parse(arn)
+	if err != nil {
 		return bad("want arn:PARTITION:sagemaker:REGION:ACCOUNT:labeling-job/NAME")
 	}
-	a := ARN{Partition: parts[1], Region: parts[3], Account: parts[4]}
-	service, resource := parts[2], parts[5]
+	a := ARN{Partition: parsed.Partition, Region: parsed.Region, Account: parsed.AccountID}
+	service, resource := parsed.Service, parsed.Resource
 	switch {
 	case !strings.HasPrefix(a.Partition, "aws"):
 		return bad(fmt.Sprintf("partition %q is not an AWS partition", Clip(a.Partition, 100)))

@@ -33,10 +33,12 @@ const DefaultRecheck = time.Minute
 
 // Notifier delivers messages with the Slack credential held in one secret.
 // It reads the secret when it is made, keeps the credential in memory, and
-// reads it again only when Slack says the credential no longer works
+// reads it again when Slack says the credential no longer works
 // (slack.ErrInvalidCredential): if the secret then holds another one, the
-// refused message is sent once more, at once, with it. That is the whole of
-// its retrying: whether and when to retry any other failure stays with the
+// refused message is sent once more, at once, with it. It also reads it
+// again when asked for its Capabilities DefaultMaxAge after the last read,
+// so that a credential rotated while the old one still works is taken up.
+// That is the whole of its retrying: whether and when to retry any other failure stays with the
 // caller (watch.Retrier), to whom each Send answers as its Sender does.
 //
 // A Notifier is safe for concurrent use. Sends refused together cause one
@@ -140,9 +142,14 @@ func (n *Notifier) renew(ctx context.Context) {
 	case err != nil:
 		n.log.Warn("reading the Slack secret again failed; the credential in use stays", "error", err)
 	case fresh != n.cred:
-		n.cred, n.sender, n.version, n.checked = fresh, n.build(fresh), n.version+1, time.Time{}
+		n.adopt(fresh)
 		n.log.Info("the Slack secret holds a new credential; taken into use")
 	}
+}
+
+// adopt takes cred into use, from a new version on. n.mu must be held.
+func (n *Notifier) adopt(cred Slack) {
+	n.cred, n.sender, n.version, n.checked = cred, n.build(cred), n.version+1, time.Time{}
 }
 
 // current is the sender in use and the version of its credential.
@@ -182,7 +189,7 @@ func (n *Notifier) refresh(ctx context.Context, version int) (Sender, error) {
 		n.log.Error("slack refused the credential, and its secret still holds the same one: replace it in the secret")
 		return nil, nil
 	}
-	n.cred, n.sender, n.version, n.checked = fresh, n.build(fresh), n.version+1, time.Time{}
+	n.adopt(fresh)
 	n.log.Info("slack refused the credential; took the new one from its secret and retrying the message")
 	return n.sender, nil
 }

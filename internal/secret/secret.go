@@ -1,6 +1,7 @@
 // Package secret reads labelwatch's Slack credential from an AWS Secrets
-// Manager secret, and reads it again when Slack stops taking it, so a
-// rotated webhook or bot token takes effect without a deploy.
+// Manager secret, and reads it again when Slack stops taking it or it is
+// DefaultMaxAge old, so a rotated webhook or bot token takes effect without
+// a deploy.
 package secret
 
 import (

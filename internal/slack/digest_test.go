@@ -1,7 +1,6 @@
 package slack
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -77,15 +76,7 @@ func checkPart(t *testing.T, m Message) (linked []string) {
 	}
 	checkLimits(t, bare)
 
-	raw, err := json.Marshal(m.Blocks)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var blocks []json.RawMessage
-	if err := json.Unmarshal(raw, &blocks); err != nil {
-		t.Fatal(err)
-	}
-	if n := testenv.BlockText(blocks); n > digestBudget {
+	if n := testenv.BlockText(marshalBlocks(t, m)); n > digestBudget {
 		t.Errorf("blocks hold %d characters of text, budget %d", n, digestBudget)
 	}
 	if m.Fallback == nil {

@@ -63,30 +63,15 @@ func withoutPaged(t *testing.T, m Message, want string) Message {
 func wireMrkdwn(t *testing.T, blocks []json.RawMessage) []wireText {
 	t.Helper()
 	var out []wireText
-	var walk func(v any)
-	walk = func(v any) {
-		switch v := v.(type) {
-		case map[string]any:
-			if v["type"] == "mrkdwn" {
-				verbatim, _ := v["verbatim"].(bool)
-				text, _ := v["text"].(string)
-				out = append(out, wireText{Type: "mrkdwn", Text: text, Verbatim: verbatim})
-			}
-			for _, e := range v {
-				walk(e)
-			}
-		case []any:
-			for _, e := range v {
-				walk(e)
-			}
+	err := testenv.EachBlockObject(blocks, func(o map[string]any) {
+		if o["type"] == "mrkdwn" {
+			verbatim, _ := o["verbatim"].(bool)
+			text, _ := o["text"].(string)
+			out = append(out, wireText{Type: "mrkdwn", Text: text, Verbatim: verbatim})
 		}
-	}
-	for _, b := range blocks {
-		var v any
-		if err := json.Unmarshal(b, &v); err != nil {
-			t.Fatalf("block %s: %v", b, err)
-		}
-		walk(v)
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	return out
 }

@@ -276,13 +276,6 @@ func consoleListURL(region string) string {
 		url.QueryEscape(region) + "#/labeling-jobs"
 }
 
-// mrkdwn is a mrkdwn object that Slack auto-links. It is for text that is
-// labelwatch's own through and through; anything that holds text from the
-// API (names, reasons, URIs, statuses) goes in verbatim.
-func mrkdwn(text string) *slackapi.TextBlockObject {
-	return slackapi.NewTextBlockObject(slackapi.MarkdownType, text, false, false)
-}
-
 func plain(text string) *slackapi.TextBlockObject {
 	return slackapi.NewTextBlockObject(slackapi.PlainTextType, text, true, false)
 }

@@ -20,6 +20,14 @@ import (
 var created = time.Date(2025, 3, 1, 9, 0, 0, 0, time.UTC)
 
 // job is a failed job with every field set; cases change what they test.
+
+// mrkdwn is a mrkdwn object that Slack auto-links, for blocks a test makes
+// itself: every text object the renderer makes is verbatim
+// (TestEveryMrkdwnIsVerbatim).
+func mrkdwn(text string) *slackapi.TextBlockObject {
+	return slackapi.NewTextBlockObject(slackapi.MarkdownType, text, false, false)
+}
+
 func job() labeling.Job {
 	return labeling.Job{
 		Name:           "cats-vs-dogs-2025",

@@ -3,6 +3,7 @@ package testenv
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -511,15 +512,24 @@ func tooBig(blocks []json.RawMessage) string {
 // elements, buttons).
 func BlockText(blocks []json.RawMessage) int {
 	n := 0
+	_ = EachBlockObject(blocks, func(o map[string]any) {
+		if s, ok := o["text"].(string); ok {
+			n += utf8.RuneCountInString(s)
+		}
+	})
+	return n
+}
+
+// EachBlockObject calls f with every JSON object in blocks (each block as
+// Slack receives it), at any depth: blocks, text objects, elements. It
+// fails on a block that is not JSON, after visiting the others.
+func EachBlockObject(blocks []json.RawMessage, f func(map[string]any)) error {
 	var walk func(v any)
 	walk = func(v any) {
 		switch v := v.(type) {
 		case map[string]any:
-			for k, e := range v {
-				if s, ok := e.(string); ok && k == "text" {
-					n += utf8.RuneCountInString(s)
-					continue
-				}
+			f(v)
+			for _, e := range v {
 				walk(e)
 			}
 		case []any:
@@ -528,13 +538,16 @@ func BlockText(blocks []json.RawMessage) int {
 			}
 		}
 	}
+	var errs []error
 	for _, b := range blocks {
 		var v any
-		if json.Unmarshal(b, &v) == nil {
-			walk(v)
+		if err := json.Unmarshal(b, &v); err != nil {
+			errs = append(errs, fmt.Errorf("block %s: %w", b, err))
+			continue
 		}
+		walk(v)
 	}
-	return n
+	return errors.Join(errs...)
 }
 
 // apiError is the Web API's answer to a call it refuses: HTTP 200, ok false.
