@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/labelwatch/labelwatch/internal/app"
+	"github.com/labelwatch/labelwatch/internal/clock"
 	"github.com/labelwatch/labelwatch/internal/config"
 	"github.com/labelwatch/labelwatch/internal/emulator"
 	"github.com/labelwatch/labelwatch/internal/labeling"
@@ -133,7 +134,7 @@ func newBench(ctx context.Context, opts options, logf func(string, ...any)) (_ *
 	}
 	b.store = state.NewDynamoStore(b.direct, table, cfg.Retention, time.Now)
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	b.settler = app.NewWatcher(cfg, testenv.AWSConfig(b.sm.URL), b.store, app.NewNotifier(cfg.Slack), quiet, watch.SystemClock{})
+	b.settler = app.NewWatcher(cfg, testenv.AWSConfig(b.sm.URL), b.store, app.NewNotifier(cfg.Slack), quiet, clock.System{})
 	b.acct = newAccount(opts, time.Now())
 	return b, nil
 }

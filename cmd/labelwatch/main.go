@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/labelwatch/labelwatch/internal/app"
+	"github.com/labelwatch/labelwatch/internal/clock"
 	"github.com/labelwatch/labelwatch/internal/config"
 	"github.com/labelwatch/labelwatch/internal/slack"
 	"github.com/labelwatch/labelwatch/internal/state"
@@ -201,7 +202,7 @@ func runOnce(ctx context.Context, getenv func(string) string, root fs.FS, stateP
 		}
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
-	sum, err := app.NewWatcher(cfg, awsCfg, store, notifier(cfg.Slack, stdout), log, watch.SystemClock{}).Poll(ctx)
+	sum, err := app.NewWatcher(cfg, awsCfg, store, notifier(cfg.Slack, stdout), log, clock.System{}).Poll(ctx)
 	fmt.Fprintln(stdout, describe(sum))
 	if err != nil {
 		return loggedError{err}

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/labelwatch/labelwatch/internal/clock"
 	"github.com/labelwatch/labelwatch/internal/config"
 	"github.com/labelwatch/labelwatch/internal/labeling"
 	"github.com/labelwatch/labelwatch/internal/secret"
@@ -40,7 +41,7 @@ func OpenHandler(ctx context.Context, cfg config.Config, log *slog.Logger, stdou
 		return nil, err
 	}
 	store := state.NewDynamoStore(dynamodb.NewFromConfig(awsCfg), cfg.StateTable, cfg.Retention, time.Now)
-	watcher := NewWatcher(cfg, awsCfg, store, notifier, log, watch.SystemClock{})
+	watcher := NewWatcher(cfg, awsCfg, store, notifier, log, clock.System{})
 	return NewHandler(watcher, log, stdout, functionName, time.Now, WithRegion(awsCfg.Region)), nil
 }
 
@@ -51,9 +52,9 @@ func OpenHandler(ctx context.Context, cfg config.Config, log *slog.Logger, stdou
 // each run asks it (watch.Notifier.Capabilities), so a credential read from
 // a secret and rotated from a webhook to a bot token, or back, takes cards
 // up or leaves them at its next run.
-// clock is the watcher's time: watch.SystemClock{} but in the demo, whose
+// clock is the watcher's time: clock.System{} but in the demo, whose
 // hours pass in an instant.
-func NewWatcher(cfg config.Config, awsCfg aws.Config, store state.Store, notifier watch.Notifier, log *slog.Logger, clock watch.Clock) *watch.Watcher {
+func NewWatcher(cfg config.Config, awsCfg aws.Config, store state.Store, notifier watch.Notifier, log *slog.Logger, clock clock.Clock) *watch.Watcher {
 	if notifier != nil && cfg.Slack.Cards == config.CardsOn && !notifier.Capabilities().Edit {
 		log.Warn("SLACK_CARDS=on, but the Slack credential is an incoming webhook, which cannot edit messages: one message per alert instead, until the credential is a bot token")
 	}

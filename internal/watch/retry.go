@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"time"
+
+	"github.com/labelwatch/labelwatch/internal/clock"
 )
 
 // Retrier is the one place that decides how often and how long to retry a
@@ -27,7 +29,7 @@ var errGaveUp = errors.New("next retry would pass the deadline")
 // Do calls try until it succeeds, fails for good, runs out of attempts, or
 // the next wait would pass ctx's deadline. An error that asks for a wait
 // (see retryAfter) replaces the backoff for that wait. Waits are on clock.
-func (r Retrier) Do(ctx context.Context, clock Clock, try func(context.Context) (retry bool, err error)) error {
+func (r Retrier) Do(ctx context.Context, clock clock.Clock, try func(context.Context) (retry bool, err error)) error {
 	wait := r.Base
 	for attempt := 1; ; attempt++ {
 		retry, err := try(ctx)

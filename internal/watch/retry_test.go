@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/labelwatch/labelwatch/internal/clock"
 	"github.com/labelwatch/labelwatch/internal/testenv"
 )
 
@@ -232,7 +233,7 @@ func TestRetrierStopsWhenContextEnds(t *testing.T) {
 		tries := 0
 		done := make(chan error)
 		go func() {
-			done <- Retrier{Attempts: 5, Base: time.Hour, Max: time.Hour}.Do(ctx, SystemClock{}, func(context.Context) (bool, error) {
+			done <- Retrier{Attempts: 5, Base: time.Hour, Max: time.Hour}.Do(ctx, clock.System{}, func(context.Context) (bool, error) {
 				tries++
 				return true, errPassing
 			})
@@ -247,7 +248,7 @@ func TestRetrierStopsWhenContextEnds(t *testing.T) {
 	t.Run("the try gets the context", func(t *testing.T) {
 		type key struct{}
 		ctx := context.WithValue(t.Context(), key{}, "run")
-		err := Retrier{Attempts: 1}.Do(ctx, SystemClock{}, func(got context.Context) (bool, error) {
+		err := Retrier{Attempts: 1}.Do(ctx, clock.System{}, func(got context.Context) (bool, error) {
 			if got.Value(key{}) != "run" {
 				return false, errors.New("try got another context")
 			}

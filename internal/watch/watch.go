@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/labelwatch/labelwatch/internal/clock"
 	"github.com/labelwatch/labelwatch/internal/labeling"
 	"github.com/labelwatch/labelwatch/internal/slack"
 	"github.com/labelwatch/labelwatch/internal/state"
@@ -51,24 +52,6 @@ type Notifier interface {
 	Send(ctx context.Context, m slack.Message) (at slack.Posted, retry bool, err error)
 	Capabilities() slack.Capabilities
 }
-
-// Clock is a Watcher's time: the time of state records and leases, and the
-// waits of pacing and backoff. Tests give a fake one, so nothing they check
-// depends on how fast a loaded machine runs.
-type Clock interface {
-	Now() time.Time
-	// After sends the time on the channel once d has passed, as time.After.
-	After(d time.Duration) <-chan time.Time
-}
-
-// SystemClock is the Clock of the real world.
-type SystemClock struct{}
-
-// Now is time.Now.
-func (SystemClock) Now() time.Time { return time.Now() }
-
-// After is time.After.
-func (SystemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 // Options tune a Watcher. Zero values take the defaults noted.
 type Options struct {
@@ -103,13 +86,13 @@ type Watcher struct {
 	store    state.Store
 	notifier Notifier
 	log      *slog.Logger
-	clock    Clock
+	clock    clock.Clock
 	opts     Options
 	seeded   atomic.Bool
 }
 
 // New returns a Watcher.
-func New(source Source, store state.Store, notifier Notifier, log *slog.Logger, clock Clock, opts Options) *Watcher {
+func New(source Source, store state.Store, notifier Notifier, log *slog.Logger, clock clock.Clock, opts Options) *Watcher {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = DefaultConcurrency
 	}
@@ -1391,7 +1374,7 @@ func (w *Watcher) finish(kind string, sum Summary, start time.Time, err error, a
 
 // waitUntil blocks until clock reaches t or until ctx is done. It returns at
 // once when the wait would outlast ctx's deadline.
-func waitUntil(ctx context.Context, clock Clock, t time.Time) error {
+func waitUntil(ctx context.Context, clock clock.Clock, t time.Time) error {
 	d := t.Sub(clock.Now())
 	if d <= 0 {
 		return ctx.Err()

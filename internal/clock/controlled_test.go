@@ -1,4 +1,4 @@
-package testenv
+package clock
 
 import (
 	"slices"
@@ -11,7 +11,7 @@ var clockStart = time.Date(2026, 3, 1, 12, 0, 0, 250_000_000, time.UTC)
 
 func TestFakeClock(t *testing.T) {
 	t.Run("stands still until moved", func(t *testing.T) {
-		c := NewClock(clockStart)
+		c := NewFake(clockStart)
 		if got := c.Now(); !got.Equal(clockStart) {
 			t.Fatalf("Now = %v, want %v", got, clockStart)
 		}
@@ -32,7 +32,7 @@ func TestFakeClock(t *testing.T) {
 	})
 
 	t.Run("After moves the clock at once and records the wait", func(t *testing.T) {
-		c := NewClock(clockStart)
+		c := NewFake(clockStart)
 		var got []time.Time
 		for _, d := range []time.Duration{time.Second, 0, -time.Second, 30 * time.Second} {
 			select {
@@ -58,7 +58,7 @@ func TestFakeClock(t *testing.T) {
 	})
 
 	t.Run("Waits is a copy", func(t *testing.T) {
-		c := NewClock(clockStart)
+		c := NewFake(clockStart)
 		c.After(time.Second)
 		c.Waits()[0] = time.Hour
 		if w := c.Waits(); w[0] != time.Second {
@@ -67,7 +67,7 @@ func TestFakeClock(t *testing.T) {
 	})
 
 	t.Run("concurrent waits and moves add up", func(t *testing.T) {
-		c := NewClock(clockStart)
+		c := NewFake(clockStart)
 		var wg sync.WaitGroup
 		for range 50 {
 			wg.Go(func() { <-c.After(time.Second) })
@@ -87,7 +87,7 @@ func TestFakeClock(t *testing.T) {
 func TestRealClock(t *testing.T) {
 	// Now is read between two readings of the real time; no duration is
 	// measured.
-	within := func(t *testing.T, c *Clock, offset time.Duration) {
+	within := func(t *testing.T, c *Controlled, offset time.Duration) {
 		t.Helper()
 		before := time.Now().Add(offset)
 		got := c.Now()
@@ -96,7 +96,7 @@ func TestRealClock(t *testing.T) {
 			t.Errorf("Now = %v, want a UTC time between %v and %v", got, before, after)
 		}
 	}
-	c := RealClock()
+	c := NewReal()
 	within(t, c, 0)
 	c.Advance(time.Hour)
 	within(t, c, time.Hour)
