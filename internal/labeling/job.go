@@ -8,39 +8,6 @@ import (
 	"time"
 )
 
-// Status is a labeling job's LabelingJobStatus as the API reports it. Values
-// outside the six known ones are kept as they are, so a future API value is
-// stored and logged rather than rejected.
-type Status string
-
-// The six statuses of the ListLabelingJobs API.
-const (
-	StatusInitializing Status = "Initializing"
-	StatusInProgress   Status = "InProgress"
-	StatusCompleted    Status = "Completed"
-	StatusFailed       Status = "Failed"
-	StatusStopping     Status = "Stopping"
-	StatusStopped      Status = "Stopped"
-)
-
-// Statuses lists the known statuses in the order a job moves through them.
-var Statuses = []Status{StatusInitializing, StatusInProgress, StatusStopping, StatusCompleted, StatusFailed, StatusStopped}
-
-// Known reports whether s is one of the six API statuses.
-func (s Status) Known() bool {
-	for _, k := range Statuses {
-		if s == k {
-			return true
-		}
-	}
-	return false
-}
-
-// Terminal reports whether a job in status s can change no more.
-func (s Status) Terminal() bool {
-	return s == StatusCompleted || s == StatusFailed || s == StatusStopped
-}
-
 // Counters are a job's LabelCounters.
 type Counters struct {
 	Total     int // TotalLabeled

@@ -116,29 +116,14 @@ func (r Rules) Decide(job labeling.Job, rec state.Record, firstRun bool, now tim
 // Stopped), which only a stale listing can show. Unknown statuses never
 // regress: a new API value is recorded, not ignored.
 func regresses(stored, listed labeling.Status) bool {
-	from, to := rank(stored), rank(listed)
+	from, to := stored.Stage(), listed.Stage()
 	return from >= 0 && to >= 0 && to < from
 }
 
 // advances reports whether a job moves forward along the state machine.
 func advances(stored, listed labeling.Status) bool {
-	from, to := rank(stored), rank(listed)
+	from, to := stored.Stage(), listed.Stage()
 	return from >= 0 && to >= 0 && to > from
-}
-
-func rank(s labeling.Status) int {
-	switch {
-	case s == labeling.StatusInitializing:
-		return 0
-	case s == labeling.StatusInProgress:
-		return 1
-	case s == labeling.StatusStopping:
-		return 2
-	case s.Terminal():
-		return 3
-	default:
-		return -1
-	}
 }
 
 // plan fills in what d needs beside its verdict: the record to store and,
