@@ -442,7 +442,7 @@ func testStore(t *testing.T, open opener, flaw racy) {
 			for name, c := range map[string]Cursor{
 				"zero time":         {},
 				"empty job name":    {At: t0, Seen: map[string]Listing{"": {ModifiedAt: t0, Status: labeling.StatusCompleted}}},
-				"reserved job name": {At: t0, Seen: map[string]Listing{cursorKey: {ModifiedAt: t0, Status: labeling.StatusCompleted}}},
+				"reserved job name": {At: t0, Seen: map[string]Listing{CursorKey: {ModifiedAt: t0, Status: labeling.StatusCompleted}}},
 				"no time":           {At: t0, Seen: map[string]Listing{"job-1": {Status: labeling.StatusCompleted}}},
 			} {
 				if err := e.store.AdvanceCursor(e.ctx, c); err == nil || errors.Is(err, ErrConflict) {
@@ -485,16 +485,16 @@ func testStore(t *testing.T, open opener, flaw racy) {
 			}
 		}},
 		{"load and writes reject names no job can have", func(e env) {
-			if _, err := e.store.Load(e.ctx, []string{cursorKey}); err == nil {
-				e.t.Errorf("Load(%q) succeeded, want error", cursorKey)
+			if _, err := e.store.Load(e.ctx, []string{CursorKey}); err == nil {
+				e.t.Errorf("Load(%q) succeeded, want error", CursorKey)
 			}
 			err := e.store.Save(e.ctx, Record{Job: ""}, Record{Job: "", Status: labeling.StatusInProgress, ModifiedAt: m1})
 			if err == nil || errors.Is(err, ErrConflict) {
 				e.t.Errorf("Save of empty job name = %v, want a non-conflict error", err)
 			}
-			err = e.store.Claim(e.ctx, Record{Job: cursorKey}, Lease{Owner: "a", Target: labeling.StatusCompleted, Until: t0.Add(time.Minute)})
+			err = e.store.Claim(e.ctx, Record{Job: CursorKey}, Lease{Owner: "a", Target: labeling.StatusCompleted, Until: t0.Add(time.Minute)})
 			if err == nil || errors.Is(err, ErrConflict) {
-				e.t.Errorf("Claim of %q = %v, want a non-conflict error", cursorKey, err)
+				e.t.Errorf("Claim of %q = %v, want a non-conflict error", CursorKey, err)
 			}
 		}},
 		{"save creates, then only from the version read", func(e env) {
@@ -716,7 +716,7 @@ func testStore(t *testing.T, open opener, flaw racy) {
 			for name, k := range map[string]string{
 				"empty":        "",
 				"too long":     longest + "k",
-				"reserved":     cursorKey,
+				"reserved":     CursorKey,
 				"space":        "push 1",
 				"underscore":   "push_1",
 				"slash":        "push/1",

@@ -25,12 +25,13 @@ type DynamoAPI interface {
 }
 
 // The state table's layout: a string partition key "pk" and nothing else
-// declared. A job's item sits at pk = job name; the cursor at pk = cursorKey;
+// declared. The exported names are for tools that make the store's calls
+// themselves (labelbench's floor). A job's item sits at pk = job name; the cursor at pk = CursorKey;
 // the counter of Tally(key) at pk = tallyPrefix + key.
 const (
-	attrPK          = "pk"
-	attrStatus      = "status"      // S: labeling.Status; absent until a status is committed
-	attrModifiedAt  = "modifiedAt"  // N: epoch millis
+	AttrPK          = "pk"
+	AttrStatus      = "status"      // S: labeling.Status; absent until a status is committed
+	AttrModifiedAt  = "modifiedAt"  // N: epoch millis
 	attrAlertedAt   = "alertedAt"   // N: epoch millis
 	attrVersion     = "version"     // N: writes so far
 	attrLeaseOwner  = "leaseOwner"  // S
@@ -50,7 +51,7 @@ const (
 	attrBaselineCreated = "baselineCreated" // N: epoch millis, Baseline.CreatedAfter
 	attrOrigin          = "origin"          // N: epoch millis, Cursor.Origin, on the cursor item once the first run is done
 
-	cursorKey   = reservedPrefix + "cursor"
+	CursorKey   = reservedPrefix + "cursor"
 	tallyPrefix = reservedPrefix + "tally-"
 )
 
@@ -178,7 +179,7 @@ func (it dynamoItem) record() Record {
 }
 
 func key(pk string) map[string]types.AttributeValue {
-	return map[string]types.AttributeValue{attrPK: &types.AttributeValueMemberS{Value: pk}}
+	return map[string]types.AttributeValue{AttrPK: &types.AttributeValueMemberS{Value: pk}}
 }
 
 // cursorItem is the cursor's item as stored. Before the first complete
@@ -235,7 +236,7 @@ func (s *DynamoStore) Cursor(ctx context.Context) (Cursor, bool, error) {
 	const op = "read cursor"
 	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(s.table),
-		Key:            key(cursorKey),
+		Key:            key(CursorKey),
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
@@ -325,7 +326,7 @@ func (s *DynamoStore) AdvanceCursor(ctx context.Context, c Cursor) error {
 		expression.AttributeNotExists(expression.Name(attrCursor)),
 		expression.Name(attrCursor).LessThan(expression.Value(ms)),
 	)
-	err = s.update(ctx, cursorKey, update, cond)
+	err = s.update(ctx, CursorKey, update, cond)
 	var behind *types.ConditionalCheckFailedException
 	if errors.As(err, &behind) {
 		return nil // already at or past c.At
@@ -356,7 +357,7 @@ func (s *DynamoStore) SaveBaseline(ctx context.Context, b Baseline) error {
 			expression.Name(attrBaselineCreated).LessThan(expression.Value(created)),
 		),
 	)
-	err = s.update(ctx, cursorKey, update, cond)
+	err = s.update(ctx, CursorKey, update, cond)
 	var stale *types.ConditionalCheckFailedException
 	if errors.As(err, &stale) {
 		return nil // a cursor is set, or the stored baseline is as far or further
@@ -588,8 +589,8 @@ func (s *DynamoStore) setExpiry(update expression.UpdateBuilder, status labeling
 // next is removed, so the item ends up holding exactly next's state, however
 // much more it held before.
 func (s *DynamoStore) setState(update expression.UpdateBuilder, next Record, now time.Time) (expression.UpdateBuilder, error) {
-	update = update.Set(expression.Name(attrStatus), expression.Value(string(next.Status)))
-	update = setTime(update, attrModifiedAt, next.ModifiedAt)
+	update = update.Set(expression.Name(AttrStatus), expression.Value(string(next.Status)))
+	update = setTime(update, AttrModifiedAt, next.ModifiedAt)
 	update = setTime(update, attrAlertedAt, next.AlertedAt)
 	update = s.setExpiry(update, next.Status, now)
 	if next.Card == nil {
@@ -632,7 +633,7 @@ func removeLease(update expression.UpdateBuilder) expression.UpdateBuilder {
 // means the writer read no item.
 func versionIs(version int64) expression.ConditionBuilder {
 	if version == 0 {
-		return expression.AttributeNotExists(expression.Name(attrPK))
+		return expression.AttributeNotExists(expression.Name(AttrPK))
 	}
 	return expression.Name(attrVersion).Equal(expression.Value(version))
 }

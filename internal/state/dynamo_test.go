@@ -114,7 +114,7 @@ func testDynamoStore(t *testing.T, server dynamoServer, client *dynamodb.Client)
 		}
 		out, err := client.GetItem(ctx, &dynamodb.GetItemInput{
 			TableName:              aws.String(table),
-			Key:                    key(cursorKey),
+			Key:                    key(CursorKey),
 			ConsistentRead:         aws.Bool(true),
 			ReturnConsumedCapacity: types.ReturnConsumedCapacityTotal,
 		})
@@ -194,7 +194,7 @@ func testDynamoStore(t *testing.T, server dynamoServer, client *dynamodb.Client)
 			if err := step.write(); err != nil {
 				t.Fatalf("%s: %v", step.name, err)
 			}
-			out, err := client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: key(cursorKey), ConsistentRead: aws.Bool(true)})
+			out, err := client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: key(CursorKey), ConsistentRead: aws.Bool(true)})
 			if err != nil {
 				t.Fatal(err)
 			}
