@@ -33,7 +33,7 @@ func (s *stack) seed() {
 	s.t.Helper()
 	s.emu.Put(labeling.Job{Name: "seed-old", Status: labeling.StatusCompleted,
 		CreatedAt: time.Now().Add(-72 * time.Hour), ModifiedAt: time.Now().Add(-70 * time.Hour)})
-	if r := s.ok(); !r.FirstRun || r.Alerted != 0 || r.Told != 0 {
+	if r := s.ok(); !r.FirstRun || r.Alerted != 0 || r.News != 0 {
 		s.t.Fatalf("first run = %+v, want a silent first run", r)
 	}
 	if n := len(s.slack.Calls()); n != 0 {
@@ -104,7 +104,7 @@ func (s *stack) quiet(step string) app.Result {
 	s.t.Helper()
 	before := s.slack.Requests()
 	r := s.ok()
-	if n := s.slack.Requests() - before; n != 0 || r.Alerted != 0 || r.Told != 0 {
+	if n := s.slack.Requests() - before; n != 0 || r.Alerted != 0 || r.News != 0 {
 		s.t.Errorf("%s: %d Slack requests, result %+v; want a quiet run", step, n, r)
 	}
 	return r
@@ -150,7 +150,7 @@ func TestCardLifeUnderLambda(t *testing.T) {
 			r := s.ok()
 			wantCalls(t, "job starts", calls.next(), "post")
 			ts := s.lastTS()
-			if r.Told != 1 || r.Alerted != 0 {
+			if r.News != 1 || r.Alerted != 0 {
 				t.Errorf("job starts: result %+v, want 1 told", r)
 			}
 			s.wantCard(job, ts)
@@ -158,7 +158,7 @@ func TestCardLifeUnderLambda(t *testing.T) {
 			s.emu.Update(job, func(j *labeling.Job) { j.Status = labeling.StatusInProgress; progressed(10)(j) })
 			r = s.ok()
 			wantCalls(t, "labeling starts", calls.next(), "edit "+ts)
-			if r.Told != 1 || r.Running != 1 {
+			if r.News != 1 || r.Running != 1 {
 				t.Errorf("labeling starts: result %+v, want 1 running, 1 told", r)
 			}
 			if r := s.quiet("nothing moved"); r.Running != 1 {
@@ -238,10 +238,10 @@ func TestCardOnceForOverlappingRuns(t *testing.T) {
 				won = s.succeeded(s.lambda, s.wait(first))
 			}
 
-			if won.Told != 1 || won.Contended != 0 {
+			if won.News != 1 || won.Contended != 0 {
 				t.Errorf("the first run = %+v, want the card told", won)
 			}
-			if lost.Told != 0 || lost.Contended != 1 {
+			if lost.News != 0 || lost.Contended != 1 {
 				t.Errorf("the other run = %+v, want the job contended, nothing told", lost)
 			}
 			calls := &slackCalls{slack: s.slack}
@@ -291,7 +291,7 @@ func TestCardPostedOnceMoreAfterCrash(t *testing.T) {
 	r := s.ok()
 	wantCalls(t, "the run after the claim lapsed", calls.next(), "post")
 	second := s.lastTS()
-	if r.Told != 1 || second == first {
+	if r.News != 1 || second == first {
 		t.Errorf("the run after the claim lapsed = %+v, card %s (the lost one %s); want a second card told", r, second, first)
 	}
 	s.wantCard(job, second)
@@ -334,7 +334,7 @@ func TestStormOfFinishedJobsWithCards(t *testing.T) {
 		s.emu.Put(labeling.Job{Name: name, Status: labeling.StatusInProgress, CreatedAt: time.Now().Add(-time.Minute)})
 	}
 	calls := &slackCalls{slack: s.slack}
-	if r := s.ok(); r.Told != carded || r.Running != jobs {
+	if r := s.ok(); r.News != carded || r.Running != jobs {
 		t.Fatalf("run with %d jobs starting = %+v, want their cards told and %d running", carded, r, jobs)
 	}
 	wantCalls(t, "jobs start", calls.next(), slices.Repeat([]string{"post"}, carded)...)
@@ -514,7 +514,7 @@ func TestStuckWarningOnce(t *testing.T) {
 
 	r := s.ok()
 	wantCalls(t, "7 hours still", calls.next(), "reply "+ts+" broadcast")
-	if r.Told != 1 {
+	if r.News != 1 {
 		t.Errorf("7 hours still: result %+v, want 1 told", r)
 	}
 	if text := s.slack.Messages()[len(s.slack.Messages())-1].Text; !strings.Contains(text, "has not moved") {

@@ -309,7 +309,7 @@ func TestAsDeployed(t *testing.T) {
 		calls := &slackCalls{slack: s.slack}
 		const job = "cats"
 		s.emu.Put(labeling.Job{Name: job, Status: labeling.StatusInitializing, CreatedAt: time.Now().Add(-time.Minute)})
-		if r := s.ok(); r.Told != 1 {
+		if r := s.ok(); r.News != 1 {
 			t.Errorf("job starts: result %+v, want its card told", r)
 		}
 		wantCalls(t, "job starts", calls.next(), "post")

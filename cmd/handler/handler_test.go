@@ -183,7 +183,7 @@ func buildStack(t *testing.T, environ func(s *stack, slackURL string) []string) 
 		}
 	})
 	s := &stack{t: t, emu: emulator.New(emulator.WithAccount(testenv.LambdaAccount)), slack: testenv.NewSlack(t), table: table,
-		store:   state.NewDynamoStore(ddb, table, config.DefaultRetention, time.Now),
+		store:   state.NewDynamoStore(ddb, table, config.DefaultRetention, nil),
 		started: map[*testenv.Lambda]int{}}
 	s.pages = &pageRequests{next: s.emu}
 	s.sagemaker = newGate(t, s.pages, awsOperation)

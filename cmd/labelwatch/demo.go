@@ -10,12 +10,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 
 	"github.com/labelwatch/labelwatch/internal/app"
+	"github.com/labelwatch/labelwatch/internal/clock"
 	"github.com/labelwatch/labelwatch/internal/config"
 	"github.com/labelwatch/labelwatch/internal/emulator"
 	"github.com/labelwatch/labelwatch/internal/labeling"
@@ -90,34 +90,6 @@ var scenario = []step{
 	{"Nothing changes: a quiet cycle sends nothing", time.Minute, func(*emulator.Emulator, time.Time) {}},
 }
 
-// demoClock is the demo's time: it starts now and moves only when told, or
-// when the watcher waits, so that the scenario's hours pass in an instant.
-type demoClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-// Now is the demo's time.
-func (c *demoClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-// After moves the demo's time on by d and says so at once.
-func (c *demoClock) After(d time.Duration) <-chan time.Time {
-	ch := make(chan time.Time, 1)
-	ch <- c.advance(d)
-	return ch
-}
-
-func (c *demoClock) advance(d time.Duration) time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	return c.now
-}
-
 func job(name string, status labeling.Status, created, modified time.Time, c labeling.Counters) labeling.Job {
 	return labeling.Job{
 		Name: name, Status: status, CreatedAt: created, ModifiedAt: modified, Counters: c,
@@ -140,8 +112,10 @@ func demo(ctx context.Context, getenv func(string) string, statePath string, std
 	if len(cfg.Milestones) == 0 {
 		cfg.Milestones = []int{50, 90} // the demo shows one
 	}
-	clock := &demoClock{now: time.Now().UTC().Truncate(time.Second)}
-	emu := emulator.New(emulator.WithClock(clock.Now))
+	// The demo's time starts now and moves only when a step says so, or
+	// when the watcher waits, so that the scenario's hours pass in an instant.
+	clk := clock.NewFake(time.Now().UTC().Truncate(time.Second))
+	emu := emulator.New(emulator.WithClock(clk))
 	listener, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return fmt.Errorf("start SageMaker emulator: %w", err)
@@ -178,16 +152,16 @@ func demo(ctx context.Context, getenv func(string) string, statePath string, std
 		defer os.RemoveAll(dir)
 		statePath = filepath.Join(dir, "state.json")
 	}
-	store, err := state.OpenFile(statePath, cfg.Retention, clock.Now)
+	store, err := state.OpenFile(statePath, cfg.Retention, clk)
 	if err != nil {
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	watcher := app.NewWatcher(cfg, awsCfg, store, notifier(cfg.Slack, stdout), log, clock)
+	watcher := app.NewWatcher(cfg, awsCfg, store, notifier(cfg.Slack, stdout), log, clk)
 
 	fmt.Fprintf(stdout, "labelwatch demo: SageMaker emulator at %s, state in %s\n", listener.Addr(), statePath)
 	for i, s := range scenario {
-		s.change(emu, clock.advance(s.later))
+		s.change(emu, clk.Advance(s.later))
 		fmt.Fprintf(stdout, "\n%s\n== cycle %d: %s\n%s\n", strings.Repeat("=", 78), i+1, s.title, strings.Repeat("=", 78))
 		sum, err := watcher.Poll(ctx)
 		fmt.Fprintf(stdout, "-- %s\n", describe(sum))

@@ -192,12 +192,12 @@ func runOnce(ctx context.Context, getenv func(string) string, root fs.FS, stateP
 	}
 	var store state.Store
 	if cfg.StateTable != "" {
-		store = state.NewDynamoStore(dynamodb.NewFromConfig(awsCfg), cfg.StateTable, cfg.Retention, time.Now)
+		store = state.NewDynamoStore(dynamodb.NewFromConfig(awsCfg), cfg.StateTable, cfg.Retention, clock.System{})
 	} else {
 		if statePath == "" {
 			statePath = "labelwatch-state.json"
 		}
-		if store, err = state.OpenFile(statePath, cfg.Retention, time.Now); err != nil {
+		if store, err = state.OpenFile(statePath, cfg.Retention, clock.System{}); err != nil {
 			return err
 		}
 	}
@@ -226,5 +226,5 @@ func describe(s watch.Summary) string {
 		cursor = s.Cursor.Format(time.RFC3339)
 	}
 	return fmt.Sprintf("listed %d (%d in progress), transitions %d, alerted %d, cards and news %d, recorded silently %d, pending %d, held by another run %d; cursor %s",
-		s.Listed, s.Running, s.Transitions, s.Alerted, s.Told, s.Recorded, s.Pending, s.Contended, cursor)
+		s.Listed, s.Running, s.Transitions, s.Alerted, s.News, s.Recorded, s.Pending, s.Contended, cursor)
 }

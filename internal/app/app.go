@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -40,9 +39,9 @@ func OpenHandler(ctx context.Context, cfg config.Config, log *slog.Logger, stdou
 	if err != nil {
 		return nil, err
 	}
-	store := state.NewDynamoStore(dynamodb.NewFromConfig(awsCfg), cfg.StateTable, cfg.Retention, time.Now)
+	store := state.NewDynamoStore(dynamodb.NewFromConfig(awsCfg), cfg.StateTable, cfg.Retention, clock.System{})
 	watcher := NewWatcher(cfg, awsCfg, store, notifier, log, clock.System{})
-	return NewHandler(watcher, log, stdout, functionName, time.Now, WithRegion(awsCfg.Region)), nil
+	return NewHandler(watcher, log, stdout, functionName, clock.System{}, WithRegion(awsCfg.Region)), nil
 }
 
 // NewWatcher builds the watcher for cfg: SageMaker from awsCfg (which honours
@@ -109,9 +108,9 @@ func NewNotifier(cfg config.Slack) watch.Notifier {
 	hc := &http.Client{Timeout: cfg.Timeout}
 	switch cfg.Mode {
 	case config.ModeWebhook:
-		return slack.NewWebhookSender(cfg.WebhookURL, hc)
+		return slack.NewWebhookSender(cfg.WebhookURL, hc, clock.System{})
 	case config.ModeBot:
-		return slack.NewBotSender(cfg.BotToken, cfg.Channel, cfg.APIURL, hc)
+		return slack.NewBotSender(cfg.BotToken, cfg.Channel, cfg.APIURL, hc, clock.System{})
 	case config.ModeSecret:
 		panic("app.NewNotifier: a Slack credential held in a secret needs app.OpenNotifier")
 	default:
@@ -138,7 +137,7 @@ func OpenNotifier(ctx context.Context, cfg config.Slack, awsCfg aws.Config, log 
 		}
 		return NewNotifier(plain)
 	}
-	n, err := secret.NewNotifier(ctx, reader, build, log, time.Now)
+	n, err := secret.NewNotifier(ctx, reader, build, log, clock.System{})
 	if err != nil {
 		return nil, err
 	}

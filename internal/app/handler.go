@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
 
+	"github.com/labelwatch/labelwatch/internal/clock"
 	"github.com/labelwatch/labelwatch/internal/labeling"
 	"github.com/labelwatch/labelwatch/internal/metrics"
 	"github.com/labelwatch/labelwatch/internal/watch"
@@ -34,24 +34,13 @@ const (
 	TriggerIgnored = "ignored"
 )
 
-// Result is what an invocation returns: the counts of the poll or push it
-// ran, never a secret. When the handler fails, Lambda answers with its own
+// Result is what an invocation returns: the summary of the poll or push it
+// ran, as the watcher counted it, never a secret. When the handler fails, Lambda answers with its own
 // errorMessage and errorType instead; they are here too, so that every
 // answer of the function, failed or not, decodes into this one type.
 type Result struct {
-	Trigger     string    `json:"trigger,omitempty"` // TriggerPoll, TriggerPush or TriggerIgnored
-	Job         string    `json:"job,omitempty"`     // the job a push was for, as SageMaker names it
-	FirstRun    bool      `json:"firstRun"`
-	Listed      int       `json:"listed"`
-	Running     int       `json:"running"` // jobs listed as in progress, for cards and warnings
-	Transitions int       `json:"transitions"`
-	Alerted     int       `json:"alerted"`
-	Told        int       `json:"told"` // cards posted or edited, progress news told
-	Pending     int       `json:"pending"`
-	Deferred    int       `json:"deferred"` // a push's jobs left to the poll in a storm of pushes
-	Contended   int       `json:"contended"`
-	Cursor      time.Time `json:"cursor,omitzero"` // a poll's; a push has none
-	DurationMS  int64     `json:"durationMs"`
+	Trigger string `json:"trigger,omitempty"` // TriggerPoll, TriggerPush or TriggerIgnored
+	watch.Summary
 
 	ErrorMessage string `json:"errorMessage,omitempty"`
 	ErrorType    string `json:"errorType,omitempty"`
@@ -81,9 +70,9 @@ func WithRegion(region string) Option { return func(h *Handler) { h.region = reg
 // NewHandler returns the handler running watcher. It writes the metrics of
 // each run to metricsOut (the function's stdout, where CloudWatch Logs
 // extracts them) for the function named function (AWS_LAMBDA_FUNCTION_NAME),
-// stamped with now.
-func NewHandler(watcher *watch.Watcher, log *slog.Logger, metricsOut io.Writer, function string, now func() time.Time, opts ...Option) *Handler {
-	h := &Handler{watcher: watcher, metrics: metrics.NewEmitter(metricsOut, function, now), log: log}
+// stamped with the clock's time.
+func NewHandler(watcher *watch.Watcher, log *slog.Logger, metricsOut io.Writer, function string, clock clock.Clock, opts ...Option) *Handler {
+	h := &Handler{watcher: watcher, metrics: metrics.NewEmitter(metricsOut, function, clock), log: log}
 	for _, opt := range opts {
 		opt(h)
 	}
@@ -101,8 +90,8 @@ func (h *Handler) Invoke(ctx context.Context, raw json.RawMessage) (Result, erro
 	switch {
 	case ev.Source == scheduleSource && ev.DetailType == scheduleDetailType:
 		sum, err := h.watcher.Poll(ctx)
-		h.report(h.metrics.Poll(run(sum, err)))
-		return result(TriggerPoll, sum), err
+		h.report(h.metrics.Poll(sum, err != nil))
+		return Result{Trigger: TriggerPoll, Summary: sum}, err
 	case ev.Source == stateChangeSource && ev.DetailType == stateChangeType:
 		return h.push(ctx, ev)
 	default:
@@ -127,8 +116,8 @@ func (h *Handler) push(ctx context.Context, ev events.EventBridgeEvent) (Result,
 	if errors.Is(err, labeling.ErrNotFound) || errors.Is(err, labeling.ErrNotWatched) {
 		return h.ignore(ev, err.Error())
 	}
-	h.report(h.metrics.Push(run(sum, err)))
-	return result(TriggerPush, sum), err
+	h.report(h.metrics.Push(sum))
+	return Result{Trigger: TriggerPush, Summary: sum}, err
 }
 
 // place is where something is in AWS. A part left "" is not known.
@@ -194,19 +183,3 @@ func (h *Handler) ignore(ev events.EventBridgeEvent, why string) (Result, error)
 
 // clip cuts text from an event to about 200 bytes for the log.
 func clip(s string) string { return labeling.Clip(s, 200) }
-
-func run(sum watch.Summary, err error) metrics.Run {
-	return metrics.Run{
-		Failed: err != nil, Listed: sum.Listed, Transitions: sum.Transitions,
-		Alerted: sum.Alerted, Pending: sum.Pending, Cursor: sum.Cursor, Duration: sum.Duration,
-	}
-}
-
-func result(trigger string, sum watch.Summary) Result {
-	return Result{
-		Trigger: trigger, Job: sum.Job,
-		FirstRun: sum.FirstRun, Listed: sum.Listed, Running: sum.Running, Transitions: sum.Transitions,
-		Alerted: sum.Alerted, Told: sum.Told, Pending: sum.Pending, Deferred: sum.Deferred, Contended: sum.Contended,
-		Cursor: sum.Cursor, DurationMS: sum.Duration.Milliseconds(),
-	}
-}

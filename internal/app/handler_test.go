@@ -75,15 +75,15 @@ func newWired(t *testing.T, emu *emulator.Emulator, clock *testenv.Clock, opts w
 		HTTPClient:   testenv.HTTPClient(),
 		Retryer:      func() aws.Retryer { return aws.NopRetryer{} },
 	})
-	store, err := state.OpenFile(filepath.Join(t.TempDir(), "state.json"), 24*time.Hour, clock.Now)
+	store, err := state.OpenFile(filepath.Join(t.TempDir(), "state.json"), 24*time.Hour, clock)
 	if err != nil {
 		t.Fatal(err)
 	}
 	w := &wired{slack: testenv.NewSlack(t), store: store}
 	log := slog.New(slog.NewJSONHandler(&w.logs, nil))
 	watcher := watch.New(labeling.NewSource(sm, labeling.Filter{}),
-		store, slack.NewWebhookSender(w.slack.WebhookURL(), &http.Client{Timeout: 10 * time.Second}), log, clock, opts)
-	w.handler = app.NewHandler(watcher, log, &w.out, function, clock.Now, handlerOpts...)
+		store, slack.NewWebhookSender(w.slack.WebhookURL(), &http.Client{Timeout: 10 * time.Second}, clock), log, clock, opts)
+	w.handler = app.NewHandler(watcher, log, &w.out, function, clock, handlerOpts...)
 	return w
 }
 
@@ -93,7 +93,7 @@ func newWired(t *testing.T, emu *emulator.Emulator, clock *testenv.Clock, opts w
 // and push, failed or not, none for an event the function ignores.
 func TestHandlerMetrics(t *testing.T) {
 	clock := testenv.NewClock(start)
-	emu := emulator.New(emulator.WithClock(clock.Now))
+	emu := emulator.New(emulator.WithClock(clock))
 	w := newWired(t, emu, clock, watch.Options{
 		Rules:   watch.Rules{AlertOn: map[labeling.Status]bool{labeling.StatusCompleted: true, labeling.StatusFailed: true}, Lookback: time.Hour},
 		Overlap: 10 * time.Minute, DeadlineMargin: time.Second,

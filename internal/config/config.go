@@ -101,9 +101,9 @@ type Config struct {
 	FailedObjectsWarn float64
 }
 
-// Defaults, as the README documents them.
+// Defaults, as the README documents them. ALERT_ON's is
+// labeling.DefaultAlerting, the statuses labeling knows to be terminal.
 const (
-	DefaultAlertOn           = "Failed,Completed,Stopped"
 	DefaultLookback          = time.Hour
 	DefaultOverlap           = 10 * time.Minute
 	DefaultRetention         = 90 * 24 * time.Hour
@@ -153,7 +153,7 @@ func load(getenv func(string) string, local bool) (Config, error) {
 	c := Config{
 		StateTable:        strings.TrimSpace(getenv("STATE_TABLE")),
 		NameContains:      strings.TrimSpace(getenv("NAME_CONTAINS")),
-		AlertOn:           p.statuses("ALERT_ON", DefaultAlertOn),
+		AlertOn:           p.statuses("ALERT_ON", labeling.DefaultAlerting),
 		Lookback:          p.duration("LOOKBACK", DefaultLookback),
 		Overlap:           p.duration("OVERLAP", DefaultOverlap),
 		Retention:         p.duration("RETENTION", DefaultRetention),
@@ -258,12 +258,17 @@ func (p *parser) logLevel(name string) slog.Level {
 	return slog.LevelInfo
 }
 
-func (p *parser) statuses(name, def string) map[labeling.Status]bool {
+// statuses reads the comma-separated statuses of name, or def when it is
+// unset.
+func (p *parser) statuses(name string, def []labeling.Status) map[labeling.Status]bool {
+	set := map[labeling.Status]bool{}
 	v := strings.TrimSpace(p.getenv(name))
 	if v == "" {
-		v = def
+		for _, s := range def {
+			set[s] = true
+		}
+		return set
 	}
-	set := map[labeling.Status]bool{}
 	for _, field := range strings.Split(v, ",") {
 		s := labeling.Status(strings.TrimSpace(field))
 		if s == "" {

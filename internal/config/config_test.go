@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"maps"
 	"math"
+	"os"
 	"reflect"
 	"regexp"
 	"slices"
@@ -70,6 +71,26 @@ func TestLoadDefaults(t *testing.T) {
 		FailedObjectsWarn: 0.01,
 	}
 	checkConfig(t, got, want)
+}
+
+// TestDefaultAlertOnIsDocumented holds the README to ALERT_ON's default,
+// labeling.DefaultAlerting: the same statuses, in any order.
+func TestDefaultAlertOnIsDocumented(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := regexp.MustCompile("(?m)^\\| `ALERT_ON` \\| `([^`]*)` \\|").FindSubmatch(readme)
+	if row == nil {
+		t.Fatal("README.md's configuration table has no default for ALERT_ON")
+	}
+	documented := statusSet()
+	for _, s := range strings.Split(string(row[1]), ",") {
+		documented[labeling.Status(s)] = true
+	}
+	if want := statusSet(labeling.DefaultAlerting...); !maps.Equal(documented, want) {
+		t.Errorf("README.md documents ALERT_ON's default as %s, want the statuses of labeling.DefaultAlerting %v", row[1], labeling.DefaultAlerting)
+	}
 }
 
 func TestLoadEveryVariable(t *testing.T) {

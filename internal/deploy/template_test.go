@@ -21,6 +21,8 @@ import (
 	"github.com/BurntSushi/toml"
 	"github.com/aws/aws-lambda-go/events"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/labelwatch/labelwatch/internal/labeling"
 )
 
 // The logical IDs the checks below look for.
@@ -716,7 +718,6 @@ func TestSampleEvents(t *testing.T) {
 	// The ARN lower-cases the job name, which may be 1-63 letters, digits
 	// and hyphens.
 	jobARN := regexp.MustCompile(`^arn:aws:sagemaker:([a-z0-9-]+):([0-9]{12}):labeling-job/[a-z0-9](-*[a-z0-9]){0,62}$`)
-	statuses := []string{"Initializing", "InProgress", "Completed", "Failed", "Stopping", "Stopped"}
 
 	tests := []struct {
 		file   string
@@ -751,7 +752,7 @@ func TestSampleEvents(t *testing.T) {
 					{"resources is one labeling job ARN", arn[0] != ""},
 					{"the job is in the event's region and account", arn[1] == ev.Region && arn[2] == ev.AccountID},
 					{"detail is only LabelingJobStatus, a status", detailErr == nil && len(detail) == 1 &&
-						slices.Contains(statuses, fmt.Sprint(detail["LabelingJobStatus"]))},
+						slices.Contains(labeling.Statuses, labeling.Status(fmt.Sprint(detail["LabelingJobStatus"])))},
 				}
 			},
 		},

@@ -21,6 +21,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/labelwatch/labelwatch/internal/clock"
 	"github.com/labelwatch/labelwatch/internal/labeling"
 )
 
@@ -85,16 +86,16 @@ func WithRegion(region string) Option { return func(e *Emulator) { e.region = re
 func WithAccount(account string) Option { return func(e *Emulator) { e.account = account } }
 
 // WithClock sets the clock that stamps jobs put or updated without a
-// modification time (default time.Now). It is called with the emulator's
-// lock held, so it must not call back into the emulator.
-func WithClock(now func() time.Time) Option { return func(e *Emulator) { e.now = now } }
+// modification time (default clock.System{}). Its Now is called with the
+// emulator's lock held, so it must not call back into the emulator.
+func WithClock(c clock.Clock) Option { return func(e *Emulator) { e.clock = c } }
 
 // Emulator is an in-memory SageMaker labeling-job API. Its methods are safe
 // to call while it serves requests. Times are kept at millisecond precision,
 // as the API keeps them.
 type Emulator struct {
 	region, account string
-	now             func() time.Time
+	clock           clock.Clock
 
 	mu   sync.Mutex
 	jobs map[string]labeling.Job // by key(Name)
@@ -128,7 +129,7 @@ func New(opts ...Option) *Emulator {
 	e := &Emulator{
 		region:  "us-east-1",
 		account: "123456789012",
-		now:     time.Now,
+		clock:   clock.System{},
 		jobs:    make(map[string]labeling.Job),
 		calls:   make(map[string]int),
 	}
@@ -167,7 +168,7 @@ func (e *Emulator) Update(name string, change func(*labeling.Job)) bool {
 	old, modified, arn := j.Name, j.ModifiedAt, j.ARN
 	change(&j)
 	if j.ModifiedAt.Equal(modified) {
-		j.ModifiedAt = e.now()
+		j.ModifiedAt = e.clock.Now()
 	}
 	if j.Name != old {
 		delete(e.jobs, key(old))
@@ -762,7 +763,7 @@ func (e *Emulator) complete(j labeling.Job) labeling.Job {
 		j.ARN = fmt.Sprintf("arn:aws:sagemaker:%s:%s:labeling-job/%s", e.region, e.account, strings.ToLower(j.Name))
 	}
 	if j.ModifiedAt.IsZero() {
-		j.ModifiedAt = e.now()
+		j.ModifiedAt = e.clock.Now()
 	}
 	if j.CreatedAt.IsZero() {
 		j.CreatedAt = j.ModifiedAt

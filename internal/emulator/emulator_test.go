@@ -620,7 +620,7 @@ func TestWire(t *testing.T) {
 
 func TestPutAndUpdate(t *testing.T) {
 	clk := testenv.NewClock(time.Unix(1700000500, 987_654_321))
-	emu := emulator.New(emulator.WithClock(clk.Now))
+	emu := emulator.New(emulator.WithClock(clk))
 	emu.Put(labeling.Job{Name: "Zeta"})
 	emu.Put(labeling.Job{Name: "eta", ARN: "arn:custom", CreatedAt: t0, ModifiedAt: t0})
 

@@ -14,6 +14,9 @@ import (
 	"io"
 	"sync"
 	"time"
+
+	"github.com/labelwatch/labelwatch/internal/clock"
+	"github.com/labelwatch/labelwatch/internal/watch"
 )
 
 // The metrics' identity, which alarms name: keep them as they are.
@@ -54,31 +57,20 @@ const (
 	Seconds      Unit = "Seconds"
 )
 
-// Run is what one poll or push did, as its metrics tell it.
-type Run struct {
-	Failed      bool // the run returned an error: alerts may be pending, the cursor kept
-	Listed      int  // a poll's jobs listed
-	Transitions int
-	Alerted     int
-	Pending     int
-	Cursor      time.Time // a poll's cursor after it ran; zero before the first poll completes
-	Duration    time.Duration
-}
-
 // Emitter writes one EMF line per run. It is safe for concurrent use; each
 // line goes out in one Write, so it does not interleave with other lines.
 type Emitter struct {
 	out      io.Writer
 	function string
-	now      func() time.Time
+	clock    clock.Clock
 
 	mu sync.Mutex // serializes writes to out
 }
 
 // NewEmitter returns an Emitter writing to out (the function's stdout) for
-// the function named function, stamping each line with now.
-func NewEmitter(out io.Writer, function string, now func() time.Time) *Emitter {
-	return &Emitter{out: out, function: function, now: now}
+// the function named function, stamping each line with the clock's time.
+func NewEmitter(out io.Writer, function string, clock clock.Clock) *Emitter {
+	return &Emitter{out: out, function: function, clock: clock}
 }
 
 // metric is one value of a line.
@@ -88,11 +80,12 @@ type metric struct {
 	value float64
 }
 
-// Poll writes the line of a poll.
-func (e *Emitter) Poll(r Run) error {
-	now := e.now()
+// Poll writes the line of a poll; failed is whether it returned an error
+// (alerts may be pending, the cursor kept).
+func (e *Emitter) Poll(r watch.Summary, failed bool) error {
+	now := e.clock.Now()
 	completed := 1.0
-	if r.Failed {
+	if failed {
 		completed = 0
 	}
 	ms := []metric{
@@ -101,7 +94,7 @@ func (e *Emitter) Poll(r Run) error {
 		{Transitions, Count, float64(r.Transitions)},
 		{AlertsSent, Count, float64(r.Alerted)},
 		{AlertsPending, Count, float64(r.Pending)},
-		{RunDuration, Milliseconds, float64(r.Duration.Milliseconds())},
+		{RunDuration, Milliseconds, float64(r.DurationMS)},
 	}
 	if !r.Cursor.IsZero() {
 		// The cursor is a SageMaker modification time and now this host's
@@ -115,11 +108,11 @@ func (e *Emitter) Poll(r Run) error {
 // leaves pending is the next poll's to send, and to count, and the
 // pending-alerts alarm takes the Minimum over a period, which one push that
 // sent its alert would make 0 however stuck the polls' alerts are.
-func (e *Emitter) Push(r Run) error {
-	return e.write(e.now(), TriggerPush, []metric{
+func (e *Emitter) Push(r watch.Summary) error {
+	return e.write(e.clock.Now(), TriggerPush, []metric{
 		{AlertsSent, Count, float64(r.Alerted)},
 		{Transitions, Count, float64(r.Transitions)},
-		{RunDuration, Milliseconds, float64(r.Duration.Milliseconds())},
+		{RunDuration, Milliseconds, float64(r.DurationMS)},
 	})
 }
 

@@ -11,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/labelwatch/labelwatch/internal/clock"
 	"github.com/labelwatch/labelwatch/internal/metrics"
+	"github.com/labelwatch/labelwatch/internal/watch"
 )
 
 // now is the tests' fixed time: 2026-01-02T15:05:00.123Z, 1767366300123 ms.
@@ -23,7 +25,7 @@ const function = "labelwatch-LabelwatchFunction-AbC123"
 func emit(t *testing.T, write func(*metrics.Emitter) error) []byte {
 	t.Helper()
 	var out bytes.Buffer
-	if err := write(metrics.NewEmitter(&out, function, func() time.Time { return now })); err != nil {
+	if err := write(metrics.NewEmitter(&out, function, clock.NewFake(now))); err != nil {
 		t.Fatalf("emit: %v", err)
 	}
 	return out.Bytes()
@@ -74,7 +76,7 @@ func TestLines(t *testing.T) {
 		{
 			name: "poll",
 			write: func(e *metrics.Emitter) error {
-				return e.Poll(metrics.Run{Listed: 12, Transitions: 3, Alerted: 2, Cursor: cursor, Duration: 1234567 * time.Microsecond})
+				return e.Poll(watch.Summary{Listed: 12, Transitions: 3, Alerted: 2, Cursor: cursor, DurationMS: 1234}, false)
 			},
 			want: golden("poll",
 				[3]string{"PollsCompleted", "Count", "1"},
@@ -90,7 +92,7 @@ func TestLines(t *testing.T) {
 			// written all the same, and says the poll did not complete.
 			name: "failed poll",
 			write: func(e *metrics.Emitter) error {
-				return e.Poll(metrics.Run{Failed: true, Listed: 5, Transitions: 4, Alerted: 1, Pending: 3, Cursor: now.Add(-time.Hour), Duration: 7 * time.Second})
+				return e.Poll(watch.Summary{Listed: 5, Transitions: 4, Alerted: 1, Pending: 3, Cursor: now.Add(-time.Hour), DurationMS: 7000}, true)
 			},
 			want: golden("poll",
 				[3]string{"PollsCompleted", "Count", "0"},
@@ -106,7 +108,7 @@ func TestLines(t *testing.T) {
 			// a lag since 1970 would set off every alarm on it.
 			name: "poll without cursor",
 			write: func(e *metrics.Emitter) error {
-				return e.Poll(metrics.Run{Listed: 40})
+				return e.Poll(watch.Summary{Listed: 40}, false)
 			},
 			want: golden("poll",
 				[3]string{"PollsCompleted", "Count", "1"},
@@ -120,7 +122,7 @@ func TestLines(t *testing.T) {
 			// A cursor ahead of this host's clock is skew, not lag.
 			name: "poll with cursor ahead",
 			write: func(e *metrics.Emitter) error {
-				return e.Poll(metrics.Run{Cursor: now.Add(2 * time.Second)})
+				return e.Poll(watch.Summary{Cursor: now.Add(2 * time.Second)}, false)
 			},
 			want: golden("poll",
 				[3]string{"PollsCompleted", "Count", "1"},
@@ -137,7 +139,7 @@ func TestLines(t *testing.T) {
 			// pending-alerts alarm watches polls only.
 			name: "push",
 			write: func(e *metrics.Emitter) error {
-				return e.Push(metrics.Run{Transitions: 1, Alerted: 1, Listed: 9, Cursor: cursor, Duration: 85 * time.Millisecond})
+				return e.Push(watch.Summary{Transitions: 1, Alerted: 1, Listed: 9, Cursor: cursor, DurationMS: 85})
 			},
 			want: golden("push",
 				[3]string{"AlertsSent", "Count", "1"},
@@ -147,7 +149,7 @@ func TestLines(t *testing.T) {
 		{
 			name: "failed push",
 			write: func(e *metrics.Emitter) error {
-				return e.Push(metrics.Run{Failed: true, Transitions: 1, Pending: 1, Duration: 3 * time.Second})
+				return e.Push(watch.Summary{Transitions: 1, Pending: 1, DurationMS: 3000})
 			},
 			want: golden("push",
 				[3]string{"AlertsSent", "Count", "0"},
@@ -174,7 +176,7 @@ func TestLines(t *testing.T) {
 // on one line.
 func TestPollLine(t *testing.T) {
 	line := emit(t, func(e *metrics.Emitter) error {
-		return e.Poll(metrics.Run{Listed: 12, Transitions: 3, Alerted: 2, Cursor: now.Add(-5 * time.Minute), Duration: 842 * time.Millisecond})
+		return e.Poll(watch.Summary{Listed: 12, Transitions: 3, Alerted: 2, Cursor: now.Add(-5 * time.Minute), DurationMS: 842}, false)
 	})
 	const want = `{"_aws":{"Timestamp":1767366300123,"CloudWatchMetrics":[{"Namespace":"Labelwatch","Dimensions":[["FunctionName"]],` +
 		`"Metrics":[{"Name":"PollsCompleted","Unit":"Count"},{"Name":"JobsListed","Unit":"Count"},{"Name":"Transitions","Unit":"Count"},` +
@@ -190,11 +192,11 @@ func TestPollLine(t *testing.T) {
 // that it cannot interleave with the log lines sharing stdout.
 func TestOneWritePerLine(t *testing.T) {
 	var w writes
-	e := metrics.NewEmitter(&w, function, func() time.Time { return now })
-	if err := e.Poll(metrics.Run{Cursor: now}); err != nil {
+	e := metrics.NewEmitter(&w, function, clock.NewFake(now))
+	if err := e.Poll(watch.Summary{Cursor: now}, false); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.Push(metrics.Run{}); err != nil {
+	if err := e.Push(watch.Summary{}); err != nil {
 		t.Fatal(err)
 	}
 	if len(w) != 2 {
@@ -215,8 +217,8 @@ func (w *writes) Write(p []byte) (int, error) {
 }
 
 func TestWriteFails(t *testing.T) {
-	e := metrics.NewEmitter(failing{}, function, func() time.Time { return now })
-	if err := e.Poll(metrics.Run{}); !errors.Is(err, errClosed) {
+	e := metrics.NewEmitter(failing{}, function, clock.NewFake(now))
+	if err := e.Poll(watch.Summary{}, false); !errors.Is(err, errClosed) {
 		t.Errorf("Poll on a failing writer: %v, want %v", err, errClosed)
 	}
 }

@@ -232,7 +232,7 @@ func TestDynamoTableMissing(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	const table = "labelwatch-state-missing"
-	store := state.NewDynamoStore(e.ddb, table, time.Hour, e.clock.Now)
+	store := state.NewDynamoStore(e.ddb, table, time.Hour, e.clock)
 	_, err := e.run(e.watcher(watcherConfig{store: store}), 10*time.Second)
 	var missing *types.ResourceNotFoundException
 	if !errors.As(err, &missing) {

@@ -153,7 +153,7 @@ func newEnvOn(t testing.TB, clock *testenv.Clock) *env {
 		alertOn: defaultAlertOn,
 	}
 	e.ledger = newLedger(e.alertOn)
-	e.emu = emulator.New(emulator.WithClock(e.clock.Now))
+	e.emu = emulator.New(emulator.WithClock(e.clock))
 	sm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("X-Amz-Target") == "SageMaker.ListLabelingJobs" {
 			n := e.lists.Add(1)
@@ -200,20 +200,20 @@ func (e *env) onListRequest(h func(n int)) {
 
 // store is a DynamoStore over the proxy, with the env's clock.
 func (e *env) store() *state.DynamoStore {
-	return state.NewDynamoStore(e.ddb, e.table, 90*24*time.Hour, e.clock.Now)
+	return state.NewDynamoStore(e.ddb, e.table, 90*24*time.Hour, e.clock)
 }
 
 // directStore reads the table without the proxy, for checks.
 func (e *env) directStore() *state.DynamoStore {
-	return state.NewDynamoStore(e.direct, e.table, 90*24*time.Hour, e.clock.Now)
+	return state.NewDynamoStore(e.direct, e.table, 90*24*time.Hour, e.clock)
 }
 
 func (e *env) webhook(timeout time.Duration) *slack.Sender {
-	return slack.NewWebhookSender(e.slack.WebhookURL(), &http.Client{Timeout: timeout})
+	return slack.NewWebhookSender(e.slack.WebhookURL(), &http.Client{Timeout: timeout}, e.clock)
 }
 
 func (e *env) bot(token, channel string, timeout time.Duration) *slack.Sender {
-	return slack.NewBotSender(token, channel, e.slack.APIURL(), &http.Client{Timeout: timeout})
+	return slack.NewBotSender(token, channel, e.slack.APIURL(), &http.Client{Timeout: timeout}, e.clock)
 }
 
 // watcherConfig says how to build one watcher; zero values take the suite's

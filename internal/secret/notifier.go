@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/labelwatch/labelwatch/internal/clock"
 	"github.com/labelwatch/labelwatch/internal/slack"
 )
 
@@ -47,7 +48,7 @@ type Notifier struct {
 	reader  *Reader
 	build   func(Slack) Sender
 	log     *slog.Logger
-	now     func() time.Time
+	clock   clock.Clock
 	recheck time.Duration
 	maxAge  time.Duration
 
@@ -63,16 +64,17 @@ type Notifier struct {
 
 // NewNotifier reads the credential in reader's secret and returns a
 // Notifier that sends through build(credential). build must not fail: a
-// Sender reports a credential it cannot use on each Send. now is the clock
-// of the recheck interval (DefaultRecheck).
-func NewNotifier(ctx context.Context, reader *Reader, build func(Slack) Sender, log *slog.Logger, now func() time.Time) (*Notifier, error) {
+// Sender reports a credential it cannot use on each Send. c is the clock
+// of the recheck interval (DefaultRecheck) and of the credential's age
+// (DefaultMaxAge).
+func NewNotifier(ctx context.Context, reader *Reader, build func(Slack) Sender, log *slog.Logger, c clock.Clock) (*Notifier, error) {
 	cred, err := reader.Read(ctx)
 	if err != nil {
 		return nil, err
 	}
 	return &Notifier{
-		reader: reader, build: build, log: log.With("secret", reader.ARN()), now: now, recheck: DefaultRecheck, maxAge: DefaultMaxAge,
-		cred: cred, sender: build(cred), version: 1, read: now(),
+		reader: reader, build: build, log: log.With("secret", reader.ARN()), clock: c, recheck: DefaultRecheck, maxAge: DefaultMaxAge,
+		cred: cred, sender: build(cred), version: 1, read: c.Now(),
 	}, nil
 }
 
@@ -121,7 +123,7 @@ func (n *Notifier) Capabilities() slack.Capabilities {
 // fails leaves the credential in use, to be tried again a DefaultMaxAge on.
 func (n *Notifier) renew(ctx context.Context) {
 	n.mu.Lock()
-	stale := n.now().Sub(n.read) >= n.maxAge
+	stale := n.clock.Now().Sub(n.read) >= n.maxAge
 	n.mu.Unlock()
 	if !stale {
 		return
@@ -129,7 +131,7 @@ func (n *Notifier) renew(ctx context.Context) {
 	n.refreshing.Lock()
 	defer n.refreshing.Unlock()
 	n.mu.Lock()
-	stale = n.now().Sub(n.read) >= n.maxAge // another Send may have renewed it meanwhile
+	stale = n.clock.Now().Sub(n.read) >= n.maxAge // another Send may have renewed it meanwhile
 	n.mu.Unlock()
 	if !stale {
 		return
@@ -137,7 +139,7 @@ func (n *Notifier) renew(ctx context.Context) {
 	fresh, err := n.reader.Read(ctx)
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.read = n.now()
+	n.read = n.clock.Now()
 	switch {
 	case err != nil:
 		n.log.Warn("reading the Slack secret again failed; the credential in use stays", "error", err)
@@ -173,7 +175,7 @@ func (n *Notifier) refresh(ctx context.Context, version int) (Sender, error) {
 	if current != version {
 		return sender, nil
 	}
-	if !checked.IsZero() && n.now().Sub(checked) < n.recheck {
+	if !checked.IsZero() && n.clock.Now().Sub(checked) < n.recheck {
 		return nil, nil
 	}
 	fresh, err := n.reader.Read(ctx)
@@ -183,9 +185,9 @@ func (n *Notifier) refresh(ctx context.Context, version int) (Sender, error) {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.read = n.now()
+	n.read = n.clock.Now()
 	if fresh == cred {
-		n.checked = n.now()
+		n.checked = n.clock.Now()
 		n.log.Error("slack refused the credential, and its secret still holds the same one: replace it in the secret")
 		return nil, nil
 	}

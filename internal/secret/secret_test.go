@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/smithy-go"
 
+	"github.com/labelwatch/labelwatch/internal/clock"
 	"github.com/labelwatch/labelwatch/internal/slack"
 	"github.com/labelwatch/labelwatch/internal/testenv"
 )
@@ -252,9 +253,9 @@ func build(s *testenv.Slack) func(Slack) Sender {
 	return func(c Slack) Sender {
 		hc := &http.Client{Timeout: 10 * time.Second}
 		if c.WebhookURL != "" {
-			return slack.NewWebhookSender(c.WebhookURL, hc)
+			return slack.NewWebhookSender(c.WebhookURL, hc, testenv.RealClock())
 		}
-		return slack.NewBotSender(c.BotToken, c.Channel, s.APIURL(), hc)
+		return slack.NewBotSender(c.BotToken, c.Channel, s.APIURL(), hc, testenv.RealClock())
 	}
 }
 
@@ -430,7 +431,7 @@ func TestNotifierReadsAgainWhenSlackRefuses(t *testing.T) {
 			sm.reads.Store(0)
 			h.arn = sm.create(t, fmt.Sprintf("labelwatch/rotation-%d", i), jsonSecret(tt.first(h.slack)))
 			log := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-			n, err := NewNotifier(context.Background(), NewReader(sm.proxy, h.arn, 0), build(h.slack), log, h.clock.Now)
+			n, err := NewNotifier(context.Background(), NewReader(sm.proxy, h.arn, 0), build(h.slack), log, h.clock)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -454,7 +455,7 @@ func TestNewNotifierFailsWithoutTheSecret(t *testing.T) {
 	s := testenv.NewSlack(t)
 	var logs testenv.SyncBuffer
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
-	n, err := NewNotifier(context.Background(), NewReader(sm.proxy, arn, 0), build(s), log, time.Now)
+	n, err := NewNotifier(context.Background(), NewReader(sm.proxy, arn, 0), build(s), log, clock.System{})
 	if err == nil || n != nil {
 		t.Fatalf("NewNotifier = %v, %v; want an error", n, err)
 	}
@@ -488,13 +489,13 @@ func (h *harness) want(t *testing.T, messages int, reads int32) {
 func TestCapabilitiesFollowTheSecret(t *testing.T) {
 	sm := newSecretsManager(t)
 	s := testenv.NewSlack(t)
-	clock := testenv.NewClock(time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC))
+	clk := testenv.NewClock(time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC))
 	webhook := jsonSecret(map[string]string{"webhook_url": s.WebhookURL()})
 	bot := jsonSecret(map[string]string{"bot_token": testenv.SlackToken, "channel": testenv.SlackChannel})
 	arn := sm.create(t, "labelwatch/capabilities", webhook)
 	sm.reads.Store(0)
 	var logs testenv.SyncBuffer
-	n, err := NewNotifier(context.Background(), NewReader(sm.proxy, arn, 0), build(s), slog.New(slog.NewJSONHandler(&logs, nil)), clock.Now)
+	n, err := NewNotifier(context.Background(), NewReader(sm.proxy, arn, 0), build(s), slog.New(slog.NewJSONHandler(&logs, nil)), clk)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -515,7 +516,7 @@ func TestCapabilitiesFollowTheSecret(t *testing.T) {
 		if st.put != "" {
 			sm.put(t, arn, st.put)
 		}
-		clock.Advance(st.advance)
+		clk.Advance(st.advance)
 		if got := n.Capabilities(); got != st.want {
 			t.Errorf("%s: Capabilities = %+v, want %+v", st.name, got, st.want)
 		}
@@ -525,14 +526,14 @@ func TestCapabilitiesFollowTheSecret(t *testing.T) {
 	}
 	// A bot token again, then the secret unreadable: the bot token stays.
 	sm.put(t, arn, bot)
-	clock.Advance(DefaultMaxAge)
+	clk.Advance(DefaultMaxAge)
 	if got := n.Capabilities(); !got.Edit {
 		t.Fatalf("Capabilities = %+v after the rotation to a bot token", got)
 	}
 	if _, err := sm.client.DeleteSecret(context.Background(), &secretsmanager.DeleteSecretInput{SecretId: aws.String(arn), ForceDeleteWithoutRecovery: aws.Bool(true)}); err != nil {
 		t.Fatal(err)
 	}
-	clock.Advance(DefaultMaxAge)
+	clk.Advance(DefaultMaxAge)
 	if got := n.Capabilities(); !got.Edit {
 		t.Errorf("Capabilities = %+v after a failed read, want the bot token's", got)
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/labelwatch/labelwatch/internal/clock"
 	"github.com/labelwatch/labelwatch/internal/testenv"
 )
 
@@ -13,13 +14,13 @@ import (
 // post's answer when configured with the channel's name.
 func TestSenderCapabilities(t *testing.T) {
 	s := testenv.NewSlack(t)
-	if got := NewWebhookSender(s.WebhookURL(), nil).Capabilities(); got != (Capabilities{}) {
+	if got := NewWebhookSender(s.WebhookURL(), nil, clock.System{}).Capabilities(); got != (Capabilities{}) {
 		t.Errorf("webhook: Capabilities = %+v, want none", got)
 	}
-	if got := NewBotSender(testenv.SlackToken, testenv.SlackChannel, s.APIURL(), nil).Capabilities(); got != (Capabilities{Edit: true, Channel: testenv.SlackChannel}) {
+	if got := NewBotSender(testenv.SlackToken, testenv.SlackChannel, s.APIURL(), nil, clock.System{}).Capabilities(); got != (Capabilities{Edit: true, Channel: testenv.SlackChannel}) {
 		t.Errorf("bot with a channel ID: Capabilities = %+v", got)
 	}
-	byName := NewBotSender(testenv.SlackToken, "#"+testenv.SlackChannelName, s.APIURL(), nil)
+	byName := NewBotSender(testenv.SlackToken, "#"+testenv.SlackChannelName, s.APIURL(), nil, clock.System{})
 	if got := byName.Capabilities(); got != (Capabilities{Edit: true}) {
 		t.Errorf("bot with a channel name, before a post: Capabilities = %+v, want no channel yet", got)
 	}
@@ -37,10 +38,10 @@ func TestEditInAGoneChannel(t *testing.T) {
 	for _, code := range []string{"is_archived", "channel_not_found", "not_in_channel"} {
 		t.Run(code, func(t *testing.T) {
 			s := testenv.NewSlack(t)
-			old := NewBotSender(testenv.SlackToken, testenv.SlackOtherChannel, s.APIURL(), nil)
+			old := NewBotSender(testenv.SlackToken, testenv.SlackOtherChannel, s.APIURL(), nil, clock.System{})
 			card := send(t, old, RenderCard(runningJob()))
 			s.Gone(testenv.SlackOtherChannel, code)
-			bot := NewBotSender(testenv.SlackToken, testenv.SlackChannel, s.APIURL(), nil)
+			bot := NewBotSender(testenv.SlackToken, testenv.SlackChannel, s.APIURL(), nil, clock.System{})
 			edit := RenderCard(runningJob())
 			edit.Edit = card
 			reply := RenderNotice(runningJob(), Notice{Milestone: 50})

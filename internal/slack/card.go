@@ -4,10 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"math"
 	"strconv"
 	"strings"
-	"time"
 
 	slackapi "github.com/slack-go/slack"
 
@@ -59,21 +57,6 @@ func cardHeader(j labeling.Job) string {
 	return head + plainFit(j.Name, maxHeaderText-runes(head)-runes(tail)) + tail
 }
 
-// statusClause is status s as what follows a job's name: "completed" for a
-// status a job ends in, "is in progress" for one it is in.
-func statusClause(s labeling.Status) string {
-	if s.Terminal() {
-		return statusPhrase(s)
-	}
-	return "is " + plainFit(statusPhrase(s), 60)
-}
-
-// wholePercent is p rounded down to a whole percent, so that "100%" means
-// every object is done: "42%".
-func wholePercent(p float64) string {
-	return strconv.Itoa(int(math.Floor(p))) + "%"
-}
-
 // progressBar is p percent as a bar of progressCells cells in code
 // markup, where every cell is as wide as the next: "`▓▓▓▓▓▓░░░░░░░░░░`".
 func progressBar(p float64) string {
@@ -98,9 +81,9 @@ func progressLine(c labeling.Counters) string {
 	return s
 }
 
-// labeledByWhom is who made a job's labels, "900 human · 360 machine", or
+// labeledBy is who made a job's labels, "900 human · 360 machine", or
 // "" before any label, where it would say nothing.
-func labeledByWhom(c labeling.Counters) string {
+func labeledBy(c labeling.Counters) string {
 	var parts []string
 	if c.Human > 0 {
 		parts = append(parts, count(c.Human)+" human")
@@ -118,33 +101,29 @@ func cardFields(j labeling.Job) []*slackapi.TextBlockObject {
 	var fields []*slackapi.TextBlockObject
 	add := func(label, value string) {
 		if value != "" && len(fields) < maxCardFields {
-			fields = append(fields, alertField(label, value))
+			fields = append(fields, field(label, value))
 		}
-	}
-	team := ""
-	if j.Workteam != "" {
-		team = fit(WorkteamName(j.Workteam), maxDetailLine, inlinePiece)
 	}
 	switch j.Status {
 	case labeling.StatusCompleted:
-		add("Labeled by", labeledByWhom(j.Counters))
+		add("Labeled by", labeledBy(j.Counters))
 		add("Ran for", ranFor(j))
 		add("Finished", slackDate(j.ModifiedAt))
-		add("Work team", team)
+		add("Work team", workteam(j))
 	case labeling.StatusFailed:
 		add("Ran for", ranFor(j))
 		add("Failed", slackDate(j.ModifiedAt))
-		add("Labeled by", labeledByWhom(j.Counters))
-		add("Work team", team)
+		add("Labeled by", labeledBy(j.Counters))
+		add("Work team", workteam(j))
 	case labeling.StatusStopped:
 		add("Ran for", ranFor(j))
 		add("Stopped", slackDate(j.ModifiedAt))
-		add("Labeled by", labeledByWhom(j.Counters))
-		add("Work team", team)
+		add("Labeled by", labeledBy(j.Counters))
+		add("Work team", workteam(j))
 	default: // still running, or a status the API may add
 		add("Started", slackDate(j.CreatedAt))
-		add("Labeled by", labeledByWhom(j.Counters))
-		add("Work team", team)
+		add("Labeled by", labeledBy(j.Counters))
+		add("Work team", workteam(j))
 	}
 	return fields
 }
@@ -154,15 +133,15 @@ func cardFields(j labeling.Job) []*slackapi.TextBlockObject {
 // REGION · ACCOUNT"; for a failed job the reason, cut short, instead of
 // the counts.
 func cardSummary(j labeling.Job) string {
-	s := StatusEmoji(j.Status) + " " + fit(j.Name, 200, inlinePiece) + " " + fit(statusClause(j.Status), 80, inlinePiece)
+	s := StatusEmoji(j.Status) + " " + fit(j.Name, 200, inlineRune) + " " + fit(statusClause(j.Status), 80, inlineRune)
 	c := j.Counters
 	switch reason := cleanReason(j.FailureReason); {
 	case j.Status == labeling.StatusFailed && reason != "":
-		s += ": " + fit(reason, maxReasonInText, inlinePiece)
+		s += ": " + fit(reason, maxReasonInText, inlineRune)
 	case c.Total+c.Failed+c.Unlabeled > 0:
 		s += ": " + wholePercent(c.PercentDone()) + " done, " + count(c.Total) + " of " + count(c.Total+c.Failed+c.Unlabeled) + " labeled"
 	}
-	if w := whereText(j); w != "" {
+	if w := regionAndAccount(j); w != "" {
 		s += " · " + w
 	}
 	return s
@@ -176,91 +155,6 @@ func cardFallback(j labeling.Job) *Message {
 		text += " · " + l
 	}
 	return &Message{Text: text}
-}
-
-// Notice is what is worth telling about a running job besides its card,
-// which changes silently: each field set is one line of the message
-// RenderNotice makes.
-type Notice struct {
-	// Milestone is the percent of objects done the job just crossed (50
-	// for "half done"); 0 for none.
-	Milestone int
-	// StuckFor is how long the job's counters have not moved; 0 for none.
-	StuckFor time.Duration
-	// FailedShare is the fraction, 0 to 1, of the objects the job
-	// processed that failed for good; 0 for none.
-	FailedShare float64
-}
-
-// RenderNotice renders the notices n about job j as one short message,
-// one line each: "📈 street-scenes-seg is 50% done (1,500 of 3,000
-// objects)", "⏳ street-scenes-seg has not moved for 6h (1,260 of 3,000
-// labeled)", "⚠️ 3.2% of the objects street-scenes-seg processed failed (32
-// of 1,000)"; then the job's links. Counts come from j, the milestone, the
-// stall and the share from n, so the message says what the caller decided.
-// A Notice with nothing set says where the job stands. Its Text is those
-// lines on one line; its Fallback, text only, adds the console link.
-func RenderNotice(j labeling.Job, n Notice) Message {
-	lines := noticeLines(j, n)
-	blocks := []slackapi.Block{slackapi.NewSectionBlock(verbatim(strings.Join(lines, "\n")), nil, nil)}
-	if b := linksBlock(j); b != nil {
-		blocks = append(blocks, b)
-	}
-	text := strings.Join(lines, " · ")
-	fallback := text
-	if l := link(ConsoleURL(j), "open in the SageMaker console"); l != "" {
-		fallback += " · " + l
-	}
-	return Message{Text: text, Blocks: blocks, Fallback: &Message{Text: fallback}}
-}
-
-// noticeLines are the lines of RenderNotice, each within a few hundred
-// characters, the name escaped and cut.
-func noticeLines(j labeling.Job, n Notice) []string {
-	name := fit(j.Name, 200, inlinePiece)
-	c := j.Counters
-	all := c.Total + c.Failed + c.Unlabeled
-	var lines []string
-	// labeled says how far the job is as its card does: "54% done, 1,080
-	// of 2,000 labeled, 12 failed".
-	labeled := func() string {
-		s := wholePercent(c.PercentDone()) + " done, " + count(c.Total) + " of " + count(all) + " labeled"
-		if c.Failed > 0 {
-			s += ", " + count(c.Failed) + " failed"
-		}
-		return s
-	}
-	if n.Milestone > 0 {
-		line := "📈 " + name + " passed " + strconv.Itoa(n.Milestone) + "%"
-		if all > 0 {
-			line += ": " + labeled()
-		}
-		lines = append(lines, line)
-	}
-	if n.StuckFor > 0 {
-		line := "⚠️ " + name + " has not moved for " + shortDuration(n.StuckFor)
-		if all > 0 {
-			line += ": " + labeled()
-		} else {
-			line += " (no data objects counted yet)"
-		}
-		lines = append(lines, line)
-	}
-	if n.FailedShare > 0 {
-		line := "⚠️ " + name + ": " + percent(100*n.FailedShare) + " of the objects processed failed"
-		if processed := c.Total + c.Failed; processed > 0 {
-			line = "⚠️ " + name + ": " + count(c.Failed) + " of " + count(processed) + " processed objects failed (" + percent(100*n.FailedShare) + ")"
-		}
-		lines = append(lines, line)
-	}
-	if len(lines) == 0 {
-		line := StatusEmoji(j.Status) + " " + name + " " + fit(statusClause(j.Status), 80, inlinePiece)
-		if all > 0 {
-			line += ": " + wholePercent(c.PercentDone()) + " done (" + count(c.Total+c.Failed) + " of " + count(all) + " objects)"
-		}
-		lines = append(lines, line)
-	}
-	return lines
 }
 
 // Fingerprint is a short hash of what m shows: its text and its blocks as

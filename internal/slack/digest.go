@@ -17,14 +17,16 @@ import (
 // take. A part that carries a failed job keeps one block and maxPagedLine
 // characters more free, for the "Paged …" line WithMentions adds to it.
 const (
-	digestBudget       = digestTextBudget - 1000
-	digestContent      = digestBudget - maxHeaderText - 250
-	maxDigestBlocks    = maxBlocks - 2 // content, besides the header and the closing context
-	maxDigestLink      = 600           // a job link longer than this is shown as the bare name
-	maxDigestName      = 100           // a job name in a digest (the API allows 63)
-	maxDigestNotice    = 1000          // a digest message's notification text
-	maxDigestFallback  = 3900          // a digest message's minimal form
-	digestContinuation = "same reason, continued:*\n"
+	digestTextBudget      = 12000
+	digestBudget          = digestTextBudget - 1000
+	digestContent         = digestBudget - maxHeaderText - 250
+	maxDigestBlocks       = maxBlocks - 2 // content, besides the header and the closing context
+	maxDigestLink         = 600           // a job link longer than this is shown as the bare name
+	maxDigestName         = 100           // a job name in a digest (the API allows 63)
+	maxDigestNotification = 1000          // a digest message's notification text
+	maxDigestFallback     = 3900          // a digest message's minimal form
+	maxReasonDigest       = 500           // the failure reason a group of failed jobs quotes
+	digestContinuation    = "same reason, continued:*\n"
 )
 
 // DigestPart is one message of a digest and the alerts it carries: once
@@ -34,58 +36,40 @@ type DigestPart struct {
 	Alerts  []Alert
 }
 
-// statusRank orders statuses in a digest: what needs attention first.
-func statusRank(s labeling.Status) int {
-	switch s {
-	case labeling.StatusFailed:
-		return 0
-	case labeling.StatusStopped:
-		return 1
-	case labeling.StatusStopping:
-		return 2
-	case labeling.StatusCompleted:
-		return 3
-	case labeling.StatusInProgress:
-		return 4
-	case labeling.StatusInitializing:
-		return 5
-	}
-	return 6
-}
-
-// statusTally is how many alerts of a digest are in one status.
-type statusTally struct {
+// statusGroup is the alerts of a digest that are in one status.
+type statusGroup struct {
 	status labeling.Status
 	alerts []Alert // sorted by job name
 }
 
-// tally groups alerts by status, in digest order, each group sorted by name.
-func tally(alerts []Alert) []statusTally {
+// groupByStatus groups alerts by status, the most urgent status first
+// (labeling.Status.Urgency), each group sorted by name.
+func groupByStatus(alerts []Alert) []statusGroup {
 	by := map[labeling.Status][]Alert{}
 	for _, a := range alerts {
 		by[a.Job.Status] = append(by[a.Job.Status], a)
 	}
-	var out []statusTally
+	var out []statusGroup
 	for s, as := range by {
 		slices.SortStableFunc(as, func(a, b Alert) int { return cmp.Compare(a.Job.Name, b.Job.Name) })
-		out = append(out, statusTally{status: s, alerts: as})
+		out = append(out, statusGroup{status: s, alerts: as})
 	}
-	slices.SortFunc(out, func(a, b statusTally) int {
-		return cmp.Or(cmp.Compare(statusRank(a.status), statusRank(b.status)), cmp.Compare(a.status, b.status))
+	slices.SortFunc(out, func(a, b statusGroup) int {
+		return cmp.Or(cmp.Compare(a.status.Urgency(), b.status.Urgency()), cmp.Compare(a.status, b.status))
 	})
 	return out
 }
 
 // digestTitle is the neutral title of a digest of n alerts:
 // "412 labeling jobs finished: 100 failed, 300 completed, 12 stopped".
-func digestTitle(n int, tallies []statusTally) string {
+func digestTitle(n int, groups []statusGroup) string {
 	verb := "finished"
 	var counts []string
-	for _, t := range tallies {
-		if !t.status.Terminal() {
+	for _, g := range groups {
+		if !g.status.Terminal() {
 			verb = "changed status"
 		}
-		counts = append(counts, count(len(t.alerts))+" "+statusPhrase(t.status))
+		counts = append(counts, count(len(g.alerts))+" "+statusPhrase(g.status))
 	}
 	return count(n) + " labeling " + plural(n, "job", "jobs") + " " + verb + ": " + strings.Join(counts, ", ")
 }
@@ -119,7 +103,7 @@ func failureGroups(failed []Alert) []failureGroup {
 
 // jobLink is a job's name linked to its console page, for mrkdwn.
 func jobLink(j labeling.Job) string {
-	name := fit(j.Name, maxDigestName, inlinePiece)
+	name := fit(j.Name, maxDigestName, inlineRune)
 	if u := ConsoleURL(j); u != "" && runes(u)+runes(name) < maxDigestLink && !strings.ContainsAny(u, "<>|") {
 		return "<" + u + "|" + name + ">"
 	}
@@ -131,22 +115,22 @@ type digestDraft struct {
 	blocks []slackapi.Block // content
 	size   int              // text runes of the content
 	alerts []Alert
-	failed bool // it carries a failed job, so it pages and keeps room for that
+	pages  bool // it carries a failed job, so it pages and keeps room for that
 }
 
-// blocksMax is how many blocks of content d takes in all, or would take
-// with a failure in it: a part that pages keeps a block for its paged line.
-func (d *digestDraft) blocksMax(failure bool) int {
-	if d.failed || failure {
+// blockRoom is how many blocks of content d takes in all, or would take if
+// it paged: a part that pages keeps a block for its paged line.
+func (d *digestDraft) blockRoom(pages bool) int {
+	if d.pages || pages {
 		return maxDigestBlocks - 1
 	}
 	return maxDigestBlocks
 }
 
-// content is how many characters of content d takes in all, or would take
-// with a failure in it: a part that pages keeps room for its paged line.
-func (d *digestDraft) content(failure bool) int {
-	if d.failed || failure {
+// textRoom is how many characters of content d takes in all, or would take
+// if it paged: a part that pages keeps room for its paged line.
+func (d *digestDraft) textRoom(pages bool) int {
+	if d.pages || pages {
 		return digestContent - maxPagedLine
 	}
 	return digestContent
@@ -158,17 +142,17 @@ type digestPacker struct {
 	drafts []*digestDraft
 }
 
-// room returns the current draft if it takes one more block of size runes,
-// of failed jobs or not, and otherwise a new one.
-func (p *digestPacker) room(size int, failure bool) (d *digestDraft, fresh bool) {
+// draftWithRoom returns the current draft if it takes one more block of
+// size runes, of failed jobs (which page) or not, and otherwise a new one.
+func (p *digestPacker) draftWithRoom(size int, pages bool) (d *digestDraft, fresh bool) {
 	if n := len(p.drafts); n > 0 {
 		d = p.drafts[n-1]
-		if len(d.blocks) < d.blocksMax(failure) && d.size+size <= d.content(failure) {
-			d.failed = d.failed || failure
+		if len(d.blocks) < d.blockRoom(pages) && d.size+size <= d.textRoom(pages) {
+			d.pages = d.pages || pages
 			return d, false
 		}
 	}
-	d = &digestDraft{failed: failure}
+	d = &digestDraft{pages: pages}
 	p.drafts = append(p.drafts, d)
 	return d, true
 }
@@ -193,8 +177,8 @@ func RenderDigest(alerts []Alert) []DigestPart {
 	if len(alerts) == 0 {
 		return nil
 	}
-	tallies := tally(alerts)
-	title := digestTitle(len(alerts), tallies)
+	byStatus := groupByStatus(alerts)
+	title := digestTitle(len(alerts), byStatus)
 	regions := map[string]bool{}
 	for _, a := range alerts {
 		regions[a.Job.Region()] = true
@@ -207,14 +191,14 @@ func RenderDigest(alerts []Alert) []DigestPart {
 	}
 
 	var p digestPacker
-	for _, t := range tallies {
-		if t.status == labeling.StatusFailed {
-			for _, g := range failureGroups(t.alerts) {
-				p.addFailures(g)
+	for _, g := range byStatus {
+		if g.status == labeling.StatusFailed {
+			for _, f := range failureGroups(g.alerts) {
+				p.addFailures(f)
 			}
 			continue
 		}
-		p.addSummary(t)
+		p.addSummary(g)
 	}
 
 	parts := make([]DigestPart, len(p.drafts))
@@ -236,7 +220,7 @@ func RenderDigest(alerts []Alert) []DigestPart {
 			blocks = append(blocks, slackapi.NewContextBlock("", verbatim(strings.Join(notes, " · "))))
 		}
 		parts[k] = DigestPart{
-			Message: Message{Text: digestNotice(head, d.alerts), Blocks: blocks, Fallback: digestFallback(head, d.alerts), failure: failing(d.alerts)},
+			Message: Message{Text: digestNotification(head, d.alerts), Blocks: blocks, Fallback: digestFallback(head, d.alerts), pages: carriesFailure(d.alerts)},
 			Alerts:  d.alerts,
 		}
 	}
@@ -249,7 +233,7 @@ func RenderDigest(alerts []Alert) []DigestPart {
 func (p *digestPacker) addFailures(g failureGroup) {
 	reason := "_no reason given_"
 	if g.reason != "" {
-		reason = fit(g.reason, maxReasonDigest, quotePiece)
+		reason = fit(g.reason, maxReasonDigest, quoteRune)
 	}
 	head := "❌ *Failed · " + count(len(g.alerts)) + " " + plural(len(g.alerts), "job", "jobs") + " with this reason:*\n>" + reason + "\n"
 	var (
@@ -259,7 +243,7 @@ func (p *digestPacker) addFailures(g failureGroup) {
 	for _, a := range g.alerts {
 		link := jobLink(a.Job)
 		n := runes(link)
-		if sec != nil && runes(sec.Text.Text)+2+n <= maxSectionText && draft.size+2+n <= draft.content(true) {
+		if sec != nil && runes(sec.Text.Text)+2+n <= maxSectionText && draft.size+2+n <= draft.textRoom(true) {
 			sec.Text.Text += ", " + link
 			draft.size += 2 + n
 			draft.alerts = append(draft.alerts, a)
@@ -271,7 +255,7 @@ func (p *digestPacker) addFailures(g failureGroup) {
 		if sec != nil && draft == p.drafts[len(p.drafts)-1] {
 			h = "❌ *Failed · " + digestContinuation
 		}
-		d, fresh := p.room(runes(h)+n, true)
+		d, fresh := p.draftWithRoom(runes(h)+n, true)
 		if fresh {
 			h = head
 		}
@@ -286,38 +270,38 @@ func (p *digestPacker) addFailures(g failureGroup) {
 // addSummary adds the jobs of one status other than Failed as one section:
 // "✅ *300 completed:* a, b, c and 297 more". The message that holds the
 // section carries every job of the status.
-func (p *digestPacker) addSummary(t statusTally) {
-	total := len(t.alerts)
-	head := StatusEmoji(t.status) + " *" + count(total) + " " + fit(statusPhrase(t.status), 60, inlinePiece) + ":* "
+func (p *digestPacker) addSummary(g statusGroup) {
+	total := len(g.alerts)
+	head := StatusEmoji(g.status) + " *" + count(total) + " " + fit(statusPhrase(g.status), 60, inlineRune) + ":* "
 	tail := " and " + count(total) + " more"
 	names := make([]string, total)
-	for i, a := range t.alerts {
-		names[i] = fit(a.Job.Name, maxDigestName, inlinePiece)
+	for i, a := range g.alerts {
+		names[i] = fit(a.Job.Name, maxDigestName, inlineRune)
 	}
 	first := runes(names[0])
 	if total > 1 {
 		first += runes(tail)
 	}
-	d, _ := p.room(runes(head)+first, false)
-	text := head + namesFit(names, min(maxSectionText, d.content(false)-d.size)-runes(head))
+	d, _ := p.draftWithRoom(runes(head)+first, false)
+	text := head + namesFit(names, min(maxSectionText, d.textRoom(false)-d.size)-runes(head))
 	d.blocks = append(d.blocks, slackapi.NewSectionBlock(verbatim(text), nil, nil))
 	d.size += runes(text)
-	d.alerts = append(d.alerts, t.alerts...)
+	d.alerts = append(d.alerts, g.alerts...)
 }
 
-// digestNotice is the notification text of a digest message: its title and
-// the failed jobs it names.
-func digestNotice(title string, alerts []Alert) string {
+// digestNotification is the notification text of a digest message: its
+// title and the failed jobs it names.
+func digestNotification(title string, alerts []Alert) string {
 	var failed []string
 	for _, a := range alerts {
 		if a.Job.Status == labeling.StatusFailed {
-			failed = append(failed, fit(a.Job.Name, maxDigestName, inlinePiece))
+			failed = append(failed, fit(a.Job.Name, maxDigestName, inlineRune))
 		}
 	}
-	text := fit(title, maxHeaderText, inlinePiece)
+	text := fit(title, maxHeaderText, inlineRune)
 	slices.Sort(failed)
 	if len(failed) > 0 {
-		text += ". Failed: " + joinFit(failed, ", ", maxDigestNotice)
+		text += ". Failed: " + joinFit(failed, ", ", maxDigestNotification)
 	}
 	return text
 }
@@ -327,21 +311,21 @@ func digestNotice(title string, alerts []Alert) string {
 // and all of them (a message holds too few for their names to overflow), in
 // at most maxDigestFallback characters.
 func digestFallback(title string, alerts []Alert) *Message {
-	text := fit(title, maxHeaderText, inlinePiece)
-	tallies := tally(alerts)
-	for i, t := range tallies {
-		names := make([]string, len(t.alerts))
-		for k, a := range t.alerts {
-			names[k] = fit(a.Job.Name, maxDigestName, inlinePiece)
+	text := fit(title, maxHeaderText, inlineRune)
+	groups := groupByStatus(alerts)
+	for i, g := range groups {
+		names := make([]string, len(g.alerts))
+		for k, a := range g.alerts {
+			names[k] = fit(a.Job.Name, maxDigestName, inlineRune)
 		}
-		head := "\n" + StatusEmoji(t.status) + " " + fit(statusName(t.status), 40, inlinePiece) + ": "
+		head := "\n" + StatusEmoji(g.status) + " " + fit(statusName(g.status), 40, inlineRune) + ": "
 		room := maxDigestFallback - runes(text) - runes(head) - 40 // 40: the closing count
-		if t.status != labeling.StatusFailed {
+		if g.status != labeling.StatusFailed {
 			room = min(room, maxDigestFallback/4)
 		}
 		if room < 3*maxDigestName/2 {
 			rest := 0
-			for _, u := range tallies[i:] {
+			for _, u := range groups[i:] {
 				rest += len(u.alerts)
 			}
 			text += "\n… and " + count(rest) + " more " + plural(rest, "job", "jobs") + " in other statuses"
@@ -349,95 +333,11 @@ func digestFallback(title string, alerts []Alert) *Message {
 		}
 		text += head + namesFit(names, room)
 	}
-	return &Message{Text: text, failure: failing(alerts)}
+	return &Message{Text: text, pages: carriesFailure(alerts)}
 }
 
-// failing reports whether alerts hold a failed job's: a message that
+// carriesFailure reports whether alerts hold a failed job's: a message that
 // carries one pages (WithMentions).
-func failing(alerts []Alert) bool {
+func carriesFailure(alerts []Alert) bool {
 	return slices.ContainsFunc(alerts, func(a Alert) bool { return a.Job.Status == labeling.StatusFailed })
-}
-
-// AlertFallback is the minimal form of one job's alert, for when Slack
-// refuses its blocks: text only, "❌ street-scenes-seg failed · us-east-1 ·
-// open in the SageMaker console" with the console link, and the failure
-// reason cut short. A failed job's pages, as its alert does: the caller
-// may send it, in place of a refused alert, through WithMentions on its own.
-func AlertFallback(a Alert) Message {
-	j := a.Job
-	text := StatusEmoji(j.Status) + " " + fit(j.Name, 200, inlinePiece) + " " + fit(statusPhrase(j.Status), 60, inlinePiece)
-	if r := j.Region(); validRegion(r) {
-		text += " · " + r
-	}
-	if u := ConsoleURL(j); u != "" && !strings.ContainsAny(u, "<>|") {
-		text += " · <" + u + "|open in the SageMaker console>"
-	}
-	if reason := cleanReason(j.FailureReason); reason != "" {
-		text += "\n" + fit(reason, maxReasonInText, inlinePiece)
-	}
-	return Message{Text: text, failure: j.Status == labeling.StatusFailed}
-}
-
-// joinFit joins whole parts with sep for as long as the result stays within
-// max runes, and ends with an ellipsis when parts were left out. Parts are
-// never cut, so an entity in one is never split.
-func joinFit(parts []string, sep string, max int) string {
-	if all := strings.Join(parts, sep); runes(all) <= max {
-		return all
-	}
-	var b strings.Builder
-	n := 0
-	for i, p := range parts {
-		add := runes(p)
-		if i > 0 {
-			add += runes(sep)
-		}
-		if n+add+runes(sep)+runes(ellipsis) > max {
-			break
-		}
-		if i > 0 {
-			b.WriteString(sep)
-		}
-		b.WriteString(p)
-		n += add
-	}
-	if n > 0 {
-		b.WriteString(sep)
-	}
-	b.WriteString(ellipsis)
-	return b.String()
-}
-
-// namesFit joins names with ", " for as long as the result, with " and N
-// more" for the names left out, stays within max runes.
-func namesFit(names []string, max int) string {
-	var b strings.Builder
-	n := 0
-	for i, name := range names {
-		sep := ""
-		if i > 0 {
-			sep = ", "
-		}
-		tail := 0
-		if rest := len(names) - i - 1; rest > 0 {
-			tail = runes(" and " + count(rest) + " more")
-		}
-		if n+runes(sep)+runes(name)+tail > max {
-			if i == 0 {
-				return count(len(names)) + " " + plural(len(names), "job", "jobs")
-			}
-			b.WriteString(" and " + count(len(names)-i) + " more")
-			break
-		}
-		b.WriteString(sep + name)
-		n += runes(sep) + runes(name)
-	}
-	return b.String()
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }

@@ -10,6 +10,7 @@ import (
 
 	slackapi "github.com/slack-go/slack"
 
+	"github.com/labelwatch/labelwatch/internal/clock"
 	"github.com/labelwatch/labelwatch/internal/labeling"
 	"github.com/labelwatch/labelwatch/internal/testenv"
 )
@@ -257,30 +258,14 @@ func TestRenderDigestManyStatuses(t *testing.T) {
 	}
 }
 
-func TestAlertFallback(t *testing.T) {
-	j := job()
-	j.Name = "street-scenes-seg"
-	j.ARN = "arn:aws:sagemaker:us-east-1:123456789012:labeling-job/street-scenes-seg"
-	j.FailureReason = "<!channel> " + strings.Repeat("x", 2000)
-	m := AlertFallback(Alert{Job: j})
-	want := "❌ street-scenes-seg failed · us-east-1 · <https://us-east-1.console.aws.amazon.com/sagemaker/groundtruth?region=us-east-1#/labeling-jobs/details/street-scenes-seg|open in the SageMaker console>\n&lt;!channel&gt; xxx"
-	if !strings.HasPrefix(m.Text, want) || len(m.Blocks) != 0 || runes(m.Text) > 600 {
-		t.Errorf("fallback = %q", m.Text)
-	}
-	j.ARN = ""
-	if m := AlertFallback(Alert{Job: j}); strings.Contains(m.Text, "<") {
-		t.Errorf("fallback without a region = %q", m.Text)
-	}
-}
-
 // TestSendDigestToSlack posts a storm's digest through the real sender to a
 // Slack that enforces the size limits: every part is taken, and a message
 // over the limit is refused as ErrRejected, its fallback taken.
 func TestSendDigestToSlack(t *testing.T) {
 	s := testenv.NewSlack(t)
 	senders := map[string]*Sender{
-		"webhook": NewWebhookSender(s.WebhookURL(), nil),
-		"bot":     NewBotSender(testenv.SlackToken, testenv.SlackChannel, s.APIURL(), nil),
+		"webhook": NewWebhookSender(s.WebhookURL(), nil, clock.System{}),
+		"bot":     NewBotSender(testenv.SlackToken, testenv.SlackChannel, s.APIURL(), nil, clock.System{}),
 	}
 	for name, sender := range senders {
 		t.Run(name, func(t *testing.T) {

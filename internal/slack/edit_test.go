@@ -10,6 +10,7 @@ import (
 
 	slackapi "github.com/slack-go/slack"
 
+	"github.com/labelwatch/labelwatch/internal/clock"
 	"github.com/labelwatch/labelwatch/internal/labeling"
 	"github.com/labelwatch/labelwatch/internal/testenv"
 )
@@ -35,7 +36,7 @@ func send(t *testing.T, s interface {
 
 func TestSendEditsAndThreads(t *testing.T) {
 	s := testenv.NewSlack(t)
-	bot := NewBotSender(testenv.SlackToken, testenv.SlackChannel, s.APIURL(), nil)
+	bot := NewBotSender(testenv.SlackToken, testenv.SlackChannel, s.APIURL(), nil, clock.System{})
 	j := runningJob()
 
 	card := send(t, bot, RenderCard(j))
@@ -115,7 +116,7 @@ func TestSendNotEditable(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			s := testenv.NewSlack(t)
-			bot := NewBotSender(testenv.SlackToken, testenv.SlackChannel, s.APIURL(), nil)
+			bot := NewBotSender(testenv.SlackToken, testenv.SlackChannel, s.APIURL(), nil, clock.System{})
 			card := send(t, bot, RenderCard(runningJob()))
 			if tt.fault == "" {
 				s.Delete(card.TS)
@@ -171,7 +172,7 @@ func TestSendEditClassifies(t *testing.T) {
 		for _, kind := range []string{"edit", "reply"} {
 			t.Run(tt.name+" "+kind, func(t *testing.T) {
 				s := testenv.NewSlack(t)
-				bot := NewBotSender(testenv.SlackToken, testenv.SlackChannel, s.APIURL(), nil)
+				bot := NewBotSender(testenv.SlackToken, testenv.SlackChannel, s.APIURL(), nil, clock.System{})
 				card := send(t, bot, RenderCard(runningJob()))
 				m := RenderCard(runningJob())
 				if kind == "edit" {
@@ -207,7 +208,7 @@ func TestSendEditClassifies(t *testing.T) {
 
 func TestSendEditTooBig(t *testing.T) {
 	s := testenv.NewSlack(t)
-	bot := NewBotSender(testenv.SlackToken, testenv.SlackChannel, s.APIURL(), nil)
+	bot := NewBotSender(testenv.SlackToken, testenv.SlackChannel, s.APIURL(), nil, clock.System{})
 	card := send(t, bot, RenderCard(runningJob()))
 	huge := Message{Text: "huge", Edit: card}
 	for range 5 {
@@ -223,7 +224,7 @@ func TestSendEditTooBig(t *testing.T) {
 
 func TestSendByWebhookNeitherEditsNorThreads(t *testing.T) {
 	s := testenv.NewSlack(t)
-	hook := NewWebhookSender(s.WebhookURL(), nil)
+	hook := NewWebhookSender(s.WebhookURL(), nil, clock.System{})
 	where := Posted{Channel: testenv.SlackChannel, TS: "1700000000.000100"}
 	for _, tt := range []struct {
 		name string

@@ -1,10 +1,12 @@
 package slack
 
+// This file is where a job runs, as its ARN says, and the links to it in the
+// AWS console.
+
 import (
 	"fmt"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/labelwatch/labelwatch/internal/labeling"
 )
@@ -24,6 +26,7 @@ type arnPlace struct {
 	partition, region, account string
 }
 
+// placeOf is where job j's ARN puts it.
 func placeOf(j labeling.Job) arnPlace {
 	parts := strings.SplitN(j.ARN, ":", 6)
 	if len(parts) < 6 || parts[0] != "arn" {
@@ -39,6 +42,43 @@ func placeOf(j labeling.Job) arnPlace {
 	return p
 }
 
+// validRegion reports whether r looks like an AWS region ("eu-west-1"), so
+// that it is safe to put in a console host name.
+func validRegion(r string) bool {
+	if r == "" || len(r) > 30 {
+		return false
+	}
+	for _, c := range r {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
+			return false
+		}
+	}
+	return true
+}
+
+// ConsoleURL is the link to job j in the SageMaker console of its partition
+// and region, or "" when the job's ARN names none that is usable (a link to
+// the wrong region's console would show "not found", which is worse than no
+// link).
+func ConsoleURL(j labeling.Job) string {
+	base, region := consoleBase(j)
+	if base == "" || j.Name == "" {
+		return ""
+	}
+	return linkable(base + "/sagemaker/groundtruth?region=" + url.QueryEscape(region) +
+		"#/labeling-jobs/details/" + url.PathEscape(j.Name))
+}
+
+// consoleListURL is the labeling job list in the SageMaker console of region.
+func consoleListURL(region string) string {
+	if !validRegion(region) {
+		return ""
+	}
+	return "https://" + region + ".console.aws.amazon.com/sagemaker/groundtruth?region=" +
+		url.QueryEscape(region) + "#/labeling-jobs"
+}
+
+// validAccount reports whether a is an AWS account ID: twelve digits.
 func validAccount(a string) bool {
 	if len(a) != 12 {
 		return false
@@ -80,8 +120,8 @@ func consoleBase(j labeling.Job) (base, region string) {
 	return "https://" + host, p.region
 }
 
-// bounded is u, or "" when u is too long to be a link.
-func bounded(u string) string {
+// linkable is u, or "" when u is too long to be a link.
+func linkable(u string) string {
 	if len(u) > maxLinkURL {
 		return ""
 	}
@@ -95,7 +135,7 @@ func LogStreamURL(j labeling.Job) string {
 	if base == "" || j.Name == "" {
 		return ""
 	}
-	return bounded(base + "/cloudwatch/home?region=" + url.QueryEscape(region) +
+	return linkable(base + "/cloudwatch/home?region=" + url.QueryEscape(region) +
 		"#logsV2:log-groups/log-group/" + cloudWatchEscape(logGroup) + "/log-events/" + cloudWatchEscape(j.Name))
 }
 
@@ -127,26 +167,6 @@ func OutputManifestURL(j labeling.Job) string {
 	if !ok || bucket == "" || key == "" {
 		return ""
 	}
-	return bounded(base + "/s3/object/" + url.PathEscape(bucket) + "?region=" + url.QueryEscape(region) +
+	return linkable(base + "/s3/object/" + url.PathEscape(bucket) + "?region=" + url.QueryEscape(region) +
 		"&prefix=" + url.QueryEscape(key))
-}
-
-// link is a mrkdwn link to u reading text (text is ours, never the API's),
-// or "" when u is empty. The URL is escaped like any mrkdwn, and one that
-// would still end the link early is refused.
-func link(u, text string) string {
-	if u == "" || strings.ContainsAny(u, "|<> \n") {
-		return ""
-	}
-	return "<" + Escape(u) + "|" + text + ">"
-}
-
-// slackDate is t as Slack's date markup, which each reader sees in their own
-// time zone, with t in UTC as the fallback for clients that cannot; "" for
-// a zero t.
-func slackDate(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return fmt.Sprintf("<!date^%d^{date_short_pretty} {time}|%s>", t.Unix(), timestamp(t))
 }

@@ -9,6 +9,7 @@ import (
 
 	slackapi "github.com/slack-go/slack"
 
+	"github.com/labelwatch/labelwatch/internal/clock"
 	"github.com/labelwatch/labelwatch/internal/labeling"
 	"github.com/labelwatch/labelwatch/internal/testenv"
 )
@@ -166,7 +167,7 @@ func TestWithMentionsPagedLine(t *testing.T) {
 			// alert: every limit kept, no other live mention.
 			bare := withoutPaged(t, m, got)
 			bare.Text = alert.Text
-			bare.failure = alert.failure // the result pages no further
+			bare.pages = alert.pages // the result pages no further
 			if !reflect.DeepEqual(bare, alert) {
 				t.Errorf("WithMentions changed more than the text and the paged line")
 			}
@@ -183,7 +184,7 @@ func TestWithMentionsPagedLine(t *testing.T) {
 func TestWithMentionsLeavesItsInputAlone(t *testing.T) {
 	blocks := make([]slackapi.Block, 1, 8)
 	blocks[0] = slackapi.NewSectionBlock(verbatim("x"), nil, nil)
-	m := Message{Text: "x failed", Blocks: blocks, failure: true}
+	m := Message{Text: "x failed", Blocks: blocks, pages: true}
 	here := m.WithMentions([]string{"here"})
 	channel := m.WithMentions([]string{"channel"})
 	if got := pagedLine(t, here); got != "Paged <!here>" {
@@ -192,7 +193,7 @@ func TestWithMentionsLeavesItsInputAlone(t *testing.T) {
 	if got := pagedLine(t, channel); got != "Paged <!channel>" {
 		t.Errorf("second message's paged line = %q", got)
 	}
-	if len(m.Blocks) != 1 || m.Text != "x failed" || !m.failure {
+	if len(m.Blocks) != 1 || m.Text != "x failed" || !m.pages {
 		t.Errorf("WithMentions changed the message it was given: %+v", m)
 	}
 }
@@ -267,7 +268,7 @@ func TestWhatPages(t *testing.T) {
 // in the card's thread; the card pages nobody.
 func TestFailureReplyPagesInSlack(t *testing.T) {
 	s := testenv.NewSlack(t)
-	sender := NewBotSender(testenv.SlackToken, testenv.SlackChannel, s.APIURL(), nil)
+	sender := NewBotSender(testenv.SlackToken, testenv.SlackChannel, s.APIURL(), nil, clock.System{})
 	ids := []string{"U0ONCALL1", "here"}
 	j := job()
 	card, _, err := sender.Send(t.Context(), RenderCard(j).WithMentions(ids))
@@ -412,8 +413,8 @@ func TestRenderDigestRoomForPagedLine(t *testing.T) {
 	}
 	s := testenv.NewSlack(t)
 	senders := map[string]*Sender{
-		"webhook": NewWebhookSender(s.WebhookURL(), nil),
-		"bot":     NewBotSender(testenv.SlackToken, testenv.SlackChannel, s.APIURL(), nil),
+		"webhook": NewWebhookSender(s.WebhookURL(), nil, clock.System{}),
+		"bot":     NewBotSender(testenv.SlackToken, testenv.SlackChannel, s.APIURL(), nil, clock.System{}),
 	}
 	for _, tt := range tests {
 		for how, sender := range senders {
@@ -456,7 +457,7 @@ func TestRenderDigestTextIsVerbatim(t *testing.T) {
 		{"ampersand", "a & b", ">a &amp; b"},
 	}
 	s := testenv.NewSlack(t)
-	sender := NewWebhookSender(s.WebhookURL(), nil)
+	sender := NewWebhookSender(s.WebhookURL(), nil, clock.System{})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			alerts := storm(11)
@@ -535,5 +536,98 @@ func TestEveryMrkdwnIsVerbatim(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestWithMentions(t *testing.T) {
+	ids := []string{"U024BE7LH", "W0AB", "S0614TZR7", "here", "channel"}
+	const pager = "<@U024BE7LH> <@W0AB> <!subteam^S0614TZR7> <!here> <!channel> "
+	tests := []struct {
+		name   string
+		status labeling.Status
+		reason string
+		ids    []string
+		paged  bool
+	}{
+		{"failed", labeling.StatusFailed, "boom", ids, true},
+		{"failed without a reason", labeling.StatusFailed, "", ids, true},
+		{"completed", labeling.StatusCompleted, "", ids, false},
+		{"stopped", labeling.StatusStopped, "", ids, false},
+		{"in progress with a reason", labeling.StatusInProgress, "boom", ids, false},
+		{"unknown status", "Failed ", "boom", ids, false},
+		{"failed, no one to page", labeling.StatusFailed, "boom", nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			j := job()
+			j.Status, j.FailureReason = tt.status, tt.reason
+			plain := RenderAlert(Alert{Job: j})
+			plain.Fallback = &Message{Text: "text only"}
+			m := plain.WithMentions(tt.ids)
+			if got := strings.HasPrefix(m.Text, pager); got != tt.paged {
+				t.Errorf("paged = %v, want %v: %q", got, tt.paged, m.Text)
+			}
+			if tt.paged {
+				if m.Text != pager+plain.Text {
+					t.Errorf("text = %q, want the mentions before %q", m.Text, plain.Text)
+				}
+				if m.Fallback.Text != pager+"text only" {
+					t.Errorf("text-only form = %q, want it to page too", m.Fallback.Text)
+				}
+				if plain.Fallback.Text != "text only" {
+					t.Error("WithMentions changed the message it was given")
+				}
+			} else if m.Text != plain.Text || m.Fallback.Text != "text only" {
+				t.Errorf("text = %q, want it unchanged", m.Text)
+			}
+			blocks := m.Blocks
+			if tt.paged {
+				// The channel sees whom the message paged, in a last line;
+				// no other block mentions anyone.
+				blocks = withoutPaged(t, m, "Paged <@U024BE7LH>, <@W0AB>, <!subteam^S0614TZR7>, <!here>, <!channel>").Blocks
+			}
+			if len(blocks) != len(plain.Blocks) {
+				t.Errorf("%d blocks, want the %d of the alert", len(blocks), len(plain.Blocks))
+			}
+			for _, b := range blocks {
+				if strings.Contains(allText(Message{Text: "-", Blocks: []slackapi.Block{b}}), "U024BE7LH") {
+					t.Errorf("a block mentions: %v", b)
+				}
+			}
+		})
+	}
+}
+
+func TestWithMentionsNeverFromOtherText(t *testing.T) {
+	j := job()
+	m := RenderAlert(Alert{Job: j}).WithMentions([]string{"<!channel>", "@alice", "u1", "C0123", "U1|x", "", "U024BE7LH"})
+	if want := "<@U024BE7LH> ❌ cats-vs-dogs-2025"; !strings.HasPrefix(m.Text, want) {
+		t.Errorf("text = %q, want it to start %q and mention nothing else", m.Text, want)
+	}
+	if strings.Count(m.Text, "<") != 1 {
+		t.Errorf("text %q has markup beyond the one mention", m.Text)
+	}
+	// A message this package did not render about a failure never pages,
+	// whatever its text says.
+	other := Message{Text: "🚨 3 labeling job alerts: ❌ 3 Failed"}
+	if got := other.WithMentions([]string{"here"}); got.Text != other.Text {
+		t.Errorf("a message not rendered about a failure pages: %q", got.Text)
+	}
+}
+
+func TestWithMentionsOnAThreadedAlert(t *testing.T) {
+	a := RenderAlert(Alert{Job: job()})
+	a.Thread, a.Broadcast = Posted{Channel: "C1", TS: "1700000000.000100"}, true
+	m := a.WithMentions([]string{"here", "U0123ABCD"})
+	if !strings.HasPrefix(m.Text, "<!here> <@U0123ABCD> ") {
+		t.Errorf("text %q, want the mentions first", m.Text)
+	}
+	if m.Thread != a.Thread || !m.Broadcast {
+		t.Errorf("WithMentions lost where the reply goes: %+v, %v", m.Thread, m.Broadcast)
+	}
+	for _, other := range []Message{RenderCard(job()), RenderNotice(job(), Notice{Milestone: 50})} {
+		if got := other.WithMentions([]string{"here"}); got.Text != other.Text {
+			t.Errorf("WithMentions changed a card or notice: %q", got.Text)
+		}
 	}
 }

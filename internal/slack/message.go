@@ -36,9 +36,9 @@ type Message struct {
 	// post instead when Slack refuses this one as invalid or too long
 	// (ErrRejected): the same blocks would be refused on every try.
 	Fallback *Message
-	// failure marks a message about a failed job that is yet to page
+	// pages marks a message about a failed job that is yet to page
 	// people: a failed job's alert, a digest part that carries one, and
 	// the minimal form of either. WithMentions pages such a message and
 	// clears the mark, so that no message pages twice.
-	failure bool
+	pages bool
 }

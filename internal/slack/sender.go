@@ -1,25 +1,21 @@
 package slack
 
 import (
-	"bytes"
 	"cmp"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
-	"time"
-	"unicode"
 
 	slackapi "github.com/slack-go/slack"
+
+	"github.com/labelwatch/labelwatch/internal/clock"
 )
 
 // Modes a Sender delivers in.
@@ -44,63 +40,21 @@ type Capabilities struct {
 	Channel string
 }
 
-// defaultRetryAfter is the wait a 429 without a usable Retry-After header
-// asks for: Slack's documented pace is about one message per second per
-// channel.
-const defaultRetryAfter = time.Second
-
-// maxAnswer is how much of a webhook's answer body is kept: Slack's answers
-// are a word ("ok", "no_service"), and anything longer is not from Slack.
-const maxAnswer = 512
-
-// redacted stands in for a webhook URL in errors.
-const redacted = "<redacted>"
-
-// ErrInvalidCredential marks a Send that Slack refused because the webhook
-// URL or the bot token no longer grants posting: the Web API's invalid_auth,
-// not_authed, token_revoked, token_expired and account_inactive, and a
-// webhook's 403, 404 and 410 (a revoked, removed or disabled hook). Such a
-// Send is final: the same credential will not start working. A caller that
-// can fetch the credential anew (it may have been rotated) tests for this
-// with errors.Is.
-var ErrInvalidCredential = errors.New("slack refused the credential")
-
-// ErrRejected marks a Send that Slack refused for the message itself: its
-// blocks are too long or not valid Block Kit. The Web API says
-// msg_blocks_too_long, invalid_blocks, invalid_blocks_format or
-// msg_too_long (HTTP 200, ok false); a webhook answers 400 with
-// invalid_payload, invalid_blocks or invalid_blocks_format. Such a Send is
-// final: the same message is refused every time. A caller tests for it with
-// errors.Is and posts the message's Fallback instead.
-var ErrRejected = errors.New("slack refused the message")
-
-// ErrNotEditable marks a Send of a Message with Edit or Thread set that Slack
-// refused because the message to edit or reply under is gone or can no
-// longer be changed: chat.update's message_not_found, cant_update_message
-// and edit_window_closed, and a reply's thread_not_found,
-// message_not_found and invalid_thread_ts (someone deleted the message, or
-// the workspace's edit window closed), and, for either, is_archived,
-// channel_not_found and not_in_channel (the message's channel is gone, or
-// the bot left it). Such a Send is final; the caller
-// tests for it with errors.Is and posts the message anew, without Edit or
-// Thread.
-var ErrNotEditable = errors.New("the message to edit or reply under is gone")
-
 // Sender delivers messages to one Slack destination, by incoming webhook or
 // by chat.postMessage and chat.update with a bot token. Each Send is one
-// attempt; it says
-// whether a failure is worth retrying and leaves when and how often to the
-// caller. A Sender is safe for concurrent use, and neither its errors nor its
+// attempt; it says whether a failure is worth retrying and leaves when and
+// how often to the caller. A Sender is safe for concurrent use, and neither its errors nor its
 // String ever contain the webhook URL or the token.
 type Sender struct {
-	mode    string
-	webhook string           // the incoming webhook URL, a secret
-	api     *slackapi.Client // the Web API client, for ModeBot
-	channel string
-	hc      *http.Client // the caller's client, its transport recording answers
-	where   string       // the destination without secrets, for String
-	invalid error        // why this configuration cannot deliver, found up front
-	secrets []string     // strings no error may contain
+	mode          string
+	webhook       string           // the incoming webhook URL, a secret
+	api           *slackapi.Client // the Web API client, for ModeBot
+	channel       string
+	hc            *http.Client // the caller's client, its transport recording answers
+	clock         clock.Clock  // what a Retry-After date is counted from
+	destination   string       // where s delivers, without secrets, for String
+	misconfigured error        // why s cannot deliver, found up front; every Send returns it
+	secrets       []string     // strings no error may contain
 
 	mu        sync.Mutex // guards channelID
 	channelID string     // channel's ID: channel itself when it is one, else as the first post answered it
@@ -108,19 +62,20 @@ type Sender struct {
 
 // NewWebhookSender returns a Sender that posts to the incoming webhook at
 // webhookURL with hc (nil means a client without a timeout, so the context
-// of each Send bounds it). A malformed URL is reported, as a final error, by
-// every Send.
-func NewWebhookSender(webhookURL string, hc *http.Client) *Sender {
-	s := &Sender{mode: ModeWebhook, webhook: webhookURL, hc: recordingClient(hc), where: "slack incoming webhook"}
+// of each Send bounds it), counting a Retry-After date from the time on c
+// (nil means clock.System{}). A malformed URL is reported, as a final
+// error, by every Send.
+func NewWebhookSender(webhookURL string, hc *http.Client, c clock.Clock) *Sender {
+	s := &Sender{mode: ModeWebhook, webhook: webhookURL, hc: recordingClient(hc), clock: orSystem(c), destination: "slack incoming webhook"}
 	s.secrets = webhookSecrets(webhookURL)
 	u, err := url.Parse(webhookURL)
 	switch {
 	case err != nil || webhookURL == "":
-		s.invalid = errors.New("post to slack webhook: the webhook URL is empty or not a URL")
+		s.misconfigured = errors.New("post to slack webhook: the webhook URL is empty or not a URL")
 	case u.Scheme != "https" && u.Scheme != "http" || u.Host == "":
-		s.invalid = errors.New("post to slack webhook: the webhook URL is not an http(s) URL with a host")
+		s.misconfigured = errors.New("post to slack webhook: the webhook URL is not an http(s) URL with a host")
 	default:
-		s.where += " at " + u.Scheme + "://" + u.Host + "/" + redacted
+		s.destination += " at " + u.Scheme + "://" + u.Host + "/" + redacted
 	}
 	return s
 }
@@ -148,17 +103,19 @@ func webhookSecrets(webhookURL string) []string {
 }
 
 // NewBotSender returns a Sender that calls chat.postMessage (and
-// chat.update, for an edit) with token to post in channel (an ID such as C0123456789, or a name), using hc (nil
-// means a client without a timeout) against the Web API at apiURL ("" means
-// Slack's own, https://slack.com/api/).
-func NewBotSender(token, channel, apiURL string, hc *http.Client) *Sender {
+// chat.update, for an edit) with token to post in channel (an ID such as
+// C0123456789, or a name), using hc (nil means a client without a timeout)
+// against the Web API at apiURL ("" means Slack's own,
+// https://slack.com/api/), and counting a Retry-After date from the time on
+// c (nil means clock.System{}).
+func NewBotSender(token, channel, apiURL string, hc *http.Client, c clock.Clock) *Sender {
 	if apiURL == "" {
 		apiURL = slackapi.APIURL
 	}
 	if !strings.HasSuffix(apiURL, "/") {
 		apiURL += "/" // slack-go appends the method name
 	}
-	s := &Sender{mode: ModeBot, channel: channel, hc: recordingClient(hc)}
+	s := &Sender{mode: ModeBot, channel: channel, hc: recordingClient(hc), clock: orSystem(c)}
 	if channelIDPattern.MatchString(channel) {
 		s.channelID = channel
 	}
@@ -166,18 +123,26 @@ func NewBotSender(token, channel, apiURL string, hc *http.Client) *Sender {
 		s.secrets = []string{token}
 	}
 	s.api = slackapi.New(token, slackapi.OptionAPIURL(apiURL), slackapi.OptionHTTPClient(s.hc))
-	s.where = "slack chat.postMessage to channel " + strconv.Quote(channel) + " at " + apiURL
+	s.destination = "slack chat.postMessage to channel " + strconv.Quote(channel) + " at " + apiURL
 	u, err := url.Parse(apiURL)
 	switch {
 	case token == "":
-		s.invalid = errors.New("chat.postMessage: no bot token")
+		s.misconfigured = errors.New("chat.postMessage: no bot token")
 	case channel == "":
-		s.invalid = errors.New("chat.postMessage: no channel")
+		s.misconfigured = errors.New("chat.postMessage: no channel")
 	case err != nil || u.Scheme != "https" && u.Scheme != "http" || u.Host == "":
-		s.invalid = errors.New("chat.postMessage: the Web API URL is not an http(s) URL with a host")
-		s.where = "slack chat.postMessage to channel " + strconv.Quote(channel)
+		s.misconfigured = errors.New("chat.postMessage: the Web API URL is not an http(s) URL with a host")
+		s.destination = "slack chat.postMessage to channel " + strconv.Quote(channel)
 	}
 	return s
+}
+
+// orSystem is c, or the system clock for a nil c.
+func orSystem(c clock.Clock) clock.Clock {
+	if c == nil {
+		return clock.System{}
+	}
+	return c
 }
 
 // channelIDPattern matches a conversation ID (a public or private
@@ -197,7 +162,7 @@ func (s *Sender) Capabilities() Capabilities {
 
 // String describes where s delivers, without the webhook's path or the
 // token, so it can go in logs.
-func (s *Sender) String() string { return s.where }
+func (s *Sender) String() string { return s.destination }
 
 // Send makes one attempt to deliver m and says where Slack put it. With a
 // bot token, a message with m.Edit set replaces the text and blocks of that
@@ -221,8 +186,8 @@ func (s *Sender) String() string { return s.where }
 // to edit or reply under is gone wraps ErrNotEditable. Send never posts
 // m.Fallback nor posts an edit anew: those are the caller's choices.
 func (s *Sender) Send(ctx context.Context, m Message) (Posted, bool, error) {
-	if s.invalid != nil {
-		return Posted{}, false, s.invalid
+	if s.misconfigured != nil {
+		return Posted{}, false, s.misconfigured
 	}
 	if s.mode == ModeWebhook {
 		retry, err := s.postWebhook(ctx, m)
@@ -268,7 +233,7 @@ func (s *Sender) postMessage(ctx context.Context, m Message) (Posted, bool, erro
 		op      string
 		channel = s.channel
 		opts    = []slackapi.MsgOption{slackapi.MsgOptionText(m.Text, false)}
-		gone    func(code string) bool // the error codes that say the message to edit or reply under is gone
+		gone    func(code string) bool // whether an error code says the message to edit or reply under is gone
 	)
 	switch {
 	case m.Edit != (Posted{}):
@@ -280,7 +245,7 @@ func (s *Sender) postMessage(ctx context.Context, m Message) (Posted, bool, erro
 		// the old ones, and an edit to a text-only message would show the
 		// old card under the new text.
 		opts = append(opts, slackapi.MsgOptionBlocks(m.Blocks...))
-		gone = goneEdit
+		gone = cannotEdit
 	case m.Thread != (Posted{}):
 		if m.Thread.Channel != "" {
 			channel = m.Thread.Channel
@@ -290,7 +255,7 @@ func (s *Sender) postMessage(ctx context.Context, m Message) (Posted, bool, erro
 		if m.Broadcast {
 			opts = append(opts, slackapi.MsgOptionBroadcast())
 		}
-		gone = goneThread
+		gone = threadGone
 	default:
 		op = "chat.postMessage to channel " + strconv.Quote(channel)
 	}
@@ -331,392 +296,4 @@ func (s *Sender) postMessage(ctx context.Context, m Message) (Posted, bool, erro
 		p.Channel, p.TS = cmp.Or(p.Channel, channel), cmp.Or(p.TS, m.Edit.TS)
 	}
 	return p, false, nil
-}
-
-// goneEdit reports whether a chat.update error code says the message cannot
-// be edited any more: deleted, not the app's to edit, or past the
-// workspace's edit window (chat.update's documented errors).
-func goneEdit(code string) bool {
-	switch code {
-	case "message_not_found", "cant_update_message", "edit_window_closed":
-		return true
-	}
-	return goneChannel(code)
-}
-
-// goneThread reports whether a chat.postMessage error code for a reply says
-// the message to reply under is gone: thread_not_found is what Slack
-// answers for a deleted parent (slackapi/bolt-js#2307); message_not_found
-// and invalid_thread_ts are seen for a ts that names no message.
-func goneThread(code string) bool {
-	switch code {
-	case "thread_not_found", "message_not_found", "invalid_thread_ts":
-		return true
-	}
-	return goneChannel(code)
-}
-
-// goneChannel reports whether an error code of an edit or a reply says the
-// channel the message is in can no longer be written to: archived, deleted,
-// or left by the bot. The message is then as gone as a deleted one: the
-// caller posts anew, in the channel it posts to now. Should that be the same
-// channel, the new post fails for good, as a misconfigured channel does.
-func goneChannel(code string) bool {
-	switch code {
-	case "is_archived", "channel_not_found", "not_in_channel":
-		return true
-	}
-	return false
-}
-
-// classify turns a failed attempt into (retry, error), the error stripped of
-// the URL that net/http and slack-go put in theirs.
-func (s *Sender) classify(ctx context.Context, op string, err error, ans *answer) (bool, error) {
-	var (
-		rate   *slackapi.RateLimitedError
-		status slackapi.StatusCodeError
-		api    slackapi.SlackErrorResponse
-		urlErr *url.Error
-	)
-	switch {
-	case ans.status == http.StatusTooManyRequests:
-		// slack-go makes a RateLimitedError only when Retry-After is a
-		// number of seconds; without one, or with a date, it does not.
-		if !errors.As(err, &rate) {
-			rate = &slackapi.RateLimitedError{RetryAfter: retryAfter(ans.header)}
-		}
-		return true, s.fail(op, rateLimited{err: rate, after: rate.RetryAfter})
-	case errors.As(err, &status):
-		var e error = status
-		if text := s.answerText(ans.body); text != "" {
-			e = fmt.Errorf("%w: %s", status, text) // a webhook says why: no_service, invalid_token, ...
-		}
-		if s.mode == ModeWebhook && refusedWebhook(status.Code) {
-			e = invalidCredential{e}
-		}
-		if s.mode == ModeWebhook && status.Code == http.StatusBadRequest && rejectedMessage(strings.TrimSpace(string(ans.body))) {
-			e = rejected{e}
-		}
-		return status.Code >= 500, s.fail(op, e)
-	case errors.As(err, &api):
-		// Slack documents "ratelimited"; "rate_limited" is seen too (HTTP 200,
-		// ok: false). Either is a 429: wait as asked, then try again.
-		if api.Err == "ratelimited" || api.Err == "rate_limited" {
-			after := retryAfter(ans.header)
-			return true, s.fail(op, rateLimited{err: fmt.Errorf("%w: %w", api, &slackapi.RateLimitedError{RetryAfter: after}), after: after})
-		}
-		if invalidTokenError(api.Err) {
-			return false, s.fail(op, invalidCredential{api})
-		}
-		if rejectedMessage(api.Err) {
-			return false, s.fail(op, rejected{api})
-		}
-		return retryableAPIError(api.Err), s.fail(op, api)
-	case ctx.Err() != nil:
-		// The caller gave up; that, not the transport's view of it, is the news.
-		return false, s.fail(op, ctx.Err())
-	case errors.As(err, &urlErr):
-		safe := &url.Error{Op: urlErr.Op, URL: redacted, Err: urlErr.Err}
-		return !permanentTransportError(urlErr), s.fail(op, safe)
-	}
-	// The answer was cut short or was not Slack's JSON: the message may not
-	// have been posted.
-	var (
-		syntax *json.SyntaxError
-		typ    *json.UnmarshalTypeError
-	)
-	if errors.As(err, &syntax) || errors.As(err, &typ) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		err = fmt.Errorf("decode answer: %w", err)
-	}
-	return true, s.fail(op, err)
-}
-
-// rateLimited is Slack asking for quiet. It wraps slack-go's
-// RateLimitedError and tells the retrier, through RetryAfter, how long to
-// wait, so the retrier need not know slack-go's types.
-type rateLimited struct {
-	err   error
-	after time.Duration
-}
-
-func (e rateLimited) Error() string { return e.err.Error() }
-func (e rateLimited) Unwrap() error { return e.err }
-
-// RetryAfter is how long Slack asked to wait before the next post.
-func (e rateLimited) RetryAfter() time.Duration { return e.after }
-
-// invalidCredential is an error that shows Slack no longer takes the
-// credential; it reads as the error it wraps and is ErrInvalidCredential.
-type invalidCredential struct{ err error }
-
-func (e invalidCredential) Error() string        { return e.err.Error() }
-func (e invalidCredential) Unwrap() error        { return e.err }
-func (e invalidCredential) Is(target error) bool { return target == ErrInvalidCredential }
-
-// rejected is an error that shows Slack refused the message itself; it
-// reads as the error it wraps and is ErrRejected.
-type rejected struct{ err error }
-
-func (e rejected) Error() string        { return e.err.Error() }
-func (e rejected) Unwrap() error        { return e.err }
-func (e rejected) Is(target error) bool { return target == ErrRejected }
-
-// notEditable is an error that shows the message to edit or reply under is
-// gone; it reads as the error it wraps and is ErrNotEditable.
-type notEditable struct{ err error }
-
-func (e notEditable) Error() string        { return e.err.Error() }
-func (e notEditable) Unwrap() error        { return e.err }
-func (e notEditable) Is(target error) bool { return target == ErrNotEditable }
-
-// rejectedMessage reports whether an error code (a Web API error or a
-// webhook's 400 body) says the message, not the credential or Slack, is the
-// problem: too long or not valid Block Kit.
-func rejectedMessage(code string) bool {
-	switch code {
-	case "msg_blocks_too_long", "invalid_blocks", "invalid_blocks_format", "msg_too_long", "invalid_payload":
-		return true
-	}
-	return false
-}
-
-// invalidTokenError reports whether a Web API error code says the token no
-// longer works, rather than that this call was wrong (chat.postMessage's and
-// every method's documented errors).
-func invalidTokenError(code string) bool {
-	switch code {
-	case "invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive":
-		return true
-	}
-	return false
-}
-
-// refusedWebhook reports whether a webhook's status code says the hook
-// itself is gone or disabled: 403 (invalid_token, action_prohibited), 404
-// (no_service, no_team) and 410 (channel_is_archived and other hooks that
-// will not come back). A rotated secret is then worth reading again.
-func refusedWebhook(code int) bool {
-	return code == http.StatusForbidden || code == http.StatusNotFound || code == http.StatusGone
-}
-
-// retryableAPIError reports whether a Web API error code means Slack had a
-// passing problem rather than a problem with the request, the token or the
-// channel (chat.postMessage's documented errors).
-func retryableAPIError(code string) bool {
-	switch code {
-	case "internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited", "rate_limited", "team_added_to_org":
-		return true
-	}
-	return false
-}
-
-// permanentTransportError reports whether a request failed for a reason that
-// a later attempt cannot fix: an unparseable URL or a certificate that does
-// not verify.
-func permanentTransportError(e *url.Error) bool {
-	if e.Op == "parse" {
-		return true
-	}
-	var (
-		verify   *tls.CertificateVerificationError
-		unknown  x509.UnknownAuthorityError
-		hostname x509.HostnameError
-		invalid  x509.CertificateInvalidError
-	)
-	return errors.As(e.Err, &verify) || errors.As(e.Err, &unknown) || errors.As(e.Err, &hostname) || errors.As(e.Err, &invalid)
-}
-
-// fail wraps err with what was being done. Classification has happened by
-// now; if a secret still shows in the text (a server echoing the URL, say),
-// the error is replaced by its text with the secrets cut out, so no caller
-// can print them even by unwrapping. The replacement keeps only
-// ErrInvalidCredential, ErrRejected and ErrNotEditable of what err was.
-func (s *Sender) fail(op string, err error) error {
-	e := fmt.Errorf("%s: %w", op, err)
-	msg := e.Error()
-	clean := msg
-	for _, secret := range s.secrets {
-		clean = strings.ReplaceAll(clean, secret, redacted)
-	}
-	if clean == msg {
-		return e
-	}
-	switch {
-	case errors.Is(e, ErrInvalidCredential):
-		return invalidCredential{errors.New(clean)}
-	case errors.Is(e, ErrRejected):
-		return rejected{errors.New(clean)}
-	case errors.Is(e, ErrNotEditable):
-		return notEditable{errors.New(clean)}
-	}
-	return errors.New(clean)
-}
-
-// retryAfter is the wait a 429's Retry-After header asks for, in seconds or
-// as an HTTP date, or defaultRetryAfter when it says neither.
-func retryAfter(h http.Header) time.Duration {
-	v := strings.TrimSpace(h.Get("Retry-After"))
-	if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
-		return time.Duration(secs) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(time.Until(t).Round(time.Second), 0)
-	}
-	return defaultRetryAfter
-}
-
-// answerText is a webhook's answer body fit for an error: quoted, short,
-// without secrets, and empty when there was none.
-func (s *Sender) answerText(body []byte) string {
-	text := strings.TrimSpace(strings.ToValidUTF8(string(body), "\uFFFD"))
-	for _, secret := range s.secrets {
-		text = strings.ReplaceAll(text, secret, redacted)
-	}
-	if text == "" {
-		return ""
-	}
-	text = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, text)
-	if r := []rune(text); len(r) > 100 {
-		text = string(r[:100]) + ellipsis
-	}
-	return strconv.Quote(text)
-}
-
-// answer is what the recording transport saw of the response to one Send:
-// slack-go keeps the status and headers of a failure to itself (a 429
-// without Retry-After becomes a bare StatusCodeError) and never reads a
-// webhook's body.
-type answer struct {
-	keepBody bool
-	status   int
-	header   http.Header
-	body     []byte
-}
-
-// answerKey is the context key under which a Send hands its *answer to the
-// transport. Each Send has its own, so concurrent Sends do not mix.
-type answerKey struct{}
-
-// recordingClient is a shallow copy of hc whose transport records answers.
-func recordingClient(hc *http.Client) *http.Client {
-	c := &http.Client{}
-	if hc != nil {
-		*c = *hc
-	}
-	base := c.Transport
-	if base == nil {
-		base = http.DefaultTransport
-	}
-	c.Transport = recordingTransport{base: base}
-	return c
-}
-
-// recordingTransport fills in the *answer in a request's context. It runs
-// inside http.Client.Do, so the answer is complete when Do returns.
-type recordingTransport struct {
-	base http.RoundTripper
-}
-
-func (t recordingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := t.base.RoundTrip(req)
-	if err != nil {
-		return nil, err
-	}
-	ans, ok := req.Context().Value(answerKey{}).(*answer)
-	if !ok {
-		return resp, nil
-	}
-	ans.status, ans.header, ans.body = resp.StatusCode, resp.Header.Clone(), nil
-	if ans.keepBody {
-		body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
-		if err != nil {
-			_ = resp.Body.Close()
-			return nil, fmt.Errorf("read answer: %w", err)
-		}
-		ans.body = body
-		resp.Body = struct {
-			io.Reader
-			io.Closer
-		}{io.MultiReader(bytes.NewReader(body), resp.Body), resp.Body}
-	}
-	return resp, nil
-}
-
-// Printer stands in for Slack in the local demo and CLI: its Send writes
-// each message, formatted by Format, to a writer, under a heading that
-// numbers it, so that an edit or a reply can say which message it changes.
-// It is safe for concurrent use; messages do not interleave.
-type Printer struct {
-	mu sync.Mutex
-	w  io.Writer
-	n  int // messages printed, edits aside
-}
-
-// PrintChannel is the Channel of every Posted a Printer answers.
-const PrintChannel = "print"
-
-// NewPrinter returns a Printer that writes to w.
-func NewPrinter(w io.Writer) *Printer { return &Printer{w: w} }
-
-// Capabilities says a Printer edits and replies as a bot token does, in
-// its one channel, PrintChannel.
-func (p *Printer) Capabilities() Capabilities {
-	return Capabilities{Edit: true, Channel: PrintChannel}
-}
-
-// String describes p for logs.
-func (p *Printer) String() string { return "printer (messages are printed, not posted)" }
-
-// Send writes m to p's writer under a heading: "── message 4 ──" for a new
-// message, "── message 3, edited ──" for an edit of message 3, and "──
-// reply to message 3 ──" (with "(also in the channel)" when m.Broadcast)
-// for a reply. It answers Posted{Channel: PrintChannel, TS: "4"}, the
-// number of the message printed or edited. An edit of, or a reply under, a
-// message p did not print fails with ErrNotEditable, as Slack would; a
-// write error is final: a broken terminal or pipe does not heal.
-func (p *Printer) Send(ctx context.Context, m Message) (Posted, bool, error) {
-	if err := ctx.Err(); err != nil {
-		return Posted{}, false, fmt.Errorf("print message: %w", err)
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	var heading string
-	n := p.n + 1
-	switch {
-	case m.Edit != (Posted{}):
-		edited, ok := p.printed(m.Edit)
-		if !ok {
-			return Posted{}, false, fmt.Errorf("print edit of message %q: %w", m.Edit.TS, ErrNotEditable)
-		}
-		n, heading = edited, fmt.Sprintf("message %d, edited", edited)
-	case m.Thread != (Posted{}):
-		parent, ok := p.printed(m.Thread)
-		if !ok {
-			return Posted{}, false, fmt.Errorf("print reply to message %q: %w", m.Thread.TS, ErrNotEditable)
-		}
-		heading = fmt.Sprintf("reply to message %d", parent)
-		if m.Broadcast {
-			heading += " (also in the channel)"
-		}
-	default:
-		heading = fmt.Sprintf("message %d", n)
-	}
-	if _, err := io.WriteString(p.w, "── "+heading+" ──\n"+Format(m)); err != nil {
-		return Posted{}, false, fmt.Errorf("print message: %w", err)
-	}
-	if n > p.n {
-		p.n = n
-	}
-	return Posted{Channel: PrintChannel, TS: strconv.Itoa(n)}, false, nil
-}
-
-// printed is the number of the message at where, if p printed it.
-func (p *Printer) printed(where Posted) (int, bool) {
-	n, err := strconv.Atoi(where.TS)
-	return n, err == nil && where.Channel == PrintChannel && n >= 1 && n <= p.n
 }

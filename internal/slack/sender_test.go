@@ -17,6 +17,7 @@ import (
 
 	slackapi "github.com/slack-go/slack"
 
+	"github.com/labelwatch/labelwatch/internal/clock"
 	"github.com/labelwatch/labelwatch/internal/labeling"
 )
 
@@ -185,6 +186,9 @@ func checkBlockTypes(t *testing.T, blocks []json.RawMessage) {
 
 func TestSend(t *testing.T) {
 	m := testMessage()
+	// now is the senders' clock's time, so a Retry-After date asks for a
+	// wait known to the second.
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	type check func(t *testing.T, err error)
 	wantStatus := func(code int, body string) check {
 		return func(t *testing.T, err error) {
@@ -282,6 +286,10 @@ func TestSend(t *testing.T) {
 			handler: func(*testing.T, <-chan struct{}) http.HandlerFunc {
 				return reply(429, "", "Retry-After", "Wed, 21 Oct 2015 07:28:00 GMT")
 			}},
+		{name: "webhook 429 with a date 90s ahead", mode: ModeWebhook, wantRetry: true, wantErr: true, check: wantRate(90 * time.Second),
+			handler: func(*testing.T, <-chan struct{}) http.HandlerFunc {
+				return reply(429, "rate_limited", "Retry-After", now.Add(90*time.Second).Format(http.TimeFormat))
+			}},
 		{name: "bot ok:false ratelimited", mode: ModeBot, wantRetry: true, wantErr: true, check: wantRate(7 * time.Second),
 			handler: func(*testing.T, <-chan struct{}) http.HandlerFunc {
 				return reply(200, `{"ok":false,"error":"ratelimited"}`, "Retry-After", "7", "Content-Type", "application/json")
@@ -371,9 +379,9 @@ func TestSend(t *testing.T) {
 			hc := &http.Client{Timeout: timeout}
 			var s *Sender
 			if tt.mode == ModeWebhook {
-				s = NewWebhookSender(srv.URL+testHook, hc)
+				s = NewWebhookSender(srv.URL+testHook, hc, clock.NewFake(now))
 			} else {
-				s = NewBotSender(testToken, testChannel, srv.URL+"/api/", hc)
+				s = NewBotSender(testToken, testChannel, srv.URL+"/api/", hc, clock.NewFake(now))
 			}
 			_, retry, err := s.Send(context.Background(), m)
 			if (err != nil) != tt.wantErr {
@@ -418,9 +426,9 @@ func TestSendCanceled(t *testing.T) {
 			t.Cleanup(srv.Close)
 			t.Cleanup(func() { close(release) })
 
-			s := NewWebhookSender(srv.URL+testHook, nil)
+			s := NewWebhookSender(srv.URL+testHook, nil, clock.System{})
 			if mode == ModeBot {
-				s = NewBotSender(testToken, testChannel, srv.URL+"/api", nil)
+				s = NewBotSender(testToken, testChannel, srv.URL+"/api", nil, clock.System{})
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
@@ -457,7 +465,7 @@ func TestSendConcurrent(t *testing.T) {
 		_, _ = io.WriteString(w, "ok")
 	}))
 	t.Cleanup(srv.Close)
-	s := NewWebhookSender(srv.URL+testHook, srv.Client())
+	s := NewWebhookSender(srv.URL+testHook, srv.Client(), clock.System{})
 	var wg sync.WaitGroup
 	var okCount, failCount int
 	for range 20 {
@@ -489,18 +497,18 @@ func TestSenderConfig(t *testing.T) {
 		wantString string
 		wantErr    string // "" means Send reaches the network
 	}{
-		{"webhook", NewWebhookSender("https://example.test"+testHook, nil), ModeWebhook,
+		{"webhook", NewWebhookSender("https://example.test"+testHook, nil, clock.System{}), ModeWebhook,
 			"slack incoming webhook at https://example.test/<redacted>", ""},
-		{"webhook empty", NewWebhookSender("", nil), ModeWebhook, "slack incoming webhook", "webhook URL is empty"},
-		{"webhook not http", NewWebhookSender("ftp://example.test"+testHook, nil), ModeWebhook, "slack incoming webhook", "not an http(s) URL"},
-		{"webhook unparseable", NewWebhookSender("https://exa mple.test/%zz"+testHook, nil), ModeWebhook, "slack incoming webhook", "not a URL"},
-		{"bot", NewBotSender(testToken, testChannel, "", nil), ModeBot,
+		{"webhook empty", NewWebhookSender("", nil, clock.System{}), ModeWebhook, "slack incoming webhook", "webhook URL is empty"},
+		{"webhook not http", NewWebhookSender("ftp://example.test"+testHook, nil, clock.System{}), ModeWebhook, "slack incoming webhook", "not an http(s) URL"},
+		{"webhook unparseable", NewWebhookSender("https://exa mple.test/%zz"+testHook, nil, clock.System{}), ModeWebhook, "slack incoming webhook", "not a URL"},
+		{"bot", NewBotSender(testToken, testChannel, "", nil, clock.System{}), ModeBot,
 			`slack chat.postMessage to channel "C0TESTCHAN" at https://slack.com/api/`, ""},
-		{"bot without token", NewBotSender("", testChannel, "", nil), ModeBot,
+		{"bot without token", NewBotSender("", testChannel, "", nil, clock.System{}), ModeBot,
 			`slack chat.postMessage to channel "C0TESTCHAN" at https://slack.com/api/`, "no bot token"},
-		{"bot without channel", NewBotSender(testToken, "", "", nil), ModeBot,
+		{"bot without channel", NewBotSender(testToken, "", "", nil, clock.System{}), ModeBot,
 			`slack chat.postMessage to channel "" at https://slack.com/api/`, "no channel"},
-		{"bot bad API URL", NewBotSender(testToken, testChannel, "slack.com/api", nil), ModeBot,
+		{"bot bad API URL", NewBotSender(testToken, testChannel, "slack.com/api", nil, clock.System{}), ModeBot,
 			`slack chat.postMessage to channel "C0TESTCHAN"`, "Web API URL"},
 	}
 	for _, tt := range tests {
@@ -532,7 +540,7 @@ func TestRedactedURLError(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	_ = ln.Close() // nothing listens there now: connection refused
-	s := NewWebhookSender("http://"+addr+testHook, nil)
+	s := NewWebhookSender("http://"+addr+testHook, nil, clock.System{})
 	_, retry, err := s.Send(context.Background(), testMessage())
 	if err == nil || !retry {
 		t.Fatalf("Send = %v, %v; want a retryable error", retry, err)
@@ -570,9 +578,9 @@ func TestSendRejected(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := httptest.NewServer(tt.handler)
 			t.Cleanup(srv.Close)
-			s := NewBotSender(testToken, testChannel, srv.URL+"/api/", nil)
+			s := NewBotSender(testToken, testChannel, srv.URL+"/api/", nil, clock.System{})
 			if tt.mode == ModeWebhook {
-				s = NewWebhookSender(srv.URL+testHook, nil)
+				s = NewWebhookSender(srv.URL+testHook, nil, clock.System{})
 			}
 			m := testMessage()
 			m.Fallback = &Message{Text: "minimal"}
@@ -593,7 +601,7 @@ func TestSendRejected(t *testing.T) {
 	// A secret in the answer replaces the error, which stays ErrRejected.
 	srv := httptest.NewServer(apiReply(`{"ok":false,"error":"msg_blocks_too_long"}`))
 	t.Cleanup(srv.Close)
-	s := NewBotSender(testToken, testChannel, srv.URL+"/api/"+testToken+"/", nil)
+	s := NewBotSender(testToken, testChannel, srv.URL+"/api/"+testToken+"/", nil, clock.System{})
 	if _, _, err := s.Send(t.Context(), testMessage()); !errors.Is(err, ErrRejected) || strings.Contains(err.Error(), testToken) {
 		t.Errorf("error %v: want ErrRejected without the token", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/labelwatch/labelwatch/internal/clock"
 	"github.com/labelwatch/labelwatch/internal/labeling"
 	"github.com/labelwatch/labelwatch/internal/testenv"
 )
@@ -27,8 +28,8 @@ const retention = 72 * time.Hour
 // not expose; ok is false when the record has none.
 type expiryProbe func(t *testing.T, job string) (expiresAt time.Time, ok bool)
 
-// opener returns a new, empty store that reads time from now.
-type opener func(t *testing.T, now func() time.Time) (Store, expiryProbe)
+// opener returns a new, empty store that reads time from c.
+type opener func(t *testing.T, c clock.Clock) (Store, expiryProbe)
 
 // env is one contract case's store and clock.
 type env struct {
@@ -768,7 +769,7 @@ func testStore(t *testing.T, open opener, flaw racy) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			c := testenv.NewClock(t0)
-			store, probe := open(t, c.Now)
+			store, probe := open(t, c)
 			tt.run(env{t: t, ctx: context.Background(), store: store, clock: c, expiry: probe})
 		})
 	}
@@ -780,7 +781,7 @@ func testStore(t *testing.T, open opener, flaw racy) {
 			t.Skip(string(flaw))
 		}
 		t.Parallel()
-		store, _ := open(t, testenv.NewClock(t0).Now)
+		store, _ := open(t, testenv.NewClock(t0))
 		const runs = 16
 		counts := make(chan int, runs)
 		var wg sync.WaitGroup
@@ -817,7 +818,7 @@ func testStore(t *testing.T, open opener, flaw racy) {
 		}
 		t.Parallel()
 		c := testenv.NewClock(t0)
-		store, _ := open(t, c.Now)
+		store, _ := open(t, c)
 		e := env{t: t, ctx: context.Background(), store: store, clock: c}
 		existing := e.move(Record{Job: "job-2"}, labeling.StatusInProgress, m1)
 		for _, prev := range []Record{{Job: job}, existing} {

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/labelwatch/labelwatch/internal/clock"
 	"github.com/labelwatch/labelwatch/internal/labeling"
 	"github.com/labelwatch/labelwatch/internal/testenv"
 )
@@ -60,9 +61,9 @@ type dynamoServer struct {
 func testDynamoStore(t *testing.T, server dynamoServer, client *dynamodb.Client) {
 	t.Run("contract", func(t *testing.T) {
 		t.Parallel()
-		testStore(t, func(t *testing.T, now func() time.Time) (Store, expiryProbe) {
+		testStore(t, func(t *testing.T, c clock.Clock) (Store, expiryProbe) {
 			table := newTable(t, client)
-			return NewDynamoStore(client, table, retention, now), func(t *testing.T, job string) (time.Time, bool) {
+			return NewDynamoStore(client, table, retention, c), func(t *testing.T, job string) (time.Time, bool) {
 				return dynamoExpiry(t, client, table, job)
 			}
 		}, server.racy)
@@ -143,7 +144,7 @@ func testDynamoStore(t *testing.T, server dynamoServer, client *dynamodb.Client)
 		t.Parallel()
 		table := newTable(t, client)
 		ctx := context.Background()
-		store := NewDynamoStore(client, table, retention, func() time.Time { return t0 })
+		store := NewDynamoStore(client, table, retention, clock.NewFake(t0))
 		next := Record{Job: "job-1", Status: labeling.StatusInProgress, ModifiedAt: t0, AlertedAt: t0.Add(time.Second),
 			Card:     &Card{Channel: "C0123ABCD", TS: "1772366400.000100", Shown: "fp"},
 			Progress: Progress{Counters: labeling.Counters{Total: 40, Failed: 2}, MovedAt: t0, Stuck: true}}
@@ -175,7 +176,7 @@ func testDynamoStore(t *testing.T, server dynamoServer, client *dynamodb.Client)
 		t.Parallel()
 		table := newTable(t, client)
 		ctx := context.Background()
-		store := NewDynamoStore(client, table, retention, func() time.Time { return t0 })
+		store := NewDynamoStore(client, table, retention, clock.NewFake(t0))
 		ms := func(t time.Time) float64 { return float64(t.UnixMilli()) }
 		began, created := t0.Add(-time.Hour), t0.Add(-time.Minute+1500*time.Microsecond)
 		steps := []struct {
@@ -214,7 +215,7 @@ func testDynamoStore(t *testing.T, server dynamoServer, client *dynamodb.Client)
 		t.Parallel()
 		table := newTable(t, client)
 		ctx := context.Background()
-		store := NewDynamoStore(client, table, retention, func() time.Time { return t0 })
+		store := NewDynamoStore(client, table, retention, clock.NewFake(t0))
 		const name = "push-202611291405"
 		for i, step := range []struct {
 			expires, want time.Time
@@ -277,8 +278,8 @@ func testDynamoStore(t *testing.T, server dynamoServer, client *dynamodb.Client)
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				api := &stingyDynamo{DynamoAPI: client, serve: tt.serve}
-				store := NewDynamoStore(api, table, retention, nil)
-				store.retryDelay = time.Millisecond
+				clk := clock.NewFake(t0) // the store's waits take no time
+				store := NewDynamoStore(api, table, retention, clk)
 				ctx := context.Background()
 				if tt.ctx != nil {
 					ctx = tt.ctx()
@@ -303,6 +304,24 @@ func testDynamoStore(t *testing.T, server dynamoServer, client *dynamodb.Client)
 				}
 				if api.inconsistent {
 					t.Errorf("a BatchGetItem call did not ask for consistent reads")
+				}
+				// A wait before each call after the first, half to all of a
+				// delay that starts at batchRetryDelay and doubles; none once
+				// ctx has ended.
+				waits := clk.Waits()
+				wantWaits := max(len(tt.wantCalls)-1, 0)
+				if tt.ctx != nil {
+					wantWaits = 0
+				}
+				if len(waits) != wantWaits {
+					t.Errorf("Load waited %v on its clock, want %d waits", waits, wantWaits)
+				}
+				delay := batchRetryDelay
+				for i, w := range waits {
+					if w < delay/2 || w > delay {
+						t.Errorf("wait %d is %v, want %v to %v", i+1, w, delay/2, delay)
+					}
+					delay = min(2*delay, batchRetryMax)
 				}
 			})
 		}

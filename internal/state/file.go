@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/labelwatch/labelwatch/internal/clock"
 	"github.com/labelwatch/labelwatch/internal/labeling"
 )
 
@@ -33,7 +34,7 @@ const fileFormat = 1
 type FileStore struct {
 	path      string
 	retention time.Duration
-	now       func() time.Time
+	clock     clock.Clock
 
 	mu       sync.Mutex // guards the fields below and the file
 	cursor   Cursor     // Baseline unused: see baseline
@@ -151,14 +152,14 @@ func (r fileRecord) live(now time.Time) bool {
 // the first write creates it, so a run that records nothing leaves nothing
 // behind. path's directory must exist and take new files: OpenFile checks
 // that now rather than at the first write. A file that is not valid
-// labelwatch state is an error; it is left as it is. retention and now mean
+// labelwatch state is an error; it is left as it is. retention and c mean
 // what they mean for NewDynamoStore; expired records and tallies are dropped
 // at the next write.
-func OpenFile(path string, retention time.Duration, now func() time.Time) (*FileStore, error) {
-	if now == nil {
-		now = time.Now
+func OpenFile(path string, retention time.Duration, c clock.Clock) (*FileStore, error) {
+	if c == nil {
+		c = clock.System{}
 	}
-	s := &FileStore{path: path, retention: retention, now: now, jobs: map[string]fileRecord{}, tallies: map[string]fileTally{}}
+	s := &FileStore{path: path, retention: retention, clock: c, jobs: map[string]fileRecord{}, tallies: map[string]fileTally{}}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		if err := checkDir(path); err != nil {
@@ -435,7 +436,7 @@ func (s *FileStore) write(op, job string, change func(r fileRecord, now time.Tim
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := s.now()
+	now := s.clock.Now()
 	s.dropExpired(now)
 	old, existed := s.jobs[job]
 	r, err := change(old, now)
@@ -464,7 +465,7 @@ func (s *FileStore) Tally(ctx context.Context, name string, expires time.Time) (
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.dropExpired(s.now())
+	s.dropExpired(s.clock.Now())
 	old, existed := s.tallies[name]
 	n := old.N + 1
 	s.tallies[name] = fileTally{N: n, Expires: time.Unix(expires.Unix(), 0).UTC()}

@@ -10,14 +10,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/labelwatch/labelwatch/internal/clock"
 	"github.com/labelwatch/labelwatch/internal/labeling"
 	"github.com/labelwatch/labelwatch/internal/testenv"
 )
 
 func TestFileStore(t *testing.T) {
-	testStore(t, func(t *testing.T, now func() time.Time) (Store, expiryProbe) {
+	testStore(t, func(t *testing.T, c clock.Clock) (Store, expiryProbe) {
 		path := filepath.Join(t.TempDir(), "state.json")
-		store, err := OpenFile(path, retention, now)
+		store, err := OpenFile(path, retention, c)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -43,9 +44,9 @@ func readStateFile(t *testing.T, path string) fileState {
 	return st
 }
 
-func openFile(t *testing.T, path string, now func() time.Time) *FileStore {
+func openFile(t *testing.T, path string, c clock.Clock) *FileStore {
 	t.Helper()
-	store, err := OpenFile(path, retention, now)
+	store, err := OpenFile(path, retention, c)
 	if err != nil {
 		t.Fatalf("OpenFile: %v", err)
 	}
@@ -56,7 +57,7 @@ func TestFileStoreSurvivesReopen(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "state.json")
 	c := testenv.NewClock(t0)
-	first := openFile(t, path, c.Now)
+	first := openFile(t, path, c)
 	if err := first.Save(ctx, Record{Job: "job-1"}, Record{Job: "job-1", Status: labeling.StatusCompleted, ModifiedAt: t0}); err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +80,7 @@ func TestFileStoreSurvivesReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	second := openFile(t, path, c.Now)
+	second := openFile(t, path, c)
 	got, err := second.Load(ctx, []string{"job-1", "job-2", "job-3"})
 	if err != nil {
 		t.Fatal(err)
@@ -324,14 +325,14 @@ func TestFileStoreDropsExpiredRecords(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "state.json")
 	c := testenv.NewClock(t0)
-	store := openFile(t, path, c.Now)
+	store := openFile(t, path, c)
 	e := env{t: t, ctx: ctx, store: store, clock: c}
 	e.move(Record{Job: "done"}, labeling.StatusCompleted, t0)
 	e.move(Record{Job: "running"}, labeling.StatusInProgress, t0)
 
 	c.Advance(retention)
 	e.move(Record{Job: "other"}, labeling.StatusInProgress, t0)
-	for _, store := range []Store{store, openFile(t, path, c.Now)} {
+	for _, store := range []Store{store, openFile(t, path, c)} {
 		recs, err := store.Load(ctx, []string{"done", "running", "other"})
 		if err != nil {
 			t.Fatal(err)
@@ -406,7 +407,7 @@ func TestFileStoreTallies(t *testing.T) {
 			t.Fatalf("Tally(%q) = %d, %v; want %d", key, n, err, want)
 		}
 	}
-	first := openFile(t, path, c.Now)
+	first := openFile(t, path, c)
 	tally(first, "push-1", t0.Add(time.Minute), 1)
 	tally(first, "push-1", t0.Add(time.Minute+1500*time.Millisecond), 2) // kept to the second
 	tally(first, "push-2", t0.Add(2*time.Minute), 1)
@@ -424,7 +425,7 @@ func TestFileStoreTallies(t *testing.T) {
 		}
 	}
 
-	second := openFile(t, path, c.Now)
+	second := openFile(t, path, c)
 	tally(second, "push-1", t0.Add(time.Minute), 3)
 	// At its expiry a tally is gone, as DynamoDB's TTL may have deleted it.
 	c.Advance(time.Minute)

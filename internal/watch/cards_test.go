@@ -27,7 +27,7 @@ type cardWorld struct {
 
 func newCardWorld(t *testing.T, b backend) *cardWorld {
 	h := newHarness(t, b)
-	return &cardWorld{harness: h, bot: slack.NewBotSender(testenv.SlackToken, testenv.SlackChannel, h.slack.APIURL(), &http.Client{Timeout: 10 * time.Second})}
+	return &cardWorld{harness: h, bot: slack.NewBotSender(testenv.SlackToken, testenv.SlackChannel, h.slack.APIURL(), &http.Client{Timeout: 10 * time.Second}, h.clock)}
 }
 
 // rules are the default rules with cards on, and more.
@@ -117,7 +117,7 @@ var cardCases = []struct {
 		calls, sum := w.run(rules)
 		checkCalls(t, "job starts", calls, "post")
 		ts := w.lastTS()
-		if sum.Told != 1 || sum.Alerted != 0 {
+		if sum.News != 1 || sum.Alerted != 0 {
 			t.Errorf("job starts: summary %+v, want 1 told", sum)
 		}
 		if c := w.card("cats"); c == nil || c.TS != ts || c.Channel != testenv.SlackChannel {
@@ -129,7 +129,7 @@ var cardCases = []struct {
 		checkCalls(t, "labeling starts", calls, "edit "+ts)
 		calls, sum = w.run(rules)
 		checkCalls(t, "nothing moved", calls)
-		if sum.Told != 0 || sum.Running != 1 {
+		if sum.News != 0 || sum.Running != 1 {
 			t.Errorf("nothing moved: summary %+v, want 1 running, nothing told", sum)
 		}
 		w.set(inProgress, []string{"cats"}, progressed(55, 0))
@@ -233,7 +233,7 @@ var cardCases = []struct {
 		rules := cardRules()
 		w.seed(rules)
 		w.put(job("moved", inProgress, w.clock.Now()))
-		before := slack.NewBotSender(testenv.SlackToken, testenv.SlackOtherChannel, w.slack.APIURL(), nil)
+		before := slack.NewBotSender(testenv.SlackToken, testenv.SlackOtherChannel, w.slack.APIURL(), nil, w.clock)
 		w.run(rules, func(s *setup) { s.notifier = before })
 		if c := w.card("moved"); c == nil || c.Channel != testenv.SlackOtherChannel {
 			t.Fatalf("stored card %+v, want one in %s", c, testenv.SlackOtherChannel)
@@ -246,7 +246,7 @@ var cardCases = []struct {
 		if c := w.card("moved"); c == nil || c.Channel != testenv.SlackChannel || c.TS == old {
 			t.Errorf("stored card %+v, want a new one in %s", c, testenv.SlackChannel)
 		}
-		if sum.Pending != 0 || sum.Told != 1 {
+		if sum.Pending != 0 || sum.News != 1 {
 			t.Errorf("summary %+v, want the card told", sum)
 		}
 		w.set(failed, []string{"moved"}, func(j *labeling.Job) { j.FailureReason = "Access Denied" })
@@ -266,7 +266,7 @@ var cardCases = []struct {
 		for _, code := range codes {
 			w.put(job(strings.ReplaceAll(code, "_", "-"), inProgress, w.clock.Now()))
 		}
-		other := slack.NewBotSender(testenv.SlackToken, testenv.SlackOtherChannel, w.slack.APIURL(), nil)
+		other := slack.NewBotSender(testenv.SlackToken, testenv.SlackOtherChannel, w.slack.APIURL(), nil, w.clock)
 		w.run(rules, func(s *setup) { s.notifier = other })
 		w.slack.Gone(testenv.SlackOtherChannel, "is_archived")
 		// Configured by name, the channel's ID is not known before a post
@@ -274,7 +274,7 @@ var cardCases = []struct {
 		for _, code := range codes {
 			name := strings.ReplaceAll(code, "_", "-")
 			w.slack.Gone(testenv.SlackOtherChannel, code)
-			byName := slack.NewBotSender(testenv.SlackToken, testenv.SlackChannelName, w.slack.APIURL(), nil)
+			byName := slack.NewBotSender(testenv.SlackToken, testenv.SlackChannelName, w.slack.APIURL(), nil, w.clock)
 			w.set(inProgress, []string{name}, progressed(30, 0))
 			calls, sum := w.run(rules, func(s *setup) { s.notifier = byName })
 			checkCalls(t, code, calls, "post")
@@ -315,7 +315,7 @@ var cardCases = []struct {
 		}
 		w.set(inProgress, names, progressed(20, 0))
 		calls, sum := w.run(rules, func(s *setup) { s.opts.DigestThreshold = n })
-		if len(calls) != watch.MaxNews || sum.Told != watch.MaxNews {
+		if len(calls) != watch.MaxNews || sum.News != watch.MaxNews {
 			t.Errorf("%d jobs move: %d calls, summary %+v; want %d edits", n, len(calls), sum, watch.MaxNews)
 		}
 		calls, _ = w.run(rules, func(s *setup) { s.opts.DigestThreshold = n })
@@ -356,7 +356,7 @@ var cardCases = []struct {
 		<-w.slack.Held()
 		other := w.watcher(setup{opts: watch.Options{Rules: rules}, notifier: w.bot, store: w.another()})
 		sum, err := other.Poll(t.Context())
-		if err != nil || sum.Contended != 1 || sum.Told != 0 {
+		if err != nil || sum.Contended != 1 || sum.News != 0 {
 			t.Errorf("second run while the first posts: %+v, %v; want the job contended", sum, err)
 		}
 		cancel()

@@ -1,15 +1,159 @@
 package watch
 
 import (
+	"cmp"
+	"context"
 	"fmt"
 	"maps"
 	"slices"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/labelwatch/labelwatch/internal/labeling"
 	"github.com/labelwatch/labelwatch/internal/slack"
 	"github.com/labelwatch/labelwatch/internal/state"
 )
+
+// A decision is what a run decided for one job: its verdict, the record to
+// store, and what to send.
+type decision struct {
+	job     labeling.Job
+	rec     state.Record // the job's record as stored
+	verdict Verdict
+	next    state.Record   // the record to store: at once when nothing is sent, else once Slack accepted it
+	card    *slack.Message // the job's card, to edit when rec has one, else to post; nil for none
+	notice  slack.Notice   // progress news to tell
+}
+
+// decisions are a run's decided jobs that need something done, each sorted
+// by job name.
+type decisions struct {
+	alerts []decision // transitions into an alerting status
+	news   []decision // cards to post or edit, and progress news
+	silent []decision // records to store, with no message
+}
+
+// A batch is the jobs one state load reads, and what their decisions were:
+// the goroutine that loads it writes only its own batch.
+type batch struct {
+	jobs      []labeling.Job
+	decisions []decision
+	idle      map[string]state.Idle
+}
+
+// decide loads the stored state of the jobs fed, state.MaxBatch at a time
+// and concurrently while the feed goes on, decides each, and counts the
+// verdicts into sum. A job read twice (it moved between list pages) is
+// decided as modified last. It returns what needs doing, and what the
+// listings found.
+func (w *Watcher) decide(ctx context.Context, r run, jobs feed, sum *Summary) (decisions, listing, error) {
+	found := newListing()
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(w.opts.Concurrency)
+	var loads []*batch
+	next := &batch{}
+	load := func() {
+		b := next
+		loads, next = append(loads, b), &batch{}
+		g.Go(func() error { return w.load(gctx, r, b) })
+	}
+	// A job listed twice alike (modified, and in progress) is read once.
+	fed := map[string]labeling.Job{}
+	for p := range jobs(gctx) {
+		if p.err != nil {
+			// A failed load cancels the feed too; report the load.
+			return decisions{}, found, cmp.Or(g.Wait(), p.err)
+		}
+		for _, job := range found.sift(p, r) {
+			if before, ok := fed[job.Name]; ok && before.Status == job.Status && before.ModifiedAt.Equal(job.ModifiedAt) && before.Counters == job.Counters {
+				continue
+			}
+			fed[job.Name] = job
+			next.jobs = append(next.jobs, job)
+			if len(next.jobs) == state.MaxBatch {
+				load()
+			}
+		}
+	}
+	if len(next.jobs) > 0 {
+		load()
+	}
+	if err := g.Wait(); err != nil {
+		return decisions{}, found, err
+	}
+
+	var all []decision
+	for _, b := range loads {
+		all = append(all, b.decisions...)
+		for name, idle := range b.idle {
+			found.rest(name, idle)
+		}
+	}
+	for _, d := range all {
+		delete(found.idle, d.job.Name) // a job listed twice may be idle in one listing only
+	}
+	slices.SortFunc(all, func(a, b decision) int {
+		return cmp.Or(cmp.Compare(a.job.Name, b.job.Name), b.job.ModifiedAt.Compare(a.job.ModifiedAt))
+	})
+	all = slices.CompactFunc(all, func(a, b decision) bool { return a.job.Name == b.job.Name })
+
+	var out decisions
+	for _, d := range all {
+		switch {
+		case d.verdict == Stale:
+			sum.Stale++
+			w.log.Info("stale reading ignored", "job", d.job.Name, "read", d.job.Status, "stored", d.rec.Status)
+			continue
+		case d.verdict == Contended:
+			sum.Contended++
+			continue
+		case d.verdict == Alert:
+			out.alerts = append(out.alerts, d)
+		case d.speaks():
+			out.news = append(out.news, d)
+		case d.changes():
+			out.silent = append(out.silent, d)
+		}
+		if d.verdict != Unchanged {
+			sum.Transitions++
+		}
+	}
+	return out, found, nil
+}
+
+// load reads the records of b's jobs and decides each. Against a cursor, a
+// job in progress with nothing to do is idle until time alone may give it
+// something to do.
+func (w *Watcher) load(ctx context.Context, r run, b *batch) error {
+	names := make([]string, len(b.jobs))
+	for i, job := range b.jobs {
+		names[i] = job.Name
+	}
+	records, err := w.store.Load(ctx, names)
+	if err != nil {
+		return err
+	}
+	for _, job := range b.jobs {
+		rec := records[job.Name]
+		rec.Job = job.Name
+		d := decision{job: job, rec: rec, verdict: r.rules.Decide(job, rec, r.firstRun, r.now)}
+		if d.verdict == Alert && rec.Status == "" && r.cursor != nil && w.endedBefore(job, r.cursor.Origin) {
+			d.verdict = Baseline
+		}
+		r.rules.plan(&d, r.firstRun, r.now)
+		switch {
+		case d.verdict != Unchanged || d.speaks() || d.changes():
+			b.decisions = append(b.decisions, d)
+		case r.cursor != nil && r.rules.watchesRunning() && job.Status == labeling.StatusInProgress && rec.Version > 0 && rec.Lease == nil:
+			if b.idle == nil {
+				b.idle = map[string]state.Idle{}
+			}
+			b.idle[job.Name] = state.Idle{Listing: state.Listing{ModifiedAt: job.ModifiedAt, Status: job.Status}, Counters: job.Counters, Until: r.rules.idleUntil(job, rec)}
+		}
+	}
+	return nil
+}
 
 // Verdict is what a cycle does with one listed job.
 type Verdict int
@@ -129,7 +273,7 @@ func advances(stored, listed labeling.Status) bool {
 // plan fills in what d needs beside its verdict: the record to store and,
 // under the card and progress rules, the card to post or edit and the
 // progress news to tell. firstRun and now are Decide's.
-func (r Rules) plan(d *due, firstRun bool, now time.Time) {
+func (r Rules) plan(d *decision, firstRun bool, now time.Time) {
 	job, rec := d.job, d.rec
 	next := rec
 	next.Status, next.ModifiedAt = job.Status, later(rec.ModifiedAt, job.ModifiedAt)
@@ -145,7 +289,9 @@ func (r Rules) plan(d *due, firstRun bool, now time.Time) {
 		return
 	case Alert:
 		d.next.Progress = state.Progress{}
-		d.card = r.Cards && next.Card != nil
+		if r.Cards && next.Card != nil {
+			d.card = ptr(slack.RenderCard(job))
+		}
 		return
 	}
 	if job.Status.Terminal() || !r.watchesRunning() {
@@ -201,26 +347,29 @@ func (r Rules) plan(d *due, firstRun bool, now time.Time) {
 	}
 	d.next.Progress = p
 
+	// The card is rendered once: to see whether it shows anything new, and
+	// to be sent.
 	switch {
 	case !r.Cards:
-	case moved:
-		d.card = true
+	case moved,
+		rec.Card == nil && rec.Status == "" && !firstRun && (job.Status == labeling.StatusInitializing || job.Status == labeling.StatusInProgress):
+		d.card = ptr(slack.RenderCard(job))
 	case rec.Card != nil:
-		d.card = slack.RenderCard(job).Fingerprint() != rec.Card.Shown
-	case rec.Status == "" && !firstRun && (job.Status == labeling.StatusInitializing || job.Status == labeling.StatusInProgress):
-		d.card = true
+		if card := slack.RenderCard(job); card.Fingerprint() != rec.Card.Shown {
+			d.card = &card
+		}
 	}
 }
 
 // speaks reports whether d sends anything to Slack.
-func (d due) speaks() bool {
-	return d.verdict == Alert || d.card || d.notice != (slack.Notice{})
+func (d decision) speaks() bool {
+	return d.verdict == Alert || d.card != nil || d.notice != (slack.Notice{})
 }
 
 // changes reports whether d's record differs from the stored one in more
 // than the modification time of a job whose status stayed: that alone is
 // not worth a write.
-func (d due) changes() bool {
+func (d decision) changes() bool {
 	a, b := d.rec, d.next
 	if a.Status != b.Status || a.Version == 0 {
 		return true
@@ -236,3 +385,5 @@ func later(a, b time.Time) time.Time {
 	}
 	return a
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -182,8 +182,8 @@ func TestIdleJobsNeedNoRead(t *testing.T) {
 	if err != nil || len(c.Idle) != n {
 		t.Fatalf("cursor after the first cycle: %d idle jobs, %v; want %d", len(c.Idle), err, n)
 	}
-	if sum, read := run("quiet", rules); read != 0 || sum.Known < n {
-		t.Errorf("quiet cycle: read %d jobs, known %d; want none read, %d known", read, sum.Known, n)
+	if sum, read := run("quiet", rules); read != 0 || sum.Unread < n {
+		t.Errorf("quiet cycle: read %d jobs, known %d; want none read, %d known", read, sum.Unread, n)
 	}
 	h.set(inProgress, names[7:8], progressed(40, 0))
 	if _, read := run("one moved", rules); read != 1 {
@@ -209,8 +209,8 @@ func TestIdleJobsNeedNoRead(t *testing.T) {
 	// warned about (MaxNews a run).
 	h.clock.Advance(6 * time.Hour)
 	sum, read := run("stalled", rules)
-	if read < n-1 || sum.Told != watch.MaxNews {
-		t.Errorf("six hours on: read %d jobs, told %d; want the %d stalled ones read and %d told", read, sum.Told, n-1, watch.MaxNews)
+	if read < n-1 || sum.News != watch.MaxNews {
+		t.Errorf("six hours on: read %d jobs, told %d; want the %d stalled ones read and %d told", read, sum.News, n-1, watch.MaxNews)
 	}
 }
 

@@ -79,14 +79,14 @@ type backend struct {
 	name string
 	// open returns a fresh store for t, and a function that opens the same
 	// state again, as a second run overlapping the first would.
-	open func(t *testing.T, now func() time.Time) (state.Store, func() state.Store)
+	open func(t *testing.T, clk *testenv.Clock) (state.Store, func() state.Store)
 }
 
 var backends = []backend{
 	{
 		name: "FileStore",
-		open: func(t *testing.T, now func() time.Time) (state.Store, func() state.Store) {
-			s, err := state.OpenFile(filepath.Join(t.TempDir(), "state.json"), retention, now)
+		open: func(t *testing.T, clk *testenv.Clock) (state.Store, func() state.Store) {
+			s, err := state.OpenFile(filepath.Join(t.TempDir(), "state.json"), retention, clk)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -97,10 +97,10 @@ var backends = []backend{
 	},
 	{
 		name: "DynamoStore",
-		open: func(t *testing.T, now func() time.Time) (state.Store, func() state.Store) {
+		open: func(t *testing.T, clk *testenv.Clock) (state.Store, func() state.Store) {
 			table := tableName(t)
 			testenv.CreateTable(t, dynamoClient(), table)
-			open := func() state.Store { return state.NewDynamoStore(dynamoClient(), table, retention, now) }
+			open := func() state.Store { return state.NewDynamoStore(dynamoClient(), table, retention, clk) }
 			return open(), open
 		},
 	},
@@ -110,13 +110,13 @@ var backends = []backend{
 // a moto_server of the test's own, started when the harness opens it.
 var motoBackend = backend{
 	name: "moto",
-	open: func(t *testing.T, now func() time.Time) (state.Store, func() state.Store) {
+	open: func(t *testing.T, clk *testenv.Clock) (state.Store, func() state.Store) {
 		cfg := testenv.AWSConfig(testenv.Moto(t))
 		cfg.HTTPClient = testenv.HTTPClient()
 		client := dynamodb.NewFromConfig(cfg)
 		table := tableName(t)
 		testenv.CreateTable(t, client, table)
-		open := func() state.Store { return state.NewDynamoStore(client, table, retention, now) }
+		open := func() state.Store { return state.NewDynamoStore(client, table, retention, clk) }
 		return open(), open
 	},
 }
@@ -183,7 +183,7 @@ type harness struct {
 
 func newHarness(t *testing.T, b backend) *harness {
 	h := &harness{t: t, clock: testenv.NewClock(start), slack: testenv.NewSlack(t), logs: &testenv.SyncBuffer{}}
-	h.emu = emulator.New(emulator.WithClock(h.clock.Now))
+	h.emu = emulator.New(emulator.WithClock(h.clock))
 	srv := httptest.NewServer(h.emu)
 	t.Cleanup(srv.Close)
 	h.sm = sagemaker.NewFromConfig(aws.Config{
@@ -193,8 +193,8 @@ func newHarness(t *testing.T, b backend) *harness {
 		HTTPClient:   testenv.HTTPClient(),
 		Retryer:      func() aws.Retryer { return aws.NopRetryer{} },
 	})
-	h.sender = slack.NewWebhookSender(h.slack.WebhookURL(), &http.Client{Timeout: 10 * time.Second})
-	store, another := b.open(t, h.clock.Now)
+	h.sender = slack.NewWebhookSender(h.slack.WebhookURL(), &http.Client{Timeout: 10 * time.Second}, h.clock)
+	store, another := b.open(t, h.clock)
 	h.store = &countingStore{Store: store}
 	h.another = another
 	t.Cleanup(func() {
@@ -303,7 +303,7 @@ func (h *harness) watcher(s setup) *watch.Watcher {
 
 // bot is a sender with the bot token, which can edit: cards need it.
 func (h *harness) bot() *slack.Sender {
-	return slack.NewBotSender(testenv.SlackToken, testenv.SlackChannel, h.slack.APIURL(), &http.Client{Timeout: 10 * time.Second})
+	return slack.NewBotSender(testenv.SlackToken, testenv.SlackChannel, h.slack.APIURL(), &http.Client{Timeout: 10 * time.Second}, h.clock)
 }
 
 // runCtx runs one cycle of w with ctx; its error never shows the webhook URL.
@@ -524,7 +524,7 @@ func checkEachOnce(t *testing.T, msgs []message, names ...string) {
 // (with the loads it saves).
 func checkSummary(t *testing.T, sum, want watch.Summary) {
 	t.Helper()
-	sum.Cursor, sum.Duration, sum.Known = time.Time{}, 0, 0
+	sum.Cursor, sum.DurationMS, sum.Unread = time.Time{}, 0, 0
 	if sum != want {
 		t.Errorf("summary\n got %+v\nwant %+v", sum, want)
 	}
@@ -829,8 +829,8 @@ var cycleCases = []cycleCase{
 			h.clock.Advance(time.Minute)
 			sum := h.mustRun(setup{})
 			checkSummary(t, sum, watch.Summary{Listed: 3})
-			if sum.Known != 3 {
-				t.Errorf("quiet run %d: %d jobs known, want 3", i+1, sum.Known)
+			if sum.Unread != 3 {
+				t.Errorf("quiet run %d: %d jobs known, want 3", i+1, sum.Unread)
 			}
 			if loads := h.store.takeLoads(); len(loads) != 0 {
 				t.Errorf("quiet run %d: loads of %v jobs, want none", i+1, loads)
@@ -848,8 +848,8 @@ var cycleCases = []cycleCase{
 		h.set(failed, names[90:110])
 		sum := h.mustRun(setup{})
 		checkSummary(t, sum, watch.Summary{Listed: 150, Transitions: 20, Alerted: 20, Digest: true, Advanced: true})
-		if sum.Known != 130 {
-			t.Errorf("%d jobs known, want the 130 unchanged", sum.Known)
+		if sum.Unread != 130 {
+			t.Errorf("%d jobs known, want the 130 unchanged", sum.Unread)
 		}
 		if loads := h.store.takeLoads(); !slices.Equal(loads, []int{20}) {
 			t.Errorf("loads of %v jobs, want one of the 20 changed", loads)
@@ -903,8 +903,8 @@ var cycleCases = []cycleCase{
 		sum := h.mustRun(setup{})
 		// Nothing is newer than the cursor, so it stays.
 		checkSummary(t, sum, watch.Summary{Listed: 2, Transitions: 1, Alerted: 1})
-		if sum.Known != 1 {
-			t.Errorf("%d jobs known, want 1 (on-time)", sum.Known)
+		if sum.Unread != 1 {
+			t.Errorf("%d jobs known, want 1 (on-time)", sum.Unread)
 		}
 		if loads := h.store.takeLoads(); !slices.Equal(loads, []int{1}) {
 			t.Errorf("loads of %v jobs, want the late job read", loads)
@@ -950,8 +950,8 @@ var cycleCases = []cycleCase{
 		h.clock.Advance(time.Minute)
 		sum = h.mustRun(setup{})
 		checkSummary(t, sum, watch.Summary{Listed: 1})
-		if loads := h.store.takeLoads(); sum.Known != 1 || len(loads) != 0 {
-			t.Errorf("%d jobs known, loads of %v; want the job known and no load", sum.Known, loads)
+		if loads := h.store.takeLoads(); sum.Unread != 1 || len(loads) != 0 {
+			t.Errorf("%d jobs known, loads of %v; want the job known and no load", sum.Unread, loads)
 		}
 		checkEachOnce(t, h.messages(), "lagging")
 	}},

@@ -7,18 +7,17 @@ import (
 	"time"
 
 	"github.com/labelwatch/labelwatch/internal/labeling"
-	"github.com/labelwatch/labelwatch/internal/state"
 )
 
 // TestListedSeen checks which listed jobs the next cursor remembers: those
 // modified inside its overlap window, each as listed, and none listed twice
 // differently (the cycle acted on one listing of it only).
-func TestListedSeen(t *testing.T) {
+func TestListingSeen(t *testing.T) {
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	job := func(name string, status labeling.Status, modified time.Time) labeling.Job {
 		return labeling.Job{Name: name, Status: status, ModifiedAt: modified}
 	}
-	c := listed{jobs: map[string]state.Listing{}}
+	c := newListing()
 	for _, j := range []labeling.Job{
 		job("once", labeling.StatusInProgress, at),
 		job("twice-alike", labeling.StatusCompleted, at.Add(-time.Minute)),

@@ -1,0 +1,202 @@
+package state
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/labelwatch/labelwatch/internal/clock"
+)
+
+// Load retries keys DynamoDB left unprocessed (it does so under throttling)
+// this many times in all, starting batchRetryDelay apart on the store's clock
+// and doubling. Throttling errors proper are retried by the SDK's retryer; an
+// unprocessed key is a partial success the SDK hands back, so the store owns
+// this loop.
+const (
+	batchAttempts   = 6
+	batchRetryDelay = 50 * time.Millisecond
+	batchRetryMax   = time.Second
+)
+
+// Load reads the records with one BatchGetItem, consistent reads, and
+// re-requests any keys DynamoDB leaves unprocessed.
+func (s *DynamoStore) Load(ctx context.Context, jobs []string) (map[string]Record, error) {
+	const op = "load job state"
+	names, err := checkBatch(jobs)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	recs := make(map[string]Record, len(names))
+	if len(names) == 0 {
+		return recs, nil
+	}
+	keys := make([]map[string]types.AttributeValue, len(names))
+	for i, name := range names {
+		keys[i] = key(name)
+	}
+	pending := types.KeysAndAttributes{Keys: keys, ConsistentRead: aws.Bool(true)}
+	delay := batchRetryDelay
+	for attempt := 1; ; attempt++ {
+		out, err := s.client.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{
+			RequestItems: map[string]types.KeysAndAttributes{s.table: pending},
+		})
+		if err != nil {
+			return nil, s.fail(op, err)
+		}
+		for _, item := range out.Responses[s.table] {
+			var it dynamoItem
+			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+				return nil, fmt.Errorf("%s: decode item: %w", op, err)
+			}
+			recs[it.PK] = it.record()
+		}
+		left := out.UnprocessedKeys[s.table].Keys
+		if len(left) == 0 {
+			return recs, nil
+		}
+		if attempt == batchAttempts {
+			return nil, fmt.Errorf("%s: %d of %d jobs still unprocessed after %d attempts (table throttled?)", op, len(left), len(names), attempt)
+		}
+		pending = types.KeysAndAttributes{Keys: left, ConsistentRead: aws.Bool(true)}
+		if err := wait(ctx, s.clock, delay/2+rand.N(delay/2+1)); err != nil {
+			return nil, fmt.Errorf("%s: %d of %d jobs unprocessed: %w", op, len(left), len(names), err)
+		}
+		delay = min(2*delay, batchRetryMax)
+	}
+}
+
+// wait waits d on c, or until ctx is done. A ctx already done waits
+// nothing, even on a clock whose After answers at once.
+func wait(ctx context.Context, c clock.Clock, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	select {
+	case <-c.After(d):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Save writes next, which needed no Slack message, dropping an expired lease.
+func (s *DynamoStore) Save(ctx context.Context, prev, next Record) error {
+	op := fmt.Sprintf("save state of job %q", prev.Job)
+	if err := checkJob(prev.Job); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if next.Job != prev.Job {
+		return fmt.Errorf("%s: next state is of job %q", op, next.Job)
+	}
+	if err := checkNext(next); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	now := s.clock.Now()
+	update, err := s.setState(expression.Set(expression.Name(attrVersion), expression.Value(prev.Version+1)), next, now)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	update = removeLease(update)
+	cond := expression.And(versionIs(prev.Version), noLiveLease(now))
+	if err := s.update(ctx, prev.Job, update, cond); err != nil {
+		return s.fail(op, err)
+	}
+	return nil
+}
+
+// Claim writes lease onto prev.Job's item, creating an item without a status
+// for a job seen for the first time.
+func (s *DynamoStore) Claim(ctx context.Context, prev Record, lease Lease) error {
+	op := fmt.Sprintf("claim alert for job %q", prev.Job)
+	if err := checkJob(prev.Job); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if err := checkLease(lease); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	update := expression.Set(expression.Name(attrLeaseOwner), expression.Value(lease.Owner)).
+		Set(expression.Name(attrLeaseTarget), expression.Value(string(lease.Target))).
+		Set(expression.Name(attrLeaseUntil), expression.Value(millis(lease.Until))).
+		Set(expression.Name(attrVersion), expression.Value(prev.Version+1))
+	cond := expression.And(versionIs(prev.Version), noLiveLease(s.clock.Now()))
+	if err := s.update(ctx, prev.Job, update, cond); err != nil {
+		return s.fail(op, err)
+	}
+	return nil
+}
+
+// Commit writes next and drops owner's lease, whether or not it has
+// expired, as long as no other run has claimed since.
+func (s *DynamoStore) Commit(ctx context.Context, owner string, next Record) error {
+	op := fmt.Sprintf("commit alert for job %q", next.Job)
+	if err := checkJob(next.Job); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if err := checkNext(next); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if owner == "" {
+		return fmt.Errorf("%s: empty owner", op)
+	}
+	update, err := s.setState(expression.Set(expression.Name(attrVersion), expression.Name(attrVersion).Plus(expression.Value(1))), next, s.clock.Now())
+	if err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	update = removeLease(update)
+	if err := s.update(ctx, next.Job, update, ownedBy(owner)); err != nil {
+		return s.fail(op, err)
+	}
+	return nil
+}
+
+// Release drops owner's lease and leaves the status as it was.
+func (s *DynamoStore) Release(ctx context.Context, job, owner string) error {
+	op := fmt.Sprintf("release claim on job %q", job)
+	if err := checkJob(job); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	if owner == "" {
+		return fmt.Errorf("%s: empty owner", op)
+	}
+	update := removeLease(expression.Set(expression.Name(attrVersion), expression.Name(attrVersion).Plus(expression.Value(1))))
+	if err := s.update(ctx, job, update, ownedBy(owner)); err != nil {
+		return s.fail(op, err)
+	}
+	return nil
+}
+
+func removeLease(update expression.UpdateBuilder) expression.UpdateBuilder {
+	return update.Remove(expression.Name(attrLeaseOwner)).
+		Remove(expression.Name(attrLeaseTarget)).
+		Remove(expression.Name(attrLeaseUntil))
+}
+
+// versionIs holds when the item is still the one the writer read; version 0
+// means the writer read no item.
+func versionIs(version int64) expression.ConditionBuilder {
+	if version == 0 {
+		return expression.AttributeNotExists(expression.Name(AttrPK))
+	}
+	return expression.Name(attrVersion).Equal(expression.Value(version))
+}
+
+// noLiveLease holds when the item carries no lease or one that has expired
+// at now. A lease is live while now < until, as Record.Live has it.
+func noLiveLease(now time.Time) expression.ConditionBuilder {
+	return expression.Or(
+		expression.AttributeNotExists(expression.Name(attrLeaseUntil)),
+		expression.Name(attrLeaseUntil).LessThanEqual(expression.Value(millis(now))),
+	)
+}
+
+func ownedBy(owner string) expression.ConditionBuilder {
+	return expression.Name(attrLeaseOwner).Equal(expression.Value(owner))
+}

@@ -1,0 +1,182 @@
+package watch
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"slices"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/labelwatch/labelwatch/internal/state"
+)
+
+// claim stores the records that need no message and claims the jobs that
+// need one, all concurrently, and counts what it did into sum. It returns
+// the alerts and news this run now owns. When a claim fails otherwise than
+// on its condition (the deadline came while it was in flight) it may have
+// been written: every claim of the run is released, so that the next run
+// need not wait for them to expire; a release of a claim never written
+// changes nothing.
+func (w *Watcher) claim(ctx context.Context, r run, d decisions, sum *Summary) (decisions, error) {
+	var (
+		mu                  sync.Mutex
+		claimed, unsure     []decision
+		lostSilent, lostAny int
+	)
+	lease := state.Lease{Owner: r.owner, Until: w.leaseUntil(ctx, r.now)}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(w.opts.Concurrency)
+	for _, s := range d.silent {
+		g.Go(func() error {
+			err := w.store.Save(gctx, s.rec, s.next)
+			if errors.Is(err, state.ErrConflict) {
+				mu.Lock()
+				lostSilent++
+				mu.Unlock()
+				return nil
+			}
+			if err == nil && !s.job.Status.Known() {
+				w.log.Warn("unknown labeling job status recorded", "job", s.job.Name, "status", s.job.Status)
+			}
+			return err
+		})
+	}
+	for _, c := range slices.Concat(d.alerts, d.news) {
+		g.Go(func() error {
+			l := lease
+			l.Target = c.job.Status
+			err := w.store.Claim(gctx, c.rec, l)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case errors.Is(err, state.ErrConflict):
+				lostAny++
+				w.log.Info("job claimed by another run", "job", c.job.Name, "status", c.job.Status)
+				return nil
+			case err != nil:
+				unsure = append(unsure, c)
+				return err
+			}
+			claimed = append(claimed, c)
+			return nil
+		})
+	}
+	err := g.Wait()
+	sum.Recorded += len(d.silent) - lostSilent
+	sum.Contended += lostSilent + lostAny
+	if err != nil {
+		w.release(r, slices.Concat(claimed, unsure))
+		sum.Pending += len(claimed)
+		return decisions{}, err
+	}
+	slices.SortFunc(claimed, func(a, b decision) int { return cmp.Compare(a.job.Name, b.job.Name) })
+	var out decisions
+	for _, c := range claimed {
+		if c.verdict == Alert {
+			out.alerts = append(out.alerts, c)
+		} else {
+			out.news = append(out.news, c)
+		}
+	}
+	return out, nil
+}
+
+// leaseUntil is when this run's claims expire: after the invocation's own
+// deadline, so no other run can take over an alert this run may still send.
+// The deadline is the invocation's, in real time; what is left of it is
+// added to now, the Watcher's clock.
+func (w *Watcher) leaseUntil(ctx context.Context, now time.Time) time.Time {
+	if deadline, ok := ctx.Deadline(); ok {
+		return now.Add(time.Until(deadline) + w.opts.DeadlineMargin + w.opts.ClockSkew)
+	}
+	return now.Add(15 * time.Minute)
+}
+
+// commit stores, as each post is sent, the records of its jobs once Slack
+// accepted it, and releases the claims of a post Slack did not take, so
+// that the next run can retry it at once. It counts what it did into sum,
+// and returns an error wrapping ErrPending when some job's message is left
+// for the next run. It runs on the run's settle context, inside the margin
+// the work context left, so that a message that went out is recorded even
+// as the deadline nears.
+func (w *Watcher) commit(r run, sent iter.Seq2[post, error], sum *Summary) error {
+	var (
+		jobs, pending int
+		failure       error // the first, when some are pending
+	)
+	for p, err := range sent {
+		jobs += len(p.decisions)
+		if err != nil {
+			w.release(r, p.decisions)
+			pending += len(p.decisions)
+			failure = cmp.Or(failure, err)
+			continue
+		}
+		at := w.clock.Now()
+		var (
+			mu sync.Mutex
+			g  errgroup.Group
+		)
+		g.SetLimit(w.opts.Concurrency)
+		for _, d := range p.decisions {
+			g.Go(func() error {
+				next := d.next
+				if d.verdict == Alert {
+					next.AlertedAt = at
+				}
+				err := w.store.Commit(r.settle, r.owner, next)
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case err != nil:
+					// Slack has it; the lease will expire and the next run
+					// will send it once more: the one duplicate a crash can
+					// cause.
+					w.log.Error("message sent but not recorded; it may be sent once more", "job", d.job.Name, "error", err)
+					pending++
+					failure = cmp.Or(failure, fmt.Errorf("message sent but not recorded: %w", err))
+				case d.verdict == Alert:
+					sum.Alerted++
+				default:
+					sum.News++
+				}
+				return nil
+			})
+		}
+		g.Wait()
+	}
+	sum.Pending += pending
+	if pending > 0 {
+		// The first failure says why (invalid_auth, a timeout, ...), so the
+		// invocation's error is enough to act on without reading the logs.
+		return fmt.Errorf("%d of %d jobs' messages not delivered, retried next run: %w: %w", pending, jobs, ErrPending, failure)
+	}
+	return nil
+}
+
+// release gives up this run's claims of jobs, so the next run can retry
+// them at once.
+func (w *Watcher) release(r run, jobs []decision) {
+	var g errgroup.Group
+	g.SetLimit(w.opts.Concurrency)
+	for _, d := range jobs {
+		g.Go(func() error {
+			err := w.store.Release(r.settle, d.job.Name, r.owner)
+			switch {
+			case errors.Is(err, state.ErrConflict):
+				// Not held by this run (a claim never written): nothing
+				// to release.
+			case err != nil:
+				// The lease expires by itself; the alert is still pending.
+				w.log.Warn("release claim", "job", d.job.Name, "error", err)
+			}
+			return nil
+		})
+	}
+	g.Wait()
+}
