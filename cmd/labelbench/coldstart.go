@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
-	"slices"
 	"strings"
 	"time"
 
@@ -40,9 +39,9 @@ func (b *bench) coldStarts(ctx context.Context, n int, share *shareGroup) ([]tim
 	var times []time.Duration
 	for range n {
 		var out bytes.Buffer
-		cmd := exec.CommandContext(ctx, b.bootstrap)
+		cmd := exec.CommandContext(ctx, b.dep.bootstrap)
 		if share != nil {
-			cmd = exec.CommandContext(ctx, "/bin/sh", "-c", `echo $$ > "$1" && exec "$2"`, "sh", share.procs(), b.bootstrap)
+			cmd = exec.CommandContext(ctx, "/bin/sh", "-c", `echo $$ > "$1" && exec "$2"`, "sh", share.procs(), b.dep.bootstrap)
 		}
 		cmd.Env = env
 		cmd.Stdout, cmd.Stderr = &out, &out
@@ -66,10 +65,4 @@ func (b *bench) coldStarts(ctx context.Context, n int, share *shareGroup) ([]tim
 		}
 	}
 	return times, nil
-}
-
-// median of ds.
-func median(ds []time.Duration) time.Duration {
-	sorted := slices.Sorted(slices.Values(ds))
-	return sorted[len(sorted)/2]
 }

@@ -2,12 +2,13 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,245 +16,355 @@ import (
 	"github.com/labelwatch/labelwatch/cmd/labelbench/internal/floorwire"
 	"github.com/labelwatch/labelwatch/internal/app"
 	"github.com/labelwatch/labelwatch/internal/config"
-	"github.com/labelwatch/labelwatch/internal/testenv"
+	"github.com/labelwatch/labelwatch/internal/watch"
 )
 
-// measurement is what one measured cycle did.
+// scenario is one measured cycle: how many jobs changed since the cursor,
+// how many of those finished (and alert) or started (a silent transition),
+// the latency every AWS call gets, and whether Slack posts are paced.
+type scenario struct {
+	name      string
+	modified  int // jobs whose LastModifiedTime moved past the cursor
+	finishing int // of those, InProgress -> Completed, Failed or Stopped
+	starting  int // of those, Initializing -> InProgress; the rest only progress
+	latency   time.Duration
+	paced     bool // SLACK_PACE at its default instead of 0s
+}
+
+func (s scenario) String() string {
+	text := fmt.Sprintf("%s @ %v", s.name, s.latency)
+	if s.paced {
+		text += ", default pace"
+	}
+	return text
+}
+
+// label is how the report's tables name s.
+func (s scenario) label() string {
+	label := fmt.Sprintf("%s: %d modified, %d finishing", s.name, s.modified, s.finishing)
+	if s.paced {
+		label += ", *default pace*"
+	}
+	return label
+}
+
+// scenarios are quiet, steady and burst at each latency, then steady and
+// burst again with Slack pacing at its default, as far as -only lets them.
+func scenarios(o options) []scenario {
+	base := []scenario{
+		{name: "quiet"},
+		{name: "steady", modified: o.steady, finishing: o.steady / 10, starting: o.steady / 10},
+		{name: "burst", modified: o.burst, finishing: o.burst / 10, starting: o.burst / 10},
+	}
+	var all []scenario
+	for _, d := range o.latencies {
+		for _, s := range base {
+			s.latency = d
+			all = append(all, s)
+		}
+	}
+	if o.paced {
+		for _, s := range base[1:] {
+			s.latency, s.paced = o.latencies[0], true
+			all = append(all, s)
+		}
+	}
+	var chosen []scenario
+	for _, s := range all {
+		if o.wants(s.name) {
+			chosen = append(chosen, s)
+		}
+	}
+	return chosen
+}
+
+// tally is a number of calls of each kind.
+type tally struct{ sageMaker, reads, writes, slack int }
+
+func (t tally) kinds() [4]int { return [4]int{t.sageMaker, t.reads, t.writes, t.slack} }
+
+// calls is one kind of call: how many were made and the fewest possible.
+type calls struct {
+	what        string
+	made, least int
+}
+
+// against pairs each kind of call made with its least.
+func against(made, least tally) []calls {
+	names := [4]string{"SageMaker", "DynamoDB reads", "DynamoDB writes", "Slack"}
+	m, l := made.kinds(), least.kinds()
+	out := make([]calls, 4)
+	for i := range out {
+		out[i] = calls{names[i], m[i], l[i]}
+	}
+	return out
+}
+
+func (c calls) ratio() float64 { return ratio(c.made, c.least) }
+
+func (c calls) String() string {
+	return fmt.Sprintf("%d/%d = %s", c.made, c.least, fmtRatio(c.ratio()))
+}
+
+// total adds up cs.
+func total(cs []calls) calls {
+	sum := calls{what: "all calls"}
+	for _, c := range cs {
+		sum.made += c.made
+		sum.least += c.least
+	}
+	return sum
+}
+
+// minimum is the fewest calls a cycle can make, as issue 4 counts them, with
+// the listing of the jobs in progress (issue 11) added.
+type minimum struct {
+	// calls.sageMaker is ceil(modified/100) list pages, at least 1, where
+	// modified counts every job the API returns for (cursor - OVERLAP,
+	// now]: OVERLAP is a product requirement, and a listing cannot leave its
+	// jobs out; plus runningPages. calls.reads is the GetItem of the cursor
+	// every cycle starts with, plus ceil(modified/100) BatchGetItem of the
+	// jobs modified since the cursor: those in progress the cycle before
+	// left idle need none (the cursor remembers them), and those that
+	// changed since are among the modified. calls.writes is one per job
+	// whose status changed, one claim per alert and one cursor write;
+	// calls.slack one message per alert, or one digest for more than the
+	// threshold.
+	calls tally
+	// narrowPages is the narrower reading of calls.sageMaker:
+	// ceil(modified/100), at least 1, counting only the jobs modified since
+	// the cursor; plus runningPages.
+	narrowPages int
+	// runningPages is ceil(running/100): the listing of the jobs in
+	// progress, which cards and progress warnings need every cycle.
+	runningPages int
+}
+
+// shape is what of the account a scenario's minimum depends on.
+type shape struct {
+	overlap int // jobs in the overlap window before the cursor
+	running int // jobs in progress before the scenario, not counting those it finishes
+}
+
+// minimum is the least s can cost in an account of shape a.
+func (s scenario) minimum(digestThreshold int, a shape) minimum {
+	pages := func(n int) int { return (n + 99) / 100 }
+	running := pages(a.running + s.starting) // the jobs started are in progress when listed
+	m := minimum{runningPages: running, narrowPages: max(1, pages(s.modified)) + running}
+	m.calls.sageMaker = max(1, pages(s.modified+a.overlap)) + running
+	m.calls.reads = 1 + pages(s.modified)
+	// A progressing job's moved counters need no write: without cards the
+	// function stores them once a quarter of STUCK_AFTER (an hour and a
+	// half by default), and the settling cycle stored them minutes before.
+	m.calls.writes = s.finishing + s.starting + s.finishing
+	if s.modified > 0 {
+		m.calls.writes++ // the cursor moves past the newest modification
+	}
+	// One message per alert, or a digest: at least one message, more when
+	// Slack's size limits make the function split it.
+	m.calls.slack = s.finishing
+	if s.finishing > digestThreshold {
+		m.calls.slack = 1
+	}
+	return m
+}
+
+// measurement is what one measured cycle did and cost.
 type measurement struct {
-	scn scenario
-	min minimum
-
-	invoke time.Duration // the invocation's round trip through the emulator
+	scn    scenario
+	shape  shape // of the account the scenario ran in
+	min    minimum
 	result app.Result
+	invoke time.Duration // the invocation's round trip through the emulator
+	counters
+	slack  slackStats
+	heapMB int   // the most heap in use at any GC of the process; 0 when no GC ran
+	rssKiB int64 // VmHWM of the function process
 
-	smCalls    int
-	ddbCalls   map[string]int
-	capacity   float64
-	slackCalls int
-	slack      slackStats
-	smConns    int64
-	ddbConns   int64
-
-	heapMB  int   // the most heap in use at any GC of the process; 0 when no GC ran
-	rssKiB  int64 // VmHWM of the function process
-	cpuFunc time.Duration
-	cpuDDB  time.Duration // dynalite's CPU time during the cycle
-	cpuHarn time.Duration // this process's: the SageMaker emulator, proxy and relay
-
-	floor floorwire.Result // the floor program's run of the same calls, beside this one
-
+	floor   floorRun     // the floor program's run of the same calls, beside this one
 	atShare *measurement // the same scenario with the function at its CPU share; nil when not measured
 	runs    int          // of an at-share measurement: how many runs it is the median of
-
-	problems []string // where the cycle did not do what the scenario requires
-	notes    []string // what else is worth a look, such as retried calls
+	notes   []string     // what is worth a look, such as retried calls
 }
 
 // calls is each kind of call the cycle made, against its minimum. narrow
 // takes the minimum of list pages for the jobs modified since the cursor
 // only, leaving out those the overlap window lists again.
 func (m measurement) calls(narrow bool) []calls {
-	pages := m.min.listPages
+	least := m.min.calls
 	if narrow {
-		pages = m.min.modifiedPages
+		least.sageMaker = m.min.narrowPages
 	}
-	return []calls{
-		{"SageMaker", m.smCalls, pages},
-		{"DynamoDB reads", m.ddbReads(), m.min.cursorRead + m.min.batchReads},
-		{"DynamoDB writes", m.ddbWrites(), m.min.writes},
-		{"Slack", m.slackCalls, m.min.slack},
-	}
+	return against(m.made(), least)
 }
 
-func (m measurement) ddbReads() int  { return m.ddbCalls["GetItem"] + m.ddbCalls["BatchGetItem"] }
-func (m measurement) ddbWrites() int { return m.ddbTotal() - m.ddbReads() }
-
-func (m measurement) ddbTotal() int {
-	n := 0
-	for _, c := range m.ddbCalls {
-		n += c
+// floorCPURatio is the function's CPU time over the floor's, 0 when the
+// floor used none.
+func (m measurement) floorCPURatio() float64 {
+	if m.floor.cpu <= 0 {
+		return 0
 	}
-	return n
+	return float64(m.cpuFn) / float64(m.floor.cpu)
+}
+
+// slackStats is what the webhook's posts looked like.
+type slackStats struct {
+	largest int           // bytes of the largest post Slack took
+	minGap  time.Duration // shortest time between two posts; 0 with fewer than two
 }
 
 // measure sets the account up for s, starts a fresh function under the
 // Runtime Interface Emulator, warms it with one quiet cycle, applies s and
-// measures the next cycle. With share, the function process alone is moved
-// into that cgroup, at its CPU share, for the measured cycle.
+// measures the next cycle, beside the floor's run of the same minimum. With
+// share, the function process alone is moved into that cgroup, at its CPU
+// share, for the measured cycle.
 func (b *bench) measure(ctx context.Context, s scenario, share *shareGroup) (measurement, error) {
-	m := measurement{scn: s, min: s.minimum(config.DefaultDigestThreshold, b.acct.shape())}
-	st, err := b.stage(ctx, s.finishing, s.starting)
+	m := measurement{scn: s, shape: b.acct.shape()}
+	m.min = s.minimum(b.cfg.DigestThreshold, m.shape)
+	st, at, err := b.prepare(ctx, s.finishing, s.starting)
 	if err != nil {
 		return m, err
 	}
-	at, err := b.settle(ctx)
+	fn, warm, err := b.launch(ctx, b.lambdaEnv(s.paced, "GODEBUG=gctrace=1"), b.event, share)
 	if err != nil {
 		return m, err
 	}
-	env := append(b.lambdaEnv(s.paced), "GODEBUG=gctrace=1")
-	fn, err := testenv.LaunchLambda(b.bootstrap, env...)
-	if err != nil {
-		return m, err
+	defer fn.Close()
+	if warm.Transitions != 0 {
+		return m, fmt.Errorf("warm-up cycle: %+v", warm)
 	}
-	defer fn.Kill()
-	cycle := func() (app.Result, time.Duration, error) {
-		r, _, took, err := invoke(ctx, fn, b.event)
-		return r, took, err
-	}
-	// The first invocation starts the process and runs a quiet cycle; what
-	// is measured is a warm function's cycle.
-	warm, _, err := cycle()
-	if err != nil {
-		return m, err
-	}
-	if warm.ErrorMessage != "" || warm.Transitions != 0 {
-		return m, fmt.Errorf("warm-up cycle: %+v\n%s", warm, fn.Output())
-	}
-	pid, err := functionPid(fn.Pid())
-	if err != nil {
-		return m, err
-	}
-	if err := share.enter(pid); err != nil {
-		return m, err
-	}
-	// Deferred after fn.Kill, so it runs before it: the cgroup is left
-	// empty for its removal whether or not the process is gone by then.
-	defer share.leave(pid)
-
 	if err := b.modify(s, st, at); err != nil {
 		return m, err
 	}
-	b.emu.SetLatency(s.latency)
-	b.proxy.SetLatency(s.latency)
+	b.setLatency(s.latency)
 	if m.floor, err = b.floor(ctx, s, m.min, at, share); err != nil {
 		return m, err
 	}
-	if err := b.cycleOnce(ctx, fn, pid, s, &m); err != nil {
+	if err := b.cycle(ctx, fn, s.latency, &m); err != nil {
 		return m, err
 	}
-	if err := b.unstage(ctx, st); err != nil {
-		return m, err
-	}
-	m.problems = m.check(b.acct.shape())
-	if pages := max(1, (m.result.Listed+99)/100) + (m.result.Running+99)/100; m.smCalls > pages {
-		m.notes = append(m.notes, fmt.Sprintf("%d SageMaker calls for %d pages listed: the SDK retried", m.smCalls, pages))
-	}
-	return m, nil
+	return m, b.unstage(ctx, st)
 }
 
-// cycleOnce invokes fn, warm, with the scheduled event at s's AWS latency
-// and fills m in with what the cycle did and cost.
-func (b *bench) cycleOnce(ctx context.Context, fn *testenv.Lambda, pid int, s scenario, m *measurement) error {
-	dynalitePid := childNamed(os.Getpid(), "node")
-	smBefore, ddbBefore, capBefore := b.sageMakerCalls(), b.proxy.AllCalls(), b.proxy.CapacityUnits()
-	slackBefore, smConnsBefore, ddbConnsBefore := b.hook.count(), b.smConns.Load(), b.ddb.conns.Load()
-	smErrorsBefore := b.smErrors.Load()
-	cpuFunc, cpuDDB, cpuHarn := cpuTime(pid), cpuTime(dynalitePid), cpuTime(os.Getpid())
-	b.emu.SetLatency(s.latency)
-	b.proxy.SetLatency(s.latency)
+// shareRuns is how many times a quiet or steady cycle is measured at the
+// CPU share.
+const shareRuns = 3
 
+// measureAtShare measures s with the function in share. A cycle that takes
+// milliseconds of CPU varies by half from one run to the next (where a CFS
+// period falls, what else the two cores run): those are measured shareRuns
+// times, each from the same staged state, and the run whose CPU ratio to
+// its floor is the median (the lower middle one of an even number) is kept.
+func (b *bench) measureAtShare(ctx context.Context, s scenario, share *shareGroup) (*measurement, error) {
+	runs := 1
+	if s.modified <= b.opts.steady && !s.paced {
+		runs = shareRuns
+	}
+	var all []measurement
+	for i := range runs {
+		b.logf("%s: measuring at the CPU share (%d of %d)", s, i+1, runs)
+		m, err := b.measure(ctx, s, share)
+		if err != nil {
+			return nil, err
+		}
+		b.logf("%s at the CPU share: %v, function CPU %v, floor CPU %v", s, m.invoke.Round(time.Millisecond), m.cpuFn, m.floor.cpu)
+		all = append(all, m)
+	}
+	slices.SortStableFunc(all, func(a, b measurement) int { return cmp.Compare(a.floorCPURatio(), b.floorCPURatio()) })
+	median := all[(len(all)-1)/2]
+	median.runs = runs
+	return &median, nil
+}
+
+// cycle invokes fn, warm, with the scheduled event at latency and fills m
+// in with what the cycle did and cost.
+func (b *bench) cycle(ctx context.Context, fn *function, latency time.Duration, m *measurement) error {
+	before := b.count(fn.pid)
+	b.setLatency(latency)
 	var err error
-	m.result, _, m.invoke, err = invoke(ctx, fn, b.event)
-
-	b.emu.SetLatency(0)
-	b.proxy.SetLatency(0)
+	m.result, _, m.invoke, err = fn.invoke(ctx, b.event)
+	b.setLatency(0)
 	if err != nil {
 		return err
 	}
-	m.cpuFunc, m.cpuDDB, m.cpuHarn = cpuTime(pid)-cpuFunc, cpuTime(dynalitePid)-cpuDDB, cpuTime(os.Getpid())-cpuHarn
-	m.smCalls = b.sageMakerCalls() - smBefore
-	m.ddbCalls = map[string]int{}
-	for op, n := range b.proxy.AllCalls() {
-		if d := n - ddbBefore[op]; d > 0 {
-			m.ddbCalls[op] = d
+	m.counters = b.count(fn.pid).minus(before)
+	m.rssKiB, m.heapMB = peakRSS(fn.pid), peakHeap(fn.Output())
+	for _, call := range b.slack.Calls()[before.accepted:] {
+		m.slack.largest = max(m.slack.largest, len(call.Raw))
+	}
+	posts := b.hook.arrived(before.posts)
+	for i := 1; i < len(posts); i++ {
+		if gap := posts[i].Sub(posts[i-1]); m.slack.minGap == 0 || gap < m.slack.minGap {
+			m.slack.minGap = gap
 		}
 	}
-	m.capacity = b.proxy.CapacityUnits() - capBefore
-	m.slack = b.hook.since(slackBefore)
-	m.slackCalls = m.slack.posts
-	m.smConns, m.ddbConns = b.smConns.Load()-smConnsBefore, b.ddb.conns.Load()-ddbConnsBefore
-	if n := b.smErrors.Load() - smErrorsBefore; n > 0 {
-		m.notes = append(m.notes, fmt.Sprintf("the SageMaker emulator answered %d calls with an error", n))
+	if m.smErrors > 0 {
+		m.notes = append(m.notes, fmt.Sprintf("the SageMaker emulator answered %d calls with an error", m.smErrors))
 	}
-	m.rssKiB = peakRSS(pid)
-	m.heapMB = peakHeap(fn.Output())
-	m.rssKiB = peakRSS(pid)
-	m.heapMB = peakHeap(fn.Output())
+	if pages := max(1, (m.result.Listed+99)/100) + (m.result.Running+99)/100; m.sageMaker > pages {
+		m.notes = append(m.notes, fmt.Sprintf("%d SageMaker calls for %d pages listed: the SDK retried", m.sageMaker, pages))
+	}
+	if n := m.posts - m.accepted; n > 0 {
+		m.notes = append(m.notes, fmt.Sprintf("Slack refused %d of %d posts", n, m.posts))
+	}
 	return nil
 }
 
-// invoke sends event to fn and returns the handler's result, when it was
-// sent and how long the round trip through the emulator took.
-func invoke(ctx context.Context, fn *testenv.Lambda, event []byte) (app.Result, time.Time, time.Duration, error) {
-	ictx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	start := time.Now()
-	body, err := fn.Invoke(ictx, event)
-	took := time.Since(start)
-	var r app.Result
-	if err == nil {
-		err = json.Unmarshal(body, &r)
-	}
+// floorRun is what the floor program did, and its CPU and wall time,
+// measured from outside as the function's are.
+type floorRun struct {
+	floorwire.Result
+	cpu, wall time.Duration
+}
+
+// floor runs the floor program for s, the account modified and the cursor
+// at at, with the AWS latency already set: the calls s's minimum counts,
+// made with the function's SDK clients and nothing else. With share, it
+// works at the function's CPU share (it joins the cgroup once its clients
+// are built and warm, as the function does after its warm-up).
+func (b *bench) floor(ctx context.Context, s scenario, m minimum, at time.Time, share *shareGroup) (floorRun, error) {
+	var run floorRun
+	bin, err := b.buildTool(ctx, "floor", "-s -w")
 	if err != nil {
-		return r, start, took, fmt.Errorf("invoke: %w\n%s", err, fn.Output())
+		return run, err
 	}
-	return r, start, took, nil
-}
-
-// sageMakerCalls is how many calls the emulator has answered so far.
-func (b *bench) sageMakerCalls() int {
-	return b.emu.Calls("ListLabelingJobs") + b.emu.Calls("DescribeLabelingJob")
-}
-
-// check lists where the cycle did not do what s requires.
-func (m measurement) check(a shape) []string {
-	var bad []string
-	r, s := m.result, m.scn
-	if r.ErrorMessage != "" {
-		bad = append(bad, "the handler failed: "+r.ErrorMessage)
+	after := s.finishing // commits
+	if s.modified > 0 {
+		after++ // the cursor
 	}
-	if r.Listed != s.modified+a.overlap {
-		bad = append(bad, fmt.Sprintf("listed %d jobs, want %d", r.Listed, s.modified+a.overlap))
+	args := []string{
+		"-table", table, "-write-table", floorTable, "-webhook", b.webhook(),
+		"-since", at.Add(-b.cfg.Overlap).Format(time.RFC3339Nano), "-cursor", at.Format(time.RFC3339Nano),
+		"-writes-before", strconv.Itoa(s.starting + s.finishing), // transitions recorded, claims
+		"-writes-after", strconv.Itoa(after),
+		"-posts", strconv.Itoa(m.calls.slack),
+		"-concurrency", strconv.Itoa(watch.DefaultConcurrency),
 	}
-	if r.Running != a.running+s.starting {
-		bad = append(bad, fmt.Sprintf("listed %d jobs in progress, want %d", r.Running, a.running+s.starting))
+	if s.paced {
+		args = append(args, "-pace", config.DefaultSlackPace.String())
 	}
-	if r.Transitions != s.finishing+s.starting || r.Alerted != s.finishing || r.Pending != 0 || r.Contended != 0 {
-		bad = append(bad, fmt.Sprintf("%d transitions, %d alerted, %d pending, %d contended; want %d, %d, 0, 0",
-			r.Transitions, r.Alerted, r.Pending, r.Contended, s.finishing+s.starting, s.finishing))
+	t, err := startTool(ctx, "floor", bin, args, b.lambdaEnv(false))
+	if err != nil {
+		return run, err
 	}
-	digest := s.finishing > config.DefaultDigestThreshold
-	switch {
-	case digest && m.slackCalls < m.min.slack:
-		bad = append(bad, fmt.Sprintf("%d Slack posts, want a digest of at least %d", m.slackCalls, m.min.slack))
-	case !digest && m.slackCalls != m.min.slack:
-		bad = append(bad, fmt.Sprintf("%d Slack posts, want %d", m.slackCalls, m.min.slack))
+	defer t.close()
+	if err := share.enter(t.pid()); err != nil {
+		return run, err
 	}
-	bad = append(bad, m.slack.over...)
-	return bad
-}
-
-// functionPid finds the bootstrap: the child process of the emulator.
-func functionPid(rie int) (int, error) {
-	if pid := childNamed(rie, "bootstrap"); pid != 0 {
-		return pid, nil
-	}
-	return 0, errNoBootstrap
+	defer share.leave(t.pid())
+	cpu, start := cpuTime(t.pid()), time.Now()
+	err = t.answer("go", &run.Result)
+	run.wall, run.cpu = time.Since(start), cpuTime(t.pid())-cpu
+	return run, err
 }
 
 // childNamed returns the child of parent whose command is name, or 0.
 func childNamed(parent int, name string) int {
 	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", parent))
 	for _, t := range tasks {
-		b, err := os.ReadFile(t)
-		if err != nil {
-			continue
-		}
+		b, _ := os.ReadFile(t)
 		for _, f := range strings.Fields(string(b)) {
-			pid, err := strconv.Atoi(f)
-			if err != nil {
-				continue
-			}
+			pid, _ := strconv.Atoi(f)
 			if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); err == nil && strings.TrimSpace(string(comm)) == name {
 				return pid
 			}
@@ -280,61 +391,40 @@ func peakRSS(pid int) int64 {
 	return 0
 }
 
-// clockTick is USER_HZ, the unit of /proc/PID/stat's CPU times; Linux fixes
-// it at 100 for user space.
-const clockTick = 10 * time.Millisecond
-
 // cpuTime is the CPU time pid has used, or 0 when it cannot be read: the
 // nanoseconds on CPU of each of its threads (/proc/PID/task/*/schedstat),
 // or, where the kernel keeps no schedstat, user plus system time from
-// /proc/PID/stat in 10 ms ticks. A Go process keeps its threads for its
-// life, so no thread's time is lost between two readings.
+// /proc/PID/stat in ticks of 10 ms (USER_HZ). A Go process keeps its
+// threads for its life, so no thread's time is lost between two readings.
 func cpuTime(pid int) time.Duration {
 	if pid == 0 {
 		return 0
 	}
-	if d, ok := schedTime(pid); ok {
-		return d
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// The command name may hold spaces; the fields after it do not.
-	s := string(b)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(fields) < 13 {
-		return 0
-	}
-	utime, _ := strconv.ParseInt(fields[11], 10, 64)
-	stime, _ := strconv.ParseInt(fields[12], 10, 64)
-	return time.Duration(utime+stime) * clockTick
-}
-
-// schedTime sums the first field of every thread's schedstat: its time on
-// CPU in nanoseconds.
-func schedTime(pid int) (time.Duration, bool) {
-	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
-	if err != nil || len(tasks) == 0 {
-		return 0, false
-	}
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
 	var sum time.Duration
 	for _, t := range tasks {
 		b, err := os.ReadFile(t)
 		if err != nil {
 			continue // the thread ended between the glob and the read
 		}
-		fields := strings.Fields(string(b))
-		if len(fields) == 0 {
-			return 0, false
-		}
-		ns, err := strconv.ParseInt(fields[0], 10, 64)
-		if err != nil {
-			return 0, false
-		}
+		ns, _ := strconv.ParseInt(strings.Fields(string(b) + " 0")[0], 10, 64)
 		sum += time.Duration(ns)
 	}
-	return sum, true
+	if len(tasks) > 0 {
+		return sum
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name may hold spaces; the fields after it do not.
+	fields := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(fields) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(fields[11], 10, 64)
+	stime, _ := strconv.ParseInt(fields[12], 10, 64)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }
 
 // gcLine matches GODEBUG=gctrace=1's "A->B->C MB, D MB goal": the heap at

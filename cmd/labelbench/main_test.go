@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -16,29 +14,100 @@ import (
 
 	"github.com/labelwatch/labelwatch/internal/app"
 	"github.com/labelwatch/labelwatch/internal/labeling"
+	"github.com/labelwatch/labelwatch/internal/state"
 )
 
-// TestSmoke runs the whole benchmark on a small account: the real bootstrap
-// under the Lambda emulator, quiet, steady and a burst big enough for a
-// digest, then five pushed events. run itself fails when a cycle's
-// transitions, alerts or Slack posts are not what the scenario requires, or
-// when a push does not alert once at the minimum of calls.
-func TestSmoke(t *testing.T) {
-	// No deadline of its own: go test's -timeout catches a hang, with every
-	// goroutine's stack, and a loaded machine is not mistaken for one.
-	ctx := t.Context()
-	out := filepath.Join(t.TempDir(), "PERFORMANCE.md")
+// runBench runs labelbench with args (after the settings every test shares)
+// and returns what it measured.
+func runBench(t *testing.T, args ...string) *report {
+	t.Helper()
 	var log bytes.Buffer
-	args := []string{"-out", out, "-jobs", "1000", "-steady", "20", "-burst", "150",
-		"-latency", "0s", "-paced=false", "-push", "5", "-coldstarts", "1", "-arm64=false", "-share=false",
-		"-scale", "1000", "-firstrun", ""}
-	if err := run(ctx, args, &log); err != nil {
-		t.Fatalf("%v\n%s", err, log.String())
-	}
-	doc, err := os.ReadFile(out)
+	opts, err := parseOptions(append([]string{"-out", "-", "-jobs", "1000", "-latency", "0s", "-paced=false", "-coldstarts", "1",
+		"-arm64=false", "-share=false"}, args...), &log)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// No deadline of its own: go test's -timeout catches a hang, with every
+	// goroutine's stack, and a loaded machine is not mistaken for one.
+	rep, err := measureAll(t.Context(), opts, func(format string, args ...any) { fmt.Fprintf(&log, format+"\n", args...) })
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	return rep
+}
+
+// judgeCycle fails the test where m did not do what its scenario requires:
+// its transitions, alerts and Slack posts, every post taken, and its calls
+// within the budget of calls (the quiet cycle's at its minimum). A list
+// call the SDK retried (the report notes it) is not the function's: its
+// list calls are the pages it listed.
+func judgeCycle(t *testing.T, where string, m measurement, digestThreshold int) {
+	t.Helper()
+	r, s, a, made := m.result, m.scn, m.shape, m.made()
+	made.sageMaker = min(made.sageMaker, max(1, (r.Listed+99)/100)+(r.Running+99)/100)
+	if r.ErrorMessage != "" {
+		t.Errorf("%s: the handler failed: %s", where, r.ErrorMessage)
+	}
+	if r.Listed != s.modified+a.overlap || r.Running != a.running+s.starting {
+		t.Errorf("%s: listed %d jobs and %d in progress, want %d and %d", where, r.Listed, r.Running, s.modified+a.overlap, a.running+s.starting)
+	}
+	if r.Transitions != s.finishing+s.starting || r.Alerted != s.finishing || r.Pending != 0 || r.Contended != 0 {
+		t.Errorf("%s: %d transitions, %d alerted, %d pending, %d contended; want %d, %d, 0, 0",
+			where, r.Transitions, r.Alerted, r.Pending, r.Contended, s.finishing+s.starting, s.finishing)
+	}
+	if digest := s.finishing > digestThreshold; digest && made.slack < m.min.calls.slack || !digest && made.slack != m.min.calls.slack {
+		t.Errorf("%s: %d Slack posts, want %d (a digest: at least)", where, made.slack, m.min.calls.slack)
+	}
+	if m.posts != m.accepted || m.smErrors != 0 {
+		t.Errorf("%s: Slack refused %d of %d posts; SageMaker answered %d calls with an error", where, m.posts-m.accepted, m.posts, m.smErrors)
+	}
+	if all := total(against(made, m.min.calls)); all.ratio() > budgetCallRatio {
+		t.Errorf("%s: calls %s, over the budget of %.2f × the minimum", where, all, budgetCallRatio)
+	}
+	if s.modified == 0 && made != m.min.calls {
+		t.Errorf("%s: a quiet cycle made %+v calls, want its minimum %+v", where, made, m.min.calls)
+	}
+}
+
+// TestSmoke runs the whole benchmark on a small account: the real bootstrap
+// under the Lambda emulator, quiet, steady and a burst big enough for a
+// digest, then five pushed events, and a scale curve of one account. It
+// judges every cycle and every push, and checks the report shows them.
+func TestSmoke(t *testing.T) {
+	rep := runBench(t, "-steady", "20", "-burst", "150", "-push", "5", "-scale", "1000", "-firstrun", "")
+	threshold := rep.cfg.DigestThreshold
+	if len(rep.cycles) != 3 {
+		t.Errorf("%d cycles measured, want quiet, steady and burst", len(rep.cycles))
+	}
+	for _, m := range rep.cycles {
+		judgeCycle(t, m.scn.String(), m, threshold)
+		if m.atShare != nil {
+			judgeCycle(t, m.scn.String()+" at the CPU share", *m.atShare, threshold)
+		}
+	}
+	for _, pt := range rep.sweep.points {
+		for _, m := range pt.cycles() {
+			judgeCycle(t, fmt.Sprintf("%s at %d MB", m.scn, pt.memoryMB), m, threshold)
+		}
+	}
+	for _, sp := range rep.scale {
+		judgeCycle(t, fmt.Sprintf("scale %d, quiet", sp.jobs), sp.quiet, threshold)
+		judgeCycle(t, fmt.Sprintf("scale %d, burst", sp.jobs), sp.burst, threshold)
+		if n := modifiedPages(sp.quiet); n != 1 {
+			t.Errorf("scale %d: the quiet cycle made %d list calls for jobs modified, want one at every size", sp.jobs, n)
+		}
+	}
+	if rep.push == nil || len(rep.push.events) != 5 {
+		t.Fatalf("push: %+v, want 5 events", rep.push)
+	}
+	for i, e := range rep.push.events {
+		r := e.result
+		if r.ErrorMessage != "" || r.Trigger != app.TriggerPush || r.Transitions != 1 || r.Alerted != 1 || r.Pending != 0 || r.Contended != 0 || e.made != pushMinimum() {
+			t.Errorf("event %d (job %s): %+v, calls %+v; want one alert at the minimum, %+v", i+1, e.job, r, e.made, pushMinimum())
+		}
+	}
+
+	doc := rep.render()
 	for _, want := range []string{
 		"## Budgets",
 		"| quiet: 0 modified, 0 finishing | 0s | 1 |",
@@ -46,7 +115,7 @@ func TestSmoke(t *testing.T) {
 		"## Where the burst's CPU goes",
 		"## Scale: quiet and burst by account size",
 		"| 1000 | ", // the scale curve's account
-		"Quiet cycle's list calls for jobs modified: 1 at 1000 jobs; one at every size: met.",
+		"Quiet cycle's list calls for jobs modified: 1 at 1000 jobs.",
 		"| steady: 20 modified, 2 finishing | 0s | 21 |",
 		"| burst: 150 modified, 15 finishing | 0s | 151 |",
 		"| 1 (1) |", // the burst's one digest
@@ -60,7 +129,7 @@ func TestSmoke(t *testing.T) {
 		"## Memory size: time and cost\n\nNot measured (no CPU quota can be set: -share=false).",
 		" *estimate* |",
 	} {
-		if !strings.Contains(string(doc), want) {
+		if !strings.Contains(doc, want) {
 			t.Errorf("the report lacks %q:\n%s", want, doc)
 		}
 	}
@@ -68,27 +137,36 @@ func TestSmoke(t *testing.T) {
 
 // TestFirstRunResumes deploys into an account too large for one invocation
 // with a short timeout: every invocation after the first resumes where the
-// one before stopped, and the last sets the cursor (run fails otherwise).
-// The first run records only the jobs running or ended within LOOKBACK, so
-// 20,000 jobs are needed for a second invocation with 1 s of work (timeout
-// less margin); it must hold the listing of one chunk (watch.FirstRunChunk
-// jobs), or an invocation saves no Baseline and the next starts over.
+// one before stopped, the alerts are the jobs that ended within LOOKBACK,
+// and the last invocation sets the cursor. The first run records only the
+// jobs running or ended within LOOKBACK, so 20,000 jobs are needed for a
+// second invocation with 1 s of work (timeout less margin); it must hold the
+// listing of one chunk (watch.FirstRunChunk jobs), or an invocation saves no
+// Baseline and the next starts over.
 func TestFirstRunResumes(t *testing.T) {
-	out := filepath.Join(t.TempDir(), "PERFORMANCE.md")
-	var log bytes.Buffer
-	args := []string{"-out", out, "-jobs", "1000", "-latency", "0s", "-paced=false", "-push", "0", "-coldstarts", "1",
-		"-arm64=false", "-share=false", "-profile=false", "-only", "quiet", "-scale", "",
-		"-firstrun", "20000", "-firstrun-timeout", "3s", "-firstrun-margin", "2s"}
-	if err := run(t.Context(), args, &log); err != nil {
-		t.Fatalf("%v\n%s", err, log.String())
+	rep := runBench(t, "-push", "0", "-profile=false", "-only", "quiet", "-scale", "",
+		"-firstrun", "20000", "-firstrun-timeout", "3s", "-firstrun-margin", "2s")
+	fr := rep.firstRuns[0]
+	if len(fr.steps) < 2 || fr.steps[len(fr.steps)-1].cursor.IsZero() {
+		t.Errorf("%d invocation(s), the last with cursor %v; want several, the last setting the cursor", len(fr.steps), fr.steps[len(fr.steps)-1].cursor)
 	}
-	doc, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
+	alerted, listed := 0, 0
+	for i, s := range fr.steps {
+		alerted, listed = alerted+s.result.Alerted, listed+s.result.Listed
+		if s.result.ErrorMessage != "" {
+			t.Errorf("invocation %d failed: %s", i+1, s.result.ErrorMessage)
+		}
+		if i > 0 && s.resumedAfter.IsZero() {
+			t.Errorf("invocation %d started over from nothing (the one before saved no Baseline)", i+1)
+		}
 	}
-	text := string(doc)
-	if !strings.Contains(text, "then the cursor was set") || strings.Contains(text, "**1 invocation(s)") {
-		t.Errorf("want a first run of several invocations that sets the cursor:\n%s", text)
+	if alerted != fr.lookback {
+		t.Errorf("%d alerts, want the %d jobs that ended within LOOKBACK", alerted, fr.lookback)
+	}
+	// Each resumed invocation lists again at most the chunk it was in the
+	// middle of, and the jobs of the last millisecond recorded.
+	if most := fr.jobs + len(fr.steps)*(state.MaxBatch+1000); listed > most {
+		t.Errorf("listed %d jobs in all for %d in the account, want at most %d", listed, fr.jobs, most)
 	}
 }
 
@@ -99,91 +177,19 @@ func TestMinimum(t *testing.T) {
 		acct shape
 		want minimum
 	}{
-		{"quiet: one list call finds the overlap window, three the jobs in progress, which are idle", scenario{}, shape{overlap: 23, running: 300, pool: 277},
-			minimum{listPages: 1 + 3, modifiedPages: 1 + 3, runningPages: 3, cursorRead: 1}},
-		{"steady: the overlap window takes a second page; alerts one by one", scenario{modified: 100, finishing: 10, starting: 10}, shape{overlap: 23, running: 300, pool: 277},
-			minimum{listPages: 2 + 4, modifiedPages: 1 + 4, runningPages: 4, cursorRead: 1, batchReads: 1, writes: 10 + 10 + 10 + 1, slack: 10}},
-		{"burst: one digest", scenario{modified: 10_000, finishing: 1_000, starting: 1_000}, shape{overlap: 23, running: 300, pool: 277},
-			minimum{listPages: 101 + 13, modifiedPages: 100 + 13, runningPages: 13, cursorRead: 1, batchReads: 100, writes: 1_000 + 1_000 + 1_000 + 1, slack: 1}},
+		{"quiet: one list call finds the overlap window, three the jobs in progress, which are idle", scenario{}, shape{overlap: 23, running: 300},
+			minimum{calls: tally{sageMaker: 1 + 3, reads: 1}, narrowPages: 1 + 3, runningPages: 3}},
+		{"steady: the overlap window takes a second page; alerts one by one", scenario{modified: 100, finishing: 10, starting: 10}, shape{overlap: 23, running: 300},
+			minimum{calls: tally{sageMaker: 2 + 4, reads: 1 + 1, writes: 10 + 10 + 10 + 1, slack: 10}, narrowPages: 1 + 4, runningPages: 4}},
+		{"burst: one digest", scenario{modified: 10_000, finishing: 1_000, starting: 1_000}, shape{overlap: 23, running: 300},
+			minimum{calls: tally{sageMaker: 101 + 13, reads: 1 + 100, writes: 1_000 + 1_000 + 1_000 + 1, slack: 1}, narrowPages: 100 + 13, runningPages: 13}},
 		{"a page and one job, nothing in progress", scenario{modified: 101}, shape{},
-			minimum{listPages: 2, modifiedPages: 2, cursorRead: 1, batchReads: 2, writes: 1}},
+			minimum{calls: tally{sageMaker: 2, reads: 1 + 2, writes: 1}, narrowPages: 2}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := tt.scn.minimum(10, tt.acct); got != tt.want {
 				t.Errorf("got %+v, want %+v", got, tt.want)
-			}
-		})
-	}
-}
-
-// TestCallBudget judges the budget on all calls together, and shows the
-// narrow reading and the worst category without judging them.
-func TestCallBudget(t *testing.T) {
-	steady := scenario{name: "steady", modified: 100, finishing: 10, starting: 10}
-	cycle := func(smCalls, writes int) measurement {
-		return measurement{
-			scn: steady, min: steady.minimum(10, shape{overlap: 23}), smCalls: smCalls, slackCalls: 10,
-			ddbCalls: map[string]int{"GetItem": 1, "BatchGetItem": 1, "UpdateItem": writes},
-		}
-	}
-	tests := []struct {
-		name     string
-		cycles   []measurement
-		met      bool
-		measured []string
-	}{
-		// The 10 jobs started are in progress when listed: one more list
-		// page, and no read beyond the modified jobs'.
-		{"at the minimum", []measurement{cycle(3, 31)}, true, []string{
-			"all calls: worst 46/46 = 1.00 (steady @ 0s)",
-			"narrow reading: worst 46/45 = 1.02 (steady @ 0s)",
-			"one category alone, either reading: worst SageMaker 3/2 = 1.50 (steady @ 0s)",
-		}},
-		{"over in all", []measurement{cycle(3, 31), cycle(3, 34)}, false, []string{
-			"all calls: over in 1 of 2: steady @ 0s (49/46 = 1.07)",
-		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			b := (&report{cycles: tt.cycles}).callBudget()
-			if b.met != tt.met {
-				t.Errorf("met = %v, want %v: %s", b.met, tt.met, b.measured)
-			}
-			for _, want := range tt.measured {
-				if !strings.Contains(b.measured, want) {
-					t.Errorf("measured %q lacks %q", b.measured, want)
-				}
-			}
-		})
-	}
-}
-
-// TestCheckPush: a pushed event must alert once, with exactly the minimum
-// of calls.
-func TestCheckPush(t *testing.T) {
-	alerted := app.Result{Trigger: app.TriggerPush, Transitions: 1, Alerted: 1}
-	tests := []struct {
-		name   string
-		result app.Result
-		made   pushCalls
-		want   []string
-	}{
-		{"one alert at the minimum", alerted, pushMinimum(), nil},
-		{"no alert", app.Result{Trigger: app.TriggerPush}, pushCalls{sageMaker: 1, reads: 1},
-			[]string{"0 transitions, 0 alerted, 0 pending, 0 contended; want 1, 1, 0, 0", "no Slack post",
-				"1 SageMaker calls, 1 DynamoDB reads, 0 DynamoDB writes; want 1, 1, 3"}},
-		{"two posts", alerted, pushCalls{sageMaker: 1, reads: 1, writes: 3, slack: 2}, []string{"2 Slack posts, want 1"}},
-		{"a retried Describe", alerted, pushCalls{sageMaker: 2, reads: 1, writes: 3, slack: 1},
-			[]string{"2 SageMaker calls, 1 DynamoDB reads, 3 DynamoDB writes; want 1, 1, 3"}},
-		{"ignored", app.Result{Trigger: app.TriggerIgnored}, pushCalls{sageMaker: 1},
-			[]string{`the handler took it for "ignored", not a push`, "0 transitions, 0 alerted, 0 pending, 0 contended; want 1, 1, 0, 0",
-				"no Slack post", "1 SageMaker calls, 0 DynamoDB reads, 0 DynamoDB writes; want 1, 1, 3"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := checkPush(tt.result, tt.made); !slices.Equal(got, tt.want) {
-				t.Errorf("checkPush = %q, want %q", got, tt.want)
 			}
 		})
 	}
@@ -226,28 +232,6 @@ func TestPeakHeap(t *testing.T) {
 	}
 }
 
-func TestOverLimits(t *testing.T) {
-	block := `{"type":"section","text":{"type":"mrkdwn","text":"ok"}}`
-	many := `{"text":"t","blocks":[` + strings.Repeat(block+",", 50) + block + `]}`
-	long := `{"text":"t","blocks":[{"type":"header","text":{"type":"plain_text","text":"` + strings.Repeat("x", 151) + `"}}]}`
-	tests := []struct {
-		name, body string
-		want       int
-	}{
-		{"within limits", `{"text":"t","blocks":[` + block + `]}`, 0},
-		{"51 blocks", many, 1},
-		{"long header", long, 1},
-		{"not JSON", "text", 1},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := overLimits([]byte(tt.body)); len(got) != tt.want {
-				t.Errorf("overLimits = %q, want %d findings", got, tt.want)
-			}
-		})
-	}
-}
-
 // TestBilledCost: Lambda bills duration rounded up to the millisecond, times
 // memory in GB, at the arm64 price; a month adds the requests.
 func TestBilledCost(t *testing.T) {
@@ -284,76 +268,33 @@ func TestBilledCost(t *testing.T) {
 	}
 }
 
-// TestParseDeployment reads the memory size and the default schedule from a
-// template's lines, and fails when it cannot tell which function's they are.
-func TestParseDeployment(t *testing.T) {
-	const params = "Parameters:\n  ScheduleMinutes:\n    Type: Number\n    # every few minutes\n    Default: 10\n    AllowedValues: [1, 5, 10]\n  Other:\n    Default: 3\n"
-	const function = "Resources:\n  Fn:\n    Properties:\n      MemorySize: 512\n      Events:\n        Schedule: !FindInMap [Schedule, !Ref ScheduleMinutes, Expression]\n"
-	tests := []struct {
-		name string
-		text string
-		want deployment
-		err  string
-	}{
-		{"one function", params + function, deployment{memoryMB: 512, scheduleMinutes: 10}, ""},
-		{"no MemorySize", params + "Resources:\n  Fn:\n", deployment{}, "no MemorySize line"},
-		{"two functions", params + function + "  Other:\n    Properties:\n      MemorySize: 256\n", deployment{}, "2 MemorySize lines"},
-		{"no schedule", function, deployment{}, "no ScheduleMinutes parameter"},
-		{"no Default", "Parameters:\n  ScheduleMinutes:\n    Type: Number\n  Other:\n    Default: 3\n" + function, deployment{}, "no Default under it"},
-		{"not a size", params + "      MemorySize: big\n", deployment{}, `MemorySize "big" is not a number of MB`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseDeployment(tt.text)
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("error %v, want one with %q", err, tt.err)
-				}
-				return
-			}
-			if err != nil || got != tt.want {
-				t.Errorf("got %+v, %v; want %+v", got, err, tt.want)
-			}
-		})
-	}
-	if _, err := readDeployment(); err != nil {
-		t.Errorf("the repository's template: %v", err)
-	}
-}
-
-// TestSweepVerdict names the smallest size that meets the budgets, and the
-// cost of a month there against the template's size.
-func TestSweepVerdict(t *testing.T) {
+// TestRenderSweep names the template's size and the cheapest month.
+func TestRenderSweep(t *testing.T) {
 	point := func(mb int, quiet, burst time.Duration) sizePoint {
 		q := measurement{scn: scenario{name: "quiet", latency: budgetBurstAt}, invoke: quiet}
 		b := measurement{scn: scenario{name: "burst", latency: budgetBurstAt, modified: 10_000, finishing: 1_000}, invoke: burst}
 		return sizePoint{memoryMB: mb, quiet: []measurement{q}, burst: &b}
 	}
 	d := deployment{memoryMB: 128, scheduleMinutes: 5}
-	month := func(mb int, quiet, burst time.Duration) string { return dollars(monthCost(quiet, burst, mb, d)) }
-	tests := []struct {
-		name   string
-		points []sizePoint
-		want   string
-	}{
-		{"a larger size", []sizePoint{point(128, 190*time.Millisecond, 21*time.Second), point(512, 60*time.Millisecond, 6*time.Second)},
-			"512 MB is the smallest size measured that meets these budgets; a month costs " + month(512, 60*time.Millisecond, 6*time.Second) +
-				" there against " + month(128, 190*time.Millisecond, 21*time.Second) + " at the template's 128 MB."},
-		{"the template's", []sizePoint{point(128, 90*time.Millisecond, 9*time.Second)}, "The template's 128 MB already meets these budgets"},
-		{"none", []sizePoint{point(128, 190*time.Millisecond, 21*time.Second), point(256, 120*time.Millisecond, 11*time.Second)},
-			"No size measured meets these budgets. The cheapest month is at "},
+	r := &report{deployed: d, sweep: sizeSweep{points: []sizePoint{point(128, 190*time.Millisecond, 21*time.Second), point(512, 60*time.Millisecond, 6*time.Second)}}}
+	var b strings.Builder
+	r.renderSweep(func(format string, args ...any) { fmt.Fprintf(&b, format, args...) })
+	cheapest := dollars(monthCost(190*time.Millisecond, 21*time.Second, 128, d))
+	for _, want := range []string{"| 128 MB (template) | 7.2% | 190 ms | 21000 ms |", "- The cheapest month is at 128 MB (" + cheapest + ")."} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("the section lacks %q:\n%s", want, b.String())
+		}
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r := &report{deployed: d, sweep: sizeSweep{points: tt.points}}
-			if got := r.sweepVerdict(); !strings.Contains(got, tt.want) {
-				t.Errorf("verdict %q lacks %q", got, tt.want)
-			}
-			var b strings.Builder
-			r.renderSweep(func(format string, args ...any) { fmt.Fprintf(&b, format, args...) })
-			if !strings.Contains(b.String(), "| 128 MB (template) | 7.2% |") {
-				t.Errorf("the section lacks the template's row:\n%s", b.String())
-			}
-		})
+}
+
+// TestReadDeployment reads the repository's template as testenv resolves
+// it: the function's memory size, its schedule, and its environment.
+func TestReadDeployment(t *testing.T) {
+	d, err := readDeployment()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.memoryMB < 128 || d.scheduleMinutes < 1 || d.fn.Env["STATE_TABLE"] != table {
+		t.Errorf("deployment = %d MB, every %d minutes, environment %v", d.memoryMB, d.scheduleMinutes, d.fn.Env)
 	}
 }

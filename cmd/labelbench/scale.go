@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 	"time"
-
-	"github.com/labelwatch/labelwatch/internal/config"
-	"github.com/labelwatch/labelwatch/internal/testenv"
 )
 
 // scalePoint is the quiet and burst cycles in an account of one size.
@@ -25,16 +22,14 @@ type scalePoint struct {
 // clock skew, and a quiet cycle lists no job of the history whatever its
 // size, as in an account where nothing has changed for more than OVERLAP.
 // The burst happens just after that cursor, in the same warm function.
-func scale(ctx context.Context, opts options, jobs int, latency time.Duration, share *shareGroup, logf func(string, ...any)) (scalePoint, error) {
+func scale(ctx context.Context, opts options, dep deployment, jobs int, latency time.Duration, share *shareGroup, logf func(string, ...any)) (scalePoint, error) {
 	sp := scalePoint{jobs: jobs}
-	o := opts
-	o.jobs = jobs
-	b, err := newBench(ctx, o, logf)
+	opts.jobs = jobs
+	b, err := newBench(ctx, opts, dep, time.Now().Add(-26*time.Hour), logf)
 	if err != nil {
 		return sp, err
 	}
 	defer b.Close()
-	b.acct = newAccount(o, time.Now().Add(-26*time.Hour))
 	start := time.Now()
 	if err := b.seed(ctx); err != nil {
 		return sp, err
@@ -42,60 +37,48 @@ func scale(ctx context.Context, opts options, jobs int, latency time.Duration, s
 	sp.seed = time.Since(start)
 	// One cycle in process moves the cursor past the history.
 	if sum, err := b.settler.Poll(ctx); err != nil || sum.Transitions != 0 || !sum.Advanced {
-		return sp, fmt.Errorf("scale %d: settling cycle: %+v, %v", jobs, sum, err)
+		return sp, fmt.Errorf("settling cycle: %+v, %v", sum, err)
 	}
-
-	burst := min(opts.burst, jobs/2)
-	sp.capped = burst < opts.burst
-	quiet := scenario{name: "quiet", latency: latency}
-	busy := scenario{name: "burst", modified: burst, finishing: burst / 10, starting: burst / 10, latency: latency}
-
-	fn, err := testenv.LaunchLambda(b.bootstrap, append(b.lambdaEnv(false), "GODEBUG=gctrace=1")...)
+	fn, _, err := b.launch(ctx, b.lambdaEnv(false, "GODEBUG=gctrace=1"), b.event, share)
 	if err != nil {
 		return sp, err
 	}
-	defer fn.Kill()
-	if warm, _, _, err := invoke(ctx, fn, b.event); err != nil || warm.ErrorMessage != "" {
-		return sp, fmt.Errorf("scale %d: warm-up: %+v, %v", jobs, warm, err)
-	}
-	pid, err := functionPid(fn.Pid())
-	if err != nil {
-		return sp, err
-	}
-	if err := share.enter(pid); err != nil {
-		return sp, err
-	}
-	defer share.leave(pid)
+	defer fn.Close()
 	flat := b.acct.shape()
 	flat.overlap = 0 // no job of the history is in the window after the settling cycle
-	sp.quiet = measurement{scn: quiet, min: quiet.minimum(config.DefaultDigestThreshold, flat)}
-	if err := b.cycleOnce(ctx, fn, pid, quiet, &sp.quiet); err != nil {
+	measure := func(s scenario) (measurement, error) {
+		m := measurement{scn: s, shape: flat, min: s.minimum(b.cfg.DigestThreshold, flat)}
+		err := b.cycle(ctx, fn, latency, &m)
+		logf("scale %d: %s: %v, %+v calls", jobs, s.name, m.invoke.Round(time.Millisecond), m.made())
+		return m, err
+	}
+	if sp.quiet, err = measure(scenario{name: "quiet", latency: latency}); err != nil {
 		return sp, err
 	}
-	sp.quiet.problems = sp.quiet.check(flat)
-	logf("scale %d: quiet: %v, %d SageMaker calls, %d DynamoDB calls", jobs, sp.quiet.invoke.Round(time.Millisecond), sp.quiet.smCalls, sp.quiet.ddbTotal())
 
-	st, err := b.stage(ctx, busy.finishing, busy.starting)
+	n := min(opts.burst, jobs/2)
+	sp.capped = n < opts.burst
+	burst := scenario{name: "burst", modified: n, finishing: n / 10, starting: n / 10, latency: latency}
+	st, err := b.stage(ctx, burst.finishing, burst.starting)
 	if err != nil {
 		return sp, err
 	}
 	// The staged jobs in progress are listed, and their progress recorded,
 	// before the burst, as for every scenario.
 	if sum, err := b.settler.Poll(ctx); err != nil || sum.Transitions != 0 {
-		return sp, fmt.Errorf("scale %d: settling cycle: %+v, %v", jobs, sum, err)
+		return sp, fmt.Errorf("settling cycle: %+v, %v", sum, err)
 	}
 	cur, _, err := b.store.Cursor(ctx)
 	if err != nil {
 		return sp, err
 	}
-	if err := b.modify(busy, st, cur.At); err != nil {
+	if err := b.modify(burst, st, cur.At); err != nil {
 		return sp, err
 	}
-	sp.burst = measurement{scn: busy, min: busy.minimum(config.DefaultDigestThreshold, flat)}
-	if err := b.cycleOnce(ctx, fn, pid, busy, &sp.burst); err != nil {
-		return sp, err
-	}
-	sp.burst.problems = sp.burst.check(flat)
-	logf("scale %d: burst: %v, %d SageMaker calls, %d DynamoDB calls", jobs, sp.burst.invoke.Round(time.Millisecond), sp.burst.smCalls, sp.burst.ddbTotal())
-	return sp, nil
+	sp.burst, err = measure(burst)
+	return sp, err
 }
+
+// modifiedPages is how many of m's SageMaker calls listed jobs modified:
+// all but the pages of jobs in progress.
+func modifiedPages(m measurement) int { return m.sageMaker - (m.result.Running+99)/100 }

@@ -5,46 +5,26 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
 
-// Lambda's CPU share: one vCPU at 1,769 MB, in proportion below that.
+// Lambda's CPU share: one vCPU at 1,769 MB, in proportion below that, as a
+// CFS quota per period.
 const (
-	oneVCPUMB = 1769
-	// quotaPeriodUS is the CFS period the quota is a share of.
+	oneVCPUMB     = 1769
 	quotaPeriodUS = 100_000
+	cgroupRoot    = "/sys/fs/cgroup" // where Linux mounts the cgroup hierarchies
 )
 
 // shareQuotaUS is the CPU share of a function of memoryMB as a CFS quota
 // per quotaPeriodUS: 7236 µs for 128 MB.
-func shareQuotaUS(memoryMB int) int {
-	return (quotaPeriodUS*memoryMB + oneVCPUMB/2) / oneVCPUMB
-}
+func shareQuotaUS(memoryMB int) int { return (quotaPeriodUS*memoryMB + oneVCPUMB/2) / oneVCPUMB }
 
 // sharePercent is the CPU share of a function of memoryMB in percent of a
 // core.
-func sharePercent(memoryMB int) float64 {
-	return 100 * float64(shareQuotaUS(memoryMB)) / quotaPeriodUS
-}
-
-// cgroupRoot is where Linux mounts the cgroup hierarchies.
-const cgroupRoot = "/sys/fs/cgroup"
-
-// openShare makes the function's cgroup at the CPU share of memoryMB when
-// p allows one, and returns it (nil when there is none) with the report's
-// line on the CPU share. Failing to make one is not an error: the run goes
-// on at full core and says so.
-func openShare(p sharePlan, memoryMB int) (*shareGroup, string) {
-	if p.parent == "" {
-		return nil, noShareLine(p.reason, memoryMB)
-	}
-	g, err := newShareGroup(p, fmt.Sprintf("labelbench-fn-%d", os.Getpid()), memoryMB)
-	if err != nil {
-		return nil, noShareLine(err.Error(), memoryMB)
-	}
-	return g, g.describe()
-}
+func sharePercent(memoryMB int) float64 { return 100 * float64(shareQuotaUS(memoryMB)) / quotaPeriodUS }
 
 // sharePlan is where a CPU quota can be set, or why it cannot.
 type sharePlan struct {
@@ -69,15 +49,27 @@ func planShare(root string, euid int, wanted bool) sharePlan {
 	if _, err := os.Stat(filepath.Join(root, "cpu", "cpu.cfs_quota_us")); err == nil {
 		return sharePlan{parent: filepath.Join(root, "cpu")}
 	}
-	if b, err := os.ReadFile(filepath.Join(root, "cgroup.controllers")); err == nil {
-		for _, c := range strings.Fields(string(b)) {
-			if c == "cpu" {
-				return sharePlan{parent: root, v2: true}
-			}
-		}
+	b, err := os.ReadFile(filepath.Join(root, "cgroup.controllers"))
+	switch {
+	case err != nil:
+		return sharePlan{reason: fmt.Sprintf("no cgroup cpu controller at %s (neither cgroup v1 cpu/ nor v2)", root)}
+	case !slices.Contains(strings.Fields(string(b)), "cpu"):
 		return sharePlan{reason: fmt.Sprintf("the cgroup v2 hierarchy at %s has no cpu controller", root)}
 	}
-	return sharePlan{reason: fmt.Sprintf("no cgroup cpu controller at %s (neither cgroup v1 cpu/ nor v2)", root)}
+	return sharePlan{parent: root, v2: true}
+}
+
+// openShare makes the function's cgroup at the CPU share of memoryMB when
+// p allows one, and returns it (nil when there is none) with the report's
+// line on the CPU share. Failing to make one is not an error: the run goes
+// on at full core and says so.
+func openShare(p sharePlan, memoryMB int) (*shareGroup, string) {
+	g, err := newShareGroup(p, fmt.Sprintf("labelbench-fn-%d", os.Getpid()), memoryMB)
+	if err != nil {
+		return nil, fmt.Sprintf("CPU share: **not measured** (%s); the at-share figures are estimates (wall + function CPU × (%d/%d − 1)), marked *estimate*",
+			strings.TrimPrefix(err.Error(), "no quota can be set: "), oneVCPUMB, memoryMB)
+	}
+	return g, g.describe()
 }
 
 // shareGroup is a cgroup holding only the function process, at the CPU
@@ -95,21 +87,18 @@ func newShareGroup(p sharePlan, name string, memoryMB int) (*shareGroup, error) 
 		return nil, errors.New("no quota can be set: " + p.reason)
 	}
 	g := &shareGroup{plan: p, dir: filepath.Join(p.parent, name), memoryMB: memoryMB}
-	quota := shareQuotaUS(memoryMB)
 	if err := os.Mkdir(g.dir, 0o755); err != nil {
 		return nil, fmt.Errorf("make cgroup: %w", err)
 	}
+	quota := shareQuotaUS(memoryMB)
 	var err error
 	if p.v2 {
 		// The parent must hand the cpu controller down; the root of a v2
 		// hierarchy usually does already, and writing it again is harmless.
 		_ = os.WriteFile(filepath.Join(p.parent, "cgroup.subtree_control"), []byte("+cpu"), 0o644)
 		err = os.WriteFile(filepath.Join(g.dir, "cpu.max"), fmt.Appendf(nil, "%d %d", quota, quotaPeriodUS), 0o644)
-	} else {
-		err = os.WriteFile(filepath.Join(g.dir, "cpu.cfs_period_us"), []byte(strconv.Itoa(quotaPeriodUS)), 0o644)
-		if err == nil {
-			err = os.WriteFile(filepath.Join(g.dir, "cpu.cfs_quota_us"), []byte(strconv.Itoa(quota)), 0o644)
-		}
+	} else if err = os.WriteFile(filepath.Join(g.dir, "cpu.cfs_period_us"), []byte(strconv.Itoa(quotaPeriodUS)), 0o644); err == nil {
+		err = os.WriteFile(filepath.Join(g.dir, "cpu.cfs_quota_us"), []byte(strconv.Itoa(quota)), 0o644)
 	}
 	if err != nil {
 		_ = os.Remove(g.dir)
@@ -136,10 +125,9 @@ func (g *shareGroup) enter(pid int) error {
 // leave moves pid back to the parent cgroup; a process that has exited has
 // left already. A nil group has nothing to leave.
 func (g *shareGroup) leave(pid int) {
-	if g == nil {
-		return
+	if g != nil {
+		_ = os.WriteFile(filepath.Join(g.plan.parent, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644)
 	}
-	_ = os.WriteFile(filepath.Join(g.plan.parent, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644)
 }
 
 // Close removes the cgroup, which must be empty by then.
@@ -152,17 +140,10 @@ func (g *shareGroup) Close() error {
 
 // describe is the report's line on the CPU share.
 func (g *shareGroup) describe() string {
-	file := "cpu.cfs_quota_us"
-	version := "v1"
+	file, version := "cpu.cfs_quota_us", "v1"
 	if g.plan.v2 {
 		file, version = "cpu.max", "v2"
 	}
-	return fmt.Sprintf("CPU share: measured. The function process alone (not the emulators, dynalite or this benchmark) ran in cgroup %s `%s` with %s %d per %d µs: %d MB of the %s MB that get one vCPU (%.1f%% of a core)",
-		version, g.dir, file, shareQuotaUS(g.memoryMB), quotaPeriodUS, g.memoryMB, "1,769", sharePercent(g.memoryMB))
-}
-
-// noShareLine is the report's line when no quota could be set for a
-// function of memoryMB.
-func noShareLine(reason string, memoryMB int) string {
-	return fmt.Sprintf("CPU share: **not measured** (%s); the at-share figures are estimates (wall + function CPU × (%d/%d − 1)), marked *estimate*, and no budget is judged on them", reason, oneVCPUMB, memoryMB)
+	return fmt.Sprintf("CPU share: measured. The function process alone (not the emulators, dynalite or this benchmark) ran in cgroup %s `%s` with %s %d per %d µs: %d MB of the 1,769 MB that get one vCPU (%.1f%% of a core)",
+		version, g.dir, file, shareQuotaUS(g.memoryMB), quotaPeriodUS, g.memoryMB, sharePercent(g.memoryMB))
 }
