@@ -16,8 +16,13 @@ import (
 	"github.com/labelwatch/labelwatch/internal/state"
 )
 
-// history is how far back the account's jobs were last modified.
-const history = 30 * 24 * time.Hour
+// history is how far back the account's jobs were last modified; running is
+// how many of them are in progress (at most a tenth of the account): a few
+// hundred, as Ground Truth's limits on concurrent labeling jobs allow.
+const (
+	history = 30 * 24 * time.Hour
+	running = 300
+)
 
 // account is the simulated SageMaker account: jobs last modified uniformly
 // over the 30 days before its cursor, all but a few hundred of them
@@ -51,7 +56,7 @@ func newAccount(o options, overlap time.Duration, now time.Time) *account {
 	// them stays ahead of the real clock.
 	a := &account{cursor: now.Add(24 * time.Hour).Truncate(time.Millisecond)}
 	a.recent = max(1, int(int64(o.jobs)*int64(overlap)/int64(history)))
-	running := max(a.recent, min(o.running, o.jobs/10))
+	running := max(a.recent, min(running, o.jobs/10))
 	step := history / time.Duration(o.jobs)
 	a.jobs = make([]labeling.Job, 0, o.jobs)
 	for i := range o.jobs {
@@ -74,14 +79,32 @@ func newAccount(o options, overlap time.Duration, now time.Time) *account {
 		case i%20 == 5: // 5%
 			j.Status = labeling.StatusStopped
 		default: // 90%
-			j.Status = labeling.StatusCompleted
-			j.Counters = labeling.Counters{Total: 1000, Human: 700, Machine: 300}
-			j.OutputManifest = fmt.Sprintf("s3://bench-bucket/output/bench-job-%07d/manifests/output/output.manifest", i)
+			end(&j, labeling.StatusCompleted)
 			a.completed = append(a.completed, j.Name)
 		}
 		a.jobs = append(a.jobs, j)
 	}
 	return a
+}
+
+// end gives j the status a finished job ends with, and what SageMaker gives
+// a job that ends so: a Completed job its labels and output manifest, a
+// Failed one its reason.
+func end(j *labeling.Job, status labeling.Status) {
+	j.Status = status
+	switch status {
+	case labeling.StatusCompleted:
+		j.Counters = labeling.Counters{Total: 1000, Human: 700, Machine: 300}
+		j.OutputManifest = "s3://bench-bucket/output/" + j.Name + "/manifests/output/output.manifest"
+	case labeling.StatusFailed:
+		j.FailureReason = "ClientError: Annotation consolidation Lambda returned an invalid response for 12 objects."
+	}
+}
+
+// justAfter is when the nth job a scenario changes was modified: one after
+// another, from a second after the cursor at.
+func justAfter(at time.Time, n int) time.Time {
+	return at.Add(time.Second + time.Duration(n)*10*time.Millisecond)
 }
 
 func (a *account) describe(overlap time.Duration) string {
@@ -258,8 +281,7 @@ func (b *bench) unstage(ctx context.Context, st staged) error {
 	for _, name := range st.starting {
 		status[name] = labeling.StatusCompleted
 		b.emu.Update(name, func(j *labeling.Job) {
-			j.Status = labeling.StatusCompleted
-			j.Counters = labeling.Counters{Total: 1000, Human: 700, Machine: 300}
+			end(j, labeling.StatusCompleted)
 			j.ModifiedAt = time.Time{} // the emulator's clock: before any later window
 		})
 	}
@@ -285,7 +307,7 @@ func (b *bench) modify(s scenario, st staged, at time.Time) error {
 	}
 	n := 0
 	change := func(name string, f func(*labeling.Job)) {
-		modified := at.Add(time.Second + time.Duration(n)*10*time.Millisecond)
+		modified := justAfter(at, n)
 		n++
 		b.emu.Update(name, func(j *labeling.Job) {
 			f(j)
@@ -293,19 +315,14 @@ func (b *bench) modify(s scenario, st staged, at time.Time) error {
 		})
 	}
 	for i, name := range st.finishing {
-		change(name, func(j *labeling.Job) {
-			switch i % 10 {
-			case 7, 8:
-				j.Status = labeling.StatusFailed
-				j.FailureReason = "ClientError: Annotation consolidation Lambda returned an invalid response for 12 objects."
-			case 9:
-				j.Status = labeling.StatusStopped
-			default:
-				j.Status = labeling.StatusCompleted
-				j.Counters = labeling.Counters{Total: 1000, Human: 700, Machine: 300}
-				j.OutputManifest = "s3://bench-bucket/output/" + j.Name + "/manifests/output/output.manifest"
-			}
-		})
+		status := labeling.StatusCompleted
+		switch i % 10 {
+		case 7, 8:
+			status = labeling.StatusFailed
+		case 9:
+			status = labeling.StatusStopped
+		}
+		change(name, func(j *labeling.Job) { end(j, status) })
 	}
 	for _, name := range st.starting {
 		change(name, func(j *labeling.Job) {

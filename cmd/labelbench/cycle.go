@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"cmp"
 	"context"
 	"fmt"
@@ -39,6 +38,12 @@ func (s scenario) String() string {
 	return text
 }
 
+// changing is the scenario name in which modified jobs change at latency:
+// a tenth of them finish, a tenth start, the rest only progress.
+func changing(name string, modified int, latency time.Duration) scenario {
+	return scenario{name: name, modified: modified, finishing: modified / 10, starting: modified / 10, latency: latency}
+}
+
 // label is how the report's tables name s.
 func (s scenario) label() string {
 	label := fmt.Sprintf("%s: %d modified, %d finishing", s.name, s.modified, s.finishing)
@@ -51,11 +56,7 @@ func (s scenario) label() string {
 // scenarios are quiet, steady and burst at each latency, then steady and
 // burst again with Slack pacing at its default, as far as -only lets them.
 func scenarios(o options) []scenario {
-	base := []scenario{
-		{name: "quiet"},
-		{name: "steady", modified: o.steady, finishing: o.steady / 10, starting: o.steady / 10},
-		{name: "burst", modified: o.burst, finishing: o.burst / 10, starting: o.burst / 10},
-	}
+	base := []scenario{{name: "quiet"}, changing("steady", o.steady, 0), changing("burst", o.burst, 0)}
 	var all []scenario
 	for _, d := range o.latencies {
 		for _, s := range base {
@@ -69,19 +70,11 @@ func scenarios(o options) []scenario {
 			all = append(all, s)
 		}
 	}
-	var chosen []scenario
-	for _, s := range all {
-		if o.wants(s.name) {
-			chosen = append(chosen, s)
-		}
-	}
-	return chosen
+	return slices.DeleteFunc(all, func(s scenario) bool { return !o.wants(s.name) })
 }
 
 // tally is a number of calls of each kind.
 type tally struct{ sageMaker, reads, writes, slack int }
-
-func (t tally) kinds() [4]int { return [4]int{t.sageMaker, t.reads, t.writes, t.slack} }
 
 // calls is one kind of call: how many were made and the fewest possible.
 type calls struct {
@@ -91,13 +84,8 @@ type calls struct {
 
 // against pairs each kind of call made with its least.
 func against(made, least tally) []calls {
-	names := [4]string{"SageMaker", "DynamoDB reads", "DynamoDB writes", "Slack"}
-	m, l := made.kinds(), least.kinds()
-	out := make([]calls, 4)
-	for i := range out {
-		out[i] = calls{names[i], m[i], l[i]}
-	}
-	return out
+	return []calls{{"SageMaker", made.sageMaker, least.sageMaker}, {"DynamoDB reads", made.reads, least.reads},
+		{"DynamoDB writes", made.writes, least.writes}, {"Slack", made.slack, least.slack}}
 }
 
 func (c calls) ratio() float64 { return ratio(c.made, c.least) }
@@ -376,19 +364,10 @@ func childNamed(parent int, name string) int {
 // peakRSS is the process's VmHWM (the most resident memory it has had) in
 // KiB, or 0 when it cannot be read.
 func peakRSS(pid int) int64 {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			kib, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			return kib
-		}
-	}
-	return 0
+	status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	_, rest, _ := strings.Cut(string(status), "VmHWM:")
+	kib, _ := strconv.ParseInt(strings.Fields(rest + " 0")[0], 10, 64)
+	return kib
 }
 
 // cpuTime is the CPU time pid has used, or 0 when it cannot be read: the

@@ -42,7 +42,6 @@ func main() {
 type options struct {
 	out        string
 	jobs       int             // jobs in the account
-	running    int             // of them, jobs in progress
 	steady     int             // jobs modified in the steady cycle
 	burst      int             // jobs modified in the burst cycle
 	latencies  []time.Duration // added to every AWS call, one run each
@@ -59,8 +58,7 @@ type options struct {
 	// AWS_LAMBDA_FUNCTION_TIMEOUT and DEADLINE_MARGIN in a first deploy
 	// (0: the function's default margin).
 	firstRunTimeout, firstRunMargin time.Duration
-	push                            int           // state change events pushed one after another; 0 for none
-	pushLatency                     time.Duration // added to every AWS call of a push
+	push                            int // state change events pushed one after another, at budgetPushAt; 0 for none
 }
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
@@ -69,7 +67,6 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	o := options{}
 	fs.StringVar(&o.out, "out", "docs/PERFORMANCE.md", "write the report here (- for standard output)")
 	fs.IntVar(&o.jobs, "jobs", 100_000, "labeling jobs in the account")
-	fs.IntVar(&o.running, "running", 300, "of them, jobs in progress (at most a tenth of the account): a few hundred, as Ground Truth's limits on concurrent labeling jobs allow")
 	fs.IntVar(&o.steady, "steady", 100, "jobs modified in the steady cycle (a tenth finish, a tenth start)")
 	fs.IntVar(&o.burst, "burst", 10_000, "jobs modified in the burst cycle (a tenth finish, a tenth start)")
 	latencies := fs.String("latency", "0s,20ms", "comma-separated latencies added to every AWS call; one run of each scenario per latency")
@@ -77,7 +74,6 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.coldStarts, "coldstarts", 21, "cold starts to time (the median is reported)")
 	fs.BoolVar(&o.arm64, "arm64", true, "build the deployed linux/arm64 bootstrap (make build-LabelwatchFunction) and report its size")
 	fs.IntVar(&o.push, "push", 50, "labeling job state change events to push, one after another, to one warm function (0 for none)")
-	fs.DurationVar(&o.pushLatency, "push-latency", 20*time.Millisecond, "latency added to every AWS call of a push")
 	fs.BoolVar(&o.share, "share", true, "also run every scenario and the cold starts with the function at the CPU share of the template's MemorySize (needs root and a cgroup cpu controller; off: estimates only)")
 	sizes := fs.String("sizes", "128,256,512,1024", "comma-separated memory sizes (MB) at whose CPU share to measure quiet (each latency) and burst (the last latency), with the cost of a month at each; empty for none (needs what -share needs)")
 	fs.BoolVar(&o.profile, "profile", true, "take a CPU profile of the burst at the last latency (at the CPU share where it can be set)")
@@ -120,8 +116,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	if o.jobs < 1 || o.steady < 1 || o.burst < 1 || o.coldStarts < 1 {
 		return o, errors.New("-jobs, -steady, -burst and -coldstarts must be at least 1")
 	}
-	if o.push < 0 || o.pushLatency < 0 {
-		return o, errors.New("-push and -push-latency must not be negative")
+	if o.push < 0 {
+		return o, errors.New("-push must not be negative")
 	}
 	return o, nil
 }
@@ -222,7 +218,7 @@ func measureAll(ctx context.Context, opts options, logf func(string, ...any)) (*
 	}
 	if opts.profile && opts.wants("burst") {
 		last := opts.latencies[len(opts.latencies)-1]
-		s := scenario{name: "burst", modified: opts.burst, finishing: opts.burst / 10, starting: opts.burst / 10, latency: last}
+		s := changing("burst", opts.burst, last)
 		logf("%s: CPU profile", s)
 		pr, err := b.profile(ctx, s, share)
 		if err != nil {
@@ -231,8 +227,8 @@ func measureAll(ctx context.Context, opts options, logf func(string, ...any)) (*
 		rep.profile = &pr
 	}
 	if opts.push > 0 && opts.wants("push") {
-		logf("push: %d events @ %v", opts.push, opts.pushLatency)
-		p, err := b.push(ctx, opts.push, opts.pushLatency)
+		logf("push: %d events @ %v", opts.push, budgetPushAt)
+		p, err := b.push(ctx, opts.push)
 		if err != nil {
 			return nil, fmt.Errorf("push: %w", err)
 		}

@@ -17,9 +17,8 @@ func pushMinimum() tally { return tally{sageMaker: 1, reads: 1, writes: 3, slack
 
 // pushMeasurement is what one function instance did serving labeling job
 // state change events one after another, each for a job that has just
-// finished.
+// finished, with budgetPushAt added to every AWS call.
 type pushMeasurement struct {
-	latency  time.Duration // added to every AWS call
 	events   []pushEvent
 	counters // over all events
 	heapMB   int
@@ -61,10 +60,10 @@ func (m pushMeasurement) times(posted bool, d func(pushEvent) time.Duration) []t
 // push measures events pushes: it settles the account as for any scenario,
 // starts one function under the Runtime Interface Emulator, warms it with a
 // push that alerts, then sends events state change events one after another
-// with latency on every AWS call, each for another job that has just become
-// Completed or Failed while its stored state is InProgress.
-func (b *bench) push(ctx context.Context, events int, latency time.Duration) (pushMeasurement, error) {
-	m := pushMeasurement{latency: latency}
+// with budgetPushAt on every AWS call, each for another job that has just
+// become Completed or Failed while its stored state is InProgress.
+func (b *bench) push(ctx context.Context, events int) (pushMeasurement, error) {
+	var m pushMeasurement
 	st, at, err := b.prepare(ctx, events+1, 0) // the first warms the function
 	if err != nil {
 		return m, err
@@ -89,7 +88,7 @@ func (b *bench) push(ctx context.Context, events int, latency time.Duration) (pu
 		return m, fmt.Errorf("warm-up push: %+v\n%s", warm, fn.Output())
 	}
 	start := b.count(fn.pid)
-	b.setLatency(latency)
+	b.setLatency(budgetPushAt)
 	defer b.setLatency(0)
 	for i, name := range st.finishing[1:] {
 		event, err := b.finish(i+1, name, at)
@@ -118,18 +117,13 @@ func (b *bench) push(ctx context.Context, events int, latency time.Duration) (pu
 // two in ten) in the emulator just after the cursor at, and returns the
 // state change event SageMaker would put on the bus for it.
 func (b *bench) finish(n int, name string, at time.Time) ([]byte, error) {
-	modified := at.Add(time.Second + time.Duration(n)*10*time.Millisecond)
+	status := labeling.StatusCompleted
+	if n%10 == 7 || n%10 == 8 {
+		status = labeling.StatusFailed
+	}
 	b.emu.Update(name, func(j *labeling.Job) {
-		switch n % 10 {
-		case 7, 8:
-			j.Status = labeling.StatusFailed
-			j.FailureReason = "ClientError: Annotation consolidation Lambda returned an invalid response for 12 objects."
-		default:
-			j.Status = labeling.StatusCompleted
-			j.Counters = labeling.Counters{Total: 1000, Human: 700, Machine: 300}
-			j.OutputManifest = "s3://bench-bucket/output/" + j.Name + "/manifests/output/output.manifest"
-		}
-		j.ModifiedAt = modified
+		end(j, status)
+		j.ModifiedAt = justAfter(at, n)
 	})
 	j, ok := b.emu.Job(name)
 	if !ok {

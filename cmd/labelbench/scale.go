@@ -58,7 +58,7 @@ func scale(ctx context.Context, opts options, dep deployment, jobs int, latency 
 
 	n := min(opts.burst, jobs/2)
 	sp.capped = n < opts.burst
-	burst := scenario{name: "burst", modified: n, finishing: n / 10, starting: n / 10, latency: latency}
+	burst := changing("burst", n, latency)
 	st, err := b.stage(ctx, burst.finishing, burst.starting)
 	if err != nil {
 		return sp, err

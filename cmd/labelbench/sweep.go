@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -49,12 +50,10 @@ func (pt sizePoint) cycles() []measurement {
 // estimate would only assume.
 func (b *bench) sweep(ctx context.Context, plan sharePlan) (sizeSweep, error) {
 	last := b.opts.latencies[len(b.opts.latencies)-1]
-	var scns []scenario
-	for _, s := range scenarios(options{latencies: b.opts.latencies, steady: b.opts.steady, burst: b.opts.burst, only: b.opts.only}) {
-		if s.name == "quiet" || s.name == "burst" && s.latency == last {
-			scns = append(scns, s)
-		}
-	}
+	unpaced := options{latencies: b.opts.latencies, steady: b.opts.steady, burst: b.opts.burst, only: b.opts.only}
+	scns := slices.DeleteFunc(scenarios(unpaced), func(s scenario) bool {
+		return s.name == "steady" || s.name == "burst" && s.latency != last
+	})
 	switch {
 	case len(b.opts.sizes) == 0:
 		return sizeSweep{}, nil
