@@ -497,6 +497,15 @@ func testStore(t *testing.T, open opener, flaw racy) {
 			if err == nil || errors.Is(err, ErrConflict) {
 				e.t.Errorf("Claim of %q = %v, want a non-conflict error", CursorKey, err)
 			}
+			// A "/" joins a store's scope to its jobs' names (DynamoStore.Scope).
+			const scoped = "eu-west-1/" + job
+			if _, err := e.store.Load(e.ctx, []string{scoped}); err == nil {
+				e.t.Errorf("Load(%q) succeeded, want error", scoped)
+			}
+			err = e.store.Save(e.ctx, Record{Job: scoped}, Record{Job: scoped, Status: labeling.StatusInProgress, ModifiedAt: m1})
+			if err == nil || errors.Is(err, ErrConflict) {
+				e.t.Errorf("Save of %q = %v, want a non-conflict error", scoped, err)
+			}
 		}},
 		{"save creates, then only from the version read", func(e env) {
 			rec := e.move(Record{Job: job}, labeling.StatusInProgress, m1)

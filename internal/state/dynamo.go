@@ -31,6 +31,10 @@ type DynamoStore struct {
 	table     string
 	retention time.Duration
 	clock     clock.Clock // lease expiry, retention, and the waits before re-reading unprocessed keys
+
+	// The source the store keeps the state of (Scope): its jobs' items
+	// sit at pk = prefix + job name, its cursor at cursorKey.
+	prefix, cursorKey string
 }
 
 var _ Store = (*DynamoStore)(nil)
@@ -44,7 +48,7 @@ func NewDynamoStore(client DynamoAPI, table string, retention time.Duration, c c
 	if c == nil {
 		c = clock.System{}
 	}
-	return &DynamoStore{client: client, table: table, retention: retention, clock: c}
+	return &DynamoStore{client: client, table: table, retention: retention, clock: c, cursorKey: CursorKey}
 }
 
 // update runs one conditional UpdateItem on the item at pk.
@@ -76,4 +80,25 @@ func (s *DynamoStore) fail(op string, err error) error {
 		return fmt.Errorf("%s: table %q not found (or not active): %w", op, s.table, err)
 	}
 	return fmt.Errorf("%s: %w", op, err)
+}
+
+// Scope returns the store of one source of labeling jobs (an account's
+// region, say "eu-west-1" or "222222222222/eu-west-1") in the same table:
+// its jobs are its own, so that two jobs of one name in two sources are
+// two jobs, and so are its cursor and its first run. Tallies are the
+// table's, shared by every source: the push budget is Slack's, not a
+// source's. The empty scope is the store itself, the one source a table
+// held before there were several: its items keep their keys. scope is one
+// or two parts of lower-case letters, digits and hyphens, joined by "/"; a
+// job name has no "/", so no scoped key is a job's of another scope.
+func (s *DynamoStore) Scope(scope string) (*DynamoStore, error) {
+	if scope == "" {
+		return s, nil
+	}
+	if !validScope(scope) {
+		return nil, fmt.Errorf("store scope %q: want one or two parts of lower-case letters, digits and hyphens joined by \"/\"", scope)
+	}
+	scoped := *s
+	scoped.prefix, scoped.cursorKey = scope+"/", CursorKey+"/"+scope
+	return &scoped, nil
 }

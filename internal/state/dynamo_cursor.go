@@ -69,7 +69,7 @@ func (s *DynamoStore) Cursor(ctx context.Context) (Cursor, bool, error) {
 	const op = "read cursor"
 	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(s.table),
-		Key:            key(CursorKey),
+		Key:            key(s.cursorKey),
 		ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
@@ -159,7 +159,7 @@ func (s *DynamoStore) AdvanceCursor(ctx context.Context, c Cursor) error {
 		expression.AttributeNotExists(expression.Name(attrCursor)),
 		expression.Name(attrCursor).LessThan(expression.Value(ms)),
 	)
-	err = s.update(ctx, CursorKey, update, cond)
+	err = s.update(ctx, s.cursorKey, update, cond)
 	var behind *types.ConditionalCheckFailedException
 	if errors.As(err, &behind) {
 		return nil // already at or past c.At
@@ -190,7 +190,7 @@ func (s *DynamoStore) SaveBaseline(ctx context.Context, b Baseline) error {
 			expression.Name(attrBaselineCreated).LessThan(expression.Value(created)),
 		),
 	)
-	err = s.update(ctx, CursorKey, update, cond)
+	err = s.update(ctx, s.cursorKey, update, cond)
 	var stale *types.ConditionalCheckFailedException
 	if errors.As(err, &stale) {
 		return nil // a cursor is set, or the stored baseline is as far or further

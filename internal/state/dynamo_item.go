@@ -14,6 +14,7 @@ import (
 // The state table's layout: a string partition key "pk" and nothing else
 // declared. The exported names are for tools that make the store's calls
 // themselves (labelbench's floor). A job's item sits at pk = job name; the cursor at pk = CursorKey;
+// in a store of one source (Scope), at scope/job name and CursorKey/scope;
 // the counter of Tally(key) at pk = tallyPrefix + key.
 const (
 	AttrPK          = "pk"

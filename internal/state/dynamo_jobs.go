@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -40,7 +41,7 @@ func (s *DynamoStore) Load(ctx context.Context, jobs []string) (map[string]Recor
 	}
 	keys := make([]map[string]types.AttributeValue, len(names))
 	for i, name := range names {
-		keys[i] = key(name)
+		keys[i] = key(s.prefix + name)
 	}
 	pending := types.KeysAndAttributes{Keys: keys, ConsistentRead: aws.Bool(true)}
 	delay := batchRetryDelay
@@ -56,7 +57,9 @@ func (s *DynamoStore) Load(ctx context.Context, jobs []string) (map[string]Recor
 			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
 				return nil, fmt.Errorf("%s: decode item: %w", op, err)
 			}
-			recs[it.PK] = it.record()
+			rec := it.record()
+			rec.Job = strings.TrimPrefix(rec.Job, s.prefix)
+			recs[rec.Job] = rec
 		}
 		left := out.UnprocessedKeys[s.table].Keys
 		if len(left) == 0 {
@@ -106,7 +109,7 @@ func (s *DynamoStore) Save(ctx context.Context, prev, next Record) error {
 	}
 	update = removeLease(update)
 	cond := expression.And(versionIs(prev.Version), noLiveLease(now))
-	if err := s.update(ctx, prev.Job, update, cond); err != nil {
+	if err := s.update(ctx, s.prefix+prev.Job, update, cond); err != nil {
 		return s.fail(op, err)
 	}
 	return nil
@@ -127,7 +130,7 @@ func (s *DynamoStore) Claim(ctx context.Context, prev Record, lease Lease) error
 		Set(expression.Name(attrLeaseUntil), expression.Value(millis(lease.Until))).
 		Set(expression.Name(attrVersion), expression.Value(prev.Version+1))
 	cond := expression.And(versionIs(prev.Version), noLiveLease(s.clock.Now()))
-	if err := s.update(ctx, prev.Job, update, cond); err != nil {
+	if err := s.update(ctx, s.prefix+prev.Job, update, cond); err != nil {
 		return s.fail(op, err)
 	}
 	return nil
@@ -151,7 +154,7 @@ func (s *DynamoStore) Commit(ctx context.Context, owner string, next Record) err
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	update = removeLease(update)
-	if err := s.update(ctx, next.Job, update, ownedBy(owner)); err != nil {
+	if err := s.update(ctx, s.prefix+next.Job, update, ownedBy(owner)); err != nil {
 		return s.fail(op, err)
 	}
 	return nil
@@ -167,7 +170,7 @@ func (s *DynamoStore) Release(ctx context.Context, job, owner string) error {
 		return fmt.Errorf("%s: empty owner", op)
 	}
 	update := removeLease(expression.Set(expression.Name(attrVersion), expression.Name(attrVersion).Plus(expression.Value(1))))
-	if err := s.update(ctx, job, update, ownedBy(owner)); err != nil {
+	if err := s.update(ctx, s.prefix+job, update, ownedBy(owner)); err != nil {
 		return s.fail(op, err)
 	}
 	return nil

@@ -69,6 +69,26 @@ func testDynamoStore(t *testing.T, server dynamoServer, client *dynamodb.Client)
 		}, server.racy)
 	})
 
+	t.Run("contract, one source of several", func(t *testing.T) {
+		t.Parallel()
+		const scope = "222222222222/eu-west-1"
+		testStore(t, func(t *testing.T, c clock.Clock) (Store, expiryProbe) {
+			table := newTable(t, client)
+			store, err := NewDynamoStore(client, table, retention, c).Scope(scope)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return store, func(t *testing.T, job string) (time.Time, bool) {
+				return dynamoExpiry(t, client, table, scope+"/"+job)
+			}
+		}, server.racy)
+	})
+
+	t.Run("sources apart", func(t *testing.T) {
+		t.Parallel()
+		testSourcesApart(t, client)
+	})
+
 	t.Run("missing table", func(t *testing.T) {
 		t.Parallel()
 		const table = "no-such-table"
@@ -402,4 +422,70 @@ func dynamoExpiry(t *testing.T, client *dynamodb.Client, table, job string) (tim
 		t.Fatalf("item %q: %s: %v", job, attrExpiresAt, err)
 	}
 	return time.Unix(sec, 0), true
+}
+
+// testSourcesApart checks that the stores of two sources in one table keep
+// their jobs and cursors apart and share their tallies, and that the store
+// itself (the empty scope) keeps the keys a table had before there were
+// sources: a table written then reads the same.
+func testSourcesApart(t *testing.T, client *dynamodb.Client) {
+	ctx := t.Context()
+	table := newTable(t, client)
+	home := NewDynamoStore(client, table, retention, nil)
+	if same, err := home.Scope(""); err != nil || same != home {
+		t.Fatalf("Scope(\"\") = %p, %v; want the store itself", same, err)
+	}
+	other, err := home.Scope("eu-west-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"EU-west-1", "a/b/c", "/eu-west-1", "eu-west-1/", "eu west", "#cursor"} {
+		if _, err := home.Scope(bad); err == nil {
+			t.Errorf("Scope(%q) succeeded, want an error", bad)
+		}
+	}
+	if err := home.Save(ctx, Record{Job: "same-name"}, Record{Job: "same-name", Status: labeling.StatusCompleted, ModifiedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Save(ctx, Record{Job: "same-name"}, Record{Job: "same-name", Status: labeling.StatusFailed, ModifiedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		store *DynamoStore
+		want  labeling.Status
+	}{{home, labeling.StatusCompleted}, {other, labeling.StatusFailed}} {
+		recs, err := c.store.Load(ctx, []string{"same-name"})
+		if rec := recs["same-name"]; err != nil || rec.Status != c.want || rec.Job != "same-name" {
+			t.Errorf("load in scope %q: %+v, %v; want job same-name %s", c.store.prefix, rec, err, c.want)
+		}
+	}
+	for pk, want := range map[string]string{"same-name": "Completed", "eu-west-1/same-name": "Failed"} {
+		out, err := client.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: key(pk), ConsistentRead: aws.Bool(true)})
+		if err != nil || out.Item == nil {
+			t.Fatalf("item %q: %v, %v", pk, out, err)
+		}
+		if s, _ := out.Item[AttrStatus].(*types.AttributeValueMemberS); s == nil || s.Value != want {
+			t.Errorf("item %q has status %v, want %s", pk, out.Item[AttrStatus], want)
+		}
+	}
+
+	if err := home.AdvanceCursor(ctx, Cursor{At: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := other.Cursor(ctx); ok || err != nil {
+		t.Errorf("the other source has a cursor (%v, %v) before its first run", ok, err)
+	}
+	if err := other.AdvanceCursor(ctx, Cursor{At: t0.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if c, ok, err := home.Cursor(ctx); !ok || err != nil || !c.At.Equal(t0) {
+		t.Errorf("home cursor %v, %v, %v; want %v", c.At, ok, err, t0)
+	}
+
+	expires := t0.Add(time.Hour)
+	for i, store := range []*DynamoStore{home, other, home} {
+		if n, err := store.Tally(ctx, "push-minute", expires); err != nil || n != i+1 {
+			t.Errorf("tally %d: %d, %v; want %d (one count for every source)", i+1, n, err, i+1)
+		}
+	}
 }

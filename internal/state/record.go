@@ -29,7 +29,30 @@ func checkJob(job string) error {
 	if strings.HasPrefix(job, reservedPrefix) {
 		return fmt.Errorf("job name %q: names starting with %q are reserved", job, reservedPrefix)
 	}
+	if strings.Contains(job, "/") {
+		return fmt.Errorf("job name %q: no labeling job name has a %q, which joins a store's scope to its jobs' names", job, "/")
+	}
 	return nil
+}
+
+// validScope reports whether scope is one or two parts of lower-case
+// letters, digits and hyphens, joined by "/".
+func validScope(scope string) bool {
+	parts := strings.Split(scope, "/")
+	if len(parts) > 2 {
+		return false
+	}
+	for _, part := range parts {
+		if part == "" {
+			return false
+		}
+		for _, c := range []byte(part) {
+			if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // checkTally rejects a Tally key that is not 1 to MaxTallyKey letters,
