@@ -15,6 +15,7 @@ import (
 
 	"github.com/labelwatch/labelwatch/internal/app"
 	"github.com/labelwatch/labelwatch/internal/config"
+	"github.com/labelwatch/labelwatch/internal/emulator"
 	"github.com/labelwatch/labelwatch/internal/labeling"
 	"github.com/labelwatch/labelwatch/internal/testenv"
 )
@@ -462,6 +463,38 @@ func TestAsDeployed(t *testing.T) {
 				t.Errorf("%s mentions %v: %q", c, m, c.Text)
 			}
 		}
+	})
+
+	// Regions set at deploy (--parameter-overrides Regions=eu-west-1): one
+	// job name in both regions is two jobs, each alerted once, each message
+	// naming its region, each region with its cursor.
+	t.Run("regions", func(t *testing.T) {
+		s := d.start(t, webhook, map[string]string{"Regions": "eu-west-1"})
+		west := s.estate.Add(emulator.Place{Account: testenv.LambdaAccount, Region: "eu-west-1"})
+		for _, emu := range []*emulator.Emulator{s.emu, west} {
+			emu.Put(labeling.Job{Name: "cats", Status: labeling.StatusInProgress, CreatedAt: time.Now().Add(-time.Hour), ModifiedAt: time.Now().Add(-30 * time.Minute)})
+		}
+		if r := s.ok(); !r.FirstRun || r.Alerted != 0 {
+			t.Fatalf("first run = %+v, want a silent first run in each region", r)
+		}
+		for _, emu := range []*emulator.Emulator{s.emu, west} {
+			emu.Update("cats", func(j *labeling.Job) { j.Status, j.ModifiedAt = labeling.StatusFailed, time.Time{} })
+		}
+		if r := s.ok(); r.Alerted != 2 || r.Pending != 0 {
+			t.Errorf("run where cats fails in both regions = %+v, want 2 alerted", r)
+		}
+		var named []string
+		for _, c := range s.slack.Calls() {
+			for _, region := range []string{"us-east-1", "eu-west-1"} {
+				if b, _ := json.Marshal(c.Blocks); strings.Contains(string(b), region) {
+					named = append(named, region)
+				}
+			}
+		}
+		if slices.Sort(named); !slices.Equal(named, []string{"eu-west-1", "us-east-1"}) {
+			t.Errorf("the alerts name regions %v, want eu-west-1 and us-east-1 once each", named)
+		}
+		s.quiet("the next run")
 	})
 
 	// The secret changes from a webhook to a bot token, and cards start.

@@ -122,7 +122,8 @@ func (p *pageRequests) distinct() int {
 // hold some.
 type stack struct {
 	t         *testing.T
-	emu       *emulator.Emulator
+	emu       *emulator.Emulator // the function's own region of its own account
+	estate    *emulator.Estate   // every account and region SageMaker serves, emu's included
 	pages     *pageRequests
 	sagemaker *gate // in front of the emulator; operations by X-Amz-Target
 	dynamo    *gate // in front of dynalite; operations by X-Amz-Target
@@ -182,10 +183,12 @@ func buildStack(t *testing.T, environ func(s *stack, slackURL string) []string) 
 			t.Errorf("delete table %s: %v", table, err)
 		}
 	})
-	s := &stack{t: t, emu: emulator.New(emulator.WithAccount(testenv.LambdaAccount)), slack: testenv.NewSlack(t), table: table,
+	estate := emulator.NewEstate(testenv.LambdaAccount)
+	s := &stack{t: t, emu: estate.Add(emulator.Place{Account: testenv.LambdaAccount, Region: "us-east-1"}), estate: estate,
+		slack: testenv.NewSlack(t), table: table,
 		store:   state.NewDynamoStore(ddb, table, config.DefaultRetention, nil),
 		started: map[*testenv.Lambda]int{}}
-	s.pages = &pageRequests{next: s.emu}
+	s.pages = &pageRequests{next: estate}
 	s.sagemaker = newGate(t, s.pages, awsOperation)
 	s.dynamo = newGate(t, proxy(t, dynaliteURL), awsOperation)
 	s.slackGate = newGate(t, proxy(t, s.slack.URL), func(*http.Request) string { return slackPost })

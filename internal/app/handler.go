@@ -55,6 +55,9 @@ type Handler struct {
 	metrics *metrics.Emitter
 	log     *slog.Logger
 	region  string // the function's, where its SageMaker client reads jobs; "" when not told
+	// regions are the watchers of the account's other regions, by region
+	// (WithOtherRegions).
+	regions map[string]*watch.Watcher
 }
 
 // Option configures a Handler built by NewHandler.
@@ -89,7 +92,7 @@ func (h *Handler) Invoke(ctx context.Context, raw json.RawMessage) (Result, erro
 	}
 	switch {
 	case ev.Source == scheduleSource && ev.DetailType == scheduleDetailType:
-		sum, err := h.watcher.Poll(ctx)
+		sum, err := h.poll(ctx)
 		h.report(h.metrics.Poll(sum, err != nil))
 		return Result{Trigger: TriggerPoll, Summary: sum}, err
 	case ev.Source == stateChangeSource && ev.DetailType == stateChangeType:
@@ -109,10 +112,14 @@ func (h *Handler) push(ctx context.Context, ev events.EventBridgeEvent) (Result,
 	if err != nil {
 		return h.ignore(ev, err.Error())
 	}
-	if why := h.elsewhere(ctx, job); why != "" {
+	watcher, ok := h.regions[job.Region]
+	if !ok {
+		watcher = h.watcher
+	}
+	if why := h.elsewhere(ctx, job, !ok); why != "" {
 		return h.ignore(ev, why)
 	}
-	sum, err := h.watcher.Push(ctx, job.Name)
+	sum, err := watcher.Push(ctx, job.Name)
 	if errors.Is(err, labeling.ErrNotFound) || errors.Is(err, labeling.ErrNotWatched) {
 		return h.ignore(ev, err.Error())
 	}
@@ -129,9 +136,13 @@ type place struct{ partition, region, account string }
 // gathers the events of an organization's accounts, or of several regions)
 // would be taken for the function's job of the same name, which alerts for
 // the wrong job or for none. What the function cannot know of its own place
-// is not compared.
-func (h *Handler) elsewhere(ctx context.Context, job labeling.ARN) string {
+// is not compared, nor the region when checkRegion is false: the job is in
+// one of the other regions the function watches, and read there.
+func (h *Handler) elsewhere(ctx context.Context, job labeling.ARN, checkRegion bool) string {
 	home := h.home(ctx)
+	if !checkRegion {
+		home.region = ""
+	}
 	for _, c := range []struct{ what, job, home string }{
 		{"partition", job.Partition, home.partition},
 		{"region", job.Region, home.region},

@@ -99,6 +99,10 @@ type Config struct {
 	// FailedObjectsWarn is the fraction of processed objects (0.01 for 1%)
 	// that, once failed, raises a warning on a running job; 0 turns it off.
 	FailedObjectsWarn float64
+	// Regions are the other AWS regions of the function's account whose
+	// labeling jobs it watches too, beside its own (REGIONS: a
+	// comma-separated list; the function's own region in it is no other).
+	Regions []string
 }
 
 // Defaults, as the README documents them. ALERT_ON's is
@@ -129,7 +133,7 @@ func Variables() []string {
 		"ALERT_ON", "NAME_CONTAINS", "IGNORE_CREATED_BEFORE", "LOOKBACK", "OVERLAP", "RETENTION",
 		"DIGEST_THRESHOLD", "DEADLINE_MARGIN", "CLOCK_SKEW", "SLACK_TIMEOUT", "SLACK_PACE",
 		"SLACK_SECRET_ARN", "LOG_LEVEL", "MENTION_ON_FAILURE", "SLACK_CARDS", "SLACK_BROADCAST", "PROGRESS_MILESTONES",
-		"STUCK_AFTER", "FAILED_OBJECTS_WARN",
+		"STUCK_AFTER", "FAILED_OBJECTS_WARN", "REGIONS",
 	}
 }
 
@@ -164,6 +168,7 @@ func load(getenv func(string) string, local bool) (Config, error) {
 		Milestones:        p.milestones("PROGRESS_MILESTONES"),
 		StuckAfter:        p.stuckAfter("STUCK_AFTER"),
 		FailedObjectsWarn: p.failedObjectsWarn("FAILED_OBJECTS_WARN"),
+		Regions:           p.regions("REGIONS"),
 	}
 	if c.StateTable == "" && !local {
 		p.fail("STATE_TABLE", "is required (the DynamoDB table that holds job state)")
@@ -358,6 +363,31 @@ func (p *parser) slack(local bool) Slack {
 }
 
 // cards reads SLACK_CARDS: on, off, or unset for CardsAuto.
+// regions reads a comma-separated list of AWS regions, each named once.
+func (p *parser) regions(name string) []string {
+	v := strings.TrimSpace(p.getenv(name))
+	if v == "" {
+		return nil
+	}
+	var out []string
+	for _, r := range strings.Split(v, ",") {
+		r = strings.TrimSpace(r)
+		switch {
+		case !regionPattern.MatchString(r):
+			p.fail(name, fmt.Sprintf("%q is not an AWS region such as eu-west-1", labeling.Clip(r, 40)))
+		case slices.Contains(out, r):
+			p.fail(name, fmt.Sprintf("names %s twice", r))
+		default:
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// regionPattern is the shape of an AWS region's name (us-east-1,
+// ap-southeast-2, us-gov-west-1, eu-central-2).
+var regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+
 func (p *parser) cards(name string) Cards {
 	v := strings.TrimSpace(p.getenv(name))
 	switch strings.ToLower(v) {

@@ -122,9 +122,11 @@ func TestLoadEveryVariable(t *testing.T) {
 				"PROGRESS_MILESTONES":   " 90, 25 ,50,25",
 				"STUCK_AFTER":           "1h30m",
 				"FAILED_OBJECTS_WARN":   "0.5%",
+				"REGIONS":               " us-east-1, eu-west-1 ,us-gov-west-1",
 			},
 			check: func(t *testing.T, c Config) {
 				checkConfig(t, c, Config{
+					Regions:             []string{"us-east-1", "eu-west-1", "us-gov-west-1"},
 					LogLevel:            slog.LevelDebug,
 					StateTable:          "my-table",
 					NameContains:        "cats",
@@ -416,6 +418,7 @@ func TestLoadInvalid(t *testing.T) {
 		{name: "days beyond a duration's range", vars: map[string]string{"RETENTION": "999999999d"}, named: []string{"RETENTION"}, problems: 1},
 		{name: "days that wrap around to 25 minutes", vars: map[string]string{"LOOKBACK": "213504d"}, named: []string{"LOOKBACK"}, problems: 1},
 		{name: "zero duration", vars: map[string]string{"LOOKBACK": "0s"}, named: []string{"LOOKBACK"}, problems: 1},
+		{name: "REGIONS with a bad name and a repeat", vars: map[string]string{"REGIONS": "eu-west-1,Europe,eu-west-1"}, named: []string{"REGIONS"}, problems: 2},
 		{name: "NAME_CONTAINS with a space", vars: map[string]string{"NAME_CONTAINS": "street scenes"}, named: []string{"NAME_CONTAINS"}, problems: 1},
 		{name: "NAME_CONTAINS with an underscore", vars: map[string]string{"NAME_CONTAINS": "street_scenes"}, named: []string{"NAME_CONTAINS"}, problems: 1},
 		{name: "NAME_CONTAINS over 63 characters", vars: map[string]string{"NAME_CONTAINS": strings.Repeat("a", 64)}, named: []string{"NAME_CONTAINS"}, problems: 1},

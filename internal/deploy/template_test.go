@@ -130,7 +130,8 @@ func TestDeployConventions(t *testing.T) {
 			"SLACK_BROADCAST": {"Ref": "SlackBroadcast"},
 			"PROGRESS_MILESTONES": {"Ref": "ProgressMilestones"},
 			"STUCK_AFTER": {"Ref": "StuckAfter"},
-			"FAILED_OBJECTS_WARN": {"Ref": "FailedObjectsWarn"}}`},
+			"FAILED_OBJECTS_WARN": {"Ref": "FailedObjectsWarn"},
+			"REGIONS": {"Ref": "Regions"}}`},
 
 		{"table type", []string{"Resources", tableID, "Type"}, `"AWS::DynamoDB::Table"`},
 		{"on-demand billing", table("BillingMode"), `"PAY_PER_REQUEST"`},
@@ -327,6 +328,14 @@ func TestLeastPrivilege(t *testing.T) {
 		{name: "template as written"},
 		{name: "template as written, push events enabled", push: "enabled"},
 		{name: "template as written, push events disabled", push: "disabled"},
+		{name: "other regions watched", push: "enabled", values: map[string]string{"Regions": "eu-west-1,us-west-2"}},
+		{
+			name: "a SageMaker grant in every region",
+			mutate: func(t *testing.T, doc map[string]any) {
+				delete(statement(t, doc, "ListLabelingJobs"), "Condition")
+			},
+			want: "ListLabelingJobs",
+		},
 		{
 			name:   "DescribeLabelingJob on every resource",
 			push:   "enabled",
@@ -1105,6 +1114,10 @@ func iamViolations(doc map[string]any, calls []string) []string {
 	// The one secret the function is told to read.
 	secretARN, _ := lookup(props, "Environment", "Variables", "SLACK_SECRET_ARN")
 	labelingJobARN := `{"Fn::Sub":"arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:labeling-job/*"}`
+	labelingJobAnyRegionARN := `{"Fn::Sub":"arn:${AWS::Partition}:sagemaker:*:${AWS::AccountId}:labeling-job/*"}`
+	// The regions SageMaker is called in: the stack's, and Regions'.
+	regionsHome := `{"StringEquals":{"aws:RequestedRegion":{"Fn::Split":[",",{"Ref":"AWS::Region"}]}}}`
+	regionsListed := `{"StringEquals":{"aws:RequestedRegion":{"Fn::Split":[",",{"Fn::Sub":"${AWS::Region},${Regions}"}]}}}`
 	keyARN := `{"Ref":"` + keyParam + `"}`
 	// Through Secrets Manager in the function's region, where its client
 	// calls, and for the one secret, which Secrets Manager names in the
@@ -1158,10 +1171,20 @@ func iamViolations(doc map[string]any, calls []string) []string {
 					add("statement %s grants %s under condition %s: want %s", sid, action, got, keyCondition)
 				}
 			case "sagemaker":
+				// Only in the regions watched: the stack's own, and those
+				// of the Regions parameter when it names any, when the
+				// labeling jobs are of any region of the account.
+				jobs, regions := labelingJobARN, regionsHome
+				if got, _ := json.Marshal(s["Condition"]); jsonEqual(got, []byte(regionsListed)) {
+					jobs, regions = labelingJobAnyRegionARN, regionsListed
+				}
+				if got, _ := json.Marshal(s["Condition"]); !jsonEqual(got, []byte(regions)) {
+					add("statement %s grants %s under condition %s: want %s", sid, action, got, regions)
+				}
 				// List actions take no resource-level permissions, so only
 				// "*"; every other call the code makes is on a labeling job.
-				if !strings.HasPrefix(op, "List") && (len(resources) != 1 || canonicalOrText(resources[0]) != labelingJobARN) {
-					add("statement %s grants %s on %s: want only %s", sid, action, canonicalOrText(s["Resource"]), labelingJobARN)
+				if !strings.HasPrefix(op, "List") && (len(resources) != 1 || canonicalOrText(resources[0]) != jobs) {
+					add("statement %s grants %s on %s: want only %s", sid, action, canonicalOrText(s["Resource"]), jobs)
 				}
 			}
 		}

@@ -1,6 +1,9 @@
 package watch
 
-import "time"
+import (
+	"cmp"
+	"time"
+)
 
 // Summary counts what one poll, push or apply did. It is the one account of
 // a run: the Lambda result carries it as it is, and the metrics read it.
@@ -28,7 +31,38 @@ type Summary struct {
 	Stale       int  `json:"stale"`       // readings older than the stored state
 	Digest      bool `json:"digest"`      // the alerts went out as a digest
 
+	// SourcesFailed counts the sources whose poll failed, of a function
+	// that watches several; their cursors stay.
+	SourcesFailed int `json:"sourcesFailed,omitempty"`
+
 	DurationMS int64 `json:"durationMs"`
+}
+
+// Plus is the summary of two runs done at once, such as the polls of two
+// sources: their counts added, the older cursor (the worse lag), the
+// longer duration.
+func (s Summary) Plus(o Summary) Summary {
+	s.Job = cmp.Or(s.Job, o.Job)
+	s.FirstRun = s.FirstRun || o.FirstRun
+	s.Listed += o.Listed
+	s.Unread += o.Unread
+	s.Running += o.Running
+	if s.Cursor.IsZero() || !o.Cursor.IsZero() && o.Cursor.Before(s.Cursor) {
+		s.Cursor = o.Cursor
+	}
+	s.Advanced = s.Advanced || o.Advanced
+	s.Transitions += o.Transitions
+	s.Recorded += o.Recorded
+	s.Alerted += o.Alerted
+	s.News += o.News
+	s.Pending += o.Pending
+	s.Deferred += o.Deferred
+	s.Contended += o.Contended
+	s.Stale += o.Stale
+	s.Digest = s.Digest || o.Digest
+	s.SourcesFailed += o.SourcesFailed
+	s.DurationMS = max(s.DurationMS, o.DurationMS)
+	return s
 }
 
 // count takes in what a poll's listings found.
