@@ -54,10 +54,14 @@ type deployed struct {
 // endpoint override, as the AWS_ENDPOINT_URL_* ones are, so the Web API
 // calls reach the local Slack. A webhook URL comes from the secret itself.
 func deployedEndpoints(s *stack, moto, slackURL string) []string {
+	// STS is moto's, behind a proxy that tells SageMaker whose account the
+	// credentials of each assumed role are.
+	sts := stsProxy(s.t, moto, func(key, account string) { s.estate.Credentials(key, account) })
 	return []string{
 		"AWS_ENDPOINT_URL_SAGEMAKER=" + s.sagemaker.serve(),
 		"AWS_ENDPOINT_URL_DYNAMODB=" + s.dynamo.serve(),
 		"AWS_ENDPOINT_URL_SECRETS_MANAGER=" + moto,
+		"AWS_ENDPOINT_URL_STS=" + sts,
 		"SLACK_API_URL=" + slackURL + "/api/",
 	}
 }
@@ -493,6 +497,27 @@ func TestAsDeployed(t *testing.T) {
 		}
 		if slices.Sort(named); !slices.Equal(named, []string{"eu-west-1", "us-east-1"}) {
 			t.Errorf("the alerts name regions %v, want eu-west-1 and us-east-1 once each", named)
+		}
+		s.quiet("the next run")
+	})
+
+	// AccountRoleArns and ExternalId set at deploy: the function assumes
+	// the member account's role (STS on moto) and alerts its job, naming
+	// the account.
+	t.Run("accounts", func(t *testing.T) {
+		const member = "222222222222"
+		s := d.start(t, webhook, map[string]string{"AccountRoleArns": "arn:aws:iam::" + member + ":role/labelwatch-read", "ExternalId": "lw-test"})
+		theirs := s.estate.Add(emulator.Place{Account: member, Region: deployedRegion})
+		theirs.Put(labeling.Job{Name: "cats", Status: labeling.StatusInProgress, CreatedAt: time.Now().Add(-time.Hour), ModifiedAt: time.Now().Add(-30 * time.Minute)})
+		if r := s.ok(); !r.FirstRun || r.Alerted != 0 {
+			t.Fatalf("first run = %+v, want a silent first run", r)
+		}
+		theirs.Update("cats", func(j *labeling.Job) { j.Status, j.ModifiedAt = labeling.StatusFailed, time.Time{} })
+		if r := s.ok(); r.Alerted != 1 || r.Pending != 0 {
+			t.Errorf("run where the member's job fails = %+v, want 1 alerted", r)
+		}
+		if b, _ := json.Marshal(s.lastCall().Blocks); !strings.Contains(string(b), member) {
+			t.Errorf("the alert does not name account %s: %s", member, b)
 		}
 		s.quiet("the next run")
 	})

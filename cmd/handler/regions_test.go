@@ -1,10 +1,19 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/xml"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 
 	"github.com/labelwatch/labelwatch/internal/emulator"
 	"github.com/labelwatch/labelwatch/internal/labeling"
@@ -30,8 +39,8 @@ func TestRegions(t *testing.T) {
 	// First runs, each region its own; the unserved region fails the
 	// invocation, and names itself.
 	r := s.invoke()
-	if !strings.Contains(r.ErrorMessage, "region ap-south-1") || !strings.Contains(r.ErrorMessage, "UnrecognizedClientException") {
-		t.Fatalf("first poll: error %q, want region ap-south-1's UnrecognizedClientException", r.ErrorMessage)
+	if !strings.Contains(r.ErrorMessage, "source ap-south-1") || !strings.Contains(r.ErrorMessage, "UnrecognizedClientException") {
+		t.Fatalf("first poll: error %q, want source ap-south-1's UnrecognizedClientException", r.ErrorMessage)
 	}
 	// The Lambda answer of a failed invocation is its error only; each
 	// region's summary line says what it did.
@@ -68,8 +77,8 @@ func TestRegions(t *testing.T) {
 		})
 	}
 	before := len(s.slack.Messages())
-	if r = s.invoke(); !strings.Contains(r.ErrorMessage, "region ap-south-1") {
-		t.Errorf("second poll: error %q, want region ap-south-1's", r.ErrorMessage)
+	if r = s.invoke(); !strings.Contains(r.ErrorMessage, "source ap-south-1") {
+		t.Errorf("second poll: error %q, want source ap-south-1's", r.ErrorMessage)
 	}
 	var regions []string
 	for _, m := range s.slack.Messages()[before:] {
@@ -107,4 +116,116 @@ func TestRegions(t *testing.T) {
 		t.Errorf("eu-west-1's record of west-only: %+v, %v", rec, err)
 	}
 	var _ state.Store = westStore
+}
+
+// TestAccounts runs the function over two other accounts (ACCOUNT_ROLES,
+// with an EXTERNAL_ID) beside its own: one whose role SageMaker serves, one
+// whose account it does not. The function assumes each role through STS
+// (moto_server, behind a proxy that tells the SageMaker emulator whose
+// account each issued access key is): the same job name in two accounts is
+// two jobs, the failing account holds back neither of the others, and a
+// pushed event of the member account is read through its role.
+func TestAccounts(t *testing.T) {
+	const member, unserved = "222222222222", "333333333333"
+	moto := testenv.Moto(t)
+	var estate *emulator.Estate
+	sts := stsProxy(t, moto, func(key, account string) { estate.Credentials(key, account) })
+	s := newStack(t, "ACCOUNT_ROLES=arn:aws:iam::"+member+":role/labelwatch-read,arn:aws:iam::"+unserved+":role/labelwatch-read",
+		"EXTERNAL_ID=lw-test", "AWS_ENDPOINT_URL_STS="+sts)
+	estate = s.estate
+	theirs := estate.Add(emulator.Place{Account: member, Region: "us-east-1"})
+	now := time.Now()
+	for _, emu := range []*emulator.Emulator{s.emu, theirs} {
+		emu.Put(labeling.Job{Name: "shared-name", Status: labeling.StatusInProgress, CreatedAt: now.Add(-time.Hour), ModifiedAt: now.Add(-time.Hour)})
+	}
+	theirs.Put(labeling.Job{Name: "theirs-only", Status: labeling.StatusInProgress, CreatedAt: now.Add(-time.Hour), ModifiedAt: now.Add(-time.Hour)})
+
+	if r := s.invoke(); !strings.Contains(r.ErrorMessage, "source "+unserved+"/us-east-1") {
+		t.Fatalf("first poll: error %q, want source %s/us-east-1's", r.ErrorMessage, unserved)
+	}
+	for _, emu := range []*emulator.Emulator{s.emu, theirs} {
+		emu.Update("shared-name", func(j *labeling.Job) { j.Status, j.ModifiedAt = labeling.StatusFailed, time.Time{} })
+	}
+	before := len(s.slack.Messages())
+	if r := s.invoke(); !strings.Contains(r.ErrorMessage, "source "+unserved+"/us-east-1") {
+		t.Errorf("second poll: error %q, want source %s/us-east-1's", r.ErrorMessage, unserved)
+	}
+	var accounts []string
+	for _, m := range s.slack.Messages()[before:] {
+		for _, account := range []string{testenv.LambdaAccount, member} {
+			if strings.Contains(m.Text, "shared-name") && strings.Contains(string(m.Raw), account) {
+				accounts = append(accounts, account)
+			}
+		}
+	}
+	if len(accounts) != 2 || accounts[0] == accounts[1] || len(s.slack.Messages()) != before+2 {
+		t.Errorf("alerts of shared-name name accounts %v in %d messages, want one each of %s and %s", accounts, len(s.slack.Messages())-before, testenv.LambdaAccount, member)
+	}
+	s.wantAlerted("shared-name", labeling.StatusFailed)
+
+	// A pushed event of the member account is read through its role.
+	theirs.Update("theirs-only", func(j *labeling.Job) { j.Status, j.ModifiedAt = labeling.StatusCompleted, time.Time{} })
+	job, _ := theirs.Job("theirs-only")
+	described := theirs.Calls("DescribeLabelingJob")
+	if r := s.send(s.stateChangeFor(labeling.StatusCompleted, job.ARN)); r.Alerted != 1 || theirs.Calls("DescribeLabelingJob") != described+1 {
+		t.Errorf("push of the member's job: alerted %d, described there %d times; want 1 and 1", r.Alerted, theirs.Calls("DescribeLabelingJob")-described)
+	}
+	store, err := s.store.Scope(member + "/us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	recs, err := store.Load(ctx, []string{"shared-name", "theirs-only"})
+	if err != nil || recs["shared-name"].Status != labeling.StatusFailed || recs["theirs-only"].Status != labeling.StatusCompleted {
+		t.Errorf("the member's records: %+v, %v", recs, err)
+	}
+}
+
+// stsProxy serves STS from moto through a proxy that tells issued the
+// access key of every AssumeRole it answers, and the account of the role.
+func stsProxy(t *testing.T, moto string, issued func(key, account string)) string {
+	t.Helper()
+	target, err := url.Parse(moto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.SetURL(target)
+			// The role's account, for the answer.
+			body, _ := io.ReadAll(r.In.Body)
+			r.Out.Body = io.NopCloser(bytes.NewReader(body))
+			r.In.Body = io.NopCloser(bytes.NewReader(body))
+			form, _ := url.ParseQuery(string(body))
+			if form.Get("Action") == "AssumeRole" {
+				if role, err := arn.Parse(form.Get("RoleArn")); err == nil {
+					r.Out.Header.Set("X-Test-Account", role.AccountID)
+				}
+			}
+		},
+		ModifyResponse: func(resp *http.Response) error {
+			account := resp.Request.Header.Get("X-Test-Account")
+			if account == "" {
+				return nil
+			}
+			body, err := io.ReadAll(resp.Body)
+			if err != nil {
+				return err
+			}
+			resp.Body = io.NopCloser(bytes.NewReader(body))
+			var out struct {
+				Result struct {
+					Credentials struct{ AccessKeyId string }
+				} `xml:"AssumeRoleResult"`
+			}
+			if err := xml.Unmarshal(body, &out); err == nil && out.Result.Credentials.AccessKeyId != "" {
+				issued(out.Result.Credentials.AccessKeyId, account)
+			}
+			return nil
+		},
+	}
+	srv := httptest.NewServer(rp)
+	t.Cleanup(srv.Close)
+	return srv.URL
 }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -42,22 +41,12 @@ func OpenHandler(ctx context.Context, cfg config.Config, log *slog.Logger, stdou
 	}
 	store := state.NewDynamoStore(dynamodb.NewFromConfig(awsCfg), cfg.StateTable, cfg.Retention, clock.System{})
 	opts := []Option{WithRegion(awsCfg.Region)}
-	others := slices.DeleteFunc(slices.Clone(cfg.Regions), func(r string) bool { return r == awsCfg.Region })
-	if len(others) > 0 {
-		// Each region is a source of its own: its SageMaker client signs
-		// for it, and its state is its own in the one table. The
-		// function's own region keeps the table's keys as they were.
-		regional := make(map[string]*watch.Watcher, len(others))
-		for _, region := range others {
-			scoped, err := store.Scope(region)
-			if err != nil {
-				return nil, fmt.Errorf("region %s: %w", region, err)
-			}
-			regionCfg := awsCfg.Copy()
-			regionCfg.Region = region
-			regional[region] = NewWatcher(cfg, regionCfg, scoped, notifier, log.With("region", region), clock.System{})
-		}
-		opts = append(opts, WithOtherRegions(regional))
+	sources, err := openSources(cfg, awsCfg, store, notifier, log)
+	if err != nil {
+		return nil, err
+	}
+	if len(sources) > 0 {
+		opts = append(opts, WithSources(sources))
 		log = log.With("region", awsCfg.Region)
 	}
 	watcher := NewWatcher(cfg, awsCfg, store, notifier, log, clock.System{})

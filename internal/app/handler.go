@@ -55,9 +55,9 @@ type Handler struct {
 	metrics *metrics.Emitter
 	log     *slog.Logger
 	region  string // the function's, where its SageMaker client reads jobs; "" when not told
-	// regions are the watchers of the account's other regions, by region
-	// (WithOtherRegions).
-	regions map[string]*watch.Watcher
+	// sources are the watchers of the other sources, by "region" or
+	// "account/region" (WithSources).
+	sources map[string]*watch.Watcher
 }
 
 // Option configures a Handler built by NewHandler.
@@ -112,11 +112,17 @@ func (h *Handler) push(ctx context.Context, ev events.EventBridgeEvent) (Result,
 	if err != nil {
 		return h.ignore(ev, err.Error())
 	}
-	watcher, ok := h.regions[job.Region]
-	if !ok {
+	// Another account's source, another region of the function's own, or
+	// its own region.
+	watcher, other := h.sources[job.Account+"/"+job.Region]
+	sameAccount := !other
+	if !other {
+		watcher, other = h.sources[job.Region]
+	}
+	if !other {
 		watcher = h.watcher
 	}
-	if why := h.elsewhere(ctx, job, !ok); why != "" {
+	if why := h.elsewhere(ctx, job, sameAccount, !other); why != "" {
 		return h.ignore(ev, why)
 	}
 	sum, err := watcher.Push(ctx, job.Name)
@@ -136,10 +142,14 @@ type place struct{ partition, region, account string }
 // gathers the events of an organization's accounts, or of several regions)
 // would be taken for the function's job of the same name, which alerts for
 // the wrong job or for none. What the function cannot know of its own place
-// is not compared, nor the region when checkRegion is false: the job is in
-// one of the other regions the function watches, and read there.
-func (h *Handler) elsewhere(ctx context.Context, job labeling.ARN, checkRegion bool) string {
+// is not compared, nor the account when checkAccount is false or the region
+// when checkRegion is false: the job is in another source the function
+// watches, and read there.
+func (h *Handler) elsewhere(ctx context.Context, job labeling.ARN, checkAccount, checkRegion bool) string {
 	home := h.home(ctx)
+	if !checkAccount {
+		home.account = ""
+	}
 	if !checkRegion {
 		home.region = ""
 	}

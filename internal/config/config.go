@@ -103,6 +103,13 @@ type Config struct {
 	// labeling jobs it watches too, beside its own (REGIONS: a
 	// comma-separated list; the function's own region in it is no other).
 	Regions []string
+	// AccountRoles are the IAM roles, one per other account, that the
+	// function assumes to watch that account's labeling jobs, in its own
+	// region and in Regions (ACCOUNT_ROLES: a comma-separated list).
+	AccountRoles []string
+	// ExternalID is the external ID the roles' trust policies ask for, if
+	// any (EXTERNAL_ID).
+	ExternalID string
 }
 
 // Defaults, as the README documents them. ALERT_ON's is
@@ -133,7 +140,7 @@ func Variables() []string {
 		"ALERT_ON", "NAME_CONTAINS", "IGNORE_CREATED_BEFORE", "LOOKBACK", "OVERLAP", "RETENTION",
 		"DIGEST_THRESHOLD", "DEADLINE_MARGIN", "CLOCK_SKEW", "SLACK_TIMEOUT", "SLACK_PACE",
 		"SLACK_SECRET_ARN", "LOG_LEVEL", "MENTION_ON_FAILURE", "SLACK_CARDS", "SLACK_BROADCAST", "PROGRESS_MILESTONES",
-		"STUCK_AFTER", "FAILED_OBJECTS_WARN", "REGIONS",
+		"STUCK_AFTER", "FAILED_OBJECTS_WARN", "REGIONS", "ACCOUNT_ROLES", "EXTERNAL_ID",
 	}
 }
 
@@ -169,6 +176,11 @@ func load(getenv func(string) string, local bool) (Config, error) {
 		StuckAfter:        p.stuckAfter("STUCK_AFTER"),
 		FailedObjectsWarn: p.failedObjectsWarn("FAILED_OBJECTS_WARN"),
 		Regions:           p.regions("REGIONS"),
+		AccountRoles:      p.accountRoles("ACCOUNT_ROLES"),
+		ExternalID:        strings.TrimSpace(getenv("EXTERNAL_ID")),
+	}
+	if c.ExternalID != "" && (len(c.ExternalID) < 2 || len(c.ExternalID) > 1224 || !externalIDPattern.MatchString(c.ExternalID)) {
+		p.fail("EXTERNAL_ID", "is not an external ID STS takes: 2 to 1224 of letters, digits and +=,.@:/-")
 	}
 	if c.StateTable == "" && !local {
 		p.fail("STATE_TABLE", "is required (the DynamoDB table that holds job state)")
@@ -383,6 +395,39 @@ func (p *parser) regions(name string) []string {
 	}
 	return out
 }
+
+// accountRoles reads a comma-separated list of IAM role ARNs, one per
+// account.
+func (p *parser) accountRoles(name string) []string {
+	v := strings.TrimSpace(p.getenv(name))
+	if v == "" {
+		return nil
+	}
+	var out []string
+	accounts := map[string]bool{}
+	for _, r := range strings.Split(v, ",") {
+		r = strings.TrimSpace(r)
+		m := roleARNPattern.FindStringSubmatch(r)
+		switch {
+		case m == nil:
+			p.fail(name, fmt.Sprintf("%q is not the ARN of an IAM role, such as arn:aws:iam::222222222222:role/labelwatch-read", labeling.Clip(r, 120)))
+		case accounts[m[1]]:
+			p.fail(name, fmt.Sprintf("names account %s twice: one role per account", m[1]))
+		default:
+			accounts[m[1]] = true
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+var (
+	// roleARNPattern is an IAM role's ARN; its group is the account.
+	roleARNPattern = regexp.MustCompile(`^arn:aws(?:-[a-z]+)*:iam::([0-9]{12}):role/[\w+=,.@/-]{1,512}$`)
+	// externalIDPattern is the characters of an external ID as
+	// sts:AssumeRole takes it (2 to 1224 of them).
+	externalIDPattern = regexp.MustCompile(`^[\w+=,.@:/-]+$`)
+)
 
 // regionPattern is the shape of an AWS region's name (us-east-1,
 // ap-southeast-2, us-gov-west-1, eu-central-2).

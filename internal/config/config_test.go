@@ -123,10 +123,14 @@ func TestLoadEveryVariable(t *testing.T) {
 				"STUCK_AFTER":           "1h30m",
 				"FAILED_OBJECTS_WARN":   "0.5%",
 				"REGIONS":               " us-east-1, eu-west-1 ,us-gov-west-1",
+				"ACCOUNT_ROLES":         "arn:aws:iam::222222222222:role/labelwatch-read, arn:aws:iam::333333333333:role/team/lw",
+				"EXTERNAL_ID":           "labelwatch-7f3a",
 			},
 			check: func(t *testing.T, c Config) {
 				checkConfig(t, c, Config{
 					Regions:             []string{"us-east-1", "eu-west-1", "us-gov-west-1"},
+					AccountRoles:        []string{"arn:aws:iam::222222222222:role/labelwatch-read", "arn:aws:iam::333333333333:role/team/lw"},
+					ExternalID:          "labelwatch-7f3a",
 					LogLevel:            slog.LevelDebug,
 					StateTable:          "my-table",
 					NameContains:        "cats",
@@ -418,6 +422,8 @@ func TestLoadInvalid(t *testing.T) {
 		{name: "days beyond a duration's range", vars: map[string]string{"RETENTION": "999999999d"}, named: []string{"RETENTION"}, problems: 1},
 		{name: "days that wrap around to 25 minutes", vars: map[string]string{"LOOKBACK": "213504d"}, named: []string{"LOOKBACK"}, problems: 1},
 		{name: "zero duration", vars: map[string]string{"LOOKBACK": "0s"}, named: []string{"LOOKBACK"}, problems: 1},
+		{name: "ACCOUNT_ROLES not roles, and an account twice", vars: map[string]string{"ACCOUNT_ROLES": "arn:aws:iam::222222222222:user/bob,arn:aws:iam::222222222222:role/a,arn:aws:iam::222222222222:role/b"}, named: []string{"ACCOUNT_ROLES"}, problems: 2},
+		{name: "EXTERNAL_ID too short", vars: map[string]string{"EXTERNAL_ID": "x"}, named: []string{"EXTERNAL_ID"}, problems: 1},
 		{name: "REGIONS with a bad name and a repeat", vars: map[string]string{"REGIONS": "eu-west-1,Europe,eu-west-1"}, named: []string{"REGIONS"}, problems: 2},
 		{name: "NAME_CONTAINS with a space", vars: map[string]string{"NAME_CONTAINS": "street scenes"}, named: []string{"NAME_CONTAINS"}, problems: 1},
 		{name: "NAME_CONTAINS with an underscore", vars: map[string]string{"NAME_CONTAINS": "street_scenes"}, named: []string{"NAME_CONTAINS"}, problems: 1},
