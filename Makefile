@@ -51,7 +51,7 @@ lint-go:
 # one and lint standard input.
 lint-template:
 	@if command -v cfn-lint >/dev/null 2>&1; then \
-		echo "cfn-lint --include-checks I -- template.yaml"; cfn-lint --include-checks I -- template.yaml; \
+		echo "cfn-lint --include-checks I -- template.yaml member.yaml"; cfn-lint --include-checks I -- template.yaml member.yaml; \
 	elif [ "$$CI" = true ]; then \
 		echo "cfn-lint is not installed, and CI lints template.yaml: pip install cfn-lint" >&2; exit 1; \
 	else \

@@ -37,6 +37,7 @@ func TestCfnLint(t *testing.T) {
 		wantRules []string // the IDs of the rules it reports, sorted
 	}{
 		{name: "template.yaml", template: "template.yaml"},
+		{name: "member.yaml", template: "member.yaml"},
 		{
 			name:      "broken template",
 			template:  filepath.Join("internal", "deploy", "testdata", "broken-template.yaml"),

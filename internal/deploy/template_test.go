@@ -856,17 +856,24 @@ func repoRoot(t *testing.T) string {
 // form, for a test to read or change.
 func loadTemplate(t *testing.T) map[string]any {
 	t.Helper()
-	src, err := os.ReadFile(filepath.Join(repoRoot(t), "template.yaml"))
+	return loadTemplateFile(t, "template.yaml")
+}
+
+// loadTemplateFile reads the template at name, relative to the repository's
+// root, in JSON form.
+func loadTemplateFile(t *testing.T, name string) map[string]any {
+	t.Helper()
+	src, err := os.ReadFile(filepath.Join(repoRoot(t), name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var v cfnValue
 	if err := yaml.Unmarshal(src, &v); err != nil {
-		t.Fatalf("template.yaml: %v", err)
+		t.Fatalf("%s: %v", name, err)
 	}
 	doc, ok := v.v.(map[string]any)
 	if !ok {
-		t.Fatalf("template.yaml is a %T, not a mapping", v.v)
+		t.Fatalf("%s is a %T, not a mapping", name, v.v)
 	}
 	return doc
 }
