@@ -41,7 +41,10 @@ func OpenHandler(ctx context.Context, cfg config.Config, log *slog.Logger, stdou
 	}
 	store := state.NewDynamoStore(dynamodb.NewFromConfig(awsCfg), cfg.StateTable, cfg.Retention, clock.System{})
 	opts := []Option{WithRegion(awsCfg.Region)}
-	sources, err := openSources(cfg, awsCfg, store, notifier, log)
+	// Every source's messages go to the one destination: one lane paces
+	// them all.
+	lane := &watch.Lane{}
+	sources, err := openSources(cfg, awsCfg, store, notifier, log, lane)
 	if err != nil {
 		return nil, err
 	}
@@ -49,7 +52,7 @@ func OpenHandler(ctx context.Context, cfg config.Config, log *slog.Logger, stdou
 		opts = append(opts, WithSources(sources))
 		log = log.With("region", awsCfg.Region)
 	}
-	watcher := NewWatcher(cfg, awsCfg, store, notifier, log, clock.System{})
+	watcher := newWatcher(cfg, awsCfg, store, notifier, log, clock.System{}, lane)
 	return NewHandler(watcher, log, stdout, functionName, clock.System{}, opts...), nil
 }
 
@@ -63,6 +66,12 @@ func OpenHandler(ctx context.Context, cfg config.Config, log *slog.Logger, stdou
 // clock is the watcher's time: clock.System{} but in the demo, whose
 // hours pass in an instant.
 func NewWatcher(cfg config.Config, awsCfg aws.Config, store state.Store, notifier watch.Notifier, log *slog.Logger, clock clock.Clock) *watch.Watcher {
+	return newWatcher(cfg, awsCfg, store, notifier, log, clock, nil)
+}
+
+// newWatcher is NewWatcher whose messages go through lane, shared with the
+// watchers of the function's other sources (nil: a lane of each run's own).
+func newWatcher(cfg config.Config, awsCfg aws.Config, store state.Store, notifier watch.Notifier, log *slog.Logger, clock clock.Clock, lane *watch.Lane) *watch.Watcher {
 	if notifier != nil && cfg.Slack.Cards == config.CardsOn && !notifier.Capabilities().Edit {
 		log.Warn("SLACK_CARDS=on, but the Slack credential is an incoming webhook, which cannot edit messages: one message per alert instead, until the credential is a bot token")
 	}
@@ -81,6 +90,7 @@ func NewWatcher(cfg config.Config, awsCfg aws.Config, store state.Store, notifie
 		Pace:            cfg.Slack.Pace,
 		ClockSkew:       cfg.ClockSkew,
 		ThreadOutcomes:  cfg.Slack.Broadcast == config.BroadcastFailures,
+		Lane:            lane,
 	})
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"sync"
 	"time"
 
 	"github.com/labelwatch/labelwatch/internal/clock"
@@ -150,30 +151,69 @@ func (w *Watcher) send(ctx context.Context, claimed decisions, sum *Summary) ite
 	}
 }
 
-// A pacer sends messages one at a time, each after the pace since the one
-// before, on the work context; retry policy is the Retrier's.
+// A Lane paces every message to one Slack destination, whichever watcher
+// sends it: the watchers of several sources, polled at once, share one, so
+// that Pace, the card edits' pace and Slack's Retry-After hold across all
+// of them. Each message takes the next free slot. The zero Lane is ready.
+type Lane struct {
+	mu   sync.Mutex
+	next time.Time // the first free slot
+}
+
+// reserve takes the first free slot at or after now for a message that
+// keeps the lane busy for pace after it.
+func (l *Lane) reserve(now time.Time, pace time.Duration) time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	at := later(l.next, now)
+	l.next = at.Add(pace)
+	return at
+}
+
+// free is the first free slot.
+func (l *Lane) free() time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.next
+}
+
+// hold keeps the lane quiet until t: Slack asked for it (Retry-After).
+func (l *Lane) hold(t time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.next = later(l.next, t)
+}
+
+// A pacer sends a run's messages through its lane, on the work context;
+// retry policy is the Retrier's.
 type pacer struct {
 	w    *Watcher
 	ctx  context.Context
-	next time.Time // when the next message may go
+	lane *Lane
 }
 
-func (w *Watcher) pacer(ctx context.Context) *pacer { return &pacer{w: w, ctx: ctx} }
+// pacer returns the run's pacer: on Options.Lane, or a lane of its own.
+func (w *Watcher) pacer(ctx context.Context) *pacer {
+	lane := w.opts.Lane
+	if lane == nil {
+		lane = &Lane{}
+	}
+	return &pacer{w: w, ctx: ctx, lane: lane}
+}
 
-// wait blocks until the next message may go.
-func (p *pacer) wait() error { return waitUntil(p.ctx, p.w.clock, p.next) }
+// wait blocks until the lane is free.
+func (p *pacer) wait() error { return waitUntil(p.ctx, p.w.clock, p.lane.free()) }
 
-// send sends m once the pace allows.
+// send sends m in the next free slot of the lane.
 func (p *pacer) send(m slack.Message) (slack.Posted, error) {
 	w := p.w
-	if err := p.wait(); err != nil {
-		return slack.Posted{}, fmt.Errorf("stop sending: %w", err)
-	}
 	pace := w.opts.Pace
 	if m.Edit != (slack.Posted{}) {
 		pace = max(pace, cardEditPace)
 	}
-	p.next = w.clock.Now().Add(pace)
+	if err := waitUntil(p.ctx, w.clock, p.lane.reserve(w.clock.Now(), pace)); err != nil {
+		return slack.Posted{}, fmt.Errorf("stop sending: %w", err)
+	}
 	var at slack.Posted
 	err := w.opts.Retrier.Do(p.ctx, w.clock, func(ctx context.Context) (bool, error) {
 		posted, retry, err := w.notifier.Send(ctx, m)
@@ -184,7 +224,7 @@ func (p *pacer) send(m slack.Message) (slack.Posted, error) {
 	// Retry-After has passed (and nothing more this run if that is past
 	// the deadline).
 	if after, ok := retryAfter(err); ok {
-		p.next = w.clock.Now().Add(after)
+		p.lane.hold(w.clock.Now().Add(after))
 	}
 	return at, err
 }

@@ -79,6 +79,10 @@ type Options struct {
 	Concurrency     int           // state reads and writes in flight; default DefaultConcurrency
 	Retrier         Retrier       // default DefaultRetrier
 	ClockSkew       time.Duration // how far two hosts' clocks may differ; leases outlive the deadline by this; default DefaultClockSkew
+	// Lane paces the messages of every watcher that shares it (the
+	// sources of one function, which post to one destination); nil gives
+	// each run a lane of its own.
+	Lane *Lane
 	// ThreadOutcomes keeps the outcome of a job with a card, but for a
 	// failure, in the card's thread. By default every outcome is broadcast
 	// to the channel too: the card itself was posted long ago, far up.
