@@ -46,10 +46,11 @@ type Result struct {
 	ErrorType    string `json:"errorType,omitempty"`
 }
 
-// Handler is the function's handler: a scheduled event polls; a labeling
-// job state change pushes the job it names, if the job is in the function's
-// own account and region; anything else is logged once and ignored. Each
-// poll and push writes its metrics, failed or not.
+// Handler is the function's handler: a scheduled event polls every source;
+// a labeling job state change pushes the job it names, if the job is in a
+// source the function watches (its own account and region, or one of
+// WithSources); anything else is logged once and ignored. Each poll and
+// push writes its metrics, failed or not.
 type Handler struct {
 	watcher *watch.Watcher
 	metrics *metrics.Emitter
