@@ -501,12 +501,15 @@ func TestAsDeployed(t *testing.T) {
 		s.quiet("the next run")
 	})
 
-	// AccountRoleArns and ExternalId set at deploy: the function assumes
-	// the member account's role (STS on moto) and alerts its job, naming
-	// the account.
+	// AccountRoleArns, ExternalId and AccountNames set at deploy: the
+	// function assumes the member account's role (STS on moto) and alerts
+	// its job, naming the account by its display name and ID.
 	t.Run("accounts", func(t *testing.T) {
 		const member = "222222222222"
-		s := d.start(t, webhook, map[string]string{"AccountRoleArns": "arn:aws:iam::" + member + ":role/labelwatch-read", "ExternalId": "lw-test"})
+		s := d.start(t, webhook, map[string]string{
+			"AccountRoleArns": "arn:aws:iam::" + member + ":role/labelwatch-read", "ExternalId": "lw-test",
+			"AccountNames": member + "=Vision & Speech",
+		})
 		theirs := s.estate.Add(emulator.Place{Account: member, Region: deployedRegion})
 		theirs.Put(labeling.Job{Name: "cats", Status: labeling.StatusInProgress, CreatedAt: time.Now().Add(-time.Hour), ModifiedAt: time.Now().Add(-30 * time.Minute)})
 		if r := s.ok(); !r.FirstRun || r.Alerted != 0 {
@@ -516,8 +519,9 @@ func TestAsDeployed(t *testing.T) {
 		if r := s.ok(); r.Alerted != 1 || r.Pending != 0 {
 			t.Errorf("run where the member's job fails = %+v, want 1 alerted", r)
 		}
-		if b, _ := json.Marshal(s.lastCall().Blocks); !strings.Contains(string(b), member) {
-			t.Errorf("the alert does not name account %s: %s", member, b)
+		// The name, escaped as mrkdwn, beside the ID.
+		if b, _ := json.Marshal(s.lastCall().Blocks); !strings.Contains(string(b), `Vision \u0026amp; Speech (`+member+`)`) {
+			t.Errorf("the alert does not name account %s as Vision & Speech: %s", member, b)
 		}
 		s.quiet("the next run")
 	})

@@ -78,7 +78,8 @@ func newWatcher(cfg config.Config, awsCfg aws.Config, store state.Store, notifie
 	if len(cfg.Slack.MentionOnFailure) > 0 && notifier != nil {
 		notifier = paging{next: notifier, mentions: cfg.Slack.MentionOnFailure}
 	}
-	source := labeling.NewSource(sagemaker.NewFromConfig(awsCfg), labeling.Filter{NameContains: cfg.NameContains, CreatedAfter: cfg.IgnoreCreatedBefore})
+	source := labeling.NewSource(sagemaker.NewFromConfig(awsCfg), labeling.Filter{NameContains: cfg.NameContains, CreatedAfter: cfg.IgnoreCreatedBefore}).
+		WithAccountNames(cfg.AccountNames)
 	return watch.New(source, store, notifier, log, clock, watch.Options{
 		Rules: watch.Rules{
 			AlertOn: cfg.AlertOn, Lookback: cfg.Lookback,

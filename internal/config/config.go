@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labelwatch/labelwatch/internal/labeling"
 )
@@ -110,6 +111,9 @@ type Config struct {
 	// ExternalID is the external ID the roles' trust policies ask for, if
 	// any (EXTERNAL_ID).
 	ExternalID string
+	// AccountNames are display names of accounts, by ID, that messages
+	// show beside the ID (ACCOUNT_NAMES: "ID=name" pairs, comma-separated).
+	AccountNames map[string]string
 }
 
 // Defaults, as the README documents them. ALERT_ON's is
@@ -140,7 +144,7 @@ func Variables() []string {
 		"ALERT_ON", "NAME_CONTAINS", "IGNORE_CREATED_BEFORE", "LOOKBACK", "OVERLAP", "RETENTION",
 		"DIGEST_THRESHOLD", "DEADLINE_MARGIN", "CLOCK_SKEW", "SLACK_TIMEOUT", "SLACK_PACE",
 		"SLACK_SECRET_ARN", "LOG_LEVEL", "MENTION_ON_FAILURE", "SLACK_CARDS", "SLACK_BROADCAST", "PROGRESS_MILESTONES",
-		"STUCK_AFTER", "FAILED_OBJECTS_WARN", "REGIONS", "ACCOUNT_ROLES", "EXTERNAL_ID",
+		"STUCK_AFTER", "FAILED_OBJECTS_WARN", "REGIONS", "ACCOUNT_ROLES", "EXTERNAL_ID", "ACCOUNT_NAMES",
 	}
 }
 
@@ -178,6 +182,7 @@ func load(getenv func(string) string, local bool) (Config, error) {
 		Regions:           p.regions("REGIONS"),
 		AccountRoles:      p.accountRoles("ACCOUNT_ROLES"),
 		ExternalID:        strings.TrimSpace(getenv("EXTERNAL_ID")),
+		AccountNames:      p.accountNames("ACCOUNT_NAMES"),
 	}
 	if c.ExternalID != "" && (len(c.ExternalID) < 2 || len(c.ExternalID) > 1224 || !externalIDPattern.MatchString(c.ExternalID)) {
 		p.fail("EXTERNAL_ID", "is not an external ID STS takes: 2 to 1224 of letters, digits and +=,.@:/-")
@@ -388,7 +393,7 @@ func (p *parser) regions(name string) []string {
 		case !regionPattern.MatchString(r):
 			p.fail(name, fmt.Sprintf("%q is not an AWS region such as eu-west-1", labeling.Clip(r, 40)))
 		case slices.Contains(out, r):
-			p.fail(name, fmt.Sprintf("names %s twice", r))
+			// Named twice is named: the template cannot refuse it.
 		default:
 			out = append(out, r)
 		}
@@ -411,8 +416,10 @@ func (p *parser) accountRoles(name string) []string {
 		switch {
 		case m == nil:
 			p.fail(name, fmt.Sprintf("%q is not the ARN of an IAM role, such as arn:aws:iam::222222222222:role/labelwatch-read", labeling.Clip(r, 120)))
+		case slices.Contains(out, r):
+			// The same role twice is the role once.
 		case accounts[m[1]]:
-			p.fail(name, fmt.Sprintf("names account %s twice: one role per account", m[1]))
+			p.fail(name, fmt.Sprintf("names two roles of account %s: one role per account", m[1]))
 		default:
 			accounts[m[1]] = true
 			out = append(out, r)
@@ -421,7 +428,36 @@ func (p *parser) accountRoles(name string) []string {
 	return out
 }
 
+// accountNames reads comma-separated "ID=name" pairs: a 12-digit account
+// ID, once each, and a name of 1 to 64 characters other than "," and "=".
+func (p *parser) accountNames(name string) map[string]string {
+	v := strings.TrimSpace(p.getenv(name))
+	if v == "" {
+		return nil
+	}
+	out := map[string]string{}
+	for _, pair := range strings.Split(v, ",") {
+		id, display, ok := strings.Cut(pair, "=")
+		id, display = strings.TrimSpace(id), strings.TrimSpace(display)
+		switch {
+		case !ok || !accountIDPattern.MatchString(id):
+			p.fail(name, fmt.Sprintf("%q is not ACCOUNT_ID=name with a 12-digit account ID", labeling.Clip(pair, 80)))
+		case display == "" || utf8.RuneCountInString(display) > 64:
+			p.fail(name, fmt.Sprintf("the name of account %s must be 1 to 64 characters", id))
+		case out[id] == display:
+			// The same pair twice is the pair once.
+		case out[id] != "":
+			p.fail(name, fmt.Sprintf("names account %s twice, %q and %q", id, out[id], display))
+		default:
+			out[id] = display
+		}
+	}
+	return out
+}
+
 var (
+	// accountIDPattern is an AWS account ID.
+	accountIDPattern = regexp.MustCompile(`^[0-9]{12}$`)
 	// roleARNPattern is an IAM role's ARN; its group is the account.
 	roleARNPattern = regexp.MustCompile(`^arn:aws(?:-[a-z]+)*:iam::([0-9]{12}):role/[\w+=,.@/-]{1,512}$`)
 	// externalIDPattern is the characters of an external ID as

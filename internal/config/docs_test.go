@@ -80,6 +80,13 @@ func TestTemplateRefusesWhatLoadRefuses(t *testing.T) {
 		{"StuckAfter", "STUCK_AFTER", []string{"0", "off", "6h", "90m", "1h30m", "1d", "1m", "30s", "59s", "1.5h", "0.01h", "0m", "-6h", "6"}},
 		{"FailedObjectsWarn", "FAILED_OBJECTS_WARN", []string{"1%", "0.5%", "2", "0", "0%", "off", "100", "100%", "100.0%", "99.99", "101%", "100.5", "1e-2", "-1%", ".5%"}},
 		{"MentionOnFailure", "MENTION_ON_FAILURE", []string{"", "U024BE7LH", "here,channel", "S0614TZR7,W123ABC", "@alice", "u024be7lh"}},
+		{"Regions", "REGIONS", []string{"", "eu-west-1", "eu-west-1,us-west-2", "eu-west-1,eu-west-1", "us-gov-west-1", "Europe", "eu-west-1,", " eu-west-1"}},
+		// Two different roles of one account deploy but fail the cold start:
+		// a pattern cannot tell them apart, and either choice would be a guess.
+		{"AccountRoleArns", "ACCOUNT_ROLES", []string{"", "arn:aws:iam::222222222222:role/lw", "arn:aws:iam::222222222222:role/team/lw,arn:aws:iam::333333333333:role/lw", "arn:aws:iam::222222222222:role/lw,arn:aws:iam::222222222222:role/lw", "arn:aws:iam::2222:role/lw", "arn:aws:iam::222222222222:user/lw"}},
+		{"ExternalId", "EXTERNAL_ID", []string{"", "lw-test", "x", "a b", "abc:def/ghi@jkl"}},
+		// Likewise two different names of one account.
+		{"AccountNames", "ACCOUNT_NAMES", []string{"", "222222222222=research", "222222222222=Vision & Speech,333333333333=x", "222222222222=a,222222222222=a", "222222222222= ", "222222222222=", "2222=x"}},
 	}
 	for _, tt := range tests {
 		p, ok := template.Parameters[tt.param]

@@ -135,7 +135,8 @@ func TestDeployConventions(t *testing.T) {
 			"FAILED_OBJECTS_WARN": {"Ref": "FailedObjectsWarn"},
 			"REGIONS": {"Ref": "Regions"},
 			"ACCOUNT_ROLES": {"Ref": "AccountRoleArns"},
-			"EXTERNAL_ID": {"Ref": "ExternalId"}}`},
+			"EXTERNAL_ID": {"Ref": "ExternalId"},
+			"ACCOUNT_NAMES": {"Ref": "AccountNames"}}`},
 
 		{"table type", []string{"Resources", tableID, "Type"}, `"AWS::DynamoDB::Table"`},
 		{"on-demand billing", table("BillingMode"), `"PAY_PER_REQUEST"`},

@@ -41,6 +41,9 @@ type Job struct {
 	OutputManifest string // LabelingJobOutput.OutputDatasetS3Uri
 	InputManifest  string // InputConfig.DataSource.S3DataSource.ManifestS3Uri
 	Workteam       string // WorkteamArn
+	// AccountName is the display name of the job's account, as the
+	// Source was told it (ACCOUNT_NAMES); "" for none.
+	AccountName string
 }
 
 // Region is the AWS region in the job's ARN, or "" when the ARN has none.

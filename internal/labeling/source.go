@@ -83,11 +83,30 @@ func (f Filter) creationTimeAfter() (time.Time, bool) {
 type Source struct {
 	api    API
 	filter Filter
+	names  map[string]string // account ID -> display name
 }
 
 // NewSource returns a Source reading the jobs filter keeps through api.
 func NewSource(api API, filter Filter) *Source {
 	return &Source{api: api, filter: filter}
+}
+
+// WithAccountNames names accounts by ID: each job the Source reads carries
+// its account's name in AccountName. It returns s.
+func (s *Source) WithAccountNames(names map[string]string) *Source {
+	s.names = names
+	return s
+}
+
+// job is the Job of a summary, with its account's name.
+func (s *Source) job(summary types.LabelingJobSummary) Job {
+	j := fromSummary(summary)
+	if len(s.names) > 0 {
+		if a, err := ParseARN(j.ARN); err == nil {
+			j.AccountName = s.names[a.Account]
+		}
+	}
+	return j
 }
 
 // Modified yields the jobs last modified after since (every job when since
@@ -163,7 +182,7 @@ func (s *Source) list(ctx context.Context, in *sagemaker.ListLabelingJobsInput) 
 			}
 			jobs := make([]Job, 0, len(out.LabelingJobSummaryList))
 			for _, summary := range out.LabelingJobSummaryList {
-				jobs = append(jobs, fromSummary(summary))
+				jobs = append(jobs, s.job(summary))
 			}
 			if len(jobs) > 0 && !yield(jobs, nil) {
 				return
@@ -186,7 +205,7 @@ func (s *Source) Describe(ctx context.Context, name string) (Job, error) {
 	if err != nil {
 		return Job{}, fmt.Errorf("describe labeling job %q: %w", name, err)
 	}
-	j := fromSummary(summaryOf(out))
+	j := s.job(summaryOf(out))
 	if why := s.filter.reject(j); why != "" {
 		return j, fmt.Errorf("describe labeling job %q: %w: %s", name, ErrNotWatched, why)
 	}

@@ -101,11 +101,16 @@ func linksLine(j labeling.Job) string {
 }
 
 // regionAndAccount is "REGION · ACCOUNT" from job j's ARN, or what of it
-// there is.
+// there is; ACCOUNT is "NAME (ID)" when the job carries its account's
+// display name.
 func regionAndAccount(j labeling.Job) string {
 	p := placeOf(j)
+	account := p.account
+	if j.AccountName != "" && account != "" {
+		account = fit(j.AccountName, 64, inlineRune) + " (" + account + ")"
+	}
 	var parts []string
-	for _, s := range []string{p.region, p.account} {
+	for _, s := range []string{p.region, account} {
 		if s != "" {
 			parts = append(parts, s)
 		}
