@@ -140,6 +140,7 @@ func (d *digestDraft) textRoom(pages bool) int {
 // current one has no room.
 type digestPacker struct {
 	drafts []*digestDraft
+	where  bool // the jobs are of several accounts or regions: name each one's
 }
 
 // draftWithRoom returns the current draft if it takes one more block of
@@ -190,7 +191,13 @@ func RenderDigest(alerts []Alert) []DigestPart {
 		}
 	}
 
-	var p digestPacker
+	// A digest of jobs of several accounts or regions names each job's:
+	// one job name may stand for two jobs.
+	places := map[arnPlace]bool{}
+	for _, a := range alerts {
+		places[placeOf(a.Job)] = true
+	}
+	p := digestPacker{where: len(places) > 1}
 	for _, g := range byStatus {
 		if g.status == labeling.StatusFailed {
 			for _, f := range failureGroups(g.alerts) {
@@ -227,6 +234,18 @@ func RenderDigest(alerts []Alert) []DigestPart {
 	return parts
 }
 
+// whereOf is " (REGION · ACCOUNT)" after job j's name in a digest whose jobs
+// are of several places, else "".
+func (p *digestPacker) whereOf(j labeling.Job) string {
+	if !p.where {
+		return ""
+	}
+	if w := regionAndAccount(j); w != "" {
+		return " (" + w + ")"
+	}
+	return ""
+}
+
 // addFailures adds a group of failed jobs: a section that quotes the reason
 // once and names each job, continued in more sections, and in the next
 // message (which quotes the reason again), as limits require.
@@ -241,7 +260,7 @@ func (p *digestPacker) addFailures(g failureGroup) {
 		draft *digestDraft
 	)
 	for _, a := range g.alerts {
-		link := jobLink(a.Job)
+		link := jobLink(a.Job) + p.whereOf(a.Job)
 		n := runes(link)
 		if sec != nil && runes(sec.Text.Text)+2+n <= maxSectionText && draft.size+2+n <= draft.textRoom(true) {
 			sec.Text.Text += ", " + link
@@ -276,7 +295,7 @@ func (p *digestPacker) addSummary(g statusGroup) {
 	tail := " and " + count(total) + " more"
 	names := make([]string, total)
 	for i, a := range g.alerts {
-		names[i] = fit(a.Job.Name, maxDigestName, inlineRune)
+		names[i] = fit(a.Job.Name, maxDigestName, inlineRune) + p.whereOf(a.Job)
 	}
 	first := runes(names[0])
 	if total > 1 {

@@ -1,6 +1,7 @@
 package slack
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -286,5 +287,43 @@ func TestSendDigestToSlack(t *testing.T) {
 				t.Errorf("a message over the limit: %v, %v, want final ErrRejected", retry, err)
 			}
 		})
+	}
+}
+
+// TestRenderDigestNamesPlaces checks that a digest of jobs of several
+// accounts or regions names each job's region and account, so that one name
+// in two places reads as two jobs, and that a digest of one place does not.
+func TestRenderDigestNamesPlaces(t *testing.T) {
+	job := func(region, account string, status labeling.Status) Alert {
+		j := labeling.Job{Name: "same-name", Status: status, ARN: "arn:aws:sagemaker:" + region + ":" + account + ":labeling-job/same-name"}
+		if account == "222222222222" {
+			j.AccountName = "research"
+		}
+		return Alert{Job: j, Previous: labeling.StatusInProgress}
+	}
+	text := func(parts []DigestPart) string {
+		var b strings.Builder
+		for _, p := range parts {
+			j, err := json.Marshal(p.Message.Blocks)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.Write(j)
+		}
+		return b.String()
+	}
+	for _, status := range []labeling.Status{labeling.StatusFailed, labeling.StatusCompleted} {
+		mixed := text(RenderDigest([]Alert{
+			job("us-east-1", "111111111111", status), job("eu-west-1", "111111111111", status), job("us-east-1", "222222222222", status),
+		}))
+		for _, want := range []string{"(us-east-1 · 111111111111)", "(eu-west-1 · 111111111111)", "(us-east-1 · research (222222222222))"} {
+			if !strings.Contains(mixed, want) {
+				t.Errorf("%s: a digest of three places does not name %q:\n%s", status, want, mixed)
+			}
+		}
+		one := text(RenderDigest([]Alert{job("us-east-1", "111111111111", status), job("us-east-1", "111111111111", status)}))
+		if strings.Contains(one, "(us-east-1 ·") {
+			t.Errorf("%s: a digest of one place names it on each job:\n%s", status, one)
+		}
 	}
 }
