@@ -39,6 +39,7 @@ func OpenHandler(ctx context.Context, cfg config.Config, log *slog.Logger, stdou
 	if err != nil {
 		return nil, err
 	}
+	warnCards(cfg, notifier, log)
 	store := state.NewDynamoStore(dynamodb.NewFromConfig(awsCfg), cfg.StateTable, cfg.Retention, clock.System{})
 	opts := []Option{WithRegion(awsCfg.Region)}
 	// Every source's messages go to the one destination: one lane paces
@@ -66,15 +67,21 @@ func OpenHandler(ctx context.Context, cfg config.Config, log *slog.Logger, stdou
 // clock is the watcher's time: clock.System{} but in the demo, whose
 // hours pass in an instant.
 func NewWatcher(cfg config.Config, awsCfg aws.Config, store state.Store, notifier watch.Notifier, log *slog.Logger, clock clock.Clock) *watch.Watcher {
+	warnCards(cfg, notifier, log)
 	return newWatcher(cfg, awsCfg, store, notifier, log, clock, nil)
+}
+
+// warnCards says once, at cold start, that SLACK_CARDS=on cannot be
+// followed with the credential notifier has now.
+func warnCards(cfg config.Config, notifier watch.Notifier, log *slog.Logger) {
+	if notifier != nil && cfg.Slack.Cards == config.CardsOn && !notifier.Capabilities().Edit {
+		log.Warn("SLACK_CARDS=on, but the Slack credential is an incoming webhook, which cannot edit messages: one message per alert instead, until the credential is a bot token")
+	}
 }
 
 // newWatcher is NewWatcher whose messages go through lane, shared with the
 // watchers of the function's other sources (nil: a lane of each run's own).
 func newWatcher(cfg config.Config, awsCfg aws.Config, store state.Store, notifier watch.Notifier, log *slog.Logger, clock clock.Clock, lane *watch.Lane) *watch.Watcher {
-	if notifier != nil && cfg.Slack.Cards == config.CardsOn && !notifier.Capabilities().Edit {
-		log.Warn("SLACK_CARDS=on, but the Slack credential is an incoming webhook, which cannot edit messages: one message per alert instead, until the credential is a bot token")
-	}
 	if len(cfg.Slack.MentionOnFailure) > 0 && notifier != nil {
 		notifier = paging{next: notifier, mentions: cfg.Slack.MentionOnFailure}
 	}

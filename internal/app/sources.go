@@ -46,6 +46,7 @@ func openSources(cfg config.Config, awsCfg aws.Config, store *state.DynamoStore,
 			return nil, err
 		}
 	}
+	stsClient := sts.NewFromConfig(awsCfg)
 	for _, role := range cfg.AccountRoles {
 		parsed, err := arn.Parse(role)
 		if err != nil {
@@ -53,7 +54,7 @@ func openSources(cfg config.Config, awsCfg aws.Config, store *state.DynamoStore,
 		}
 		// One provider per account, shared by its regions: the SDK caches
 		// the role's credentials and refreshes them before they expire.
-		creds := aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(awsCfg), role, func(o *stscreds.AssumeRoleOptions) {
+		creds := aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stsClient, role, func(o *stscreds.AssumeRoleOptions) {
 			o.RoleSessionName = "labelwatch"
 			if cfg.ExternalID != "" {
 				o.ExternalID = aws.String(cfg.ExternalID)

@@ -284,15 +284,15 @@ func (p *parser) logLevel(name string) slog.Level {
 // unset.
 func (p *parser) statuses(name string, def []labeling.Status) map[labeling.Status]bool {
 	set := map[labeling.Status]bool{}
-	v := strings.TrimSpace(p.getenv(name))
-	if v == "" {
+	fields := p.items(name)
+	if fields == nil {
 		for _, s := range def {
 			set[s] = true
 		}
 		return set
 	}
-	for _, field := range strings.Split(v, ",") {
-		s := labeling.Status(strings.TrimSpace(field))
+	for _, field := range fields {
+		s := labeling.Status(field)
 		if s == "" {
 			continue
 		}
@@ -379,16 +379,26 @@ func (p *parser) slack(local bool) Slack {
 	return s
 }
 
-// cards reads SLACK_CARDS: on, off, or unset for CardsAuto.
-// regions reads a comma-separated list of AWS regions, each named once.
-func (p *parser) regions(name string) []string {
+// items is the comma-separated items of the variable name, each trimmed
+// of spaces (an empty one too, which the caller judges); nil when the
+// variable is unset or blank.
+func (p *parser) items(name string) []string {
 	v := strings.TrimSpace(p.getenv(name))
 	if v == "" {
 		return nil
 	}
+	items := strings.Split(v, ",")
+	for i, item := range items {
+		items[i] = strings.TrimSpace(item)
+	}
+	return items
+}
+
+// regions reads a comma-separated list of AWS regions; one named twice is
+// taken once.
+func (p *parser) regions(name string) []string {
 	var out []string
-	for _, r := range strings.Split(v, ",") {
-		r = strings.TrimSpace(r)
+	for _, r := range p.items(name) {
 		switch {
 		case !regionPattern.MatchString(r):
 			p.fail(name, fmt.Sprintf("%q is not an AWS region such as eu-west-1", labeling.Clip(r, 40)))
@@ -404,14 +414,9 @@ func (p *parser) regions(name string) []string {
 // accountRoles reads a comma-separated list of IAM role ARNs, one per
 // account.
 func (p *parser) accountRoles(name string) []string {
-	v := strings.TrimSpace(p.getenv(name))
-	if v == "" {
-		return nil
-	}
 	var out []string
 	accounts := map[string]bool{}
-	for _, r := range strings.Split(v, ",") {
-		r = strings.TrimSpace(r)
+	for _, r := range p.items(name) {
 		m := roleARNPattern.FindStringSubmatch(r)
 		switch {
 		case m == nil:
@@ -431,12 +436,12 @@ func (p *parser) accountRoles(name string) []string {
 // accountNames reads comma-separated "ID=name" pairs: a 12-digit account
 // ID, once each, and a name of 1 to 64 characters other than "," and "=".
 func (p *parser) accountNames(name string) map[string]string {
-	v := strings.TrimSpace(p.getenv(name))
-	if v == "" {
+	pairs := p.items(name)
+	if pairs == nil {
 		return nil
 	}
 	out := map[string]string{}
-	for _, pair := range strings.Split(v, ",") {
+	for _, pair := range pairs {
 		id, display, ok := strings.Cut(pair, "=")
 		id, display = strings.TrimSpace(id), strings.TrimSpace(display)
 		switch {
@@ -469,6 +474,7 @@ var (
 // ap-southeast-2, us-gov-west-1, eu-central-2).
 var regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
 
+// cards reads SLACK_CARDS: on, off, or unset for CardsAuto.
 func (p *parser) cards(name string) Cards {
 	v := strings.TrimSpace(p.getenv(name))
 	switch strings.ToLower(v) {
@@ -499,13 +505,8 @@ func (p *parser) broadcast(name string) Broadcast {
 // milestones reads a comma-separated list of whole percents from 1 to 99,
 // and returns them ascending, each once; nil when there are none.
 func (p *parser) milestones(name string) []int {
-	v := strings.TrimSpace(p.getenv(name))
-	if v == "" {
-		return nil
-	}
 	var percents []int
-	for _, field := range strings.Split(v, ",") {
-		item := strings.TrimSpace(field)
+	for _, item := range p.items(name) {
 		if item == "" {
 			continue
 		}
@@ -580,14 +581,9 @@ var mentionID = regexp.MustCompile(`^[UWS][A-Z0-9]{2,20}$`)
 // Slack user and user-group IDs, "here" and "channel". A name such as
 // "@alice" is refused, not guessed at: Slack notifies only by ID.
 func (p *parser) mentions(name string) []string {
-	v := strings.TrimSpace(p.getenv(name))
-	if v == "" {
-		return nil
-	}
 	var ids []string
 	seen := map[string]bool{}
-	for _, field := range strings.Split(v, ",") {
-		id := strings.TrimSpace(field)
+	for _, id := range p.items(name) {
 		switch {
 		case id == "":
 			continue
