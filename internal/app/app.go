@@ -42,10 +42,10 @@ func OpenHandler(ctx context.Context, cfg config.Config, log *slog.Logger, stdou
 	warnCards(cfg, notifier, log)
 	store := state.NewDynamoStore(dynamodb.NewFromConfig(awsCfg), cfg.StateTable, cfg.Retention, clock.System{})
 	opts := []Option{WithRegion(awsCfg.Region)}
-	// Every source's messages go to the one destination: one lane paces
-	// them all.
-	lane := &watch.Lane{}
-	sources, err := openSources(cfg, awsCfg, store, notifier, log, lane)
+	// Every source's messages go to the same destinations: one lane each
+	// paces them all.
+	lanes := &watch.Lanes{}
+	sources, err := openSources(cfg, awsCfg, store, notifier, log, lanes)
 	if err != nil {
 		return nil, err
 	}
@@ -53,7 +53,7 @@ func OpenHandler(ctx context.Context, cfg config.Config, log *slog.Logger, stdou
 		opts = append(opts, WithSources(sources))
 		log = log.With("region", awsCfg.Region)
 	}
-	watcher := newWatcher(cfg, awsCfg, store, notifier, log, clock.System{}, lane)
+	watcher := newWatcher(cfg, awsCfg, store, notifier, log, clock.System{}, lanes)
 	return NewHandler(watcher, log, stdout, functionName, clock.System{}, opts...), nil
 }
 
@@ -79,12 +79,10 @@ func warnCards(cfg config.Config, notifier watch.Notifier, log *slog.Logger) {
 	}
 }
 
-// newWatcher is NewWatcher whose messages go through lane, shared with the
-// watchers of the function's other sources (nil: a lane of each run's own).
-func newWatcher(cfg config.Config, awsCfg aws.Config, store state.Store, notifier watch.Notifier, log *slog.Logger, clock clock.Clock, lane *watch.Lane) *watch.Watcher {
-	if len(cfg.Slack.MentionOnFailure) > 0 && notifier != nil {
-		notifier = paging{next: notifier, mentions: cfg.Slack.MentionOnFailure}
-	}
+// newWatcher is NewWatcher whose messages go through lanes, shared with
+// the watchers of the function's other sources (nil: lanes of each run's
+// own).
+func newWatcher(cfg config.Config, awsCfg aws.Config, store state.Store, notifier watch.Notifier, log *slog.Logger, clock clock.Clock, lanes *watch.Lanes) *watch.Watcher {
 	source := labeling.NewSource(sagemaker.NewFromConfig(awsCfg), labeling.Filter{NameContains: cfg.NameContains, CreatedAfter: cfg.IgnoreCreatedBefore}).
 		WithAccountNames(cfg.AccountNames)
 	return watch.New(source, store, notifier, log, clock, watch.Options{
@@ -98,26 +96,10 @@ func newWatcher(cfg config.Config, awsCfg aws.Config, store state.Store, notifie
 		Pace:            cfg.Slack.Pace,
 		ClockSkew:       cfg.ClockSkew,
 		ThreadOutcomes:  cfg.Slack.Broadcast == config.BroadcastFailures,
-		Lane:            lane,
+		Router:          newRouter(cfg),
+		Lanes:           lanes,
 	})
 }
-
-// paging puts MENTION_ON_FAILURE's mentions into every message about a
-// failure on its way to Slack: a failure alert, a digest part that holds a
-// failure, and the minimal form of either (slack.Message.WithMentions
-// leaves every other message as it is).
-type paging struct {
-	next     watch.Notifier
-	mentions []string
-}
-
-// Send delivers m, with its mentions if it is a failure alert.
-func (p paging) Send(ctx context.Context, m slack.Message) (slack.Posted, bool, error) {
-	return p.next.Send(ctx, m.WithMentions(p.mentions))
-}
-
-// Capabilities are those of the notifier p wraps.
-func (p paging) Capabilities() slack.Capabilities { return p.next.Capabilities() }
 
 // AWSHTTPClient is the HTTP client for labelwatch's AWS SDK clients: the
 // SDK's default, with every attempt of a call bounded by AWSAttemptTimeout
@@ -132,17 +114,22 @@ func AWSHTTPClient() *awshttp.BuildableClient {
 // A credential held in a secret (config.ModeSecret) must be read first: use
 // OpenNotifier for it.
 func NewNotifier(cfg config.Slack) watch.Notifier {
+	if cfg.Mode == config.ModePrint {
+		return nil
+	}
+	return newSender(cfg)
+}
+
+// newSender is the Slack sender of a webhook or bot cfg.
+func newSender(cfg config.Slack) *slack.Sender {
 	hc := &http.Client{Timeout: cfg.Timeout}
 	switch cfg.Mode {
 	case config.ModeWebhook:
 		return slack.NewWebhookSender(cfg.WebhookURL, hc, clock.System{})
 	case config.ModeBot:
 		return slack.NewBotSender(cfg.BotToken, cfg.Channel, cfg.APIURL, hc, clock.System{})
-	case config.ModeSecret:
-		panic("app.NewNotifier: a Slack credential held in a secret needs app.OpenNotifier")
-	default:
-		return nil
 	}
+	panic("app.NewNotifier: a Slack credential held in a secret needs app.OpenNotifier")
 }
 
 // OpenNotifier returns the Slack sender cfg asks for, as NewNotifier does,

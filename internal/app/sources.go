@@ -22,10 +22,12 @@ import (
 // REGIONS, keyed by "account/region". Each source is its own: a SageMaker
 // client that signs for its region, with the credentials of its account's
 // role, and a store scoped to it, so its cursor and first run are its own
-// and a job name in two sources is two jobs; their messages share lane.
+// and a job name in two sources is two jobs; their messages share lanes.
 // The function's own region of its own account keeps the table's keys as
-// they were (scope ""): an upgrade reads the table as it is.
-func openSources(cfg config.Config, awsCfg aws.Config, store *state.DynamoStore, notifier watch.Notifier, log *slog.Logger, lane *watch.Lane) (map[string]*watch.Watcher, error) {
+// they were (scope ""): an upgrade reads the table as it is. A source's key
+// is its store's scope: a poll reads every source's cursor at once by
+// these keys (Handler.poll).
+func openSources(cfg config.Config, awsCfg aws.Config, store *state.DynamoStore, notifier watch.Notifier, log *slog.Logger, lanes *watch.Lanes) (map[string]*watch.Watcher, error) {
 	regions := append([]string{awsCfg.Region}, slices.DeleteFunc(slices.Clone(cfg.Regions), func(r string) bool { return r == awsCfg.Region })...)
 	sources := map[string]*watch.Watcher{}
 	add := func(key string, creds aws.CredentialsProvider, region string, attrs ...any) error {
@@ -38,7 +40,7 @@ func openSources(cfg config.Config, awsCfg aws.Config, store *state.DynamoStore,
 		if creds != nil {
 			sourceCfg.Credentials = creds
 		}
-		sources[key] = newWatcher(cfg, sourceCfg, scoped, notifier, log.With(attrs...), clock.System{}, lane)
+		sources[key] = newWatcher(cfg, sourceCfg, scoped, notifier, log.With(attrs...), clock.System{}, lanes)
 		return nil
 	}
 	for _, region := range regions[1:] {

@@ -114,6 +114,9 @@ type Config struct {
 	// AccountNames are display names of accounts, by ID, that messages
 	// show beside the ID (ACCOUNT_NAMES: "ID=name" pairs, comma-separated).
 	AccountNames map[string]string
+	// Routes send each job's messages to its team's channel or webhook
+	// (ROUTES, a JSON array); none sends all to the Slack credential's own.
+	Routes []Route
 }
 
 // Defaults, as the README documents them. ALERT_ON's is
@@ -145,6 +148,7 @@ func Variables() []string {
 		"DIGEST_THRESHOLD", "DEADLINE_MARGIN", "CLOCK_SKEW", "SLACK_TIMEOUT", "SLACK_PACE",
 		"SLACK_SECRET_ARN", "LOG_LEVEL", "MENTION_ON_FAILURE", "SLACK_CARDS", "SLACK_BROADCAST", "PROGRESS_MILESTONES",
 		"STUCK_AFTER", "FAILED_OBJECTS_WARN", "REGIONS", "ACCOUNT_ROLES", "EXTERNAL_ID", "ACCOUNT_NAMES",
+		"ROUTES",
 	}
 }
 
@@ -206,6 +210,7 @@ func load(getenv func(string) string, local bool) (Config, error) {
 		p.fail("RETENTION", "must be at least 24h, or finished jobs could be forgotten and alerted again")
 	}
 	c.Slack = p.slack(local)
+	c.Routes = p.routes("ROUTES", c.AccountNames, c.Slack)
 	if err := errors.Join(p.errs...); err != nil {
 		return Config{}, fmt.Errorf("invalid configuration:\n%w", err)
 	}
@@ -581,9 +586,15 @@ var mentionID = regexp.MustCompile(`^[UWS][A-Z0-9]{2,20}$`)
 // Slack user and user-group IDs, "here" and "channel". A name such as
 // "@alice" is refused, not guessed at: Slack notifies only by ID.
 func (p *parser) mentions(name string) []string {
+	return p.mentionIDs(name, p.items(name))
+}
+
+// mentionIDs checks the mentions items, named name in errors, and takes
+// each once.
+func (p *parser) mentionIDs(name string, items []string) []string {
 	var ids []string
 	seen := map[string]bool{}
-	for _, id := range p.items(name) {
+	for _, id := range items {
 		switch {
 		case id == "":
 			continue

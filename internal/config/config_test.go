@@ -403,6 +403,48 @@ func mergeVars(a, b map[string]string) map[string]string {
 // a variable and the value at fault ("SLACK_CARDS=on"), then the problem.
 var problemLine = regexp.MustCompile(`(?m)^  [A-Z_]+(=\S+)? `)
 
+func TestLoadRoutes(t *testing.T) {
+	c, err := Load(env(map[string]string{
+		"SLACK_WEBHOOK_URL": "", "SLACK_SECRET_ARN": testSecretARN,
+		"ACCOUNT_NAMES": "222222222222=research",
+		"ROUTES": `[{"account": "research", "region": ["eu-west-1", "us-east-1"], "name": "cats-*", "status": ["Failed", "Stopped"],
+			"channel": " C0RESEARCH1 ", "mention_on_failure": ["S0ONCALL1", "here"], "continue": true},
+			{"webhook": "vision"}]`,
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Route{
+		{Accounts: []string{"222222222222"}, Regions: []string{"eu-west-1", "us-east-1"}, Names: []string{"cats-*"},
+			Statuses: []labeling.Status{labeling.StatusFailed, labeling.StatusStopped}, Channel: "C0RESEARCH1", MentionOnFailure: []string{"S0ONCALL1", "here"}, Continue: true},
+		{Webhook: "vision"},
+	}
+	if !reflect.DeepEqual(c.Routes, want) {
+		t.Fatalf("routes %+v\nwant %+v", c.Routes, want)
+	}
+	job := func(arn, name string, status labeling.Status) labeling.Job {
+		return labeling.Job{ARN: arn, Name: name, Status: status}
+	}
+	const research, other = "arn:aws:sagemaker:eu-west-1:222222222222:labeling-job/", "arn:aws:sagemaker:eu-west-1:333333333333:labeling-job/"
+	for _, tc := range []struct {
+		job  labeling.Job
+		want bool
+	}{
+		{job(research+"cats-1", "cats-1", labeling.StatusFailed), true},
+		{job(research+"cats-1", "cats-1", labeling.StatusCompleted), false},
+		{job(research+"dogs-1", "dogs-1", labeling.StatusFailed), false},
+		{job(other+"cats-1", "cats-1", labeling.StatusFailed), false},
+		{job("arn:aws:sagemaker:us-west-2:222222222222:labeling-job/cats-1", "cats-1", labeling.StatusStopped), false},
+	} {
+		if got := c.Routes[0].Matches(tc.job); got != tc.want {
+			t.Errorf("route 1 matches %s %s: %v, want %v", tc.job.ARN, tc.job.Status, got, tc.want)
+		}
+		if !c.Routes[1].Matches(tc.job) {
+			t.Errorf("route 2, with no conditions, does not match %s", tc.job.ARN)
+		}
+	}
+}
+
 func TestLoadInvalid(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -426,6 +468,27 @@ func TestLoadInvalid(t *testing.T) {
 		{name: "zero duration", vars: map[string]string{"LOOKBACK": "0s"}, named: []string{"LOOKBACK"}, problems: 1},
 		{name: "ACCOUNT_ROLES not roles, and an account twice", vars: map[string]string{"ACCOUNT_ROLES": "arn:aws:iam::222222222222:user/bob,arn:aws:iam::222222222222:role/a,arn:aws:iam::222222222222:role/b"}, named: []string{"ACCOUNT_ROLES"}, problems: 2},
 		{name: "ACCOUNT_NAMES bad pairs", vars: map[string]string{"ACCOUNT_NAMES": "2222=research,222222222222=,333333333333=a,333333333333=b"}, named: []string{"ACCOUNT_NAMES"}, problems: 3},
+		{
+			name: "ROUTES: every problem of every route",
+			vars: map[string]string{"SLACK_WEBHOOK_URL": "", "SLACK_SECRET_ARN": testSecretARN, "ACCOUNT_NAMES": "222222222222=research", "ROUTES": `[
+				{"account": ["research", "nobody"], "region": "Europe", "name": "[a-", "status": "failed", "channel": "#ml-team"},
+				{"webhook": "Team A", "mention_on_failure": "@alice", "continue": "yes", "chanel": "C0123456"},
+				{"channel": "C0123456", "webhook": "team-a"},
+				{},
+				"C0123456"]`},
+			named: []string{"ROUTES route 1", "ROUTES route 2", "ROUTES route 3", "ROUTES route 4", "ROUTES route 5"},
+			says: []string{`account "nobody"`, `region "Europe"`, `name "[a-"`, `status "failed"`, `channel "#ml-team" is not a channel's ID`,
+				`webhook "Team A"`, `"@alice"`, `"continue" is not true or false`, `unknown key "chanel"`, "needs one destination", "not a JSON object"},
+			problems: 12,
+		},
+		{name: "ROUTES not JSON", vars: map[string]string{"ROUTES": `{"channel": "C0123456"}`}, named: []string{"ROUTES"}, says: []string{"not a JSON array"}, problems: 1},
+		{
+			name:     "ROUTES to a channel and a named webhook with SLACK_WEBHOOK_URL",
+			vars:     map[string]string{"ROUTES": `[{"channel": "C0123456"}, {"webhook": "team-a"}]`},
+			named:    []string{"ROUTES route 1", "ROUTES route 2"},
+			says:     []string{"needs a bot token", "held in the Slack secret"},
+			problems: 2,
+		},
 		{name: "EXTERNAL_ID too short", vars: map[string]string{"EXTERNAL_ID": "x"}, named: []string{"EXTERNAL_ID"}, problems: 1},
 		{name: "REGIONS with a bad name", vars: map[string]string{"REGIONS": "eu-west-1,Europe,eu-west-1"}, named: []string{"REGIONS"}, problems: 1},
 		{name: "NAME_CONTAINS with a space", vars: map[string]string{"NAME_CONTAINS": "street scenes"}, named: []string{"NAME_CONTAINS"}, problems: 1},

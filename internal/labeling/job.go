@@ -47,10 +47,18 @@ type Job struct {
 }
 
 // Region is the AWS region in the job's ARN, or "" when the ARN has none.
-func (j Job) Region() string {
+func (j Job) Region() string { return j.arnPart(3) }
+
+// Account is the AWS account ID in the job's ARN, or "" when the ARN has
+// none.
+func (j Job) Account() string { return j.arnPart(4) }
+
+// arnPart is the i-th of the colon-separated parts of the job's ARN
+// (arn:partition:service:region:account:resource), or "".
+func (j Job) arnPart(i int) string {
 	parts := strings.SplitN(j.ARN, ":", 6)
 	if len(parts) < 6 {
 		return ""
 	}
-	return parts[3]
+	return parts[i]
 }

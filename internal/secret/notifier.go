@@ -143,7 +143,7 @@ func (n *Notifier) renew(ctx context.Context) {
 	switch {
 	case err != nil:
 		n.log.Warn("reading the Slack secret again failed; the credential in use stays", "error", err)
-	case fresh != n.cred:
+	case !fresh.Same(n.cred):
 		n.adopt(fresh)
 		n.log.Info("the Slack secret holds a new credential; taken into use")
 	}
@@ -186,7 +186,7 @@ func (n *Notifier) refresh(ctx context.Context, version int) (Sender, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.read = n.clock.Now()
-	if fresh == cred {
+	if fresh.Same(cred) {
 		n.checked = n.clock.Now()
 		n.log.Error("slack refused the credential, and its secret still holds the same one: replace it in the secret")
 		return nil, nil

@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,12 +29,22 @@ import (
 //
 //	{"bot_token": "xoxb-...", "channel": "C0123456789"}
 //
+// either of them with the incoming webhooks that routes (ROUTES) name:
+//
+//	"webhooks": {"team-a": "https://hooks.slack.com/services/..."}
+//
 // Its fields are secrets: String, GoString, LogValue and MarshalJSON hide
 // them, so a stray %v, log attribute or encoded result shows no credential.
 type Slack struct {
 	WebhookURL string
 	BotToken   string
 	Channel    string
+	Webhooks   map[string]string // named incoming webhooks' URLs, for routes
+}
+
+// Same reports whether s and o hold the same credential.
+func (s Slack) Same(o Slack) bool {
+	return s.WebhookURL == o.WebhookURL && s.BotToken == o.BotToken && s.Channel == o.Channel && maps.Equal(s.Webhooks, o.Webhooks)
 }
 
 // String hides the credential.
@@ -52,6 +64,7 @@ const (
 	KeyWebhookURL = "webhook_url"
 	KeyBotToken   = "bot_token"
 	KeyChannel    = "channel"
+	KeyWebhooks   = "webhooks"
 )
 
 // Parse reads the JSON of a secret's SecretString. Its errors name the keys
@@ -89,6 +102,28 @@ func Parse(secretString string) (Slack, error) {
 		return v
 	}
 	s.WebhookURL, s.BotToken, s.Channel = str(KeyWebhookURL), str(KeyBotToken), str(KeyChannel)
+	if raw, ok := fields[KeyWebhooks]; ok {
+		var hooks map[string]json.RawMessage
+		if json.Unmarshal(raw, &hooks) != nil || hooks == nil {
+			errs = append(errs, fmt.Errorf("key %q is not a JSON object of names and webhook URLs", KeyWebhooks))
+		}
+		for _, name := range slices.Sorted(maps.Keys(hooks)) {
+			var u string
+			switch {
+			case config.CheckWebhookName(name) != "":
+				errs = append(errs, fmt.Errorf("key %q: a webhook's name %s", KeyWebhooks, config.CheckWebhookName(name)))
+			case json.Unmarshal(hooks[name], &u) != nil:
+				errs = append(errs, fmt.Errorf("key %q: webhook %q is not a JSON string", KeyWebhooks, name))
+			case config.CheckSlackURL(strings.TrimSpace(u)) != "":
+				errs = append(errs, fmt.Errorf("key %q: webhook %q %s", KeyWebhooks, name, config.CheckSlackURL(strings.TrimSpace(u))))
+			default:
+				if s.Webhooks == nil {
+					s.Webhooks = map[string]string{}
+				}
+				s.Webhooks[name] = strings.TrimSpace(u)
+			}
+		}
+	}
 	_, hasHook := fields[KeyWebhookURL]
 	_, hasToken := fields[KeyBotToken]
 	_, hasChannel := fields[KeyChannel]

@@ -84,12 +84,19 @@ func TestParse(t *testing.T) {
 		{name: "channel without token", in: `{"channel": "C0123"}`, wantErr: []string{`key "bot_token" is missing`}},
 		{name: "token a number, channel empty", in: `{"bot_token": 12345, "channel": ""}`, wantErr: []string{`key "bot_token" is not a JSON string`, `key "channel" is empty`}},
 		{name: "both", in: `{"webhook_url": "` + hook + `", "bot_token": "xoxb-SECRET", "channel": "C0123"}`, wantErr: []string{"both present"}},
+		{name: "named webhooks beside a bot token", in: `{"bot_token": "xoxb-SECRET", "channel": "C0123", "webhooks": {"team-a": " ` + hook + ` ", "team_b": "` + hook + `2"}}`,
+			want: Slack{BotToken: "xoxb-SECRET", Channel: "C0123", Webhooks: map[string]string{"team-a": hook, "team_b": hook + "2"}}},
+		{name: "named webhooks beside a webhook", in: `{"webhook_url": "` + hook + `", "webhooks": {"team-a": "` + hook + `"}}`,
+			want: Slack{WebhookURL: hook, Webhooks: map[string]string{"team-a": hook}}},
+		{name: "webhooks not an object", in: `{"webhook_url": "` + hook + `", "webhooks": ["SECRET"]}`, wantErr: []string{`key "webhooks" is not a JSON object`}},
+		{name: "named webhooks, each wrong", in: `{"webhook_url": "` + hook + `", "webhooks": {"Team A": "` + hook + `", "b": 7, "c": "http://hooks.slack.com/services/SECRET"}}`,
+			wantErr: []string{`a webhook's name "Team A" is not`, `webhook "b" is not a JSON string`, `webhook "c" must use https`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := Parse(tt.in)
 			if len(tt.wantErr) == 0 {
-				if err != nil || got != tt.want {
+				if err != nil || !got.Same(tt.want) {
 					t.Fatalf("Parse = %#v, %v; want the credential", got, err)
 				}
 				return
@@ -97,7 +104,7 @@ func TestParse(t *testing.T) {
 			if err == nil {
 				t.Fatalf("Parse = %#v, want an error", got)
 			}
-			if got != (Slack{}) {
+			if !got.Same(Slack{}) {
 				t.Error("a failed Parse returned a credential")
 			}
 			for _, s := range tt.wantErr {
@@ -211,7 +218,7 @@ func TestRead(t *testing.T) {
 			}
 			got, err := NewReader(sm.proxy, arn, 0).Read(context.Background())
 			if len(tt.wantErr) == 0 {
-				if err != nil || got != tt.want {
+				if err != nil || !got.Same(tt.want) {
 					t.Fatalf("Read = %#v, %v; want the credential", got, err)
 				}
 				return

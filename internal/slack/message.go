@@ -19,6 +19,27 @@ type Alert struct {
 // It is zero when that is unknown: a webhook does not say.
 type Posted struct{ Channel, TS string }
 
+// Destination is where a route sends a job's messages instead of the
+// credential's own channel: another channel, by ID, posted to with the bot
+// token, or an incoming webhook named in the Slack secret. The zero
+// Destination is the credential's own channel.
+type Destination struct {
+	Channel string // a channel's ID (C0123456789)
+	Webhook string // the name of an incoming webhook the secret holds
+}
+
+// String names d for logs: "channel C0123456789", "webhook team-a", or
+// "default".
+func (d Destination) String() string {
+	switch {
+	case d.Channel != "":
+		return "channel " + d.Channel
+	case d.Webhook != "":
+		return "webhook " + d.Webhook
+	}
+	return "default"
+}
+
 // Message is a rendered Slack message: Block Kit blocks and the plain text
 // fallback that notifications and screen readers use.
 type Message struct {
@@ -36,6 +57,10 @@ type Message struct {
 	// post instead when Slack refuses this one as invalid or too long
 	// (ErrRejected): the same blocks would be refused on every try.
 	Fallback *Message
+	// To, when set, sends a new message (not an edit, not a reply: those
+	// go where their message is) somewhere else than the sender's own
+	// channel: a route's destination.
+	To Destination
 	// pages marks a message about a failed job that is yet to page
 	// people: a failed job's alert, a digest part that carries one, and
 	// the minimal form of either. WithMentions pages such a message and

@@ -189,7 +189,13 @@ func (s *Sender) Send(ctx context.Context, m Message) (Posted, bool, error) {
 	if s.misconfigured != nil {
 		return Posted{}, false, s.misconfigured
 	}
+	if m.To.Webhook != "" {
+		return Posted{}, false, fmt.Errorf("post to slack webhook %q: %w", m.To.Webhook, errNoWebhooks)
+	}
 	if s.mode == ModeWebhook {
+		if m.To.Channel != "" {
+			return Posted{}, false, fmt.Errorf("post to channel %q: a route to a channel needs a bot token, and the credential is an incoming webhook", m.To.Channel)
+		}
 		retry, err := s.postWebhook(ctx, m)
 		return Posted{}, retry, err
 	}
@@ -257,6 +263,7 @@ func (s *Sender) postMessage(ctx context.Context, m Message) (Posted, bool, erro
 		}
 		gone = threadGone
 	default:
+		channel = cmp.Or(m.To.Channel, channel)
 		op = "chat.postMessage to channel " + strconv.Quote(channel)
 	}
 	if _, err := json.Marshal(m.Blocks); err != nil {
@@ -285,7 +292,7 @@ func (s *Sender) postMessage(ctx context.Context, m Message) (Posted, bool, erro
 		return Posted{}, retry, err
 	}
 	p := Posted{Channel: gotChannel, TS: ts}
-	if m.Edit == (Posted{}) && m.Thread == (Posted{}) && gotChannel != "" {
+	if m.Edit == (Posted{}) && m.Thread == (Posted{}) && m.To.Channel == "" && gotChannel != "" {
 		s.mu.Lock()
 		s.channelID = cmp.Or(s.channelID, gotChannel)
 		s.mu.Unlock()

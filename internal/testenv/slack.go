@@ -59,7 +59,7 @@ func SlackSecrets() []string {
 // "no_service" on another path; the Web API HTTP 200 with JSON, ok true with
 // the channel and the message's ts, or ok false with invalid_auth for another
 // token, channel_not_found for a channel other than SlackChannel (or its name,
-// SlackChannelName) and SlackOtherChannel, the code Gone set for a channel
+// SlackChannelName), SlackOtherChannel and those Open made, the code Gone set for a channel
 // gone, no_text, invalid_blocks.
 // chat.postMessage takes thread_ts and reply_broadcast, and answers
 // thread_not_found for a thread_ts that is no message in the channel (never
@@ -89,6 +89,7 @@ type Slack struct {
 	calls    []SlackCall
 	posted   int               // chat.postMessage calls taken, for the next ts
 	gone     map[string]string // channel ID → the error every call in it gets (Gone)
+	opened   map[string]bool   // channels made beside SlackChannel and SlackOtherChannel (Open)
 }
 
 // SlackMessage is a message Slack took, as it stands now: after a
@@ -96,7 +97,8 @@ type Slack struct {
 type SlackMessage struct {
 	Text    string
 	Blocks  []json.RawMessage // each block as sent
-	Channel string            // chat.postMessage's channel; "" from the webhook
+	Channel string            // chat.postMessage's channel; "" from a webhook
+	Hook    string            // the named webhook that posted it (HookURL); "" from another way
 	TS      string            // chat.postMessage's answer: the message's ts
 	Raw     []byte            // the body of the request that posted it
 	// ThreadTS is the ts of the message this one replies under, "" for a
@@ -117,8 +119,9 @@ type SlackMessage struct {
 // nothing are not calls.
 type SlackCall struct {
 	Method    string // "webhook", "chat.postMessage" or "chat.update"
-	Channel   string // "" for the webhook
-	TS        string // the message posted or updated; "" for the webhook
+	Channel   string // "" for a webhook
+	Hook      string // the named webhook (HookURL); "" for another way
+	TS        string // the message posted or updated; "" for a webhook
 	ThreadTS  string
 	Broadcast bool
 	Text      string
@@ -191,6 +194,11 @@ func NewSlack(t testing.TB) *Slack {
 // WebhookURL is the incoming webhook's URL, a secret.
 func (s *Slack) WebhookURL() string { return s.URL + SlackHookPath }
 
+// HookURL is the URL of another incoming webhook, as routes name them in
+// the Slack secret: name says which its messages came by
+// (SlackMessage.Hook). A secret, like WebhookURL.
+func (s *Slack) HookURL(name string) string { return s.URL + SlackHookPath + "/" + name }
+
 // APIURL is the Web API's base URL, as slack-go's OptionAPIURL takes it.
 func (s *Slack) APIURL() string { return s.URL + "/api/" }
 
@@ -236,6 +244,26 @@ func (s *Slack) Gone(channel, code string) {
 		}
 		s.gone[channel] = code
 	})
+}
+
+// Open makes channels that the bot may post to, beside SlackChannel and
+// SlackOtherChannel, as a person creating them and inviting the bot would.
+func (s *Slack) Open(channels ...string) {
+	s.locked(func() {
+		if s.opened == nil {
+			s.opened = map[string]bool{}
+		}
+		for _, c := range channels {
+			s.opened[c] = true
+		}
+	})
+}
+
+// isOpen reports whether Open made channel.
+func (s *Slack) isOpen(channel string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.opened[channel]
 }
 
 // Messages is every message Slack took and still holds (see Delete), in the
@@ -331,7 +359,7 @@ func (s *Slack) serve(w http.ResponseWriter, r *http.Request) {
 		s.misbehave(w, r, f, done)
 		return
 	}
-	c, refusal := read(r, body)
+	c, refusal := read(r, body, s.isOpen)
 	if refusal != nil {
 		refusal(w)
 		return
@@ -382,7 +410,7 @@ func (s *Slack) take(c SlackCall, unacknowledged bool) (SlackCall, func(http.Res
 		fallthrough
 	default:
 		s.messages = append(s.messages, SlackMessage{
-			Text: c.Text, Blocks: c.Blocks, Channel: c.Channel, TS: c.TS, Raw: c.Raw,
+			Text: c.Text, Blocks: c.Blocks, Channel: c.Channel, Hook: c.Hook, TS: c.TS, Raw: c.Raw,
 			ThreadTS: c.ThreadTS, Broadcast: c.Broadcast, Unacknowledged: unacknowledged,
 		})
 	}
@@ -411,9 +439,10 @@ func (s *Slack) misbehave(w http.ResponseWriter, r *http.Request, f SlackFault, 
 
 // read reads the call a request makes, as Slack does; for a request Slack
 // refuses, it returns refusal, which writes Slack's answer.
-func read(r *http.Request, body []byte) (c SlackCall, refusal func(http.ResponseWriter)) {
+func read(r *http.Request, body []byte, opened func(channel string) bool) (c SlackCall, refusal func(http.ResponseWriter)) {
 	switch {
-	case r.Method == http.MethodPost && r.URL.Path == SlackHookPath:
+	case r.Method == http.MethodPost && (r.URL.Path == SlackHookPath || strings.HasPrefix(r.URL.Path, SlackHookPath+"/")):
+		c.Hook = strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, SlackHookPath), "/")
 		var m struct {
 			Text   string            `json:"text"`
 			Blocks []json.RawMessage `json:"blocks"`
@@ -435,9 +464,9 @@ func read(r *http.Request, body []byte) (c SlackCall, refusal func(http.Response
 		}
 		return c, nil
 	case r.URL.Path == "/api/"+SlackPostMessage:
-		return readAPICall(r, body, SlackPostMessage)
+		return readAPICall(r, body, SlackPostMessage, opened)
 	case r.URL.Path == "/api/"+SlackUpdate:
-		return readAPICall(r, body, SlackUpdate)
+		return readAPICall(r, body, SlackUpdate, opened)
 	case strings.HasPrefix(r.URL.Path, "/api/"):
 		return c, apiError("unknown_method")
 	default:
@@ -453,7 +482,7 @@ func read(r *http.Request, body []byte) (c SlackCall, refusal func(http.Response
 // channel, the text and the blocks as JSON; a thread_ts and reply_broadcast
 // for a reply, the ts of the message to change for an update. Blocks is nil
 // when the form has none, and empty for "[]".
-func readAPICall(r *http.Request, body []byte, method string) (c SlackCall, refusal func(http.ResponseWriter)) {
+func readAPICall(r *http.Request, body []byte, method string, opened func(channel string) bool) (c SlackCall, refusal func(http.ResponseWriter)) {
 	form, err := url.ParseQuery(string(body))
 	if err != nil {
 		return c, apiError("invalid_form_data")
@@ -468,7 +497,7 @@ func readAPICall(r *http.Request, body []byte, method string) (c SlackCall, refu
 		return c, apiError("invalid_auth")
 	case channel == SlackChannelName || channel == "#"+SlackChannelName:
 		channel = SlackChannel
-	case channel != SlackChannel && channel != SlackOtherChannel:
+	case channel != SlackChannel && channel != SlackOtherChannel && !opened(channel):
 		return c, apiError("channel_not_found")
 	}
 	c.Method, c.Channel, c.Text = method, channel, form.Get("text")

@@ -74,7 +74,7 @@ func (w *Watcher) claim(ctx context.Context, r run, d decisions, sum *Summary) (
 		sum.Pending += len(claimed)
 		return decisions{}, err
 	}
-	slices.SortFunc(claimed, func(a, b decision) int { return cmp.Compare(a.job.Name, b.job.Name) })
+	slices.SortFunc(claimed, func(a, b decision) int { return cmp.Compare(a.rec.Job, b.rec.Job) })
 	var out decisions
 	for _, c := range claimed {
 		if c.verdict == Alert {
@@ -166,14 +166,14 @@ func (w *Watcher) release(r run, jobs []decision) {
 	g.SetLimit(w.opts.Concurrency)
 	for _, d := range jobs {
 		g.Go(func() error {
-			err := w.store.Release(r.settle, d.job.Name, r.owner)
+			err := w.store.Release(r.settle, d.rec.Job, r.owner)
 			switch {
 			case errors.Is(err, state.ErrConflict):
 				// Not held by this run (a claim never written): nothing
 				// to release.
 			case err != nil:
 				// The lease expires by itself; the alert is still pending.
-				w.log.Warn("release claim", "job", d.job.Name, "error", err)
+				w.log.Warn("release claim", "job", d.job.Name, "record", d.rec.Job, "error", err)
 			}
 			return nil
 		})

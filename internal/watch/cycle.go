@@ -26,6 +26,10 @@ type run struct {
 	// cursor is the cursor a poll lists from, nil for any other run: a job
 	// is idle, or ended before the origin, only against a cursor.
 	cursor *state.Cursor
+	// router picks each job's destinations (nil: fallback, the notifier's
+	// own, takes every message).
+	router   Router
+	fallback Destination
 	// settle is the invocation's own context, which ends DeadlineMargin
 	// after the run's work context: what Slack accepted is committed on it,
 	// and claims not sent are released, even as the deadline nears.
@@ -35,7 +39,7 @@ type run struct {
 // begin starts a run of kind: it fixes the run's settings and returns the
 // work context, which ends DeadlineMargin before ctx's deadline.
 func (w *Watcher) begin(ctx context.Context, kind string) (run, context.Context, context.CancelFunc) {
-	r := run{kind: kind, rules: w.opts.Rules, now: w.clock.Now(), owner: rand.Text()[:16], settle: ctx}
+	r := run{kind: kind, rules: w.opts.Rules, now: w.clock.Now(), owner: rand.Text()[:16], settle: ctx, router: w.opts.Router, fallback: DefaultDestination}
 	var can slack.Capabilities
 	if w.notifier != nil {
 		can = w.notifier.Capabilities()
@@ -45,6 +49,9 @@ func (w *Watcher) begin(ctx context.Context, kind string) (run, context.Context,
 		r.rules.Channel = can.Channel
 	}
 	r.fingerprint = r.rules.fingerprint()
+	if r.router != nil && r.router.String() != "" {
+		r.fingerprint += ", routes " + r.router.String()
+	}
 	deadline, ok := ctx.Deadline()
 	if !ok {
 		work, cancel := context.WithCancel(ctx)
@@ -92,7 +99,7 @@ func (w *Watcher) Poll(ctx context.Context) (Summary, error) {
 		// 3-5. Claim, send, and commit what Slack accepted.
 		var claimed decisions
 		if claimed, err = w.claim(ctx, r, w.ration(decided), &sum); err == nil {
-			err = w.commit(r, w.send(ctx, claimed, &sum), &sum)
+			err = w.commit(r, w.send(ctx, r, claimed, &sum), &sum)
 		}
 	}
 	if err != nil && !errors.Is(err, ErrPending) {
@@ -137,7 +144,7 @@ func (w *Watcher) Push(ctx context.Context, name string) (Summary, error) {
 		// 3-5. Claim, send, and commit what Slack accepted.
 		var claimed decisions
 		if claimed, err = w.claim(ctx, r, decided, &sum); err == nil {
-			err = w.commit(r, w.send(ctx, claimed, &sum), &sum)
+			err = w.commit(r, w.send(ctx, r, claimed, &sum), &sum)
 		}
 	}
 	return w.report(r, sum, err, "job", job.Name)
@@ -165,5 +172,5 @@ func (w *Watcher) act(ctx context.Context, r run, jobs feed, sum *Summary) error
 	if err != nil {
 		return err
 	}
-	return w.commit(r, w.send(ctx, claimed, sum), sum)
+	return w.commit(r, w.send(ctx, r, claimed, sum), sum)
 }

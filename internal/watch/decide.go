@@ -24,6 +24,20 @@ type decision struct {
 	next    state.Record   // the record to store: at once when nothing is sent, else once Slack accepted it
 	card    *slack.Message // the job's card, to edit when rec has one, else to post; nil for none
 	notice  slack.Notice   // progress news to tell
+	to      Destination    // where its messages go
+	// copy: the decision is a copy of the job's alert to a further
+	// destination; rec and next are the copy's record, and previous the
+	// status the alert says the job left.
+	copy     bool
+	previous labeling.Status
+}
+
+// alert is what d's alert tells.
+func (d decision) alert() slack.Alert {
+	if d.copy {
+		return slack.Alert{Job: d.job, Previous: d.previous}
+	}
+	return slack.Alert{Job: d.job, Previous: d.rec.Status}
 }
 
 // decisions are a run's decided jobs that need something done, each sorted
@@ -39,6 +53,7 @@ type decisions struct {
 type batch struct {
 	jobs      []labeling.Job
 	decisions []decision
+	copies    []decision // of alerts to further destinations
 	idle      map[string]state.Idle
 }
 
@@ -83,9 +98,10 @@ func (w *Watcher) decide(ctx context.Context, r run, jobs feed, sum *Summary) (d
 		return decisions{}, found, err
 	}
 
-	var all []decision
+	var all, copies []decision
 	for _, b := range loads {
 		all = append(all, b.decisions...)
+		copies = append(copies, b.copies...)
 		for name, idle := range b.idle {
 			found.rest(name, idle)
 		}
@@ -93,10 +109,24 @@ func (w *Watcher) decide(ctx context.Context, r run, jobs feed, sum *Summary) (d
 	for _, d := range all {
 		delete(found.idle, d.job.Name) // a job listed twice may be idle in one listing only
 	}
-	slices.SortFunc(all, func(a, b decision) int {
-		return cmp.Or(cmp.Compare(a.job.Name, b.job.Name), b.job.ModifiedAt.Compare(a.job.ModifiedAt))
-	})
-	all = slices.CompactFunc(all, func(a, b decision) bool { return a.job.Name == b.job.Name })
+	// A job listed twice is decided as modified last; so are the copies
+	// of its alert.
+	newest := func(ds []decision) []decision {
+		slices.SortFunc(ds, func(a, b decision) int {
+			return cmp.Or(cmp.Compare(a.rec.Job, b.rec.Job), b.job.ModifiedAt.Compare(a.job.ModifiedAt))
+		})
+		return slices.CompactFunc(ds, func(a, b decision) bool { return a.rec.Job == b.rec.Job })
+	}
+	all = newest(all)
+	last := map[string]time.Time{}
+	for _, d := range all {
+		last[d.job.Name] = d.job.ModifiedAt
+	}
+	for _, d := range newest(copies) {
+		if at, ok := last[d.job.Name]; !ok || at.Equal(d.job.ModifiedAt) {
+			all = append(all, d)
+		}
+	}
 
 	var out decisions
 	for _, d := range all {
@@ -134,14 +164,19 @@ func (w *Watcher) load(ctx context.Context, r run, b *batch) error {
 	if err != nil {
 		return err
 	}
+	var toCopy []copying
 	for _, job := range b.jobs {
 		rec := records[job.Name]
 		rec.Job = job.Name
-		d := decision{job: job, rec: rec, verdict: r.rules.Decide(job, rec, r.firstRun, r.now)}
+		dests := r.route(job)
+		d := decision{job: job, rec: rec, verdict: r.rules.Decide(job, rec, r.firstRun, r.now), to: dests[0]}
 		if d.verdict == Alert && rec.Status == "" && r.cursor != nil && w.endedBefore(job, r.cursor.Origin) {
 			d.verdict = Baseline
 		}
-		r.rules.plan(&d, r.firstRun, r.now)
+		r.rules.plan(&d, r.firstRun, r.now, r.homeOf(d.to), r.routed)
+		if len(dests) > 1 && r.rules.AlertOn[job.Status] && (d.verdict == Alert || d.verdict == Unchanged) {
+			toCopy = append(toCopy, copying{main: d, dests: dests[1:]})
+		}
 		switch {
 		case d.verdict != Unchanged || d.speaks() || d.changes():
 			b.decisions = append(b.decisions, d)
@@ -152,7 +187,10 @@ func (w *Watcher) load(ctx context.Context, r run, b *batch) error {
 			b.idle[job.Name] = state.Idle{Listing: state.Listing{ModifiedAt: job.ModifiedAt, Status: job.Status}, Counters: job.Counters, Until: r.rules.idleUntil(job, rec)}
 		}
 	}
-	return nil
+	if len(toCopy) > 0 {
+		b.copies, err = w.copies(ctx, r, toCopy)
+	}
+	return err
 }
 
 // Verdict is what a cycle does with one listed job.
@@ -273,12 +311,21 @@ func advances(stored, listed labeling.Status) bool {
 // plan fills in what d needs beside its verdict: the record to store and,
 // under the card and progress rules, the card to post or edit and the
 // progress news to tell. firstRun and now are Decide's.
-func (r Rules) plan(d *decision, firstRun bool, now time.Time) {
+//
+// at is where the job's card belongs now (its first destination's channel,
+// if that can hold one), and routed says whether a channel is any of the
+// run's destinations'. A card elsewhere than at is left as it was, and the
+// job gets a new one at at; but when the job ends, its card is closed in
+// any routed channel, wherever its outcome goes.
+func (r Rules) plan(d *decision, firstRun bool, now time.Time, at home, routed func(channel string) bool) {
 	job, rec := d.job, d.rec
 	next := rec
 	next.Status, next.ModifiedAt = job.Status, later(rec.ModifiedAt, job.ModifiedAt)
 	next.Lease = nil
-	moved := rec.Card != nil && r.Cards && r.Channel != "" && rec.Card.Channel != r.Channel
+	moved := rec.Card != nil && r.Cards && (!at.cards || at.channel != "" && rec.Card.Channel != at.channel)
+	if d.verdict == Alert {
+		moved = rec.Card != nil && r.Cards && r.Channel != "" && !routed(rec.Card.Channel)
+	}
 	if moved {
 		// Not where the job's news goes now: the old card stays as it was.
 		next.Card = nil
@@ -293,6 +340,9 @@ func (r Rules) plan(d *decision, firstRun bool, now time.Time) {
 			d.card = ptr(slack.RenderCard(job))
 		}
 		return
+	}
+	if !at.cards {
+		r.Cards = false
 	}
 	if job.Status.Terminal() || !r.watchesRunning() {
 		d.next.Progress = state.Progress{}

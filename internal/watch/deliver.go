@@ -19,11 +19,17 @@ import (
 const cardEditPace = 1200 * time.Millisecond
 
 // A post is one Slack message, or a job's card and what goes under it, and
-// the jobs it carries: each claimed job is in exactly one post.
+// the jobs it carries, to one destination: each claimed job is in exactly
+// one post (a copy of its alert to another destination is a claim of its
+// own).
 type post struct {
 	steps     []step
 	decisions []decision
+	to        Destination
 	what      string // for errors: "alert for job …", "digest part k/n"
+	// thread: a reply goes in the thread of the job's card, which is in
+	// to's channel; else it is a message of its own, at to.
+	thread bool
 	// closing are the jobs of a digest part whose cards are edited to their
 	// end once the part is committed: the digest told their outcome.
 	closing []decision
@@ -43,53 +49,37 @@ const (
 	replyStep             // a reply under the job's card, or a message of its own without one
 )
 
-// posts turns the claimed jobs into posts: the alerts one each or, when
-// digest is set, as a digest of one or more messages; then the news. A job
-// with a card gets its card edited and its alert or news as a reply in the
-// card's thread, broadcast to the channel too (a failure always, the other
-// outcomes unless ThreadOutcomes).
-func (w *Watcher) posts(claimed decisions, digest bool) []post {
-	var posts []post
-	alerts := claimed.alerts
-	if digest {
-		byName := make(map[string]decision, len(alerts))
-		all := make([]slack.Alert, len(alerts))
-		for i, d := range alerts {
-			byName[d.job.Name] = d
-			all[i] = slack.Alert{Job: d.job, Previous: d.rec.Status}
+// posts turns the claimed jobs into posts: the alerts to each destination
+// one each or, when more than DigestThreshold go there, as a digest of one
+// or more messages; then the news. A job with a card gets its card edited
+// and its alert or news as a reply in the card's thread when the card is
+// in the channel the message goes to, broadcast to the channel too (a
+// failure always, the other outcomes unless ThreadOutcomes). digest says
+// whether any alerts were digested.
+func (w *Watcher) posts(r run, claimed decisions) (posts []post, digest bool) {
+	var (
+		order  []string
+		byDest = map[string][]decision{}
+	)
+	for _, d := range claimed.alerts {
+		if _, ok := byDest[d.to.Key]; !ok {
+			order = append(order, d.to.Key)
 		}
-		parts := slack.RenderDigest(all)
-		for k, part := range parts {
-			p := post{steps: []step{{msg: part.Message}}, what: fmt.Sprintf("digest part %d/%d", k+1, len(parts))}
-			for _, a := range part.Alerts {
-				d := byName[a.Job.Name]
-				p.decisions = append(p.decisions, d)
-				if d.card != nil {
-					p.closing = append(p.closing, d)
-				}
-			}
-			posts = append(posts, p)
-		}
-		alerts = nil
+		byDest[d.to.Key] = append(byDest[d.to.Key], d)
 	}
-	for _, d := range alerts {
-		a := slack.Alert{Job: d.job, Previous: d.rec.Status}
-		msg := slack.RenderAlert(a)
-		if msg.Fallback == nil {
-			minimal := slack.AlertFallback(a)
-			msg.Fallback = &minimal
+	for _, key := range order {
+		alerts := byDest[key]
+		if len(alerts) > w.opts.DigestThreshold {
+			digest = true
+			posts = append(posts, digestPosts(alerts)...)
+			continue
 		}
-		p := post{decisions: []decision{d}, what: fmt.Sprintf("alert for job %q", d.job.Name)}
-		if d.card != nil {
-			msg.Broadcast = d.job.Status == labeling.StatusFailed || !w.opts.ThreadOutcomes
-			p.steps = []step{{msg: *d.card, role: cardStep}, {msg: msg, role: replyStep}}
-		} else {
-			p.steps = []step{{msg: msg}}
+		for _, d := range alerts {
+			posts = append(posts, w.alertPost(r, d))
 		}
-		posts = append(posts, p)
 	}
 	for _, d := range claimed.news {
-		p := post{decisions: []decision{d}, what: fmt.Sprintf("news of job %q", d.job.Name)}
+		p := post{decisions: []decision{d}, to: d.to, thread: true, what: fmt.Sprintf("news of job %q", d.job.Name)}
 		if d.card != nil {
 			p.steps = append(p.steps, step{msg: *d.card, role: cardStep})
 		}
@@ -101,7 +91,59 @@ func (w *Watcher) posts(claimed decisions, digest bool) []post {
 		}
 		posts = append(posts, p)
 	}
+	return posts, digest
+}
+
+// digestPosts are the messages of a digest of alerts, all to one
+// destination.
+func digestPosts(alerts []decision) []post {
+	var posts []post
+	byName := make(map[string]decision, len(alerts))
+	all := make([]slack.Alert, len(alerts))
+	for i, d := range alerts {
+		byName[d.job.Name] = d
+		all[i] = d.alert()
+	}
+	parts := slack.RenderDigest(all)
+	for k, part := range parts {
+		p := post{steps: []step{{msg: part.Message}}, to: alerts[0].to, what: fmt.Sprintf("digest part %d/%d", k+1, len(parts))}
+		if alerts[0].to.Key != DefaultDestination.Key {
+			p.what += " to " + alerts[0].to.To.String()
+		}
+		for _, a := range part.Alerts {
+			d := byName[a.Job.Name]
+			p.decisions = append(p.decisions, d)
+			if d.card != nil {
+				p.closing = append(p.closing, d)
+			}
+		}
+		posts = append(posts, p)
+	}
 	return posts
+}
+
+// alertPost is the post of one alert: the job's card closed, if it has
+// one, and the alert, in the card's thread when the card is in the channel
+// the alert goes to.
+func (w *Watcher) alertPost(r run, d decision) post {
+	msg := slack.RenderAlert(d.alert())
+	if msg.Fallback == nil {
+		minimal := slack.AlertFallback(d.alert())
+		msg.Fallback = &minimal
+	}
+	p := post{decisions: []decision{d}, to: d.to, what: fmt.Sprintf("alert for job %q", d.job.Name)}
+	if d.copy {
+		p.what += " to " + d.to.To.String()
+	}
+	if d.card == nil {
+		p.steps = []step{{msg: msg}}
+		return p
+	}
+	at := r.homeOf(d.to)
+	p.thread = at.cards && (at.channel == "" || d.next.Card.Channel == at.channel)
+	msg.Broadcast = d.job.Status == labeling.StatusFailed || !w.opts.ThreadOutcomes
+	p.steps = []step{{msg: *d.card, role: cardStep}, {msg: msg, role: replyStep}}
+	return p
 }
 
 // send sends the claimed jobs' posts in order, paced to Slack's rate, and
@@ -113,15 +155,14 @@ func (w *Watcher) posts(claimed decisions, digest bool) []post {
 // minimal text form goes out instead, so that no alert is blocked for ever
 // by a payload Slack will never take. When the deadline leaves no time to
 // send, the rest of the posts are yielded together, unsent.
-func (w *Watcher) send(ctx context.Context, claimed decisions, sum *Summary) iter.Seq2[post, error] {
-	digest := len(claimed.alerts) > w.opts.DigestThreshold
+func (w *Watcher) send(ctx context.Context, r run, claimed decisions, sum *Summary) iter.Seq2[post, error] {
+	posts, digest := w.posts(r, claimed)
 	sum.Digest = sum.Digest || digest
-	posts := w.posts(claimed, digest)
 	return func(yield func(post, error) bool) {
 		paced := w.pacer(ctx)
 		closed := 0 // cards of digested jobs edited
 		for i, p := range posts {
-			if err := paced.wait(); err != nil {
+			if err := paced.wait(p.to); err != nil {
 				rest := post{what: "the rest"}
 				for _, q := range posts[i:] {
 					rest.decisions = append(rest.decisions, q.decisions...)
@@ -129,7 +170,7 @@ func (w *Watcher) send(ctx context.Context, claimed decisions, sum *Summary) ite
 				yield(rest, fmt.Errorf("stop sending: %w", err))
 				return
 			}
-			card, minimal, err := w.deliver(paced.send, p)
+			card, minimal, err := w.deliver(paced.sender(p.to), p)
 			for _, d := range p.decisions {
 				w.logDecision(d, minimal, err)
 			}
@@ -146,7 +187,7 @@ func (w *Watcher) send(ctx context.Context, claimed decisions, sum *Summary) ite
 			if !yield(p, nil) {
 				return
 			}
-			closed = w.closeCards(paced.send, p.closing, closed)
+			closed = w.closeCards(paced.sender(p.to), p.closing, closed)
 		}
 	}
 }
@@ -184,34 +225,42 @@ func (l *Lane) hold(t time.Time) {
 	l.next = later(l.next, t)
 }
 
-// A pacer sends a run's messages through its lane, on the work context;
-// retry policy is the Retrier's.
+// A pacer sends a run's messages, each through its destination's lane, on
+// the work context; retry policy is the Retrier's.
 type pacer struct {
-	w    *Watcher
-	ctx  context.Context
-	lane *Lane
+	w     *Watcher
+	ctx   context.Context
+	lanes *Lanes
 }
 
-// pacer returns the run's pacer: on Options.Lane, or a lane of its own.
+// pacer returns the run's pacer: on Options.Lanes, or lanes of its own.
 func (w *Watcher) pacer(ctx context.Context) *pacer {
-	lane := w.opts.Lane
-	if lane == nil {
-		lane = &Lane{}
+	lanes := w.opts.Lanes
+	if lanes == nil {
+		lanes = &Lanes{}
 	}
-	return &pacer{w: w, ctx: ctx, lane: lane}
+	return &pacer{w: w, ctx: ctx, lanes: lanes}
 }
 
-// wait blocks until the lane is free.
-func (p *pacer) wait() error { return waitUntil(p.ctx, p.w.clock, p.lane.free()) }
+// wait blocks until the lane of to is free.
+func (p *pacer) wait(to Destination) error {
+	return waitUntil(p.ctx, p.w.clock, p.lanes.lane(to.Key).free())
+}
 
-// send sends m in the next free slot of the lane.
-func (p *pacer) send(m slack.Message) (slack.Posted, error) {
+// sender sends a message to to, each in the next free slot of its lane.
+func (p *pacer) sender(to Destination) func(slack.Message) (slack.Posted, error) {
+	lane := p.lanes.lane(to.Key)
+	return func(m slack.Message) (slack.Posted, error) { return p.send(lane, m) }
+}
+
+// send sends m in the next free slot of lane.
+func (p *pacer) send(lane *Lane, m slack.Message) (slack.Posted, error) {
 	w := p.w
 	pace := w.opts.Pace
 	if m.Edit != (slack.Posted{}) {
 		pace = max(pace, cardEditPace)
 	}
-	if err := waitUntil(p.ctx, w.clock, p.lane.reserve(w.clock.Now(), pace)); err != nil {
+	if err := waitUntil(p.ctx, w.clock, lane.reserve(w.clock.Now(), pace)); err != nil {
 		return slack.Posted{}, fmt.Errorf("stop sending: %w", err)
 	}
 	var at slack.Posted
@@ -220,11 +269,11 @@ func (p *pacer) send(m slack.Message) (slack.Posted, error) {
 		at = posted
 		return retry, err
 	})
-	// Slack asked for quiet: post nothing more to the channel before
+	// Slack asked for quiet: post nothing more to the destination before
 	// Retry-After has passed (and nothing more this run if that is past
 	// the deadline).
 	if after, ok := retryAfter(err); ok {
-		p.lane.hold(w.clock.Now().Add(after))
+		lane.hold(w.clock.Now().Add(after))
 	}
 	return at, err
 }
@@ -279,7 +328,8 @@ func (w *Watcher) deliver(send func(slack.Message) (slack.Posted, error), p post
 		return at, nil
 	}
 	for _, s := range p.steps {
-		m := s.msg
+		m := s.msg.WithMentions(p.to.Mentions)
+		m.To = p.to.To
 		switch s.role {
 		case alone:
 			_, err = once(m)
@@ -301,7 +351,7 @@ func (w *Watcher) deliver(send func(slack.Message) (slack.Posted, error), p post
 				card = &state.Card{Channel: at.Channel, TS: at.TS, Shown: s.msg.Fingerprint()}
 			}
 		case replyStep:
-			if card == nil {
+			if card == nil || !p.thread {
 				m.Broadcast = false
 			} else {
 				m.Thread = slack.Posted{Channel: card.Channel, TS: card.TS}

@@ -20,38 +20,43 @@ func (quiet) Send(context.Context, slack.Message) (slack.Posted, bool, error) {
 
 func (quiet) Capabilities() slack.Capabilities { return slack.Capabilities{} }
 
-// TestLaneShared checks that two watchers on one Lane (two sources of one
-// function) keep Pace between their messages as one watcher does, and that
-// watchers on lanes of their own do not wait for each other.
+// TestLaneShared checks that two watchers on one Lanes (two sources of one
+// function) keep Pace between their messages to one destination as one
+// watcher does, and that watchers on lanes of their own, or messages to two
+// destinations, do not wait for each other.
 func TestLaneShared(t *testing.T) {
 	const pace = time.Second
 	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	team := Destination{Key: "channel-C0TEAM0001", To: slack.Destination{Channel: "C0TEAM0001"}}
 	for _, tc := range []struct {
+		name   string
 		shared bool
-		want   []time.Duration // the waits of four messages, sent in turn by the two watchers
+		to     []Destination   // of four messages, sent in turn by the two watchers
+		want   []time.Duration // their waits
 	}{
-		{true, []time.Duration{pace, pace, pace}},
-		{false, []time.Duration{pace}},
+		{"shared, one destination", true, []Destination{DefaultDestination, DefaultDestination, DefaultDestination, DefaultDestination}, []time.Duration{pace, pace, pace}},
+		{"own lanes", false, []Destination{DefaultDestination, DefaultDestination, DefaultDestination, DefaultDestination}, []time.Duration{pace}},
+		{"shared, two destinations", true, []Destination{DefaultDestination, team, DefaultDestination, team}, []time.Duration{pace}},
 	} {
 		clk := clock.NewFake(start)
-		lane := &Lane{}
+		lanes := &Lanes{}
 		var pacers []*pacer
 		for range 2 {
 			opts := Options{Pace: pace, Retrier: Retrier{Attempts: 1}}
 			if tc.shared {
-				opts.Lane = lane
+				opts.Lanes = lanes
 			}
 			pacers = append(pacers, New(nil, nil, quiet{}, nil, clk, opts).pacer(t.Context()))
 		}
-		for _, p := range []*pacer{pacers[0], pacers[1], pacers[0], pacers[1]} {
-			if _, err := p.send(slack.Message{Text: "x"}); err != nil {
+		for i, p := range []*pacer{pacers[0], pacers[1], pacers[0], pacers[1]} {
+			if _, err := p.sender(tc.to[i])(slack.Message{Text: "x"}); err != nil {
 				t.Fatal(err)
 			}
 		}
 		// A wait of zero (a free lane) is no wait.
 		waits := slices.DeleteFunc(clk.Waits(), func(d time.Duration) bool { return d <= 0 })
 		if !slices.Equal(waits, tc.want) {
-			t.Errorf("shared %v: waits %v, want %v", tc.shared, waits, tc.want)
+			t.Errorf("%s: waits %v, want %v", tc.name, waits, tc.want)
 		}
 	}
 }

@@ -26,6 +26,9 @@
 //     for; the cursor keeps it, so the next poll need not read it either.
 //   - origin: when the first run began; a job with no record that ended
 //     before it was no news then, and is recorded without an alert.
+//   - destination: where a route sends a job's messages (routes.go). The
+//     first holds its card and news; an alert to each further one is a copy,
+//     claimed and committed in a record of its own ("job#destination").
 package watch
 
 import (
@@ -79,10 +82,13 @@ type Options struct {
 	Concurrency     int           // state reads and writes in flight; default DefaultConcurrency
 	Retrier         Retrier       // default DefaultRetrier
 	ClockSkew       time.Duration // how far two hosts' clocks may differ; leases outlive the deadline by this; default DefaultClockSkew
-	// Lane paces the messages of every watcher that shares it (the
-	// sources of one function, which post to one destination); nil gives
-	// each run a lane of its own.
-	Lane *Lane
+	// Router picks where each job's messages go; nil sends them all to
+	// the notifier's own channel or webhook, mentioning no one.
+	Router Router
+	// Lanes pace the messages to each destination of every watcher that
+	// shares them (the sources of one function); nil gives each run lanes
+	// of its own.
+	Lanes *Lanes
 	// ThreadOutcomes keeps the outcome of a job with a card, but for a
 	// failure, in the card's thread. By default every outcome is broadcast
 	// to the channel too: the card itself was posted long ago, far up.
