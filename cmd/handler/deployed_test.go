@@ -67,14 +67,14 @@ func deployedEndpoints(s *stack, moto, slackURL string) []string {
 }
 
 // botToken is the secret's value for the local Slack's bot.
-func botToken(string) map[string]string {
-	return map[string]string{"bot_token": testenv.SlackToken, "channel": testenv.SlackChannel}
+func botToken(string) map[string]any {
+	return map[string]any{"bot_token": testenv.SlackToken, "channel": testenv.SlackChannel}
 }
 
 // webhook is the secret's value for the local Slack's incoming webhook,
 // reached at slackURL.
-func webhook(slackURL string) map[string]string {
-	return map[string]string{"webhook_url": slackURL + testenv.SlackHookPath}
+func webhook(slackURL string) map[string]any {
+	return map[string]any{"webhook_url": slackURL + testenv.SlackHookPath}
 }
 
 // start deploys a stack: it creates the stack's secret holding
@@ -82,7 +82,7 @@ func webhook(slackURL string) map[string]string {
 // function with overrides (sam deploy's --parameter-overrides; nil for
 // every default) and starts the function with that environment and
 // deployedEndpoints only.
-func (d *deployment) start(t *testing.T, credential func(slackURL string) map[string]string, overrides map[string]string) *deployed {
+func (d *deployment) start(t *testing.T, credential func(slackURL string) map[string]any, overrides map[string]string) *deployed {
 	t.Helper()
 	dep := &deployed{}
 	dep.stack = buildStack(t, func(s *stack, slackURL string) []string {
@@ -123,7 +123,7 @@ func (d *deployment) start(t *testing.T, credential func(slackURL string) map[st
 	return dep
 }
 
-func secretJSON(t *testing.T, v map[string]string) string {
+func secretJSON(t *testing.T, v map[string]any) string {
 	t.Helper()
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -524,6 +524,112 @@ func TestAsDeployed(t *testing.T) {
 			t.Errorf("the alert does not name account %s as Vision & Speech: %s", member, b)
 		}
 		s.quiet("the next run")
+	})
+
+	// Routes set at deploy, over two accounts and two regions: each job's
+	// alert goes to the channel or the secret's named webhook its route
+	// names, with that route's mentions; one matching two routes goes to
+	// both, once each; the rest goes to the secret's own channel with
+	// MentionOnFailure.
+	t.Run("routes", func(t *testing.T) {
+		const member = "222222222222"
+		withHooks := func(slackURL string) map[string]any {
+			c := botToken(slackURL)
+			c["webhooks"] = map[string]string{"vision": testenv.NewSlackHookURL(slackURL, "vision")}
+			return c
+		}
+		s := d.start(t, withHooks, map[string]string{
+			"Regions": "eu-west-1", "AccountRoleArns": "arn:aws:iam::" + member + ":role/labelwatch-read",
+			"AccountNames": member + "=research", "MentionOnFailure": "U0DEFAULT1",
+			"Routes": `[{"account": "research", "status": "Failed", "channel": "C0RESEARCH1", "mention_on_failure": "S0ONCALL1", "continue": true},
+				{"region": "eu-west-1", "webhook": "vision", "mention_on_failure": ["here"]}]`,
+		})
+		s.slack.Open("C0RESEARCH1")
+		places := map[string]*emulator.Emulator{
+			"home us-east-1":   s.emu,
+			"home eu-west-1":   s.estate.Add(emulator.Place{Account: testenv.LambdaAccount, Region: "eu-west-1"}),
+			"member us-east-1": s.estate.Add(emulator.Place{Account: member, Region: deployedRegion}),
+			"member eu-west-1": s.estate.Add(emulator.Place{Account: member, Region: "eu-west-1"}),
+		}
+		for _, emu := range places {
+			emu.Put(labeling.Job{Name: "cats", Status: labeling.StatusInProgress, CreatedAt: time.Now().Add(-time.Hour), ModifiedAt: time.Now().Add(-30 * time.Minute)})
+		}
+		if r := s.ok(); !r.FirstRun || r.Alerted != 0 {
+			t.Fatalf("first run = %+v, want a silent first run in each place", r)
+		}
+		for place, emu := range places {
+			status := labeling.StatusFailed
+			if place == "home eu-west-1" {
+				status = labeling.StatusCompleted
+			}
+			emu.Update("cats", func(j *labeling.Job) { j.Status, j.ModifiedAt = status, time.Time{} })
+		}
+		if r := s.ok(); r.Alerted != 5 || r.Pending != 0 {
+			t.Errorf("run where cats ends in four places = %+v, want 5 alerted (one twice)", r)
+		}
+		// Where each alert went, what place it names, whom it mentions.
+		var got []string
+		for _, c := range s.slack.Calls() {
+			to := "channel " + c.Channel
+			if c.Method == testenv.SlackWebhook {
+				to = "hook " + c.Hook
+			}
+			b, _ := json.Marshal(c.Blocks)
+			place := "home"
+			if strings.Contains(string(b), "research ("+member+")") {
+				place = "member"
+			}
+			for _, region := range []string{"us-east-1", "eu-west-1"} {
+				if strings.Contains(string(b), region) {
+					place += " " + region
+				}
+			}
+			got = append(got, fmt.Sprintf("%s to %s mentioning %q", place, to, mentionsIn(c)))
+		}
+		slices.Sort(got)
+		want := []string{
+			`home eu-west-1 to hook vision mentioning []`,
+			`home us-east-1 to channel ` + testenv.SlackChannel + ` mentioning ["<@"]`,
+			`member eu-west-1 to channel C0RESEARCH1 mentioning ["<!subteam^"]`,
+			`member eu-west-1 to hook vision mentioning ["<!here>"]`,
+			`member us-east-1 to channel C0RESEARCH1 mentioning ["<!subteam^"]`,
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("alerts:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+		s.quiet("the next run")
+	})
+
+	// Routes the secret cannot serve: a channel, with a webhook in the
+	// secret, and a named webhook it does not hold. The cold start fails,
+	// naming both, and nothing is listed or posted.
+	t.Run("routes the secret cannot serve", func(t *testing.T) {
+		s := d.start(t, webhook, map[string]string{"Routes": `[{"status": "Failed", "channel": "C0ONCALL01"}, {"webhook": "vision"}]`})
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		body, err := s.lambda.Invoke(ctx, s.event)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := (app.Result{}); len(body) > 0 && (json.Unmarshal(body, &r) != nil || r.ErrorType == "") {
+			t.Fatalf("the function started: %s", body)
+		}
+		s.lambda.Kill() // so Output holds every line written
+		out := s.lambda.Output()
+		var line string
+		for _, l := range strings.Split(out, "\n") {
+			if strings.Contains(l, `"cold start failed"`) {
+				line = l
+			}
+		}
+		for _, want := range []string{s.secretARN, "ROUTES route 1 posts to channel C0ONCALL01, which needs a bot token", `ROUTES route 2 names webhook \"vision\"`} {
+			if !strings.Contains(line, want) {
+				t.Errorf("the cold start error line does not say %q:\n%s", want, out)
+			}
+		}
+		if s.slack.Requests() != 0 {
+			t.Errorf("a function whose routes its secret cannot serve posted")
+		}
 	})
 
 	// The secret changes from a webhook to a bot token, and cards start.

@@ -35,7 +35,7 @@ func OpenHandler(ctx context.Context, cfg config.Config, log *slog.Logger, stdou
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)
 	}
-	notifier, err := OpenNotifier(ctx, cfg.Slack, awsCfg, log)
+	notifier, err := OpenNotifier(ctx, cfg, awsCfg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -58,8 +58,9 @@ func OpenHandler(ctx context.Context, cfg config.Config, log *slog.Logger, stdou
 }
 
 // NewWatcher builds the watcher for cfg: SageMaker from awsCfg (which honours
-// AWS_ENDPOINT_URL_SAGEMAKER), the given store and notifier; the notifier
-// gets failure alerts with cfg.Slack.MentionOnFailure's mentions. Cards are
+// AWS_ENDPOINT_URL_SAGEMAKER), the given store and notifier, and the
+// routes of cfg (a job no route takes goes to the notifier's own channel or
+// webhook, its failures mentioning cfg.Slack.MentionOnFailure). Cards are
 // kept when cfg.Slack.Cards allows them and notifier can edit messages now:
 // each run asks it (watch.Notifier.Capabilities), so a credential read from
 // a secret and rotated from a webhook to a bot token, or back, takes cards
@@ -133,27 +134,40 @@ func newSender(cfg config.Slack) *slack.Sender {
 }
 
 // OpenNotifier returns the Slack sender cfg asks for, as NewNotifier does,
-// but for a credential held in the secret cfg.SecretARN: it reads the
-// secret now, through Secrets Manager from awsCfg (which honours
+// but for a credential held in the secret cfg.Slack.SecretARN: it reads
+// the secret now, through Secrets Manager from awsCfg (which honours
 // AWS_ENDPOINT_URL_SECRETS_MANAGER), and again when Slack refuses the
-// credential (secret.Notifier). A failed read is a failed cold start; its
-// error names the secret's ARN, never its value.
-func OpenNotifier(ctx context.Context, cfg config.Slack, awsCfg aws.Config, log *slog.Logger) (watch.Notifier, error) {
-	if cfg.Mode != config.ModeSecret {
-		return NewNotifier(cfg), nil
+// credential (secret.Notifier). The secret's named webhooks serve the
+// routes that name them. A failed read, or a secret that lacks what
+// cfg.Routes need, is a failed cold start; the error names the secret's
+// ARN, never its value.
+func OpenNotifier(ctx context.Context, cfg config.Config, awsCfg aws.Config, log *slog.Logger) (watch.Notifier, error) {
+	if cfg.Slack.Mode != config.ModeSecret {
+		return NewNotifier(cfg.Slack), nil
 	}
-	reader := secret.NewReader(secretsmanager.NewFromConfig(awsCfg), cfg.SecretARN, 0)
+	reader := secret.NewReader(secretsmanager.NewFromConfig(awsCfg), cfg.Slack.SecretARN, 0)
+	var first *secret.Slack // the credential read at cold start
 	build := func(c secret.Slack) secret.Sender {
-		plain := cfg
+		if first == nil {
+			first = &c
+		}
+		plain := cfg.Slack
 		plain.Mode, plain.WebhookURL, plain.BotToken, plain.Channel = config.ModeWebhook, c.WebhookURL, "", ""
 		if c.WebhookURL == "" {
 			plain.Mode, plain.BotToken, plain.Channel = config.ModeBot, c.BotToken, c.Channel
 		}
-		return NewNotifier(plain)
+		sw := slack.Switch{Default: newSender(plain), Webhooks: map[string]*slack.Sender{}}
+		for name, url := range c.Webhooks {
+			sw.Webhooks[name] = newSender(config.Slack{Mode: config.ModeWebhook, WebhookURL: url, Timeout: cfg.Slack.Timeout})
+		}
+		return sw
 	}
 	n, err := secret.NewNotifier(ctx, reader, build, log, clock.System{})
 	if err != nil {
 		return nil, err
+	}
+	if err := routesFit(cfg.Routes, *first); err != nil {
+		return nil, fmt.Errorf("invalid configuration: the Slack secret %s does not serve ROUTES:\n%w", reader.ARN(), err)
 	}
 	return n, nil
 }

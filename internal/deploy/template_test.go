@@ -136,7 +136,8 @@ func TestDeployConventions(t *testing.T) {
 			"REGIONS": {"Ref": "Regions"},
 			"ACCOUNT_ROLES": {"Ref": "AccountRoleArns"},
 			"EXTERNAL_ID": {"Ref": "ExternalId"},
-			"ACCOUNT_NAMES": {"Ref": "AccountNames"}}`},
+			"ACCOUNT_NAMES": {"Ref": "AccountNames"},
+			"ROUTES": {"Ref": "Routes"}}`},
 
 		{"table type", []string{"Resources", tableID, "Type"}, `"AWS::DynamoDB::Table"`},
 		{"on-demand billing", table("BillingMode"), `"PAY_PER_REQUEST"`},

@@ -197,7 +197,10 @@ func (s *Slack) WebhookURL() string { return s.URL + SlackHookPath }
 // HookURL is the URL of another incoming webhook, as routes name them in
 // the Slack secret: name says which its messages came by
 // (SlackMessage.Hook). A secret, like WebhookURL.
-func (s *Slack) HookURL(name string) string { return s.URL + SlackHookPath + "/" + name }
+func (s *Slack) HookURL(name string) string { return NewSlackHookURL(s.URL, name) }
+
+// NewSlackHookURL is HookURL of the Slack at base URL.
+func NewSlackHookURL(base, name string) string { return base + SlackHookPath + "/" + name }
 
 // APIURL is the Web API's base URL, as slack-go's OptionAPIURL takes it.
 func (s *Slack) APIURL() string { return s.URL + "/api/" }
