@@ -316,3 +316,26 @@ func TestPrinter(t *testing.T) {
 		t.Errorf("Capabilities = %+v, want it to edit in its channel", got)
 	}
 }
+
+// TestPrinterRoutes checks that the printer says where a route sends a
+// message, without a webhook's URL, and that a card it printed for a
+// route's channel can be edited and replied under there.
+func TestPrinterRoutes(t *testing.T) {
+	var out strings.Builder
+	p := NewPrinter(&out)
+	card, _, err := p.Send(t.Context(), Message{Text: "card", To: Destination{Channel: "C0TEAM0001"}})
+	if err != nil || card.Channel != "C0TEAM0001" {
+		t.Fatalf("Send to a route's channel = %+v, %v; want a place in C0TEAM0001", card, err)
+	}
+	if _, _, err := p.Send(t.Context(), Message{Text: "edited", Edit: card}); err != nil {
+		t.Errorf("edit of the routed card: %v", err)
+	}
+	if _, _, err := p.Send(t.Context(), Message{Text: "hook", To: Destination{Webhook: "vision"}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"── message 1, to channel C0TEAM0001 ──", "── message 1, edited ──", "── message 2, to webhook vision ──"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("printed %q, want it to hold %q", out.String(), want)
+		}
+	}
+}
