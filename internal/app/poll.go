@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/labelwatch/labelwatch/internal/state"
 	"github.com/labelwatch/labelwatch/internal/watch"
 )
 
@@ -28,11 +29,17 @@ func WithSources(watchers map[string]*watch.Watcher) Option {
 // others: each advances its own cursor, and the failed one keeps its own.
 // The summary adds the sources' up; the error names each source that
 // failed, so the invocation still fails and the alarm fires.
+// Every source reads its cursor as it starts: one BatchGetItem reads them
+// all, for this invocation only (state.WithCursorBatch), where each would
+// make a GetItem. A source's key is its store's scope (openSources), and
+// the function's own source is the table's own (""); a cursor the batch
+// did not read, its source reads itself.
 func (h *Handler) poll(ctx context.Context) (watch.Summary, error) {
 	if len(h.sources) == 0 {
 		return h.watcher.Poll(ctx)
 	}
 	keys := slices.Sorted(maps.Keys(h.sources))
+	ctx = state.WithCursorBatch(ctx, append([]string{""}, keys...))
 	sums := make([]watch.Summary, len(keys)+1)
 	errs := make([]error, len(keys)+1)
 	var wg sync.WaitGroup

@@ -64,8 +64,13 @@ func (e idleEntry) idle() Idle {
 	return l
 }
 
-// Cursor reads the cursor item with a consistent read.
+// Cursor reads the cursor item with a consistent read. Under a context of
+// WithCursorBatch that names the store's scope, it takes the cursor the
+// batch read for it instead, once (see WithCursorBatch).
 func (s *DynamoStore) Cursor(ctx context.Context) (Cursor, bool, error) {
+	if read, ok := batchFrom(ctx).take(ctx, s); ok {
+		return read.Cursor, read.OK, nil
+	}
 	const op = "read cursor"
 	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      aws.String(s.table),
@@ -75,19 +80,29 @@ func (s *DynamoStore) Cursor(ctx context.Context) (Cursor, bool, error) {
 	if err != nil {
 		return Cursor{}, false, s.fail(op, err)
 	}
-	if out.Item == nil {
-		return Cursor{}, false, nil
+	read, err := decodeCursor(out.Item)
+	if err != nil {
+		return Cursor{}, false, fmt.Errorf("%s: %w", op, err)
+	}
+	return read.Cursor, read.OK, nil
+}
+
+// decodeCursor is the cursor a cursor item holds, as Cursor returns it; a
+// nil item is no cursor.
+func decodeCursor(item map[string]types.AttributeValue) (CursorRead, error) {
+	if item == nil {
+		return CursorRead{}, nil
 	}
 	var it cursorItem
-	if err := attributevalue.UnmarshalMap(out.Item, &it); err != nil {
-		return Cursor{}, false, fmt.Errorf("%s: decode item: %w", op, err)
+	if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+		return CursorRead{}, fmt.Errorf("decode item: %w", err)
 	}
 	if it.Cursor == 0 {
 		if it.BaselineCreated == 0 {
-			return Cursor{}, false, nil
+			return CursorRead{}, nil
 		}
 		b := Baseline{Began: fromMillis(it.BaselineBegan), CreatedAfter: fromMillis(it.BaselineCreated)}
-		return Cursor{Baseline: &b}, false, nil
+		return CursorRead{Cursor: Cursor{Baseline: &b}}, nil
 	}
 	c := Cursor{At: fromMillis(it.Cursor)}
 	if it.Origin != 0 {
@@ -106,7 +121,7 @@ func (s *DynamoStore) Cursor(ctx context.Context) (Cursor, bool, error) {
 		}
 		c.IdleRules = it.IdleRules
 	}
-	return c, true, nil
+	return CursorRead{Cursor: c, OK: true}, nil
 }
 
 // AdvanceCursor writes c only if the stored cursor is older, so two runs
