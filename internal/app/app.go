@@ -41,10 +41,10 @@ func OpenHandler(ctx context.Context, cfg config.Config, log *slog.Logger, stdou
 	}
 	warnCards(cfg, notifier, log)
 	store := state.NewDynamoStore(dynamodb.NewFromConfig(awsCfg), cfg.StateTable, cfg.Retention, clock.System{})
-	opts := []Option{WithRegion(awsCfg.Region)}
 	// Every source's messages go to the same destinations: one lane each
-	// paces them all.
+	// paces them all, an invocation at a time.
 	lanes := &watch.Lanes{}
+	opts := []Option{WithRegion(awsCfg.Region), WithLanes(lanes)}
 	sources, err := openSources(cfg, awsCfg, store, notifier, log, lanes)
 	if err != nil {
 		return nil, err

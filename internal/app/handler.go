@@ -59,6 +59,9 @@ type Handler struct {
 	// sources are the watchers of the other sources, by "region" or
 	// "account/region" (WithSources).
 	sources map[string]*watch.Watcher
+	// lanes pace the Slack messages of every source of one invocation
+	// (WithLanes).
+	lanes *watch.Lanes
 }
 
 // Option configures a Handler built by NewHandler.
@@ -70,6 +73,10 @@ type Option func(*Handler)
 // under the Lambda Runtime Interface Emulator (and so `sam local invoke`),
 // whose ARN always names us-east-1.
 func WithRegion(region string) Option { return func(h *Handler) { h.region = region } }
+
+// WithLanes names the lanes the watchers pace their Slack messages on:
+// each invocation begins them anew (watch.Lanes.Begin).
+func WithLanes(lanes *watch.Lanes) Option { return func(h *Handler) { h.lanes = lanes } }
 
 // NewHandler returns the handler running watcher. It writes the metrics of
 // each run to metricsOut (the function's stdout, where CloudWatch Logs
@@ -87,6 +94,9 @@ func NewHandler(watcher *watch.Watcher, log *slog.Logger, metricsOut io.Writer, 
 // cannot read is ignored like any other it does not handle: it returns
 // success, because EventBridge would otherwise retry it for hours.
 func (h *Handler) Invoke(ctx context.Context, raw json.RawMessage) (Result, error) {
+	if h.lanes != nil {
+		h.lanes.Begin()
+	}
 	var ev events.EventBridgeEvent
 	if err := json.Unmarshal(raw, &ev); err != nil {
 		return h.ignore(ev, fmt.Sprintf("not an EventBridge event: %v", err))

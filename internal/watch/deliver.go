@@ -197,8 +197,9 @@ func (w *Watcher) send(ctx context.Context, r run, claimed decisions, sum *Summa
 // that Pace, the card edits' pace and Slack's Retry-After hold across all
 // of them. Each message takes the next free slot. The zero Lane is ready.
 type Lane struct {
-	mu   sync.Mutex
-	next time.Time // the first free slot
+	mu    sync.Mutex
+	next  time.Time // the first slot pacing leaves free
+	quiet time.Time // until when Slack asked for quiet (Retry-After)
 }
 
 // reserve takes the first free slot at or after now for a message that
@@ -206,7 +207,7 @@ type Lane struct {
 func (l *Lane) reserve(now time.Time, pace time.Duration) time.Time {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	at := later(l.next, now)
+	at := later(later(l.next, l.quiet), now)
 	l.next = at.Add(pace)
 	return at
 }
@@ -215,14 +216,22 @@ func (l *Lane) reserve(now time.Time, pace time.Duration) time.Time {
 func (l *Lane) free() time.Time {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.next
+	return later(l.next, l.quiet)
 }
 
 // hold keeps the lane quiet until t: Slack asked for it (Retry-After).
 func (l *Lane) hold(t time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.next = later(l.next, t)
+	l.quiet = later(l.quiet, t)
+}
+
+// forget drops the pace of the messages sent so far, and keeps the quiet
+// Slack asked for.
+func (l *Lane) forget() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.next = time.Time{}
 }
 
 // A pacer sends a run's messages, each through its destination's lane, on

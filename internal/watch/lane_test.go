@@ -92,3 +92,25 @@ func TestLaneSlots(t *testing.T) {
 		t.Errorf("a slot after hold at %v, want the hold's end %v", at, now.Add(time.Hour))
 	}
 }
+
+// TestLanesBegin checks that a new invocation does not wait for the pace
+// of the last one's messages, and still keeps the quiet Slack asked for.
+func TestLanesBegin(t *testing.T) {
+	const pace = time.Second
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	var lanes Lanes
+	team := lanes.lane("team")
+	team.reserve(now, pace)
+	if at := team.reserve(now, pace); !at.Equal(now.Add(pace)) {
+		t.Fatalf("second message of an invocation at %v, want a pace on, %v", at, now.Add(pace))
+	}
+	lanes.Begin()
+	if at := team.reserve(now, pace); !at.Equal(now) {
+		t.Errorf("first message of the next invocation at %v, want at once, %v", at, now)
+	}
+	team.hold(now.Add(time.Minute))
+	lanes.Begin()
+	if at := lanes.lane("team").reserve(now, pace); !at.Equal(now.Add(time.Minute)) {
+		t.Errorf("a message after Retry-After and a new invocation at %v, want the quiet's end, %v", at, now.Add(time.Minute))
+	}
+}

@@ -133,7 +133,7 @@ func (w *Watcher) copies(ctx context.Context, r run, jobs []copying) ([]decision
 
 // Lanes pace the messages to each destination: a Lane each, by the
 // destination's Key. The zero Lanes is ready; the sources of one function
-// share one.
+// share one, and it paces the messages of one invocation (Begin).
 type Lanes struct {
 	mu    sync.Mutex
 	lanes map[string]*Lane
@@ -150,4 +150,16 @@ func (l *Lanes) lane(key string) *Lane {
 		l.lanes[key] = &Lane{}
 	}
 	return l.lanes[key]
+}
+
+// Begin starts an invocation: the pace of the last one's messages is
+// forgotten, as it was when each run paced its own (one message an
+// invocation, as a push sends, never waits for the one before), while a
+// Retry-After that Slack gave still holds.
+func (l *Lanes) Begin() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, lane := range l.lanes {
+		lane.forget()
+	}
 }
