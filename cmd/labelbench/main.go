@@ -4,8 +4,9 @@
 // (behind a proxy that adds latency and counts calls) and testenv's Slack,
 // all on loopback, and reports time, calls against the least possible,
 // memory, cold start and the size of the deployed binary: of the scheduled
-// cycle, and of labeling job state change events pushed to one warm
-// function. It measures and reports; its tests judge (main_test.go).
+// cycle, of labeling job state change events pushed to one warm function,
+// and of a quiet cycle of a function watching ten sources (sources.go). It
+// measures and reports; its tests judge (main_test.go, sources_test.go).
 //
 //	go run ./cmd/labelbench -out docs/PERFORMANCE.md
 //
@@ -58,7 +59,8 @@ type options struct {
 	// AWS_LAMBDA_FUNCTION_TIMEOUT and DEADLINE_MARGIN in a first deploy
 	// (0: the function's default margin).
 	firstRunTimeout, firstRunMargin time.Duration
-	push                            int // state change events pushed one after another, at budgetPushAt; 0 for none
+	push                            int  // state change events pushed one after another, at budgetPushAt; 0 for none
+	sources                         bool // also measure a quiet run of ten sources
 }
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
@@ -81,7 +83,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	firstRun := fs.String("firstrun", "100000", "comma-separated account sizes to deploy into for the first time, invoking until the cursor is set; empty for none")
 	fs.DurationVar(&o.firstRunTimeout, "firstrun-timeout", 60*time.Second, "the function's timeout in a first deploy (whole seconds)")
 	fs.DurationVar(&o.firstRunMargin, "firstrun-margin", 0, "DEADLINE_MARGIN in a first deploy (0: the function's default)")
-	only := fs.String("only", "", "comma-separated scenarios to run (quiet, steady, burst, push); all when empty")
+	fs.BoolVar(&o.sources, "sources", true, "also measure a quiet run of the function watching ten sources (REGIONS), at the last latency")
+	only := fs.String("only", "", "comma-separated scenarios to run (quiet, steady, burst, push, sources); all when empty")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -252,6 +255,12 @@ func measureAll(ctx context.Context, opts options, logf func(string, ...any)) (*
 	}
 	rep.account = b.acct.describe(b.cfg.Overlap)
 	b.Close()
+	if opts.sources && opts.wants("sources") {
+		logf("ten sources: a quiet run")
+		if rep.sources, err = measureSources(ctx, dep, opts.latencies[len(opts.latencies)-1], logf); err != nil {
+			return nil, fmt.Errorf("ten sources: %w", err)
+		}
+	}
 	for _, n := range opts.scale {
 		logf("scale: %d jobs", n)
 		sp, err := scale(ctx, opts, dep, n, opts.latencies[len(opts.latencies)-1], share, logf)

@@ -41,6 +41,7 @@ type report struct {
 	account               string
 	cycles                []measurement
 	push                  *pushMeasurement // nil when not run
+	sources               *sourcesRun      // the quiet run of ten sources; nil when not run
 	profile               *profileRun      // nil when not run
 	scale                 []scalePoint
 	firstRuns             []firstRunMeasurement
@@ -94,6 +95,9 @@ func (r *report) budgets() [][2]string {
 		rows = append(rows, [2]string{
 			"Push: calls per alert at the minimum (DescribeLabelingJob 1, one state read, push counter 1, claim 1, commit 1, one Slack post)",
 			fmt.Sprintf("%s per event on average (%s, Slack %d, over %d events)", m.perEvent(total(cs)), ddbOps(m.ddb), cs[3].made, len(m.events))})
+	}
+	if r.sources != nil {
+		rows = append(rows, r.sources.sourcesBudget())
 	}
 	var peak int64
 	for _, m := range r.cycles {
@@ -296,6 +300,9 @@ func (r *report) render() string {
 	}
 	if r.push != nil {
 		r.renderPush(p, row)
+	}
+	if r.sources != nil {
+		r.renderSources(p, row)
 	}
 
 	p("\n## Cold start and size\n\n")
