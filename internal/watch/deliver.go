@@ -379,7 +379,10 @@ func (w *Watcher) deliver(send func(slack.Message) (slack.Posted, error), p post
 }
 
 func (w *Watcher) logDecision(d decision, minimal bool, err error) {
-	log := w.log.With("job", d.job.Name, "status", d.job.Status, "previous", d.rec.Status)
+	log := w.log.With("job", d.job.Name, "status", d.job.Status, "previous", d.alert().Previous)
+	if d.to.Key != DefaultDestination.Key {
+		log = log.With("to", d.to.To.String())
+	}
 	what := "alert"
 	if d.verdict != Alert {
 		what = "news"
