@@ -3,7 +3,6 @@ package reliability
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -112,6 +111,10 @@ var defaultAlertOn = map[labeling.Status]bool{
 // proxy, a local Slack, a clock, and the ledger of what happened to the
 // jobs, against which the invariant is checked.
 //
+// Its SageMaker is an emulator.Estate: the home source (the function's own
+// account and region, e.emu) and any other source addSource adds, each with
+// a ledger of its own. Most tests watch the home source only.
+//
 // The clock is the watchers', the stores' and the emulator's. Tests move it
 // to make time pass for leases and modification times; the watchers' retry
 // waits move it too, at once (it records them), while deadlines, Slack's
@@ -119,20 +122,28 @@ var defaultAlertOn = map[labeling.Status]bool{
 type env struct {
 	t       testing.TB
 	clock   *testenv.Clock
-	emu     *emulator.Emulator
-	smURL   string
-	onList  atomic.Pointer[func(n int)] // called before the nth ListLabelingJobs request
-	lists   atomic.Int64
-	proxy   *testenv.DynamoProxy
-	table   string
-	slack   *testenv.Slack
-	read    readMessages
-	logs    *syncBuffer
-	alertOn map[labeling.Status]bool
-	ledger  *ledger
-	sm      *sagemaker.Client
-	ddb     *dynamodb.Client // through the proxy
-	direct  *dynamodb.Client // to dynalite, for checks
+	emu     *emulator.Emulator // the home source's
+	estate  *emulator.Estate
+	home    *source
+	srcMu   sync.Mutex
+	sources []*source // home first, then in the order added
+	// accountNames names accounts in the jobs the watchers read, as
+	// ACCOUNT_NAMES does; nil names none.
+	accountNames map[string]string
+	smURL        string
+	onList       atomic.Pointer[func(n int)] // called before the nth ListLabelingJobs request
+	lists        atomic.Int64
+	proxy        *testenv.DynamoProxy
+	table        string
+	slack        *testenv.Slack
+	read         readMessages
+	logs         *syncBuffer
+	alertOn      map[labeling.Status]bool
+	ledger       *ledger           // the home source's
+	sm           *sagemaker.Client // the home source's
+	sent         sentMessages
+	ddb          *dynamodb.Client // through the proxy
+	direct       *dynamodb.Client // to dynalite, for checks
 }
 
 var tableSeq atomic.Int64
@@ -152,16 +163,19 @@ func newEnvOn(t testing.TB, clock *testenv.Clock) *env {
 		logs:    &syncBuffer{},
 		alertOn: defaultAlertOn,
 	}
-	e.ledger = newLedger(e.alertOn)
-	e.emu = emulator.New(emulator.WithClock(e.clock))
+	e.estate = emulator.NewEstate(homeAccount)
 	sm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("X-Amz-Target") == "SageMaker.ListLabelingJobs" {
+		target := r.Header.Get("X-Amz-Target")
+		if target == "SageMaker.ListLabelingJobs" {
 			n := e.lists.Add(1)
 			if h := e.onList.Load(); h != nil {
 				(*h)(int(n))
 			}
 		}
-		e.emu.ServeHTTP(w, r)
+		if src := e.sourceOf(r); src != nil && src.intercept(w, target) {
+			return
+		}
+		e.estate.ServeHTTP(w, r)
 	}))
 	t.Cleanup(sm.Close)
 	e.smURL = sm.URL
@@ -169,7 +183,8 @@ func newEnvOn(t testing.TB, clock *testenv.Clock) *env {
 	t.Cleanup(e.proxy.Close)
 	e.slack = testenv.NewSlack(t)
 	cfg := awsConfig()
-	e.sm = sagemaker.NewFromConfig(cfg, func(o *sagemaker.Options) { o.BaseEndpoint = aws.String(e.smURL) })
+	e.home = e.addSource("", emulator.Place{Account: homeAccount, Region: cfg.Region})
+	e.emu, e.sm, e.ledger = e.home.emu, e.home.sm, e.home.ledger
 	e.ddb = dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(e.proxy.URL) })
 	e.direct = dynamodb.NewFromConfig(testenv.AWSConfig(dynaliteURL))
 	name := regexp.MustCompile(`[^a-zA-Z0-9_.-]+`).ReplaceAllString(t.Name(), "-")
@@ -198,12 +213,14 @@ func (e *env) onListRequest(h func(n int)) {
 	e.onList.Store(&f)
 }
 
-// store is a DynamoStore over the proxy, with the env's clock.
+// store is the home source's DynamoStore over the proxy, with the env's
+// clock.
 func (e *env) store() *state.DynamoStore {
 	return state.NewDynamoStore(e.ddb, e.table, 90*24*time.Hour, e.clock)
 }
 
-// directStore reads the table without the proxy, for checks.
+// directStore reads the home source's part of the table without the proxy,
+// for checks.
 func (e *env) directStore() *state.DynamoStore {
 	return state.NewDynamoStore(e.direct, e.table, 90*24*time.Hour, e.clock)
 }
@@ -219,25 +236,32 @@ func (e *env) bot(token, channel string, timeout time.Duration) *slack.Sender {
 // watcherConfig says how to build one watcher; zero values take the suite's
 // defaults.
 type watcherConfig struct {
-	store    state.Store    // default: e.store()
+	src      *source        // the source watched; default: the home source
+	store    state.Store    // default: the source's store
 	notifier watch.Notifier // default: a webhook sender with a 2 s timeout
-	source   watch.Source   // default: the emulator over HTTP through the SDK
+	source   watch.Source   // default: the source's emulator over HTTP through the SDK
 	opts     watch.Options  // Rules, Retrier and DeadlineMargin are filled in when zero
 	name     string         // logged with each line, to tell watchers apart
 }
 
 // watcher builds a watcher on the real source, store and Slack sender. Its
 // store is audited: a commit that fails after Slack accepted allows that
-// alert one duplicate, the documented at-least-once case.
+// alert one duplicate, the documented at-least-once case. So is its
+// notifier: it notes which source sent each message, and allows a
+// duplicate for a send that failed although Slack took the message.
 func (e *env) watcher(c watcherConfig) *watch.Watcher {
+	src := c.src
+	if src == nil {
+		src = e.home
+	}
 	if c.store == nil {
-		c.store = e.store()
+		c.store = src.store()
 	}
 	if c.notifier == nil {
 		c.notifier = e.webhook(2 * time.Second)
 	}
 	if c.source == nil {
-		c.source = labeling.NewSource(e.sm, labeling.Filter{})
+		c.source = src.labeling()
 	}
 	if c.opts.Rules.AlertOn == nil {
 		c.opts.Rules = watch.Rules{AlertOn: e.alertOn, Lookback: time.Hour}
@@ -251,81 +275,67 @@ func (e *env) watcher(c watcherConfig) *watch.Watcher {
 	if c.opts.Overlap == 0 {
 		c.opts.Overlap = 10 * time.Minute
 	}
-	notifier := &auditedNotifier{Notifier: c.notifier, e: e}
+	notifier := &auditedNotifier{Notifier: c.notifier, e: e, src: src}
 	store := &hookStore{Store: c.store, after: func(op, job string, status labeling.Status, err error) {
 		if op == "Commit" && err != nil {
-			e.ledger.allowDuplicate([]alertKey{{job, status}})
+			src.ledger.allowDuplicate([]alertKey{{job, status}})
 		}
 	}}
 	log := slog.New(slog.NewJSONHandler(e.logs, nil))
 	if c.name != "" {
 		log = log.With("watcher", c.name)
 	}
+	if src != e.home {
+		log = log.With("source", src.key)
+	}
 	return watch.New(c.source, store, notifier, log, e.clock, c.opts)
 }
 
-// auditedNotifier allows an alert one duplicate when a send failed although
-// Slack took the message: the client gave up (its deadline or timeout) while
-// the server was posting, so no run can know the alert went out. That is the
-// documented at-least-once case, like a lost answer.
+// auditedNotifier notes each message it is asked to send, which source
+// sent it and whether the send succeeded (see sentMessages): the oracle
+// tells the sources' messages apart by it, and allows an alert one
+// duplicate for each message that Slack took although its send failed
+// (takenAnyway).
 type auditedNotifier struct {
 	watch.Notifier
-	e *env
+	e   *env
+	src *source
 }
 
 func (n *auditedNotifier) Send(ctx context.Context, m slack.Message) (slack.Posted, bool, error) {
-	keys := alertKeys(m)
-	before := n.e.settled(keys)
+	content := n.e.sent.note(m, n.src)
 	at, retry, err := n.Notifier.Send(ctx, m)
-	if err != nil && n.e.settled(keys) > before {
-		n.e.ledger.allowDuplicate(keys)
-	}
+	n.e.sent.result(content, n.src, err)
 	return at, retry, err
 }
 
-// settled waits until Slack has answered every request it is handling (but
-// held ones) and returns how many of its messages carry any of keys.
-func (e *env) settled(keys []alertKey) int {
-	e.slack.Settle()
-	n := 0
-	for _, m := range e.posted() {
-		if slices.ContainsFunc(m.Alerts, func(k alertKey) bool { return slices.Contains(keys, k) }) {
-			n++
-		}
-	}
-	return n
-}
-
-// readMessages is the messages Slack took, as the oracle read them; it
-// reads each once.
+// readMessages is the messages Slack took, as the oracle read them, with
+// the content and source of each; it reads each once.
 type readMessages struct {
-	mu   sync.Mutex
-	msgs []postedMessage
+	mu      sync.Mutex
+	msgs    []postedMessage
+	content []string  // contentKey
+	from    []*source // nil: no source, or more than one, sent it
 }
 
 // posted is every message Slack took so far, in order.
 func (e *env) posted() []postedMessage {
+	msgs, _, _ := e.postedFrom()
+	return msgs
+}
+
+// postedFrom is every message Slack took so far, in order, with the
+// content and the source that sent each.
+func (e *env) postedFrom() ([]postedMessage, []string, []*source) {
 	e.read.mu.Lock()
 	defer e.read.mu.Unlock()
 	for _, m := range e.slack.Messages()[len(e.read.msgs):] {
 		e.read.msgs = append(e.read.msgs, readPosted(m))
+		content := slackContent(m)
+		e.read.content = append(e.read.content, content)
+		e.read.from = append(e.read.from, e.sent.sender(content))
 	}
-	return slices.Clone(e.read.msgs)
-}
-
-// alertKeys reads the alerts a message carries, as the oracle reads what
-// Slack took.
-func alertKeys(m slack.Message) []alertKey {
-	raw, err := json.Marshal(m.Blocks)
-	if err != nil {
-		return nil
-	}
-	var blocks []block
-	if json.Unmarshal(raw, &blocks) != nil {
-		return nil
-	}
-	keys, _, _ := readAlerts(blocks)
-	return keys
+	return slices.Clone(e.read.msgs), slices.Clone(e.read.content), slices.Clone(e.read.from)
 }
 
 // run runs one cycle of w with a real deadline timeout away.
@@ -365,11 +375,18 @@ func (e *env) putJobs(n int) []string {
 	return names
 }
 
-// move sets job's status in the emulator (stamped with the clock's now) and
-// notes it in the ledger.
+// move sets the home source's job's status in the emulator (stamped with
+// the clock's now) and notes it in the ledger.
 func (e *env) move(job string, status labeling.Status) {
 	e.t.Helper()
-	ok := e.emu.Update(job, func(j *labeling.Job) {
+	e.home.move(job, status)
+}
+
+// move sets job's status in src's emulator (stamped with the clock's now)
+// and notes it in src's ledger.
+func (src *source) move(job string, status labeling.Status) {
+	src.e.t.Helper()
+	ok := src.emu.Update(job, func(j *labeling.Job) {
 		j.Status = status
 		switch status {
 		case labeling.StatusFailed:
@@ -380,9 +397,9 @@ func (e *env) move(job string, status labeling.Status) {
 		}
 	})
 	if !ok {
-		e.t.Fatalf("move %s: no such job", job)
+		src.e.t.Fatalf("move %s in %s: no such job", job, src)
 	}
-	e.ledger.moved(job, status)
+	src.ledger.moved(job, status)
 }
 
 // finish walks jobs to an alerting status each (Completed, Failed, Stopping,
@@ -403,12 +420,21 @@ func (e *env) finish(jobs ...string) []alertKey {
 	return due
 }
 
-// check verifies safety: no alert twice (beyond an allowed duplicate), none
-// for a status the job never moved into or that does not alert. It returns
-// how often each alert was posted.
+// check verifies safety for the home source: no alert twice (beyond an
+// allowed duplicate), none for a status the job never moved into or that
+// does not alert. It returns how often each alert was posted.
 func (e *env) check() map[alertKey]int {
 	e.t.Helper()
-	return e.ledger.check(e.t, e.posted())
+	e.slack.Settle()
+	msgs, contents, from := e.postedFrom()
+	var own []postedMessage
+	var owned []string
+	for i, src := range from {
+		if src == e.home {
+			own, owned = append(own, msgs[i]), append(owned, contents[i])
+		}
+	}
+	return e.ledger.check(e.t, msgs, e.sent.takenAnyway(e.home, own, owned))
 }
 
 // converge stops every fault and runs cycles, moving the clock past every
@@ -444,12 +470,21 @@ func (e *env) converge() map[alertKey]int {
 	return counts
 }
 
-// checkTable reads every job's record and the cursor straight from dynalite.
+// checkTable reads every job's record and the cursor of the home source
+// straight from dynalite.
 func (e *env) checkTable() {
 	e.t.Helper()
-	store := e.directStore()
+	e.home.checkTable()
+}
+
+// checkTable reads every job's record and the cursor of src straight from
+// dynalite.
+func (src *source) checkTable() {
+	e := src.e
+	e.t.Helper()
+	store := src.directStore()
 	ctx := context.Background()
-	jobs := e.emu.Jobs()
+	jobs := src.emu.Jobs()
 	cursor, ok, err := store.Cursor(ctx)
 	var newest time.Time
 	for chunk := range slices.Chunk(jobs, state.MaxBatch) {
@@ -471,11 +506,11 @@ func (e *env) checkTable() {
 				// Finished before the first run's LOOKBACK (an hour, as
 				// the cycles here have it): it needs none.
 			case !found:
-				e.t.Errorf("job %s has no record", j.Name)
+				e.t.Errorf("job %s%s has no record", j.Name, src.in())
 			case rec.Status != j.Status:
-				e.t.Errorf("job %s is stored %s, listed %s", j.Name, rec.Status, j.Status)
+				e.t.Errorf("job %s%s is stored %s, listed %s", j.Name, src.in(), rec.Status, j.Status)
 			case rec.Lease != nil:
-				e.t.Errorf("job %s still holds a claim: %+v", j.Name, *rec.Lease)
+				e.t.Errorf("job %s%s still holds a claim: %+v", j.Name, src.in(), *rec.Lease)
 			}
 		}
 	}
@@ -483,26 +518,38 @@ func (e *env) checkTable() {
 	// listing began less the clock skew if that is later: never before a
 	// job the table holds, never after now.
 	if err != nil || !ok || cursor.At.Before(newest.Truncate(time.Millisecond)) || cursor.At.After(e.clock.Now()) {
-		e.t.Errorf("cursor %v (set %v, %v), want from the newest modification %v to now %v", cursor.At, ok, err, newest, e.clock.Now())
+		e.t.Errorf("cursor%s %v (set %v, %v), want from the newest modification %v to now %v", src.in(), cursor.At, ok, err, newest, e.clock.Now())
 	}
 }
 
 // record reads one job's stored record straight from dynalite.
 func (e *env) record(job string) state.Record {
 	e.t.Helper()
-	recs, err := e.directStore().Load(context.Background(), []string{job})
+	return e.home.record(job)
+}
+
+// record reads one of src's jobs' stored record straight from dynalite.
+func (src *source) record(job string) state.Record {
+	src.e.t.Helper()
+	recs, err := src.directStore().Load(context.Background(), []string{job})
 	if err != nil {
-		e.t.Fatal(err)
+		src.e.t.Fatal(err)
 	}
 	return recs[job]
 }
 
-// cursor reads the stored cursor straight from dynalite.
+// cursor reads the home source's stored cursor straight from dynalite.
 func (e *env) cursor() time.Time {
 	e.t.Helper()
-	c, _, err := e.directStore().Cursor(context.Background())
+	return e.home.cursor()
+}
+
+// cursor reads src's stored cursor straight from dynalite.
+func (src *source) cursor() time.Time {
+	src.e.t.Helper()
+	c, _, err := src.directStore().Cursor(context.Background())
 	if err != nil {
-		e.t.Fatal(err)
+		src.e.t.Fatal(err)
 	}
 	return c.At
 }
@@ -521,6 +568,7 @@ func (e *env) cursor() time.Time {
 //     each job's current status, if that alerts and J moved into it.
 type ledger struct {
 	mu      sync.Mutex
+	where   string // " in SOURCE" after a job's name in a failure, "" for the home source
 	alertOn map[labeling.Status]bool
 	history map[string][]labeling.Status // first: the status at the first cycle
 	allow   map[alertKey]int
@@ -562,7 +610,10 @@ func (l *ledger) allowed(k alertKey) int {
 	return l.allow[k]
 }
 
-func (l *ledger) check(t testing.TB, posted []postedMessage) map[alertKey]int {
+// check checks the alerts posted against the ledger; taken are the
+// duplicates allowed for messages Slack took although their send failed
+// (sentMessages.takenAnyway).
+func (l *ledger) check(t testing.TB, posted []postedMessage, taken map[alertKey]int) map[alertKey]int {
 	t.Helper()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -580,17 +631,17 @@ func (l *ledger) check(t testing.TB, posted []postedMessage) map[alertKey]int {
 	}
 	unacked := unacknowledged(posted)
 	for _, k := range sortedKeys(counts) {
-		n, allowed := counts[k], l.allow[k]+unacked[k]
+		n, allowed := counts[k], l.allow[k]+unacked[k]+taken[k]
 		hist, known := l.history[k.Job]
 		switch {
 		case !known:
-			t.Errorf("alert %v for a job that does not exist", k)
+			t.Errorf("alert %v%s for a job that does not exist", k, l.where)
 		case !l.alertOn[k.Status]:
-			t.Errorf("alert %v for a status that does not alert", k)
+			t.Errorf("alert %v%s for a status that does not alert", k, l.where)
 		case !slices.Contains(hist[1:], k.Status):
-			t.Errorf("alert %v for a status the job never moved into (history %v)", k, hist)
+			t.Errorf("alert %v%s for a status the job never moved into (history %v)", k, l.where, hist)
 		case n > 1+allowed:
-			t.Errorf("alert %v posted %d times (%d duplicates allowed)", k, n, allowed)
+			t.Errorf("alert %v%s posted %d times (%d duplicates allowed)", k, l.where, n, allowed)
 		}
 	}
 	return counts
@@ -627,12 +678,12 @@ func (l *ledger) checkDelivered(t testing.TB, counts map[alertKey]int) {
 		cur := hist[len(hist)-1]
 		if len(hist) > 1 && cur != hist[0] && l.alertOn[cur] && counts[alertKey{j, cur}] == 0 {
 			if lost++; lost <= 20 {
-				t.Errorf("alert %v lost (history %v)", alertKey{j, cur}, hist)
+				t.Errorf("alert %v%s lost (history %v)", alertKey{j, cur}, l.where, hist)
 			}
 		}
 	}
 	if lost > 20 {
-		t.Errorf("... %d alerts lost in all", lost)
+		t.Errorf("... %d alerts lost in all%s", lost, l.where)
 	}
 }
 

@@ -4,8 +4,11 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,125 +20,287 @@ import (
 )
 
 var (
-	soakSeed   = flag.Uint64("soak.seed", 20260302, "TestSoak: seed of the random walks and faults (a failure prints it)")
-	soakCycles = flag.Int("soak.cycles", 100, "TestSoak: cycles to run with faults")
-	soakJobs   = flag.Int("soak.jobs", 500, "TestSoak: labeling jobs")
-	soakFaults = flag.Float64("soak.faults", 0.35, "TestSoak: chance that a cycle runs with faults")
+	soakSeed    = flag.Uint64("soak.seed", 20260302, "TestSoak: seed of the random walks and faults (a failure prints it)")
+	soakCycles  = flag.Int("soak.cycles", 100, "TestSoak: cycles to run with faults")
+	soakJobs    = flag.Int("soak.jobs", 500, "TestSoak: labeling jobs, shared out among the sources")
+	soakFaults  = flag.Float64("soak.faults", 0.35, "TestSoak: chance that a cycle runs with faults")
+	soakSources = flag.Int("soak.sources", 3, "TestSoak: sources watched at once, 1 to 4: the home account's region, its eu-west-1, another account's us-east-1 and eu-west-1")
 )
+
+// memberAccount is the other account TestSoak watches (ACCOUNT_ROLES), by
+// the display name memberName (ACCOUNT_NAMES).
+const (
+	memberAccount = "222222222222"
+	memberName    = "research"
+)
+
+// soakPlaces are the sources TestSoak watches, the first -soak.sources of
+// them, keyed as app keys its sources: the function's own account and
+// region, another region of its account, and another account in both
+// regions. The home and the member account share us-east-1, so only a
+// message's account tells their jobs apart.
+var soakPlaces = []struct {
+	key   string
+	place emulator.Place
+}{
+	{"", emulator.Place{Account: homeAccount, Region: "us-east-1"}},
+	{"eu-west-1", emulator.Place{Account: homeAccount, Region: "eu-west-1"}},
+	{memberAccount + "/us-east-1", emulator.Place{Account: memberAccount, Region: "us-east-1"}},
+	{memberAccount + "/eu-west-1", emulator.Place{Account: memberAccount, Region: "eu-west-1"}},
+}
 
 // TestSoak walks many jobs at random through the API's state machine
 // (Initializing -> InProgress -> Completed | Failed | Stopping -> Stopped),
 // one watch cycle a fake minute, with random faults from every part of the
-// suite in a share of the cycles. After every cycle it checks that no alert
-// was posted twice (beyond the duplicates the ledger allows for a post Slack
-// accepted and the run could not record) and none for a status a job never
-// had; after every cycle that ran without faults and completed, that every
-// job's current alerting status was posted; and at the end, once faults
-// stop, that the state converged.
+// suite in a share of the cycles. The function watches several sources
+// (-soak.sources): each has its own jobs, every third name of which is also
+// a job in each other source, its own cursor and its own watcher, and every
+// cycle polls them all at once, sharing one Slack and, within one run of
+// the function, Slack's pace. Slack and DynamoDB faults hit whichever
+// source meets them; SageMaker faults hit one source: some cycles one
+// source's SageMaker refuses every request while the others' answer.
+//
+// After every cycle it checks, for every source and job, that no alert was
+// posted twice (beyond the duplicates the ledger allows for a post Slack
+// accepted and the run could not record) and none for a status the job
+// never had; that each message was sent by one source and names that
+// source's region and account wherever it names a place; after every cycle
+// that ran without faults and completed, that every job's current alerting
+// status was posted (so a source held back by a fault posts its alerts at
+// the next such cycle); after a cycle where a source's SageMaker refused
+// every request, that its poll failed and its cursor stayed, and, when that
+// was the cycle's only fault, that every other source's poll completed and
+// delivered; and at the end, once faults stop, that every source's state
+// converged.
 //
 // Replay a failure with the seed it prints: go test -run TestSoak
 // ./internal/reliability/ -soak.seed=N (and the same -soak.* flags).
 func TestSoak(t *testing.T) {
 	t.Parallel()
-	seed, cycles, jobs, rate := *soakSeed, *soakCycles, *soakJobs, *soakFaults
+	seed, cycles, jobs, rate, sources := *soakSeed, *soakCycles, *soakJobs, *soakFaults, *soakSources
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("seed %d", seed)
-			t.Logf("replay: go test -count=1 -run TestSoak ./internal/reliability/ -soak.seed=%d -soak.cycles=%d -soak.jobs=%d -soak.faults=%v", seed, cycles, jobs, rate)
+			t.Logf("replay: go test -count=1 -run TestSoak ./internal/reliability/ -soak.seed=%d -soak.cycles=%d -soak.jobs=%d -soak.faults=%v -soak.sources=%d", seed, cycles, jobs, rate, sources)
 		}
 	})
+	if sources < 1 || sources > len(soakPlaces) {
+		t.Fatalf("-soak.sources=%d: want 1 to %d", sources, len(soakPlaces))
+	}
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	e := newEnv(t)
-	s := &soak{e: e, rng: rng, step: min(0.08, 8/float64(cycles))}
-
-	// Four in five jobs exist from the start; the rest appear later, some
-	// already past their first statuses (they started and maybe finished
-	// between two cycles).
-	initial := jobs * 4 / 5
-	names := e.seed(initial)
-	s.jobs = names
-	late := map[int][]string{}
-	for i := initial; i < jobs; i++ {
-		at := 1 + rng.IntN(max(1, cycles*3/4))
-		late[at] = append(late[at], fmt.Sprintf("job-%04d", i))
+	e.accountNames = map[string]string{memberAccount: memberName}
+	s := &soak{e: e, rng: rng, step: min(0.08, 8/float64(cycles)), sources: []*source{e.home}}
+	for _, p := range soakPlaces[1:sources] {
+		s.sources = append(s.sources, e.addSource(p.key, p.place))
 	}
 
-	faulty, clean := 0, 0
+	// Four in five jobs of each source exist from the start; the rest
+	// appear later, some already past their first statuses (they started
+	// and maybe finished between two cycles).
+	per := max(1, jobs/sources)
+	initial := per * 4 / 5
+	late := map[int][]jobRef{}
+	for i, src := range s.sources {
+		names := soakNames(i, per)
+		s.put(src, names[:initial])
+		for _, name := range names[initial:] {
+			at := 1 + rng.IntN(max(1, cycles*3/4))
+			late[at] = append(late[at], jobRef{src, name})
+		}
+	}
+	s.seed(initial)
+
+	faulty, clean, isolated := 0, 0, 0
 	start := time.Now()
 	for c := 1; c <= cycles; c++ {
 		e.clock.Advance(time.Minute)
-		for _, name := range late[c] {
-			s.create(name)
+		for _, ref := range late[c] {
+			s.create(ref)
 		}
 		s.walk()
-		plan := s.plan(rate)
-		sum, err := s.cycle(plan)
+		// Halfway, one source's SageMaker fails alone at least once.
+		plan := s.plan(rate, c == (cycles+1)/2)
+		cursors := map[*source]time.Time{}
+		for src := range plan.refused {
+			cursors[src] = src.cursor()
+		}
+		res := s.cycle(plan)
 		if len(plan.faults) > 0 {
 			faulty++
 		}
-		counts := e.check()
+		check := e.checkSources()
 		if t.Failed() {
-			t.Fatalf("cycle %d (faults %v): %+v, %v", c, plan.faults, sum, err)
+			t.Fatalf("cycle %d (faults %v): %v", c, plan.faults, res)
 		}
-		if len(plan.faults) == 0 {
-			if err == nil && sum.Pending == 0 && sum.Contended == 0 {
-				clean++
-				e.ledger.checkDelivered(t, counts)
+		for src := range plan.refused {
+			if res.errs[src] == nil {
+				t.Errorf("%s's SageMaker refused every request, and its poll did not fail: %+v", src, res.sums[src])
 			}
-			if t.Failed() {
-				t.Fatalf("cycle %d, without faults: %+v, %v", c, sum, err)
+			if now := src.cursor(); !now.Equal(cursors[src]) {
+				t.Errorf("%s's SageMaker refused every request, and its cursor moved from %v to %v", src, cursors[src], now)
 			}
+		}
+		if plan.isolated {
+			isolated++
+			for _, src := range s.sources {
+				if _, refused := plan.refused[src]; refused {
+					continue
+				}
+				if err := res.errs[src]; err != nil {
+					t.Errorf("one source's SageMaker failing held back %s: %v", src, err)
+				} else if res.sums[src].Pending == 0 && res.sums[src].Contended == 0 {
+					src.ledger.checkDelivered(t, check.counts[src])
+				}
+			}
+		}
+		if len(plan.faults) == 0 && res.clean() {
+			clean++
+			for _, src := range s.sources {
+				src.ledger.checkDelivered(t, check.counts[src])
+			}
+		}
+		if t.Failed() {
+			t.Fatalf("cycle %d (faults %v): %v", c, plan.faults, res)
 		}
 	}
-	counts := e.converge()
-	unacked := unacknowledged(e.posted())
-	dups, allowed := 0, 0
-	for k, n := range counts {
-		dups += n - 1
-		allowed += e.ledger.allowed(k) + unacked[k]
+	final := e.convergeSources(s.options)
+	posted := e.postedBy()
+	alerts, dups, allowed, shared := 0, 0, 0, 0
+	for _, src := range s.sources {
+		unacked := unacknowledged(posted[src])
+		for k, n := range final.counts[src] {
+			alerts++
+			dups += n - 1
+			allowed += src.ledger.allowed(k) + unacked[k] + final.taken[src][k]
+		}
 	}
-	t.Logf("seed %d: %d jobs, %d cycles (%d with faults, %d clean without), %d alerts posted in %d messages, %d duplicates (%d allowed), %v",
-		seed, jobs, cycles, faulty, clean, len(counts), len(e.slack.Messages()), dups, allowed, time.Since(start).Round(time.Millisecond))
+	in := map[string]int{}
+	for _, ref := range s.jobs {
+		if in[ref.name]++; in[ref.name] == 2 {
+			shared++
+		}
+	}
+	t.Logf("seed %d: %d jobs, %d cycles (%d with faults, %d clean without), %d alerts posted in %d messages (%d digests), %d duplicates (%d allowed), %v",
+		seed, len(s.jobs), cycles, faulty, clean, alerts, len(e.slack.Messages()), final.digests, dups, allowed, time.Since(start).Round(time.Millisecond))
+	if len(s.sources) > 1 {
+		// A digest names its jobs' places only when they are of several;
+		// each source's watcher renders its own, so none does, and only
+		// its console links say its region.
+		t.Logf("%d sources, %d job names in several; %d cycles with one source's SageMaker failing alone; %d of %d digests name no account",
+			len(s.sources), shared, isolated, final.unnamed, final.digests)
+	}
 	if clean == 0 {
 		t.Errorf("no cycle ran clean without faults: the liveness check never ran")
 	}
+	if len(s.sources) > 1 && isolated == 0 {
+		t.Errorf("no source's SageMaker failed alone: the isolation check never ran")
+	}
+}
+
+// soakNames are the names of the per jobs of the source at index i: every
+// third of them (job-0000, job-0003, ...) is in every source, the others
+// are the source's own.
+func soakNames(i, per int) []string {
+	names := make([]string, per)
+	for k := range names {
+		n := k
+		if k%3 != 0 {
+			n = i*per + k
+		}
+		names[k] = fmt.Sprintf("job-%04d", n)
+	}
+	return names
 }
 
 // soak is the state of one TestSoak.
 type soak struct {
-	e    *env
-	rng  *rand.Rand
-	step float64 // chance a job moves on in a cycle
-	jobs []string
+	e       *env
+	rng     *rand.Rand
+	step    float64 // chance a job moves on in a cycle
+	sources []*source
+	jobs    []jobRef
+}
+
+// jobRef is one job: a name in a source.
+type jobRef struct {
+	src  *source
+	name string
+}
+
+func (r jobRef) String() string { return r.name + r.src.in() }
+
+// options are the watch options of one run of the function: its sources'
+// watchers share their Slack lanes, as app's do, so that pacing and
+// Slack's Retry-After hold across them. The digest threshold shrinks with
+// the sources, which share the jobs out: a source's cycle has as good a
+// chance of a digest as the one source's had.
+func (s *soak) options() watch.Options {
+	return watch.Options{DigestThreshold: max(1, 10/len(s.sources)), Concurrency: 16, Lanes: &watch.Lanes{}}
+}
+
+// put puts jobs in Initializing in src (created a second apart, so that
+// listing pages hold them in name order), with their ledger baselines.
+func (s *soak) put(src *source, names []string) {
+	now := s.e.clock.Now()
+	for i, name := range names {
+		src.emu.Put(labeling.Job{
+			Name: name, Status: labeling.StatusInitializing,
+			CreatedAt: now.Add(time.Duration(i-len(names)) * time.Second), ModifiedAt: now,
+			Counters: labeling.Counters{Unlabeled: 100},
+		})
+		src.ledger.baseline(name, labeling.StatusInitializing)
+		s.jobs = append(s.jobs, jobRef{src, name})
+	}
+}
+
+// seed runs the first cycle of every source at once, which records each
+// one's n jobs without alerting.
+func (s *soak) seed(n int) {
+	e := s.e
+	e.t.Helper()
+	ws := make([]*watch.Watcher, len(s.sources))
+	opts := s.options()
+	for i, src := range s.sources {
+		ws[i] = e.watcher(watcherConfig{src: src, name: "seed", opts: opts})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	sums, errs := pollAll(ctx, ws)
+	for i, src := range s.sources {
+		if sum, err := sums[i], errs[i]; err != nil || !sum.FirstRun || !sum.Advanced || sum.Recorded != n {
+			e.t.Fatalf("first cycle of %s: %+v, %v", src, sum, err)
+		}
+	}
 }
 
 // create puts a job the watcher has never seen, and walks it a few steps.
-func (s *soak) create(name string) {
-	s.e.emu.Put(labeling.Job{Name: name, Status: labeling.StatusInitializing, CreatedAt: s.e.clock.Now()})
-	s.e.ledger.baseline(name, "")
-	s.e.ledger.moved(name, labeling.StatusInitializing)
-	s.jobs = append(s.jobs, name)
+func (s *soak) create(ref jobRef) {
+	ref.src.emu.Put(labeling.Job{Name: ref.name, Status: labeling.StatusInitializing, CreatedAt: s.e.clock.Now()})
+	ref.src.ledger.baseline(ref.name, "")
+	ref.src.ledger.moved(ref.name, labeling.StatusInitializing)
+	s.jobs = append(s.jobs, ref)
 	for range s.rng.IntN(4) {
-		s.advance(name)
+		s.advance(ref)
 	}
 }
 
 // walk moves each unfinished job on with chance step, sometimes twice.
 func (s *soak) walk() {
-	for _, name := range s.jobs {
+	for _, ref := range s.jobs {
 		if s.rng.Float64() >= s.step {
 			continue
 		}
-		s.advance(name)
+		s.advance(ref)
 		if s.rng.Float64() < 0.25 {
-			s.advance(name)
+			s.advance(ref)
 		}
 	}
 }
 
 // advance moves a job one step along the API's state machine.
-func (s *soak) advance(name string) {
-	j, _ := s.e.emu.Job(name)
+func (s *soak) advance(ref jobRef) {
+	j, _ := ref.src.emu.Job(ref.name)
 	var next labeling.Status
 	switch j.Status {
 	case labeling.StatusInitializing:
@@ -154,34 +319,62 @@ func (s *soak) advance(name string) {
 	default:
 		return // finished
 	}
-	s.e.move(name, next)
+	ref.src.move(ref.name, next)
+}
+
+// pick is a source at random. With one source it draws nothing, so that a
+// seed makes the same cycles as before there were several.
+func (s *soak) pick() *source {
+	if len(s.sources) == 1 {
+		return s.sources[0]
+	}
+	return s.sources[s.rng.IntN(len(s.sources))]
 }
 
 // soakPlan is how one cycle runs.
 type soakPlan struct {
 	faults   []string
-	watchers int           // run this many at once
-	timeout  time.Duration // each one's deadline
+	watchers int           // runs of the function at once, each polling every source
+	timeout  time.Duration // each run's deadline
 	slackTO  time.Duration // the Slack client's timeout
 	crash    *crashStep
-	stale    []string // jobs listed as they were before, this cycle only
-	ties     int      // jobs changed right after the listing, at its instant
-	sm       []emulator.Fault
+	stale    []jobRef // jobs listed as they were before, this cycle only
+	ties     int      // jobs of tiesAt changed right after its listing, at its instant
+	tiesAt   *source
+	sm       map[*source][]emulator.Fault // each source's list requests' faults, in order
+	refused  map[*source]string           // sources whose SageMaker answers every request with this error code
+	isolated bool                         // one source refused is the cycle's only fault
 	after    []func()
 }
 
+// refusals are how a source's SageMaker can fail for a whole cycle: its
+// account's role refused, its region not enabled, or throttled throughout.
+var refusals = []string{"AccessDeniedException", "UnrecognizedClientException", "ThrottlingException"}
+
 // plan draws the faults of one cycle, at chance rate, one to three of them.
-func (s *soak) plan(rate float64) *soakPlan {
-	p := &soakPlan{watchers: 1, timeout: 20 * time.Second, slackTO: 2 * time.Second}
-	if s.rng.Float64() >= rate {
+// With several sources, a few cycles (and the one where alone is set) have
+// one source's SageMaker refuse every request and no other fault.
+func (s *soak) plan(rate float64, alone bool) *soakPlan {
+	p := &soakPlan{watchers: 1, timeout: 20 * time.Second, slackTO: 2 * time.Second,
+		sm: map[*source][]emulator.Fault{}, refused: map[*source]string{}}
+	e, rng := s.e, s.rng
+	if len(s.sources) > 1 && (alone || rng.Float64() < 0.04) {
+		p.faults = append(p.faults, s.refuse(p))
+		p.isolated = true
 		return p
 	}
-	e, rng := s.e, s.rng
+	if rng.Float64() >= rate {
+		return p
+	}
 	burst := func(n int) int { return 1 + rng.IntN(n) }
 	ops := []string{"GetItem", "BatchGetItem", "UpdateItem", ""}
+	kinds := 20
+	if len(s.sources) > 1 {
+		kinds = 22 // and the faults of one source's SageMaker
+	}
 	for range 1 + rng.IntN(3) {
 		var name string
-		switch rng.IntN(20) {
+		switch rng.IntN(kinds) {
 		case 0:
 			n := burst(6)
 			code := []int{500, 502, 503}[rng.IntN(3)]
@@ -229,27 +422,28 @@ func (s *soak) plan(rate float64) *soakPlan {
 			p.after = append(p.after, func() { e.proxy.SetLatency(0) })
 			name = "dynamodb latency"
 		case 11:
-			n := burst(4)
+			src, n := s.pick(), burst(4)
 			f := []emulator.Fault{emulator.Throttle, emulator.InternalFailure, emulator.ServiceUnavailable}[rng.IntN(3)]
 			for range n {
-				p.sm = append(p.sm, f)
+				p.sm[src] = append(p.sm[src], f)
 			}
-			name = fmt.Sprintf("sagemaker %d x%d", f, n)
+			name = fmt.Sprintf("sagemaker %d x%d%s", f, n, src.in())
 		case 12:
-			p.sm = append(p.sm, emulator.RepeatToken)
-			name = "sagemaker repeated token"
+			src := s.pick()
+			p.sm[src] = append(p.sm[src], emulator.RepeatToken)
+			name = "sagemaker repeated token" + src.in()
 		case 13:
-			n := burst(3)
+			src, n := s.pick(), burst(3)
 			for range n {
-				p.sm = append(p.sm, emulator.EmptyPageWithToken)
+				p.sm[src] = append(p.sm[src], emulator.EmptyPageWithToken)
 			}
-			name = fmt.Sprintf("sagemaker empty page x%d", n)
+			name = fmt.Sprintf("sagemaker empty page x%d%s", n, src.in())
 		case 14:
 			p.stale = s.staleCandidates(burst(5))
 			name = fmt.Sprintf("stale listing of %d jobs", len(p.stale))
 		case 15:
-			p.ties = burst(5)
-			name = fmt.Sprintf("%d changes tied with the cursor", p.ties)
+			p.ties, p.tiesAt = burst(5), s.pick()
+			name = fmt.Sprintf("%d changes tied with the cursor%s", p.ties, p.tiesAt.in())
 		case 16:
 			p.timeout = time.Duration(300+rng.IntN(400)) * time.Millisecond
 			e.slack.SetLatency(20 * time.Millisecond)
@@ -262,23 +456,38 @@ func (s *soak) plan(rate float64) *soakPlan {
 			p.watchers = 2 + rng.IntN(2)
 			e.slack.SetLatency(5 * time.Millisecond)
 			name = fmt.Sprintf("%d overlapping runs", p.watchers)
+		case 20:
+			name = s.refuse(p)
+		case 21:
+			src := s.pick()
+			src.emu.SetLatency(5 * time.Millisecond)
+			p.after = append(p.after, func() { src.emu.SetLatency(0) })
+			name = "sagemaker latency" + src.in()
 		}
 		p.faults = append(p.faults, name)
 	}
 	return p
 }
 
+// refuse has one source's SageMaker refuse every request this cycle, and
+// names the fault.
+func (s *soak) refuse(p *soakPlan) string {
+	src, code := s.pick(), refusals[s.rng.IntN(len(refusals))]
+	p.refused[src] = code
+	return fmt.Sprintf("%s's SageMaker answers %s to every request", src, code)
+}
+
 // staleCandidates picks up to n jobs whose current status is already
 // stored: a lagging read can show them as they were before.
-func (s *soak) staleCandidates(n int) []string {
-	var out []string
+func (s *soak) staleCandidates(n int) []jobRef {
+	var out []jobRef
 	for range 4 * n {
-		name := s.jobs[s.rng.IntN(len(s.jobs))]
-		j, _ := s.e.emu.Job(name)
-		if j.Status == labeling.StatusInitializing || s.e.record(name).Status != j.Status {
+		ref := s.jobs[s.rng.IntN(len(s.jobs))]
+		j, _ := ref.src.emu.Job(ref.name)
+		if j.Status == labeling.StatusInitializing || ref.src.record(ref.name).Status != j.Status || slices.Contains(out, ref) {
 			continue
 		}
-		out = append(out, name)
+		out = append(out, ref)
 		if len(out) == n {
 			break
 		}
@@ -286,37 +495,70 @@ func (s *soak) staleCandidates(n int) []string {
 	return out
 }
 
-// cycle runs the watchers of one cycle under plan p, then stops every fault
-// and restores the stale jobs.
-func (s *soak) cycle(p *soakPlan) (watch.Summary, error) {
+// cycleResult is what one cycle's polls answered, for each source: the
+// first run's summary with every run's pending added (contention between
+// runs is expected), and the first error of any run.
+type cycleResult struct {
+	sums map[*source]watch.Summary
+	errs map[*source]error
+}
+
+// clean reports whether every source's poll completed with nothing
+// pending or contended.
+func (r cycleResult) clean() bool {
+	for src, sum := range r.sums {
+		if r.errs[src] != nil || sum.Pending != 0 || sum.Contended != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func (r cycleResult) String() string {
+	var b strings.Builder
+	for _, src := range slices.SortedFunc(maps.Keys(r.sums), func(a, b *source) int { return strings.Compare(a.key, b.key) }) {
+		fmt.Fprintf(&b, "\n%s: %+v, %v", src, r.sums[src], r.errs[src])
+	}
+	return b.String()
+}
+
+// cycle runs one cycle under plan p: each run of the function (p.watchers
+// of them at once) polls every source at once, then every fault stops and
+// the stale jobs are restored.
+func (s *soak) cycle(p *soakPlan) cycleResult {
 	e := s.e
 	defer func() {
 		e.slack.ClearFaults()
 		e.proxy.ClearFaults()
-		e.onListRequest(nil)
+		for _, src := range s.sources {
+			src.onListRequest(nil)
+			src.refuseAll("")
+		}
 		for _, f := range p.after {
 			f()
 		}
 	}()
-	// SageMaker faults are handed to the emulator one list request at a
-	// time, so none is left over for a later cycle.
-	if len(p.sm) > 0 {
+	// SageMaker faults are handed to a source's emulator one list request
+	// at a time, so none is left over for a later cycle.
+	for src, queue := range p.sm {
 		var mu sync.Mutex
-		queue := p.sm
-		e.onListRequest(func(n int) {
+		src.onListRequest(func(n int) {
 			mu.Lock()
 			defer mu.Unlock()
 			// A repeated token is shown on a later page, where it cuts the
 			// listing short.
 			if len(queue) > 0 && (queue[0] != emulator.RepeatToken || n > 1) {
-				e.emu.FailNext(1, queue[0])
+				src.emu.FailNext(1, queue[0])
 				queue = queue[1:]
 			}
 		})
 	}
-	for _, name := range p.stale {
-		j, _ := e.emu.Job(name)
-		hist := e.ledger.historyOf(name)
+	for src, code := range p.refused {
+		src.refuseAll(code)
+	}
+	for _, ref := range p.stale {
+		j, _ := ref.src.emu.Job(ref.name)
+		hist := ref.src.ledger.historyOf(ref.name)
 		var before labeling.Status
 		for i := len(hist) - 1; i > 0; i-- {
 			if hist[i] != j.Status && hist[i] != "" {
@@ -327,85 +569,96 @@ func (s *soak) cycle(p *soakPlan) (watch.Summary, error) {
 		if before == "" {
 			continue
 		}
-		e.emu.Update(name, func(x *labeling.Job) {
+		ref.src.emu.Update(ref.name, func(x *labeling.Job) {
 			x.Status = before
 			x.ModifiedAt = j.ModifiedAt.Add(-time.Duration(1+s.rng.IntN(300)) * time.Second)
 		})
-		defer e.emu.Update(name, func(x *labeling.Job) { *x = j })
+		defer ref.src.emu.Update(ref.name, func(x *labeling.Job) { *x = j })
 	}
-	wc := watcherConfig{
-		notifier: e.webhook(p.slackTO),
-		opts:     watch.Options{DigestThreshold: 10, Concurrency: 16},
-	}
-	if p.ties > 0 {
-		var once sync.Once
-		wc.source = &hookSource{Source: labelingSource(e), afterList: func() {
-			once.Do(func() {
-				for range p.ties {
-					s.advance(s.jobs[s.rng.IntN(len(s.jobs))])
+	var tied sync.Once
+	tie := func() {
+		tied.Do(func() {
+			var own []jobRef
+			for _, ref := range s.jobs {
+				if ref.src == p.tiesAt {
+					own = append(own, ref)
 				}
-			})
-		}}
+			}
+			for range p.ties {
+				s.advance(own[s.rng.IntN(len(own))])
+			}
+		})
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), p.timeout)
 	defer cancel()
+	// A crash is of the process: every run and source dies with it.
+	var k *killer
 	if p.crash != nil {
-		k := &killer{cancel: cancel}
-		step := *p.crash
-		wc.store = &hookStore{Store: e.store(),
-			before: func(_ context.Context, op, _ string, _ labeling.Status) error {
-				if err := k.alive(); err != nil {
-					return err
-				}
-				if step == beforeCursor && op == "AdvanceCursor" {
-					k.kill()
-					return errKilled
-				}
-				return nil
-			},
-			after: func(op, _ string, _ labeling.Status, err error) {
-				if step == afterStateWrite && op == "Commit" && err == nil {
-					k.kill()
-				}
-			},
-		}
-		wc.notifier = &hookNotifier{Notifier: wc.notifier, before: k.alive, after: func(err error) {
-			if step == afterPost && err == nil {
-				k.kill()
-			}
-		}}
-		if wc.source == nil {
-			wc.source = labelingSource(e)
-		}
-		wc.source = &hookSource{Source: wc.source, afterList: func() {
-			if step == afterList {
-				k.kill()
-			}
-		}}
-	}
-	if p.watchers == 1 {
-		return e.watcher(wc).Poll(ctx)
+		k = &killer{cancel: cancel}
 	}
 	var (
-		wg   sync.WaitGroup
-		sums = make([]watch.Summary, p.watchers)
-		errs = make([]error, p.watchers)
+		ws    []*watch.Watcher
+		owner []*source
 	)
-	for i := range p.watchers {
-		w := e.watcher(wc)
-		wg.Go(func() { sums[i], errs[i] = w.Poll(ctx) })
-	}
-	wg.Wait()
-	// One summary for the cycle: contention between the runs is expected.
-	sum := sums[0]
-	var firstErr error
-	for i := range sums {
-		if errs[i] != nil && firstErr == nil {
-			firstErr = errs[i]
+	for run := range p.watchers {
+		opts := s.options()
+		var notifier watch.Notifier = e.webhook(p.slackTO)
+		if k != nil {
+			step := *p.crash
+			notifier = &hookNotifier{Notifier: notifier, before: k.alive, after: func(err error) {
+				if step == afterPost && err == nil {
+					k.kill()
+				}
+			}}
 		}
-		if i > 0 {
+		for _, src := range s.sources {
+			wc := watcherConfig{src: src, notifier: notifier, opts: opts, name: fmt.Sprintf("run %d", run)}
+			var source watch.Source = src.labeling()
+			if src == p.tiesAt && p.ties > 0 {
+				source = &hookSource{Source: source, afterList: tie}
+			}
+			if k != nil {
+				step := *p.crash
+				wc.store = &hookStore{Store: src.store(),
+					before: func(_ context.Context, op, _ string, _ labeling.Status) error {
+						if err := k.alive(); err != nil {
+							return err
+						}
+						if step == beforeCursor && op == "AdvanceCursor" {
+							k.kill()
+							return errKilled
+						}
+						return nil
+					},
+					after: func(op, _ string, _ labeling.Status, err error) {
+						if step == afterStateWrite && op == "Commit" && err == nil {
+							k.kill()
+						}
+					},
+				}
+				source = &hookSource{Source: source, afterList: func() {
+					if step == afterList {
+						k.kill()
+					}
+				}}
+			}
+			wc.source = source
+			ws = append(ws, e.watcher(wc))
+			owner = append(owner, src)
+		}
+	}
+	sums, errs := pollAll(ctx, ws)
+	res := cycleResult{sums: map[*source]watch.Summary{}, errs: map[*source]error{}}
+	for i, src := range owner {
+		if sum, seen := res.sums[src]; seen {
 			sum.Pending += sums[i].Pending
+			res.sums[src] = sum
+		} else {
+			res.sums[src] = sums[i]
+		}
+		if errs[i] != nil && res.errs[src] == nil {
+			res.errs[src] = errs[i]
 		}
 	}
-	return sum, firstErr
+	return res
 }
