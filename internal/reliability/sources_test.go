@@ -370,6 +370,18 @@ func (src *source) checkShown(m postedMessage) (_ postedMessage, namesAccount bo
 		}
 		return m, shown == want, problems
 	}
+	// A digest of one place names it in its closing context line, after
+	// the part's number: "… · REGION · ACCOUNT · <console link>".
+	for _, b := range m.Blocks {
+		if b.Type != "context" || len(b.Elements) == 0 {
+			continue
+		}
+		var notes string
+		_ = json.Unmarshal(b.Elements[len(b.Elements)-1].Text, &notes)
+		if strings.HasPrefix(notes, want+" · ") || strings.Contains(notes, " · "+want+" · ") || strings.HasSuffix(notes, " · "+want) || notes == want {
+			namesAccount = true
+		}
+	}
 	alerts := make([]alertKey, len(m.Alerts))
 	for i, k := range m.Alerts {
 		if s := placeSuffix.FindStringSubmatch(k.Job); s != nil {

@@ -19,7 +19,7 @@ import (
 const (
 	digestTextBudget      = 12000
 	digestBudget          = digestTextBudget - 1000
-	digestContent         = digestBudget - maxHeaderText - 250
+	digestContent         = digestBudget - maxHeaderText - 400
 	maxDigestBlocks       = maxBlocks - 2 // content, besides the header and the closing context
 	maxDigestLink         = 600           // a job link longer than this is shown as the bare name
 	maxDigestName         = 100           // a job name in a digest (the API allows 63)
@@ -198,6 +198,13 @@ func RenderDigest(alerts []Alert) []DigestPart {
 		places[placeOf(a.Job)] = true
 	}
 	p := digestPacker{where: len(places) > 1}
+	// A digest of one place names it once, beside the console's link, as
+	// an alert does: where several sources are watched, each posts
+	// digests of its own.
+	here := ""
+	if len(places) == 1 {
+		here = regionAndAccount(alerts[0].Job)
+	}
 	for _, g := range byStatus {
 		if g.status == labeling.StatusFailed {
 			for _, f := range failureGroups(g.alerts) {
@@ -219,6 +226,9 @@ func RenderDigest(alerts []Alert) []DigestPart {
 		var notes []string
 		if suffix != "" {
 			notes = append(notes, "Part "+count(k+1)+" of "+count(len(p.drafts))+" of one digest")
+		}
+		if here != "" {
+			notes = append(notes, here)
 		}
 		if listURL != "" {
 			notes = append(notes, "<"+listURL+"|All labeling jobs in the SageMaker console>")
