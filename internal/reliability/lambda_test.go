@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/labelwatch/labelwatch/internal/labeling"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -244,19 +246,54 @@ func TestLambdaDeadline(t *testing.T) {
 	if strings.Contains(strings.ToLower(r.ErrorType+r.ErrorMessage), "timed out") {
 		t.Errorf("the function ran into Lambda's timeout: %+v", r)
 	}
+	e.slack.Settle()
 	first := len(e.slack.Messages())
 	if first == 0 || first >= len(due) {
 		t.Errorf("%d of %d posted before the deadline; want some", first, len(due))
+	}
+	// A post the deadline cut off under way may have been taken by Slack
+	// all the same: the documented duplicate. The function logs it as not
+	// delivered, with the attempt's context error; Slack says whether it
+	// took it.
+	want, raced := once(due), 0
+	for _, k := range cutOff(fn.Output(), due) {
+		for _, m := range e.slack.Messages() {
+			if strings.Contains(m.Text, k.Job) {
+				e.ledger.allowDuplicate([]alertKey{k})
+				want[k], raced = 2, raced+1
+				t.Logf("%v: its post was cut off by the deadline after Slack took it", k)
+			}
+		}
 	}
 	e.check()
 	e.slack.SetLatency(0)
 	r, _ = invoke(t, fn)
 	succeeded(t, fn, r, "next run")
-	if r.Alerted != len(due)-first {
-		t.Errorf("next run: %+v; want the other %d alerted", r, len(due)-first)
+	if r.Alerted != len(due)-first+raced {
+		t.Errorf("next run: %+v; want the other %d alerted", r, len(due)-first+raced)
 	}
 	counts := e.check()
-	expectCounts(t, counts, once(due))
+	expectCounts(t, counts, want)
 	e.ledger.checkDelivered(t, counts)
 	e.checkTable()
+}
+
+// cutOff are the alerts of due whose post the function logged as not
+// delivered because its context ended while the attempt was under way
+// (not a send it never began: "stop sending").
+func cutOff(output string, due []alertKey) []alertKey {
+	var out []alertKey
+	for _, line := range strings.Split(output, "\n") {
+		var l struct {
+			Msg, Job, Status, Error string
+		}
+		if json.Unmarshal([]byte(line), &l) != nil || l.Msg != "alert not delivered; pending for the next run" ||
+			!strings.Contains(l.Error, "attempt ") || !strings.Contains(l.Error, "context deadline exceeded") && !strings.Contains(l.Error, "context canceled") {
+			continue
+		}
+		if k := (alertKey{Job: l.Job, Status: labeling.Status(l.Status)}); slices.Contains(due, k) {
+			out = append(out, k)
+		}
+	}
+	return out
 }
