@@ -616,12 +616,7 @@ func TestAsDeployed(t *testing.T) {
 		}
 		s.lambda.Kill() // so Output holds every line written
 		out := s.lambda.Output()
-		var line string
-		for _, l := range strings.Split(out, "\n") {
-			if strings.Contains(l, `"cold start failed"`) {
-				line = l
-			}
-		}
+		line := coldStartLine(out)
 		for _, want := range []string{s.secretARN, "ROUTES route 1 posts to channel C0ONCALL01, which needs a bot token", `ROUTES route 2 names webhook \"vision\"`} {
 			if !strings.Contains(line, want) {
 				t.Errorf("the cold start error line does not say %q:\n%s", want, out)

@@ -119,12 +119,7 @@ func TestSlackSecret(t *testing.T) {
 		}
 		s.lambda.Kill() // so Output holds every line written
 		out := s.lambda.Output()
-		var line string
-		for _, l := range strings.Split(out, "\n") {
-			if strings.Contains(l, `"cold start failed"`) {
-				line = l
-			}
-		}
+		line := coldStartLine(out)
 		for _, want := range []string{arn, "ResourceNotFoundException", "SLACK_SECRET_ARN"} {
 			if !strings.Contains(line, want) {
 				t.Errorf("the cold start error line does not say %q:\n%s", want, out)
@@ -137,4 +132,16 @@ func TestSlackSecret(t *testing.T) {
 			t.Errorf("a function without its Slack credential posted")
 		}
 	})
+}
+
+// coldStartLine is the last "cold start failed" line of the function's
+// output, or "".
+func coldStartLine(out string) string {
+	var line string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, `"cold start failed"`) {
+			line = l
+		}
+	}
+	return line
 }

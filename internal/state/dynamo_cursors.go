@@ -95,7 +95,7 @@ func (s *DynamoStore) readCursors(ctx context.Context, keys []string) (map[strin
 // batchGet reads the items at up to MaxBatch keys with one consistent
 // BatchGetItem, and again for the keys DynamoDB leaves unprocessed (it does
 // so under throttling), batchAttempts times in all, starting
-// batchRetryDelay apart on the store's clock and doubling, as Load does. It
+// batchRetryDelay apart on the store's clock and doubling. It
 // hands each item read to found with its key, and fails unless every key
 // was processed.
 func (s *DynamoStore) batchGet(ctx context.Context, pks []string, found func(pk string, item map[string]types.AttributeValue)) error {

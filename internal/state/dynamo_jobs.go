@@ -1,22 +1,20 @@
 package state
 
 import (
+	"cmp"
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/labelwatch/labelwatch/internal/clock"
 )
 
-// Load retries keys DynamoDB left unprocessed (it does so under throttling)
+// batchGet (for Load and Cursors) retries keys DynamoDB left unprocessed (it does so under throttling)
 // this many times in all, starting batchRetryDelay apart on the store's clock
 // and doubling. Throttling errors proper are retried by the SDK's retryer; an
 // unprocessed key is a partial success the SDK hands back, so the store owns
@@ -28,7 +26,7 @@ const (
 )
 
 // Load reads the records with one BatchGetItem, consistent reads, and
-// re-requests any keys DynamoDB leaves unprocessed.
+// re-requests any keys DynamoDB leaves unprocessed (batchGet).
 func (s *DynamoStore) Load(ctx context.Context, jobs []string) (map[string]Record, error) {
 	const op = "load job state"
 	names, err := checkBatch(jobs)
@@ -39,41 +37,28 @@ func (s *DynamoStore) Load(ctx context.Context, jobs []string) (map[string]Recor
 	if len(names) == 0 {
 		return recs, nil
 	}
-	keys := make([]map[string]types.AttributeValue, len(names))
+	pks := make([]string, len(names))
 	for i, name := range names {
-		keys[i] = key(s.prefix + name)
+		pks[i] = s.prefix + name
 	}
-	pending := types.KeysAndAttributes{Keys: keys, ConsistentRead: aws.Bool(true)}
-	delay := batchRetryDelay
-	for attempt := 1; ; attempt++ {
-		out, err := s.client.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{
-			RequestItems: map[string]types.KeysAndAttributes{s.table: pending},
-		})
-		if err != nil {
-			return nil, s.fail(op, err)
+	var decode error
+	err = s.batchGet(ctx, pks, func(_ string, item map[string]types.AttributeValue) {
+		var it dynamoItem
+		if err := attributevalue.UnmarshalMap(item, &it); err != nil {
+			decode = cmp.Or(decode, err)
+			return
 		}
-		for _, item := range out.Responses[s.table] {
-			var it dynamoItem
-			if err := attributevalue.UnmarshalMap(item, &it); err != nil {
-				return nil, fmt.Errorf("%s: decode item: %w", op, err)
-			}
-			rec := it.record()
-			rec.Job = strings.TrimPrefix(rec.Job, s.prefix)
-			recs[rec.Job] = rec
-		}
-		left := out.UnprocessedKeys[s.table].Keys
-		if len(left) == 0 {
-			return recs, nil
-		}
-		if attempt == batchAttempts {
-			return nil, fmt.Errorf("%s: %d of %d jobs still unprocessed after %d attempts (table throttled?)", op, len(left), len(names), attempt)
-		}
-		pending = types.KeysAndAttributes{Keys: left, ConsistentRead: aws.Bool(true)}
-		if err := wait(ctx, s.clock, delay/2+rand.N(delay/2+1)); err != nil {
-			return nil, fmt.Errorf("%s: %d of %d jobs unprocessed: %w", op, len(left), len(names), err)
-		}
-		delay = min(2*delay, batchRetryMax)
+		rec := it.record()
+		rec.Job = strings.TrimPrefix(rec.Job, s.prefix)
+		recs[rec.Job] = rec
+	})
+	switch {
+	case err != nil:
+		return nil, s.fail(op, err)
+	case decode != nil:
+		return nil, fmt.Errorf("%s: decode item: %w", op, decode)
 	}
+	return recs, nil
 }
 
 // wait waits d on c, or until ctx is done. A ctx already done waits
