@@ -151,6 +151,61 @@ func TestDynamoFaults(t *testing.T) {
 			},
 		},
 		{
+			// The three alerts go as one digest, whose jobs are committed
+			// with one BatchWriteItem; it is written but its answer is
+			// lost. Unlike a conditional commit, a put written twice is
+			// the same put: the SDK's retry writes it again, and the run
+			// records all three.
+			name: "digest's batched commit written, answer lost",
+			fault: func(e *env, wc *watcherConfig) {
+				wc.opts.DigestThreshold = 2
+				e.proxy.FailNext("BatchWriteItem", 1, testenv.LostAnswer)
+			},
+			check: func(t *testing.T, e *env, o outcome) {
+				delivered(t, o)
+				if !o.sum.Digest {
+					t.Errorf("cycle: %+v; want one digest", o.sum)
+				}
+				if n := e.proxy.Calls("BatchWriteItem"); n != 2 {
+					t.Errorf("%d BatchWriteItem calls, want 2: the one whose answer was lost, and the SDK's retry", n)
+				}
+				for _, k := range o.due {
+					if rec := e.record(k.Job); rec.Status != k.Status || rec.Lease != nil || rec.AlertedAt.IsZero() {
+						t.Errorf("job %s: %+v; want it committed", k.Job, rec)
+					}
+				}
+			},
+		},
+		{
+			// Slack took the digest, then every try of its batched commit
+			// is throttled: the claims stay until they expire, and the
+			// digest's alerts go out once more, each once: the
+			// at-least-once case, bounded to one duplicate.
+			name: "digest's batched commit throttled past retries after Slack accepted",
+			fault: func(e *env, wc *watcherConfig) {
+				wc.opts.DigestThreshold = 2
+				e.proxy.FailNext("BatchWriteItem", 3, testenv.Throttle)
+			},
+			check: func(t *testing.T, e *env, o outcome) {
+				errorIs(t, o.err, watch.ErrPending)
+				errorSays(t, o.err, "message sent but not recorded")
+				if o.sum.Pending != 3 || !o.sum.Digest {
+					t.Errorf("cycle: %+v; want one digest, its three jobs pending", o.sum)
+				}
+				sum, err := e.run(e.watcher(watcherConfig{name: "second"}), 10*time.Second)
+				if err != nil || sum.Contended != 3 || sum.Alerted != 0 {
+					t.Errorf("second cycle: %+v, %v; want the jobs still contended while the claims live", sum, err)
+				}
+			},
+			want: func(due []alertKey) map[alertKey]int {
+				m := map[alertKey]int{}
+				for _, k := range due {
+					m[k] = 2
+				}
+				return m
+			},
+		},
+		{
 			// Another run changes a job between this run's load and its
 			// claim: the claim's condition fails and this run leaves the job
 			// to the other, which alerts it.

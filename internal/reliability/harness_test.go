@@ -779,6 +779,35 @@ func (s *hookStore) Commit(ctx context.Context, owner string, next state.Record)
 	return s.call(ctx, "Commit", next.Job, next.Status, func() error { return s.Store.Commit(ctx, owner, next) })
 }
 
+// CommitAll commits through the wrapped store's batch (a digest part's
+// jobs), each job seen by the hooks as a Commit of its own: a fault before
+// one fails that job alone, and the rest go in the batch.
+func (s *hookStore) CommitAll(ctx context.Context, owner string, until time.Time, jobs []state.Committing) []error {
+	errs := make([]error, len(jobs))
+	var pass []state.Committing
+	var at []int
+	for i, c := range jobs {
+		if s.before != nil {
+			if err := s.before(ctx, "Commit", c.Next.Job, c.Next.Status); err != nil {
+				errs[i] = err
+				continue
+			}
+		}
+		pass, at = append(pass, c), append(at, i)
+	}
+	if len(pass) > 0 {
+		for k, err := range s.Store.(state.BatchCommitter).CommitAll(ctx, owner, until, pass) {
+			errs[at[k]] = err
+		}
+	}
+	if s.after != nil {
+		for i, c := range jobs {
+			s.after("Commit", c.Next.Job, c.Next.Status, errs[i])
+		}
+	}
+	return errs
+}
+
 func (s *hookStore) Release(ctx context.Context, job, owner string) error {
 	return s.call(ctx, "Release", job, "", func() error { return s.Store.Release(ctx, job, owner) })
 }

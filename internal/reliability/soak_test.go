@@ -370,7 +370,7 @@ func (s *soak) plan(rate float64, alone bool) *soakPlan {
 		return p
 	}
 	burst := func(n int) int { return 1 + rng.IntN(n) }
-	ops := []string{"GetItem", "BatchGetItem", "UpdateItem", ""}
+	ops := []string{"GetItem", "BatchGetItem", "UpdateItem", "BatchWriteItem", ""}
 	kinds := 20
 	if len(s.sources) > 1 {
 		kinds = 22 // and the faults of one source's SageMaker

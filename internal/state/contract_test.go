@@ -567,6 +567,65 @@ func testStore(t *testing.T, open opener, flaw racy) {
 			wantConflict(e.t, "second Commit", e.store.Commit(e.ctx, "run-a", Record{Job: job, Status: labeling.StatusCompleted, ModifiedAt: m2, AlertedAt: alerted}))
 			wantRecord(e.t, e.mustLoad(job), want)
 		}},
+		{"owner commits many at once, as Commit commits each", func(e env) {
+			batch, ok := e.store.(BatchCommitter)
+			if !ok {
+				e.t.Fatal("the store commits no batch")
+			}
+			// More than one BatchWriteItem takes; each with a state of its
+			// own, one with a card and progress, one still running.
+			var jobs []Committing
+			var want []Record
+			for i := range 27 {
+				name := fmt.Sprintf("many-%02d", i)
+				rec := e.claim(e.move(Record{Job: name}, labeling.StatusInProgress, m1), "run-a", labeling.StatusFailed, time.Minute)
+				next := Record{Job: name, Status: labeling.StatusFailed, ModifiedAt: m2, AlertedAt: t0.Add(time.Duration(i) * time.Millisecond)}
+				switch i {
+				case 3:
+					next.Card, next.Progress = card, progress
+				case 4:
+					next = Record{Job: name, Status: labeling.StatusInProgress, ModifiedAt: m2, Card: card, Progress: progress}
+				}
+				jobs = append(jobs, Committing{Next: next, Claimed: rec.Version})
+				next.Version = rec.Version + 1
+				next.Progress.MovedAt = fromMillis(millis(next.Progress.MovedAt)) // kept to the millisecond
+				want = append(want, next)
+			}
+			errs := batch.CommitAll(e.ctx, "run-a", e.clock.Now().Add(time.Minute), jobs)
+			for i, err := range errs {
+				if err != nil {
+					e.t.Errorf("CommitAll of %s: %v", jobs[i].Next.Job, err)
+				}
+				wantRecord(e.t, e.mustLoad(want[i].Job), want[i])
+			}
+			if at, ok := e.expiry(e.t, "many-00"); !ok || !at.Equal(t0.Add(retention)) {
+				e.t.Errorf("a Failed job committed in a batch expires at %s (set %v), want %s", at, ok, t0.Add(retention))
+			}
+			if at, ok := e.expiry(e.t, "many-04"); ok {
+				e.t.Errorf("a job in progress committed in a batch expires at %s, want never", at)
+			}
+			// Committed: free for the next run, with no lease left.
+			e.claim(e.mustLoad("many-00"), "run-b", labeling.StatusStopped, time.Minute)
+		}},
+		{"a batch committed after its leases' end commits each as Commit does", func(e env) {
+			batch := e.store.(BatchCommitter)
+			kept := e.claim(Record{Job: job}, "run-a", labeling.StatusFailed, time.Minute)
+			taken := e.claim(Record{Job: "job-2"}, "run-a", labeling.StatusFailed, time.Minute)
+			until := e.clock.Now().Add(time.Minute)
+			e.clock.Advance(2 * time.Minute)
+			e.claim(taken, "run-b", labeling.StatusFailed, time.Minute)
+			errs := batch.CommitAll(e.ctx, "run-a", until, []Committing{
+				{Next: Record{Job: job, Status: labeling.StatusFailed, ModifiedAt: m2, AlertedAt: t0}, Claimed: kept.Version},
+				{Next: Record{Job: "job-2", Status: labeling.StatusFailed, ModifiedAt: m2, AlertedAt: t0}, Claimed: taken.Version},
+			})
+			if errs[0] != nil {
+				e.t.Errorf("CommitAll of a lease expired but not taken over: %v", errs[0])
+			}
+			wantConflict(e.t, "CommitAll of a lease another run took over", errs[1])
+			if rec := e.mustLoad("job-2"); rec.Lease == nil || rec.Lease.Owner != "run-b" || rec.Status != "" {
+				e.t.Errorf("the record another run claimed: %s, want its claim kept", fmtRecord(rec))
+			}
+		}},
 		{"commit by another run conflicts", func(e env) {
 			rec := e.claim(Record{Job: job}, "run-a", labeling.StatusFailed, time.Minute)
 			wantConflict(e.t, "Commit by non-owner", e.store.Commit(e.ctx, "run-b", Record{Job: job, Status: labeling.StatusFailed, ModifiedAt: m2, AlertedAt: t0}))

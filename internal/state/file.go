@@ -379,6 +379,18 @@ func (s *FileStore) Commit(ctx context.Context, owner string, next Record) error
 	})
 }
 
+// CommitAll commits each job as Commit does: a file takes one write at a
+// time, so there is nothing to save by writing them together.
+func (s *FileStore) CommitAll(ctx context.Context, owner string, until time.Time, jobs []Committing) []error {
+	errs := make([]error, len(jobs))
+	for i, c := range jobs {
+		errs[i] = s.Commit(ctx, owner, c.Next)
+	}
+	return errs
+}
+
+var _ BatchCommitter = (*FileStore)(nil)
+
 // apply returns r after a Save or Commit of next at now: next's state in
 // place of r's, whatever r held, times cut to the millisecond as DynamoStore
 // keeps them, one version on, and no lease.

@@ -231,5 +231,25 @@ type Store interface {
 	Tally(ctx context.Context, key string, expires time.Time) (int, error)
 }
 
+// A BatchCommitter commits many claimed jobs at once: what a Store may do
+// besides Commit (both of labelwatch's do).
+type BatchCommitter interface {
+	// CommitAll commits each of jobs as Commit does, all claimed by
+	// owner with leases live until until, and returns each one's error
+	// (nil when it was written). While those leases are live no other run
+	// writes the records: every other write is conditional on no live
+	// lease, or on the lease being its writer's. So before until the store
+	// may write them without a condition, in as few calls as its API
+	// takes; from until on, it commits each as Commit does.
+	CommitAll(ctx context.Context, owner string, until time.Time, jobs []Committing) []error
+}
+
+// Committing is one job of a CommitAll: the record to write, and the
+// version its claim left (the version read, plus one).
+type Committing struct {
+	Next    Record
+	Claimed int64
+}
+
 // MaxTallyKey is the longest key Tally takes.
 const MaxTallyKey = 64

@@ -62,6 +62,7 @@ func (w *Watcher) claim(ctx context.Context, r run, d decisions, sum *Summary) (
 				unsure = append(unsure, c)
 				return err
 			}
+			c.until = l.Until
 			claimed = append(claimed, c)
 			return nil
 		})
@@ -118,18 +119,27 @@ func (w *Watcher) commit(r run, sent iter.Seq2[post, error], sum *Summary) error
 			continue
 		}
 		at := w.clock.Now()
+		nexts := make([]state.Record, len(p.decisions))
+		for i, d := range p.decisions {
+			nexts[i] = d.next
+			if d.verdict == Alert {
+				nexts[i].AlertedAt = at
+			}
+		}
 		var (
 			mu sync.Mutex
 			g  errgroup.Group
 		)
 		g.SetLimit(w.opts.Concurrency)
-		for _, d := range p.decisions {
+		batched := w.commitAll(r, p.decisions, nexts)
+		for i, d := range p.decisions {
 			g.Go(func() error {
-				next := d.next
-				if d.verdict == Alert {
-					next.AlertedAt = at
+				var err error
+				if batched != nil {
+					err = batched[i]
+				} else {
+					err = w.store.Commit(r.settle, r.owner, nexts[i])
 				}
-				err := w.store.Commit(r.settle, r.owner, next)
 				mu.Lock()
 				defer mu.Unlock()
 				switch {
@@ -157,6 +167,33 @@ func (w *Watcher) commit(r run, sent iter.Seq2[post, error], sum *Summary) error
 		return fmt.Errorf("%d of %d jobs' messages not delivered, retried next run: %w: %w", pending, jobs, ErrPending, failure)
 	}
 	return nil
+}
+
+// commitAll commits the jobs of a post of several (a digest's part) in as
+// few calls as the store takes, while this run's claims on them are live
+// (state.BatchCommitter), and returns each one's error; nil when the post
+// has one job, or the store commits one at a time.
+func (w *Watcher) commitAll(r run, jobs []decision, nexts []state.Record) []error {
+	batch, ok := w.store.(state.BatchCommitter)
+	if !ok || len(jobs) < 2 {
+		return nil
+	}
+	until := jobs[0].until
+	committing := make([]state.Committing, len(jobs))
+	for i, d := range jobs {
+		until = earlier(until, d.until)
+		committing[i] = state.Committing{Next: nexts[i], Claimed: d.rec.Version + 1}
+	}
+	// Until the earliest lease's end less the clocks' skew: another host
+	// may see a lease end that much sooner.
+	return batch.CommitAll(r.settle, r.owner, until.Add(-w.opts.ClockSkew), committing)
+}
+
+func earlier(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }
 
 // release gives up this run's claims of jobs, so the next run can retry

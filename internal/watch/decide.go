@@ -30,6 +30,8 @@ type decision struct {
 	// status the alert says the job left.
 	copy     bool
 	previous labeling.Status
+	// until is when this run's claim on the job ends, once claimed.
+	until time.Time
 }
 
 // alert is what d's alert tells.
