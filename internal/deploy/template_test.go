@@ -964,7 +964,15 @@ func codeCalls(root string) ([]string, error) {
 	}
 	calls := []string{"sagemaker:ListLabelingJobs"}
 	for _, m := range methods {
-		calls = append(calls, "dynamodb:"+m)
+		// A transaction's writes are governed by the actions of the writes
+		// it holds (DynamoDB's "Using IAM with DynamoDB transactions"):
+		// the store's transactions hold updates only.
+		if m == "TransactWriteItems" {
+			m = "UpdateItem"
+		}
+		if !slices.Contains(calls, "dynamodb:"+m) {
+			calls = append(calls, "dynamodb:"+m)
+		}
 	}
 	describes, err := callsMethod(root, ".DescribeLabelingJob(")
 	if err != nil {

@@ -779,6 +779,36 @@ func (s *hookStore) Commit(ctx context.Context, owner string, next state.Record)
 	return s.call(ctx, "Commit", next.Job, next.Status, func() error { return s.Store.Commit(ctx, owner, next) })
 }
 
+// ClaimAll claims through the wrapped store's batch (a digest's jobs),
+// each job seen by the hooks as a Claim of its own: a fault before one
+// fails that job alone, and the rest go in the batch.
+func (s *hookStore) ClaimAll(ctx context.Context, jobs []state.Record, targets []labeling.Status, lease state.Lease) []error {
+	errs := make([]error, len(jobs))
+	var pass []state.Record
+	var passTargets []labeling.Status
+	var at []int
+	for i, prev := range jobs {
+		if s.before != nil {
+			if err := s.before(ctx, "Claim", prev.Job, targets[i]); err != nil {
+				errs[i] = err
+				continue
+			}
+		}
+		pass, passTargets, at = append(pass, prev), append(passTargets, targets[i]), append(at, i)
+	}
+	if len(pass) > 0 {
+		for k, err := range s.Store.(state.BatchClaimer).ClaimAll(ctx, pass, passTargets, lease) {
+			errs[at[k]] = err
+		}
+	}
+	if s.after != nil {
+		for i, prev := range jobs {
+			s.after("Claim", prev.Job, targets[i], errs[i])
+		}
+	}
+	return errs
+}
+
 // CommitAll commits through the wrapped store's batch (a digest part's
 // jobs), each job seen by the hooks as a Commit of its own: a fault before
 // one fails that job alone, and the rest go in the batch.

@@ -626,6 +626,47 @@ func testStore(t *testing.T, open opener, flaw racy) {
 				e.t.Errorf("the record another run claimed: %s, want its claim kept", fmtRecord(rec))
 			}
 		}},
+		{"many claimed at once; a changed or leased record conflicts", func(e env) {
+			batch, ok := e.store.(BatchClaimer)
+			if !ok {
+				e.t.Fatal("the store claims no batch")
+			}
+			// More than one TransactWriteItems takes.
+			var jobs []Record
+			var targets []labeling.Status
+			for i := range 130 {
+				name := fmt.Sprintf("many-%03d", i)
+				prev := Record{Job: name}
+				if i%2 == 0 {
+					prev = e.move(prev, labeling.StatusInProgress, m1)
+				}
+				jobs = append(jobs, prev)
+				targets = append(targets, labeling.StatusFailed)
+			}
+			// Another run holds one; one changed since it was read; one was
+			// never read as stored.
+			e.claim(jobs[7], "run-b", labeling.StatusFailed, time.Minute)
+			e.move(jobs[120], labeling.StatusStopping, m2)
+			jobs[121].Version = 5
+			conflicts := map[int]bool{7: true, 120: true, 121: true}
+			until := e.clock.Now().Add(time.Minute)
+			errs := batch.ClaimAll(e.ctx, jobs, targets, Lease{Owner: "run-a", Until: until})
+			for i, prev := range jobs {
+				switch {
+				case conflicts[i]:
+					wantConflict(e.t, "ClaimAll of "+prev.Job, errs[i])
+				case errs[i] != nil:
+					e.t.Errorf("ClaimAll of %s: %v", prev.Job, errs[i])
+				default:
+					want := prev
+					want.Version, want.Lease = prev.Version+1, &Lease{Owner: "run-a", Target: labeling.StatusFailed, Until: until}
+					wantRecord(e.t, e.mustLoad(prev.Job), want)
+				}
+			}
+			if rec := e.mustLoad(jobs[7].Job); rec.Lease == nil || rec.Lease.Owner != "run-b" {
+				e.t.Errorf("the job another run holds: %s, want its claim kept", fmtRecord(rec))
+			}
+		}},
 		{"commit by another run conflicts", func(e env) {
 			rec := e.claim(Record{Job: job}, "run-a", labeling.StatusFailed, time.Minute)
 			wantConflict(e.t, "Commit by non-owner", e.store.Commit(e.ctx, "run-b", Record{Job: job, Status: labeling.StatusFailed, ModifiedAt: m2, AlertedAt: t0}))
@@ -914,6 +955,47 @@ func testStore(t *testing.T, open opener, flaw racy) {
 			}
 			if rec := e.mustLoad(prev.Job); rec.Lease == nil || rec.Version != prev.Version+1 {
 				t.Errorf("after racing claims: %s", fmtRecord(rec))
+			}
+		}
+	})
+
+	// Racing runs claiming many jobs at once (two digests of one storm):
+	// of 8 ClaimAll calls over the same 120 jobs, each job is won by one.
+	t.Run("concurrent batch claims", func(t *testing.T) {
+		if flaw != "" {
+			t.Skip(string(flaw))
+		}
+		t.Parallel()
+		c := testenv.NewClock(t0)
+		store, _ := open(t, c)
+		batch := store.(BatchClaimer)
+		var jobs []Record
+		var targets []labeling.Status
+		for i := range 120 {
+			jobs = append(jobs, Record{Job: fmt.Sprintf("storm-%03d", i)})
+			targets = append(targets, labeling.StatusFailed)
+		}
+		const runs = 8
+		won := make([][]error, runs)
+		var wg sync.WaitGroup
+		for r := range runs {
+			wg.Go(func() {
+				won[r] = batch.ClaimAll(context.Background(), jobs, targets, Lease{Owner: fmt.Sprintf("run-%d", r), Until: t0.Add(time.Minute)})
+			})
+		}
+		wg.Wait()
+		for i, job := range jobs {
+			n := 0
+			for r := range runs {
+				switch err := won[r][i]; {
+				case err == nil:
+					n++
+				case !errors.Is(err, ErrConflict):
+					t.Errorf("ClaimAll of %s by run-%d: %v", job.Job, r, err)
+				}
+			}
+			if n != 1 {
+				t.Errorf("%s: %d of %d runs won it, want 1", job.Job, n, runs)
 			}
 		}
 	})

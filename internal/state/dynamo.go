@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -19,6 +20,7 @@ import (
 type DynamoAPI interface {
 	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
 	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
+	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 }
@@ -36,6 +38,11 @@ type DynamoStore struct {
 	// The source the store keeps the state of (Scope): its jobs' items
 	// sit at pk = prefix + job name, its cursor at cursorKey.
 	prefix, cursorKey string
+
+	// untransacted is set once the table answered that it serves no
+	// TransactWriteItems (dynalite): ClaimAll then claims one at a time.
+	// Shared by the store's scopes.
+	untransacted *atomic.Bool
 }
 
 var _ Store = (*DynamoStore)(nil)
@@ -49,7 +56,7 @@ func NewDynamoStore(client DynamoAPI, table string, retention time.Duration, c c
 	if c == nil {
 		c = clock.System{}
 	}
-	return &DynamoStore{client: client, table: table, retention: retention, clock: c, cursorKey: CursorKey}
+	return &DynamoStore{client: client, table: table, retention: retention, clock: c, cursorKey: CursorKey, untransacted: &atomic.Bool{}}
 }
 
 // update runs one conditional UpdateItem on the item at pk.

@@ -110,15 +110,21 @@ func (s *DynamoStore) Claim(ctx context.Context, prev Record, lease Lease) error
 	if err := checkLease(lease); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	update := expression.Set(expression.Name(attrLeaseOwner), expression.Value(lease.Owner)).
-		Set(expression.Name(attrLeaseTarget), expression.Value(string(lease.Target))).
-		Set(expression.Name(attrLeaseUntil), expression.Value(millis(lease.Until))).
-		Set(expression.Name(attrVersion), expression.Value(prev.Version+1))
-	cond := expression.And(versionIs(prev.Version), noLiveLease(s.clock.Now()))
+	update, cond := claimOf(prev, lease, s.clock.Now())
 	if err := s.update(ctx, s.prefix+prev.Job, update, cond); err != nil {
 		return s.fail(op, err)
 	}
 	return nil
+}
+
+// claimOf is the write of a claim of prev's job for lease at now, and its
+// condition: the record as read, and no live lease on it.
+func claimOf(prev Record, lease Lease, now time.Time) (expression.UpdateBuilder, expression.ConditionBuilder) {
+	update := expression.Set(expression.Name(attrLeaseOwner), expression.Value(lease.Owner)).
+		Set(expression.Name(attrLeaseTarget), expression.Value(string(lease.Target))).
+		Set(expression.Name(attrLeaseUntil), expression.Value(millis(lease.Until))).
+		Set(expression.Name(attrVersion), expression.Value(prev.Version+1))
+	return update, expression.And(versionIs(prev.Version), noLiveLease(now))
 }
 
 // Commit writes next and drops owner's lease, whether or not it has

@@ -41,7 +41,11 @@ func TestDynamoStore(t *testing.T) {
 		// count 1 (seen 3 times in under 25 local runs). DynamoDB and dynalite allow
 		// neither.
 		{name: "moto", start: testenv.Moto, sizesReads: false,
-			racy: "moto 5.2.1's writes race under concurrency (2 of 8 claims on one version won; 2 of 16 tallies of a new key both counted 1): the races are tested on dynalite"},
+			racy: "moto 5.2.1's writes race under concurrency (2 of 8 claims on one version won; 2 of 16 tallies of a new key both counted 1): the races are tested on dynalite and on moto served one request at a time"},
+		// moto's app served without threads: its writes, transactions
+		// included, are one at a time, as DynamoDB's are per item. dynalite
+		// has no TransactWriteItems: there ClaimAll claims one by one.
+		{name: "moto, one request at a time", start: testenv.MotoSerial, sizesReads: false},
 	} {
 		t.Run(server.name, func(t *testing.T) {
 			t.Parallel()
@@ -87,6 +91,21 @@ func testDynamoStore(t *testing.T, server dynamoServer, client *dynamodb.Client)
 	t.Run("sources apart", func(t *testing.T) {
 		t.Parallel()
 		testSourcesApart(t, client)
+	})
+
+	// ClaimAll claims in transactions where the table serves them, and
+	// one by one, remembered, where it does not (dynalite).
+	t.Run("batch claims by transaction", func(t *testing.T) {
+		t.Parallel()
+		store := NewDynamoStore(client, newTable(t, client), retention, testenv.NewClock(t0))
+		errs := store.ClaimAll(context.Background(), []Record{{Job: "job-1"}, {Job: "job-2"}}, []labeling.Status{labeling.StatusFailed, labeling.StatusFailed},
+			Lease{Owner: "run-a", Until: t0.Add(time.Minute)})
+		if errs[0] != nil || errs[1] != nil {
+			t.Fatalf("ClaimAll: %v", errs)
+		}
+		if got, want := store.untransacted.Load(), server.name == "dynalite"; got != want {
+			t.Errorf("claims one by one %v, want %v: %s serves TransactWriteItems %v", got, want, server.name, !want)
+		}
 	})
 
 	t.Run("missing table", func(t *testing.T) {

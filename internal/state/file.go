@@ -391,6 +391,19 @@ func (s *FileStore) CommitAll(ctx context.Context, owner string, until time.Time
 
 var _ BatchCommitter = (*FileStore)(nil)
 
+// ClaimAll claims each job as Claim does.
+func (s *FileStore) ClaimAll(ctx context.Context, jobs []Record, targets []labeling.Status, lease Lease) []error {
+	errs := make([]error, len(jobs))
+	for i, prev := range jobs {
+		l := lease
+		l.Target = targets[i]
+		errs[i] = s.Claim(ctx, prev, l)
+	}
+	return errs
+}
+
+var _ BatchClaimer = (*FileStore)(nil)
+
 // apply returns r after a Save or Commit of next at now: next's state in
 // place of r's, whatever r held, times cut to the millisecond as DynamoStore
 // keeps them, one version on, and no lease.

@@ -244,6 +244,16 @@ type BatchCommitter interface {
 	CommitAll(ctx context.Context, owner string, until time.Time, jobs []Committing) []error
 }
 
+// A BatchClaimer claims many jobs at once: what a Store may do besides
+// Claim.
+type BatchClaimer interface {
+	// ClaimAll claims each of jobs for lease (its Target that job's own
+	// status, targets[i]) as Claim does, and returns each one's error:
+	// ErrConflict (wrapped) for a job whose record changed or holds a live
+	// lease, nil for one claimed.
+	ClaimAll(ctx context.Context, jobs []Record, targets []labeling.Status, lease Lease) []error
+}
+
 // Committing is one job of a CommitAll: the record to write, and the
 // version its claim left (the version read, plus one).
 type Committing struct {

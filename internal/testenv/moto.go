@@ -92,6 +92,69 @@ func StartMoto(ctx context.Context) (*MotoServer, error) {
 	return &MotoServer{URL: srv.url, server: srv}, nil
 }
 
+// motoSerialApp serves moto's app as moto_server does, but without threads:
+// one request at a time, so that conditional writes racing on one item
+// have one winner, as in DynamoDB (moto_server's threads let both win).
+// Its arguments are the host and the port.
+const motoSerialApp = `import sys
+from werkzeug.serving import run_simple
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+run_simple(sys.argv[1], int(sys.argv[2]), DomainDispatcherApplication(create_backend_app), threaded=False)`
+
+// MotoSerial is Moto, but its server serves one request at a time (see
+// StartMotoSerial): for tests of racing conditional writes, and of
+// TransactWriteItems, which dynalite lacks.
+func MotoSerial(t testing.TB) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
+	defer cancel()
+	srv, err := StartMotoSerial(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := srv.Close(); err != nil {
+			t.Errorf("stop moto: %v", err)
+		}
+	})
+	return srv.URL
+}
+
+// StartMotoSerial starts moto's app, as moto_server serves it but on one
+// thread, with python3, on a free loopback port.
+func StartMotoSerial(ctx context.Context) (*MotoServer, error) {
+	python, err := motoPython()
+	if err != nil {
+		return nil, err
+	}
+	srv, err := startServer(ctx, serverKind{
+		name: "moto (serial)",
+		command: func(port int) *exec.Cmd {
+			return exec.Command("/bin/sh", "-c", motoWatchdog, python, "-c", motoSerialApp, "127.0.0.1", strconv.Itoa(port))
+		},
+		banner:    func(url string) string { return "Running on " + url },
+		addrInUse: []string{"Address already in use", "is in use by another program"},
+		group:     true,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &MotoServer{URL: srv.url, server: srv}, nil
+}
+
+// motoPython is the Python on PATH, which has moto where moto_server runs
+// (moto_server may be a shim, as pyenv's is).
+func motoPython() (string, error) {
+	if _, err := exec.LookPath("moto_server"); err != nil {
+		return "", fmt.Errorf("start moto: %w", ErrMotoMissing)
+	}
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		return "", fmt.Errorf("start moto: no python3 on PATH: %w", err)
+	}
+	return python, nil
+}
+
 // Close kills moto_server's process group and waits for it to exit.
 // Calls after the first do nothing.
 func (s *MotoServer) Close() error { return s.server.Close() }

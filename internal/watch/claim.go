@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/labelwatch/labelwatch/internal/labeling"
 	"github.com/labelwatch/labelwatch/internal/state"
 )
 
@@ -46,25 +47,46 @@ func (w *Watcher) claim(ctx context.Context, r run, d decisions, sum *Summary) (
 			return err
 		})
 	}
-	for _, c := range slices.Concat(d.alerts, d.news) {
+	// settled takes the outcome of c's claim.
+	settled := func(c decision, err error) error {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case errors.Is(err, state.ErrConflict):
+			lostAny++
+			w.log.Info("job claimed by another run", "job", c.job.Name, "status", c.job.Status)
+			return nil
+		case err != nil:
+			unsure = append(unsure, c)
+			return err
+		}
+		c.until = lease.Until
+		claimed = append(claimed, c)
+		return nil
+	}
+	one := slices.Concat(d.alerts, d.news)
+	if batch, ok := w.store.(state.BatchClaimer); ok && len(d.alerts) > w.opts.DigestThreshold {
+		// A digest's jobs: claimed together, in as few calls as the store
+		// takes.
+		one = d.news
+		g.Go(func() error {
+			jobs := make([]state.Record, len(d.alerts))
+			targets := make([]labeling.Status, len(d.alerts))
+			for i, c := range d.alerts {
+				jobs[i], targets[i] = c.rec, c.job.Status
+			}
+			var first error
+			for i, err := range batch.ClaimAll(gctx, jobs, targets, lease) {
+				first = cmp.Or(first, settled(d.alerts[i], err))
+			}
+			return first
+		})
+	}
+	for _, c := range one {
 		g.Go(func() error {
 			l := lease
 			l.Target = c.job.Status
-			err := w.store.Claim(gctx, c.rec, l)
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case errors.Is(err, state.ErrConflict):
-				lostAny++
-				w.log.Info("job claimed by another run", "job", c.job.Name, "status", c.job.Status)
-				return nil
-			case err != nil:
-				unsure = append(unsure, c)
-				return err
-			}
-			c.until = l.Until
-			claimed = append(claimed, c)
-			return nil
+			return settled(c, w.store.Claim(gctx, c.rec, l))
 		})
 	}
 	err := g.Wait()

@@ -121,6 +121,22 @@ var motoBackend = backend{
 	},
 }
 
+// motoSerialBackend is moto's DynamoDB served one request at a time, as
+// DynamoDB serves writes to one item: racing conditional writes, and
+// TransactWriteItems (which dynalite lacks), have one winner.
+var motoSerialBackend = backend{
+	name: "moto, one request at a time",
+	open: func(t *testing.T, clk *testenv.Clock) (state.Store, func() state.Store) {
+		cfg := testenv.AWSConfig(testenv.MotoSerial(t))
+		cfg.HTTPClient = testenv.HTTPClient()
+		client := dynamodb.NewFromConfig(cfg)
+		table := tableName(t)
+		testenv.CreateTable(t, client, table)
+		open := func() state.Store { return state.NewDynamoStore(client, table, retention, clk) }
+		return open(), open
+	},
+}
+
 // tables numbers the tables made on the package's dynalite, which outlives
 // each test (and each -count repetition).
 var tables atomic.Int64
@@ -1469,6 +1485,85 @@ func (s *gatedStore) Claim(ctx context.Context, prev state.Record, lease state.L
 		return ctx.Err()
 	}
 	return s.Store.Claim(ctx, prev, lease)
+}
+
+// ClaimAll holds a batch of claims as Claim holds one; the store gated
+// must claim batches.
+func (s *gatedStore) ClaimAll(ctx context.Context, jobs []state.Record, targets []labeling.Status, lease state.Lease) []error {
+	done := make(chan struct{})
+	go func() { s.loaded.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		errs := make([]error, len(jobs))
+		for i := range errs {
+			errs[i] = ctx.Err()
+		}
+		return errs
+	}
+	return s.Store.(state.BatchClaimer).ClaimAll(ctx, jobs, targets, lease)
+}
+
+// CommitAll commits as the store gated does.
+func (s *gatedStore) CommitAll(ctx context.Context, owner string, until time.Time, jobs []state.Committing) []error {
+	return s.Store.(state.BatchCommitter).CommitAll(ctx, owner, until, jobs)
+}
+
+// TestOverlappingDigests runs two polls at once over a storm that each
+// digests: both load the same state before either claims, so every claim
+// is contested, and each run claims its digest's jobs together
+// (state.BatchClaimer: transactions where the table serves them, as moto
+// does; one by one on dynalite). Each transition is posted once.
+func TestOverlappingDigests(t *testing.T) {
+	t.Parallel()
+	for _, b := range []backend{backends[1], motoSerialBackend} {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, b)
+			names := h.jobs("storm", 150, inProgress, h.clock.Now())
+			h.mustRun(setup{})
+			h.clock.Advance(time.Minute)
+			// Failed: a digest names each failed job (it counts the others).
+			h.set(failed, names)
+
+			var loaded sync.WaitGroup
+			loaded.Add(2)
+			opts := watch.Options{DigestThreshold: 10}
+			runs := []*watch.Watcher{
+				h.watcher(setup{opts: opts, store: &gatedStore{Store: h.store.Store, loaded: &loaded}}),
+				h.watcher(setup{opts: opts, store: &gatedStore{Store: h.another(), loaded: &loaded}}),
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			sums := make([]watch.Summary, 2)
+			errs := make([]error, 2)
+			var wg sync.WaitGroup
+			for i, w := range runs {
+				wg.Go(func() { sums[i], errs[i] = w.Poll(ctx) })
+			}
+			wg.Wait()
+			for i, err := range errs {
+				if err != nil {
+					t.Errorf("run %d: %v", i+1, err)
+				}
+			}
+			if a, c := sums[0].Alerted+sums[1].Alerted, sums[0].Contended+sums[1].Contended; a != 150 || c != 150 {
+				t.Errorf("runs alerted %d and %d, lost %d and %d claims; want 150 alerts and 150 lost claims in all",
+					sums[0].Alerted, sums[1].Alerted, sums[0].Contended, sums[1].Contended)
+			}
+			// Each job's name once in all the digests' text.
+			var text strings.Builder
+			for _, m := range h.messages() {
+				text.WriteString(m.all())
+			}
+			for _, name := range names {
+				if n := strings.Count(text.String(), "|"+name+">"); n != 1 {
+					t.Errorf("%s named %d times in the digests, want once", name, n)
+				}
+			}
+			h.checkStored(failed, true, names...)
+		})
+	}
 }
 
 // failingLoad is a store whose loads fail with err.
