@@ -23,6 +23,8 @@ import (
 const (
 	sourceJobs    = 1000
 	sourceRunning = 120
+	// maxWarmUps bounds the invocations before the measured one.
+	maxWarmUps = 6
 )
 
 // sourceRegions are the ten sources of the ten-source run: the function's
@@ -37,7 +39,7 @@ func sourceRegions() []string {
 type sourcesRun struct {
 	regions  []string
 	latency  time.Duration // on every AWS call of the measured run
-	warmUps  []app.Result  // the invocations before it: every source's first run, then a cycle
+	warmUps  []app.Result  // the invocations before it: every source's first run (resumed if need be), then a clean cycle
 	result   app.Result
 	invoke   time.Duration
 	listings []int          // the ListLabelingJobs calls of each source, in the order of regions
@@ -118,15 +120,22 @@ func measureSources(ctx context.Context, dep deployment, latency time.Duration, 
 	if err != nil {
 		return nil, err
 	}
-	for range 2 {
+	// Warm up until a cycle after every source's first run ran clean. Ten
+	// first runs at once write 1,200 records to the one dynalite; on a
+	// loaded machine some time out, and the next invocation resumes them,
+	// as Lambda's would.
+	for attempt := 1; ; attempt++ {
 		warm, _, _, err := fn.invoke(ctx, event)
 		if err != nil {
 			return nil, fmt.Errorf("warm-up: %w", err)
 		}
-		if warm.ErrorMessage != "" {
-			return nil, fmt.Errorf("warm-up: %s\n%s", warm.ErrorMessage, fn.Output())
-		}
 		run.warmUps = append(run.warmUps, warm)
+		if warm.ErrorMessage == "" && !warm.FirstRun && len(run.warmUps) >= 2 {
+			break
+		}
+		if attempt == maxWarmUps {
+			return nil, fmt.Errorf("warm-up: no clean cycle after every source's first run in %d invocations; the last: %s\n%s", attempt, warm.ErrorMessage, fn.Output())
+		}
 	}
 
 	listed := func() []int {
@@ -211,8 +220,8 @@ func (s *sourcesRun) sourcesBudget() [2]string {
 func (r *report) renderSources(p func(string, ...any), row func(...any)) {
 	s := r.sources
 	p("\n## Ten sources: a quiet run\n\n")
-	p("One function watching %d sources: its own region (%s) and, by `REGIONS`, %d more of its account (%s). One SageMaker endpoint (`emulator.Estate`) serves each region's jobs to the client that signs for it (the SigV4 signing region), each region an emulator of its own; the state of all is in one table, each source's store a scope of it (`state.DynamoStore.Scope`). Each source has %d jobs, %d of them in progress, none modified within `OVERLAP`. The function is the deployed bootstrap under the Runtime Interface Emulator, configured as `template.yaml` deploys it but for `REGIONS`, the endpoints and the webhook; it is invoked twice, not measured (every source's first run, then a cycle that finds each source's jobs in progress idle), then the quiet run below, %v per AWS call. Every source reads its cursor as it starts: the poll reads the %d cursors with one BatchGetItem (`state.WithCursorBatch`), where each source made a GetItem. Budgets are stated beside what was measured; `TestTenSources` judges the calls.\n\n",
-		len(s.regions), s.regions[0], len(s.regions)-1, strings.Join(s.regions[1:], ", "), sourceJobs, sourceRunning, s.latency, len(s.regions))
+	p("One function watching %d sources: its own region (%s) and, by `REGIONS`, %d more of its account (%s). One SageMaker endpoint (`emulator.Estate`) serves each region's jobs to the client that signs for it (the SigV4 signing region), each region an emulator of its own; the state of all is in one table, each source's store a scope of it (`state.DynamoStore.Scope`). Each source has %d jobs, %d of them in progress, none modified within `OVERLAP`. The function is the deployed bootstrap under the Runtime Interface Emulator, configured as `template.yaml` deploys it but for `REGIONS`, the endpoints and the webhook; it is invoked %d times, not measured (every source's first run, resumed by the next invocation where one timed out, then a clean cycle that finds each source's jobs in progress idle), then the quiet run below, %v per AWS call. Every source reads its cursor as it starts: the poll reads the %d cursors with one BatchGetItem (`state.WithCursorBatch`), where each source made a GetItem. Budgets are stated beside what was measured; `TestTenSources` judges the calls.\n\n",
+		len(s.regions), s.regions[0], len(s.regions)-1, strings.Join(s.regions[1:], ", "), sourceJobs, sourceRunning, len(s.warmUps), s.latency, len(s.regions))
 	p("| Source | ListLabelingJobs calls | Budget |\n| --- | ---: | ---: |\n")
 	total := 0
 	for i, region := range s.regions {
