@@ -12,12 +12,17 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/labelwatch/labelwatch/internal/labeling"
 )
 
 // maxTransact is the most items one TransactWriteItems takes.
 const maxTransact = 100
+
+// claimsInFlight is how many claims ClaimAll makes at once when it claims
+// one by one: as many as a watch cycle keeps in flight by default.
+const claimsInFlight = 32
 
 var _ BatchClaimer = (*DynamoStore)(nil)
 
@@ -53,9 +58,13 @@ func (s *DynamoStore) ClaimAll(ctx context.Context, jobs []Record, targets []lab
 		delay := batchRetryDelay
 		for attempt := 1; len(pending) > 0; attempt++ {
 			if s.untransacted.Load() || attempt > batchAttempts {
+				// One by one, as many at once as a cycle keeps in flight.
+				var g errgroup.Group
+				g.SetLimit(claimsInFlight)
 				for _, i := range pending {
-					one(i)
+					g.Go(func() error { one(i); return nil })
 				}
+				g.Wait()
 				break
 			}
 			items, err := s.claimItems(jobs, targets, lease, pending)
