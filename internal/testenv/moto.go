@@ -37,11 +37,15 @@ wait "$moto"`
 //
 // Without moto_server on PATH the test is skipped, except under CI=true,
 // where it fails: CI must run what moto serves.
-func Moto(t testing.TB) string {
+func Moto(t testing.TB) string { return motoFor(t, StartMoto) }
+
+// motoFor starts a moto with start for the rest of the test and returns
+// its endpoint: skipped without moto, but under CI=true, where it fails.
+func motoFor(t testing.TB, start func(context.Context) (*MotoServer, error)) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
 	defer cancel()
-	srv, err := StartMoto(ctx)
+	srv, err := start(ctx)
 	if errors.Is(err, ErrMotoMissing) {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("moto_server is required in CI: %v", err)
@@ -75,15 +79,23 @@ func StartMoto(ctx context.Context) (*MotoServer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start moto_server: %w", ErrMotoMissing)
 	}
+	return startMoto(ctx, "moto_server", func(port int) []string {
+		return []string{moto, "-H", "127.0.0.1", "-p", strconv.Itoa(port)}
+	})
+}
+
+// startMoto starts the moto command args(port) names, under motoWatchdog,
+// and returns once it accepts connections.
+func startMoto(ctx context.Context, name string, args func(port int) []string) (*MotoServer, error) {
 	srv, err := startServer(ctx, serverKind{
-		name: "moto_server",
+		name: name,
 		command: func(port int) *exec.Cmd {
-			return exec.Command("/bin/sh", "-c", motoWatchdog, moto, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+			return exec.Command("/bin/sh", append([]string{"-c", motoWatchdog}, args(port)...)...)
 		},
 		// Werkzeug prints "Running on" after it has bound the port.
 		banner:    func(url string) string { return "Running on " + url },
 		addrInUse: []string{"Address already in use", "is in use by another program"},
-		// Close ends the shell, moto_server and the watchdog together.
+		// Close ends the shell, moto and the watchdog together.
 		group: true,
 	})
 	if err != nil {
@@ -105,27 +117,7 @@ run_simple(sys.argv[1], int(sys.argv[2]), DomainDispatcherApplication(create_bac
 // StartMotoSerial): for tests of racing conditional writes, and of
 // TransactWriteItems, which dynalite lacks. Without moto it skips the test
 // as Moto does, and fails it under CI=true.
-func MotoSerial(t testing.TB) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
-	defer cancel()
-	srv, err := StartMotoSerial(ctx)
-	if errors.Is(err, ErrMotoMissing) {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("moto is required in CI: %v", err)
-		}
-		t.Skipf("this test needs moto, which is NOT run: %v", err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := srv.Close(); err != nil {
-			t.Errorf("stop moto: %v", err)
-		}
-	})
-	return srv.URL
-}
+func MotoSerial(t testing.TB) string { return motoFor(t, StartMotoSerial) }
 
 // StartMotoSerial starts moto's app, as moto_server serves it but on one
 // thread, with python3, on a free loopback port.
@@ -134,19 +126,9 @@ func StartMotoSerial(ctx context.Context) (*MotoServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv, err := startServer(ctx, serverKind{
-		name: "moto (serial)",
-		command: func(port int) *exec.Cmd {
-			return exec.Command("/bin/sh", "-c", motoWatchdog, python, "-c", motoSerialApp, "127.0.0.1", strconv.Itoa(port))
-		},
-		banner:    func(url string) string { return "Running on " + url },
-		addrInUse: []string{"Address already in use", "is in use by another program"},
-		group:     true,
+	return startMoto(ctx, "moto (serial)", func(port int) []string {
+		return []string{python, "-c", motoSerialApp, "127.0.0.1", strconv.Itoa(port)}
 	})
-	if err != nil {
-		return nil, err
-	}
-	return &MotoServer{URL: srv.url, server: srv}, nil
 }
 
 // motoPython is the Python on PATH, which has moto where moto_server runs

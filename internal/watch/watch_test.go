@@ -1301,31 +1301,7 @@ var cycleCases = []cycleCase{
 		h.set(failed, names[10:20])
 		h.set(stopped, names[20:])
 
-		// Both runs load the same state before either claims anything, so
-		// every claim is contested.
-		var loaded sync.WaitGroup
-		loaded.Add(2)
-		opts := watch.Options{DigestThreshold: 1000}
-		runs := []*watch.Watcher{
-			h.watcher(setup{opts: opts, store: &gatedStore{Store: h.store, loaded: &loaded}}),
-			h.watcher(setup{opts: opts, store: &gatedStore{Store: h.another(), loaded: &loaded}}),
-		}
-		// A run that fails before loading would hold the other's claims
-		// until this deadline.
-		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-		defer cancel()
-		sums := make([]watch.Summary, 2)
-		errs := make([]error, 2)
-		var wg sync.WaitGroup
-		for i, w := range runs {
-			wg.Go(func() { sums[i], errs[i] = w.Poll(ctx) })
-		}
-		wg.Wait()
-		for i, err := range errs {
-			if err != nil {
-				t.Errorf("run %d: %v", i+1, err)
-			}
-		}
+		sums := pollOverlapping(t, h, watch.Options{DigestThreshold: 1000}, h.store)
 		if a, c := sums[0].Alerted+sums[1].Alerted, sums[0].Contended+sums[1].Contended; a != 30 || c != 30 {
 			t.Errorf("runs alerted %d and %d, lost %d and %d claims; want 30 alerts and 30 lost claims in all",
 				sums[0].Alerted, sums[1].Alerted, sums[0].Contended, sums[1].Contended)
@@ -1461,6 +1437,37 @@ var cycleCases = []cycleCase{
 	}},
 }
 
+// pollOverlapping runs two polls with opts at once, one on first (the
+// harness's store) and one on the same state opened again; both load the
+// same state before either claims anything, so every claim is contested.
+// It returns their summaries; either failing fails t.
+func pollOverlapping(t *testing.T, h *harness, opts watch.Options, first state.Store) []watch.Summary {
+	t.Helper()
+	var loaded sync.WaitGroup
+	loaded.Add(2)
+	runs := []*watch.Watcher{
+		h.watcher(setup{opts: opts, store: &gatedStore{Store: first, loaded: &loaded}}),
+		h.watcher(setup{opts: opts, store: &gatedStore{Store: h.another(), loaded: &loaded}}),
+	}
+	// A run that fails before loading would hold the other's claims
+	// until this deadline.
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	sums := make([]watch.Summary, 2)
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i, w := range runs {
+		wg.Go(func() { sums[i], errs[i] = w.Poll(ctx) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("run %d: %v", i+1, err)
+		}
+	}
+	return sums
+}
+
 // gatedStore holds every claim until both overlapping runs have loaded
 // their state, so that they read the same records and contend for every
 // alert.
@@ -1526,27 +1533,7 @@ func TestOverlappingDigests(t *testing.T) {
 			// Failed: a digest names each failed job (it counts the others).
 			h.set(failed, names)
 
-			var loaded sync.WaitGroup
-			loaded.Add(2)
-			opts := watch.Options{DigestThreshold: 10}
-			runs := []*watch.Watcher{
-				h.watcher(setup{opts: opts, store: &gatedStore{Store: h.store.Store, loaded: &loaded}}),
-				h.watcher(setup{opts: opts, store: &gatedStore{Store: h.another(), loaded: &loaded}}),
-			}
-			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
-			defer cancel()
-			sums := make([]watch.Summary, 2)
-			errs := make([]error, 2)
-			var wg sync.WaitGroup
-			for i, w := range runs {
-				wg.Go(func() { sums[i], errs[i] = w.Poll(ctx) })
-			}
-			wg.Wait()
-			for i, err := range errs {
-				if err != nil {
-					t.Errorf("run %d: %v", i+1, err)
-				}
-			}
+			sums := pollOverlapping(t, h, watch.Options{DigestThreshold: 10}, h.store.Store)
 			if a, c := sums[0].Alerted+sums[1].Alerted, sums[0].Contended+sums[1].Contended; a != 150 || c != 150 {
 				t.Errorf("runs alerted %d and %d, lost %d and %d claims; want 150 alerts and 150 lost claims in all",
 					sums[0].Alerted, sums[1].Alerted, sums[0].Contended, sums[1].Contended)
