@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"golang.org/x/sync/errgroup"
 )
 
 // maxBatchWrite is the most items one BatchWriteItem takes.
@@ -18,7 +19,7 @@ const maxBatchWrite = 25
 var _ BatchCommitter = (*DynamoStore)(nil)
 
 // CommitAll writes the records of jobs owner claimed with BatchWriteItem,
-// 25 a call, each item whole (the claim's lease dropped, its version one
+// 25 a call and several calls at once, each item whole (the claim's lease dropped, its version one
 // past the claim's): while owner's leases are live, until until, no other
 // run writes them, so the puts need no condition (BatchWriteItem takes
 // none). A call that fails leaves its jobs' errors set: like a Commit that
@@ -41,33 +42,42 @@ func (s *DynamoStore) CommitAll(ctx context.Context, owner string, until time.Ti
 			ready = append(ready, i)
 		}
 	}
+	var g errgroup.Group
+	g.SetLimit(transactionsInFlight)
 	for chunk := range slices.Chunk(ready, maxBatchWrite) {
-		now := s.clock.Now()
-		if !now.Before(until) {
-			for _, i := range chunk {
-				errs[i] = s.Commit(ctx, owner, jobs[i].Next)
-			}
-			continue
+		g.Go(func() error { s.commitChunk(ctx, owner, until, jobs, chunk, errs); return nil })
+	}
+	g.Wait()
+	return errs
+}
+
+// commitChunk commits the jobs of one chunk (indexes), with one
+// BatchWriteItem before until, one by one from then on.
+func (s *DynamoStore) commitChunk(ctx context.Context, owner string, until time.Time, jobs []Committing, chunk []int, errs []error) {
+	now := s.clock.Now()
+	if !now.Before(until) {
+		for _, i := range chunk {
+			errs[i] = s.Commit(ctx, owner, jobs[i].Next)
 		}
-		puts := make([]types.WriteRequest, len(chunk))
-		var err error
-		for k, i := range chunk {
-			var item map[string]types.AttributeValue
-			if item, err = s.committed(jobs[i], now); err != nil {
-				break
-			}
-			puts[k] = types.WriteRequest{PutRequest: &types.PutRequest{Item: item}}
+		return
+	}
+	puts := make([]types.WriteRequest, len(chunk))
+	var err error
+	for k, i := range chunk {
+		var item map[string]types.AttributeValue
+		if item, err = s.committed(jobs[i], now); err != nil {
+			break
 		}
-		if err == nil {
-			err = s.batchWrite(ctx, puts)
-		}
-		if err != nil {
-			for _, i := range chunk {
-				errs[i] = s.fail(fmt.Sprintf("commit alert for job %q", jobs[i].Next.Job), err)
-			}
+		puts[k] = types.WriteRequest{PutRequest: &types.PutRequest{Item: item}}
+	}
+	if err == nil {
+		err = s.batchWrite(ctx, puts)
+	}
+	if err != nil {
+		for _, i := range chunk {
+			errs[i] = s.fail(fmt.Sprintf("commit alert for job %q", jobs[i].Next.Job), err)
 		}
 	}
-	return errs
 }
 
 // committed is the whole item of c's job once committed: next's state, the

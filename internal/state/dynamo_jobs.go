@@ -87,17 +87,24 @@ func (s *DynamoStore) Save(ctx context.Context, prev, next Record) error {
 	if err := checkNext(next); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	now := s.clock.Now()
-	update, err := s.setState(expression.Set(expression.Name(attrVersion), expression.Value(prev.Version+1)), next, now)
+	update, cond, err := s.saveOf(prev, next, s.clock.Now())
 	if err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	update = removeLease(update)
-	cond := expression.And(versionIs(prev.Version), noLiveLease(now))
 	if err := s.update(ctx, s.prefix+prev.Job, update, cond); err != nil {
 		return s.fail(op, err)
 	}
 	return nil
+}
+
+// saveOf is the write of a save of next over prev at now, and its
+// condition: the record as read, and no live lease on it.
+func (s *DynamoStore) saveOf(prev, next Record, now time.Time) (expression.UpdateBuilder, expression.ConditionBuilder, error) {
+	update, err := s.setState(expression.Set(expression.Name(attrVersion), expression.Value(prev.Version+1)), next, now)
+	if err != nil {
+		return expression.UpdateBuilder{}, expression.ConditionBuilder{}, err
+	}
+	return removeLease(update), expression.And(versionIs(prev.Version), noLiveLease(now)), nil
 }
 
 // Claim writes lease onto prev.Job's item, creating an item without a status

@@ -404,6 +404,17 @@ func (s *FileStore) ClaimAll(ctx context.Context, jobs []Record, targets []label
 
 var _ BatchClaimer = (*FileStore)(nil)
 
+// SaveAll saves each job as Save does.
+func (s *FileStore) SaveAll(ctx context.Context, jobs []Saving) []error {
+	errs := make([]error, len(jobs))
+	for i, j := range jobs {
+		errs[i] = s.Save(ctx, j.Prev, j.Next)
+	}
+	return errs
+}
+
+var _ BatchSaver = (*FileStore)(nil)
+
 // apply returns r after a Save or Commit of next at now: next's state in
 // place of r's, whatever r held, times cut to the millisecond as DynamoStore
 // keeps them, one version on, and no lease.

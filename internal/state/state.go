@@ -254,6 +254,21 @@ type BatchClaimer interface {
 	ClaimAll(ctx context.Context, jobs []Record, targets []labeling.Status, lease Lease) []error
 }
 
+// A BatchSaver saves many records at once: what a Store may do besides
+// Save.
+type BatchSaver interface {
+	// SaveAll saves each of jobs as Save does, and returns each one's
+	// error: ErrConflict (wrapped) for a job whose record changed or holds
+	// a live lease, nil for one saved.
+	SaveAll(ctx context.Context, jobs []Saving) []error
+}
+
+// Saving is one job of a SaveAll: the record read, and the one to write
+// over it.
+type Saving struct {
+	Prev, Next Record
+}
+
 // Committing is one job of a CommitAll: the record to write, and the
 // version its claim left (the version read, plus one).
 type Committing struct {

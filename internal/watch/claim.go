@@ -32,20 +32,38 @@ func (w *Watcher) claim(ctx context.Context, r run, d decisions, sum *Summary) (
 	lease := state.Lease{Owner: r.owner, Until: w.leaseUntil(ctx, r.now)}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(w.opts.Concurrency)
-	for _, s := range d.silent {
+	// saved takes the outcome of s's save.
+	saved := func(s decision, err error) error {
+		if errors.Is(err, state.ErrConflict) {
+			mu.Lock()
+			lostSilent++
+			mu.Unlock()
+			return nil
+		}
+		if err == nil && !s.job.Status.Known() {
+			w.log.Warn("unknown labeling job status recorded", "job", s.job.Name, "status", s.job.Status)
+		}
+		return err
+	}
+	silent := d.silent
+	if batch, ok := w.store.(state.BatchSaver); ok && len(d.silent) > w.opts.DigestThreshold {
+		// A storm's, or a first run's: saved together, in as few calls as
+		// the store takes.
+		silent = nil
 		g.Go(func() error {
-			err := w.store.Save(gctx, s.rec, s.next)
-			if errors.Is(err, state.ErrConflict) {
-				mu.Lock()
-				lostSilent++
-				mu.Unlock()
-				return nil
+			jobs := make([]state.Saving, len(d.silent))
+			for i, s := range d.silent {
+				jobs[i] = state.Saving{Prev: s.rec, Next: s.next}
 			}
-			if err == nil && !s.job.Status.Known() {
-				w.log.Warn("unknown labeling job status recorded", "job", s.job.Name, "status", s.job.Status)
+			var first error
+			for i, err := range batch.SaveAll(gctx, jobs) {
+				first = cmp.Or(first, saved(d.silent[i], err))
 			}
-			return err
+			return first
 		})
+	}
+	for _, s := range silent {
+		g.Go(func() error { return saved(s, w.store.Save(gctx, s.rec, s.next)) })
 	}
 	// settled takes the outcome of c's claim.
 	settled := func(c decision, err error) error {

@@ -93,8 +93,11 @@ func backendNamed(name string) backend {
 	panic("no backend " + name)
 }
 
+// TestDigestStorm runs on moto one request at a time too, where the
+// first run's records, the storm's claims (in transactions) and commits (in
+// batches) are written together.
 func TestDigestStorm(t *testing.T) {
-	for _, b := range stormBackends() {
+	for _, b := range append(stormBackends(), motoSerialBackend) {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
 			h := newHarness(t, b)
