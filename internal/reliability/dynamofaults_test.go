@@ -3,6 +3,7 @@ package reliability
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"testing"
@@ -17,9 +18,9 @@ import (
 )
 
 // TestDynamoFaults runs a cycle with three alerts due while DynamoDB (the
-// proxy in front of dynalite) misbehaves, checks what that cycle did, then
-// stops the faults and checks that every alert was posted exactly once and
-// the state converged.
+// proxy in front of dynalite, or of moto for the transactions) misbehaves,
+// checks what that cycle did, then stops the faults and checks that every
+// alert was posted exactly once and the state converged.
 func TestDynamoFaults(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -27,6 +28,10 @@ func TestDynamoFaults(t *testing.T) {
 		fault func(e *env, wc *watcherConfig)
 		check func(t *testing.T, e *env, o outcome)
 		want  func(due []alertKey) map[alertKey]int // default: once each
+		// transact puts the table on moto (newTransactEnv), where a
+		// digest's claims go in TransactWriteItems; dynalite has none,
+		// and there they go one by one, as UpdateItems.
+		transact bool
 	}{
 		{
 			name: "throttling absorbed by the SDK's retries",
@@ -257,11 +262,116 @@ func TestDynamoFaults(t *testing.T) {
 				}
 			},
 		},
+
+		// The crash points of a digest's claims in one transaction. The
+		// first cycle (seed) records its five jobs one by one: every
+		// TransactWriteItems the proxy counts is the digest's.
+		{
+			// The transaction is written but its answer is lost, and the
+			// SDK sends it again with the same ClientRequestToken. DynamoDB
+			// answers a repeat within ten minutes as it did the first
+			// (success, nothing written again), and the run alerts all
+			// three. moto 5.2.1 ignores the token and evaluates the
+			// conditions again, against the claims the first call wrote:
+			// it cancels the transaction, every item
+			// ConditionalCheckFailed, so the run reports the three
+			// contended and sends nothing; the claims it did not know it
+			// held expire, and the next run sends. Either way each alert
+			// goes once; this checks what must hold either way.
+			name:     "digest's claim transaction written, answer lost",
+			transact: true,
+			fault: func(e *env, wc *watcherConfig) {
+				wc.opts.DigestThreshold = 2
+				e.proxy.FailNext("TransactWriteItems", 1, testenv.LostAnswer)
+			},
+			check: func(t *testing.T, e *env, o outcome) {
+				if n := e.proxy.Calls("TransactWriteItems"); n != 2 {
+					t.Errorf("%d TransactWriteItems calls, want 2: the one whose answer was lost, and the SDK's retry", n)
+				}
+				switch {
+				case o.err == nil && o.sum.Alerted == 3 && o.sum.Digest && o.sum.Advanced:
+					t.Log("the repeat was answered as the first was, as DynamoDB does")
+				case o.err == nil && o.sum.Alerted == 0 && o.sum.Contended == 3 && !o.sum.Advanced:
+					t.Log("the repeat was cancelled, as moto does")
+					// While the claims live, no run sends the alerts.
+					if n := e.slack.Requests(); n != 0 {
+						t.Errorf("%d Slack requests, want none", n)
+					}
+					sum, err := e.run(e.watcher(watcherConfig{name: "second"}), 10*time.Second)
+					if err != nil || sum.Contended != 3 || sum.Alerted != 0 {
+						t.Errorf("second cycle: %+v, %v; want the jobs still contended while the claims live", sum, err)
+					}
+				default:
+					t.Errorf("cycle: %+v, %v; want the digest's three alerted and the cursor advanced, or the three contended and nothing sent", o.sum, o.err)
+				}
+				for _, k := range o.due {
+					if rec := e.record(k.Job); rec.Lease == nil && rec.AlertedAt.IsZero() {
+						t.Errorf("job %s: %+v; want the lost call's claim, or the alert committed", k.Job, rec)
+					}
+				}
+			},
+		},
+		{
+			// Every try of the transaction is throttled: nothing is
+			// claimed or sent, and the next run sends each alert once.
+			name:     "digest's claim transaction throttled past retries",
+			transact: true,
+			fault: func(e *env, wc *watcherConfig) {
+				wc.opts.DigestThreshold = 2
+				e.proxy.FailNext("TransactWriteItems", 3, testenv.ThroughputExceeded)
+			},
+			check: func(t *testing.T, e *env, o outcome) {
+				nothingSent(t, e, o)
+				errorSays(t, o.err, "claim alert", "ProvisionedThroughputExceededException")
+				if n := e.proxy.Calls("TransactWriteItems"); n != 3 {
+					t.Errorf("%d TransactWriteItems calls, want the SDK's 3 attempts", n)
+				}
+			},
+		},
+		{
+			// Another run claims (and alerts) one of the digest's jobs
+			// between this run's load and its claims. The transaction is
+			// cancelled with that job's condition failed and the others'
+			// not; this run leaves that job to the other, and claims and
+			// alerts the other two in a second transaction.
+			name:     "digest's claim transaction cancelled: a concurrent run claimed one of its jobs",
+			transact: true,
+			fault: func(e *env, wc *watcherConfig) {
+				wc.opts.DigestThreshold = 2
+				var once sync.Once
+				wc.store = &hookStore{Store: e.store(), before: func(_ context.Context, op, _ string, _ labeling.Status) error {
+					if op == "Claim" {
+						once.Do(func() {
+							// It watches job-0001 alone (NAME_CONTAINS).
+							only := labeling.NewSource(e.sm, labeling.Filter{NameContains: "job-0001"})
+							sum, err := e.run(e.watcher(watcherConfig{name: "concurrent", source: only}), 10*time.Second)
+							if err != nil || sum.Alerted != 1 {
+								e.t.Errorf("concurrent cycle: %+v, %v; want job-0001 alerted", sum, err)
+							}
+						})
+					}
+					return nil
+				}}
+			},
+			check: func(t *testing.T, e *env, o outcome) {
+				if o.err != nil || o.sum.Alerted != 2 || o.sum.Contended != 1 {
+					t.Errorf("cycle: %+v, %v; want job-0001 contended, the other two alerted", o.sum, o.err)
+				}
+				if n := e.proxy.Calls("TransactWriteItems"); n != 2 {
+					t.Errorf("%d TransactWriteItems calls, want 2: the one cancelled, and the one of the two jobs left", n)
+				}
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			e := newEnv(t)
+			var e *env
+			if tt.transact {
+				e = newTransactEnv(t)
+			} else {
+				e = newEnv(t)
+			}
 			jobs := e.seed(5)
 			e.clock.Advance(time.Minute)
 			due := e.finish(jobs[:3]...)
@@ -341,5 +451,170 @@ func failUpdatesAt(op string, n int, f testenv.DynamoFault) func(e *env, wc *wat
 			}
 			return nil
 		}}
+	}
+}
+
+// TestDynamoBatchSaveFaults runs a cycle whose records that need no
+// message, more than DigestThreshold of them, are saved in transactions
+// (SaveAll, on moto: dynalite has no TransactWriteItems), while those
+// transactions fail: a storm of jobs moving on silently, with one alert
+// due beside it, and a first run recording the jobs in progress. It checks
+// what that cycle did, then stops the faults and checks that no job was
+// alerted wrongly or twice, every due alert was posted once, and the table
+// holds every job at its listed status.
+func TestDynamoBatchSaveFaults(t *testing.T) {
+	t.Parallel()
+	const (
+		jobs  = 6
+		storm = jobs - 1 // of a cycle after the first: job-0000 to job-0004 move on; job-0005 alerts
+	)
+	tests := []struct {
+		name     string
+		firstRun bool // the cycle is the first run, recording the six jobs
+		fault    func(e *env)
+		check    func(t *testing.T, e *env, o outcome)
+	}{
+		{
+			// The storm's transaction is written, its answer lost, and the
+			// SDK sends it again with the same ClientRequestToken.
+			// DynamoDB answers the repeat as the first (success): the run
+			// records the five. moto 5.2.1 evaluates the conditions again,
+			// against the versions the first call wrote, and cancels: the
+			// run reports the five contended and keeps the cursor. Either
+			// way the first call's saves stand, and the alert beside them
+			// goes once.
+			name:  "storm's saves written, answer lost",
+			fault: func(e *env) { e.proxy.FailNext("TransactWriteItems", 1, testenv.LostAnswer) },
+			check: func(t *testing.T, e *env, o outcome) {
+				if n := e.proxy.Calls("TransactWriteItems"); n != 2 {
+					t.Errorf("%d TransactWriteItems calls, want 2: the one whose answer was lost, and the SDK's retry", n)
+				}
+				savesAnswerLost(t, o, storm, 1)
+				stored(t, e, storm, labeling.StatusInProgress)
+			},
+		},
+		{
+			// Every try of the storm's transaction is throttled: the cycle
+			// fails before it sends anything (the alert's claim is
+			// released), and nothing of the storm is saved.
+			name:  "storm's saves throttled past retries",
+			fault: func(e *env) { e.proxy.FailNext("TransactWriteItems", 3, testenv.ThroughputExceeded) },
+			check: func(t *testing.T, e *env, o outcome) {
+				if n := e.proxy.Calls("TransactWriteItems"); n != 3 {
+					t.Errorf("%d TransactWriteItems calls, want the SDK's 3 attempts", n)
+				}
+				nothingSent(t, e, o)
+				errorSays(t, o.err, "save state of job", "ProvisionedThroughputExceededException")
+				stored(t, e, storm, labeling.StatusInitializing)
+				if o.sum.Recorded != 0 {
+					t.Errorf("cycle: %d recorded, want 0: no save was stored", o.sum.Recorded)
+				}
+			},
+		},
+		{
+			// As for the storm: DynamoDB answers the repeat as the first,
+			// and the first run ends; moto cancels it, and the first run,
+			// finding its jobs contended, stops there and goes on next
+			// run (as when another first run holds them). Either way the
+			// records the first call wrote stand.
+			name:     "first run's records written, answer lost",
+			firstRun: true,
+			fault:    func(e *env) { e.proxy.FailNext("TransactWriteItems", 1, testenv.LostAnswer) },
+			check: func(t *testing.T, e *env, o outcome) {
+				if n := e.proxy.Calls("TransactWriteItems"); n != 2 {
+					t.Errorf("%d TransactWriteItems calls, want 2: the one whose answer was lost, and the SDK's retry", n)
+				}
+				if !o.sum.FirstRun {
+					t.Errorf("cycle: %+v; want the first run", o.sum)
+				}
+				savesAnswerLost(t, o, jobs, 0)
+				stored(t, e, jobs, labeling.StatusInitializing)
+			},
+		},
+		{
+			// Every try of the first run's transaction is throttled: the
+			// first run fails, having recorded nothing and set no cursor,
+			// and the next run is the first run again.
+			name:     "first run's records throttled past retries",
+			firstRun: true,
+			fault:    func(e *env) { e.proxy.FailNext("TransactWriteItems", 3, testenv.ThroughputExceeded) },
+			check: func(t *testing.T, e *env, o outcome) {
+				if n := e.proxy.Calls("TransactWriteItems"); n != 3 {
+					t.Errorf("%d TransactWriteItems calls, want the SDK's 3 attempts", n)
+				}
+				if !o.sum.FirstRun || o.sum.Advanced {
+					t.Errorf("cycle: %+v; want a first run that set no cursor", o.sum)
+				}
+				if o.sum.Recorded != 0 {
+					t.Errorf("cycle: %d recorded, want 0: no record was stored", o.sum.Recorded)
+				}
+				errorSays(t, o.err, "save state of job", "ProvisionedThroughputExceededException")
+				if c := e.cursor(); !c.IsZero() {
+					t.Errorf("cursor set to %v", c)
+				}
+				stored(t, e, jobs, "")
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newTransactEnv(t)
+			var names []string
+			var due []alertKey
+			if tt.firstRun {
+				names = e.putJobs(jobs)
+			} else {
+				// The first cycle records the six one by one (no more
+				// than the default DigestThreshold).
+				names = e.seed(jobs)
+				e.clock.Advance(time.Minute)
+				for _, job := range names[:storm] {
+					e.move(job, labeling.StatusInProgress)
+				}
+				due = e.finish(names[storm])
+			}
+			tt.fault(e)
+			w := e.watcher(watcherConfig{opts: watch.Options{DigestThreshold: 2}})
+			sum, err := e.run(w, 10*time.Second)
+			tt.check(t, e, outcome{sum: sum, err: err, requests: e.slack.Requests(), due: due})
+			e.check()
+			if tt.firstRun {
+				// A job that ends after the first run alerts once, whether
+				// the next run is a cycle or the first run again.
+				e.clock.Advance(time.Minute)
+				due = e.finish(names[0])
+			}
+			expectCounts(t, e.converge(), once(due))
+		})
+	}
+}
+
+// savesAnswerLost checks a cycle whose transaction of n silent saves was
+// written but its answer lost: with no error and its alerts delivered, it
+// recorded the n and advanced the cursor (DynamoDB answers the SDK's
+// repeat as the first), or reported the n contended and kept the cursor
+// (moto evaluates the repeat's conditions again).
+func savesAnswerLost(t *testing.T, o outcome, n, alerts int) {
+	t.Helper()
+	switch {
+	case o.err == nil && o.sum.Alerted == alerts && o.sum.Recorded == n && o.sum.Contended == 0 && o.sum.Advanced:
+		t.Log("the repeat was answered as the first was, as DynamoDB does")
+	case o.err == nil && o.sum.Alerted == alerts && o.sum.Recorded == 0 && o.sum.Contended == n && !o.sum.Advanced:
+		t.Log("the repeat was cancelled, as moto does")
+	default:
+		t.Errorf("cycle: %+v, %v; want %d alerted and the %d saves recorded, or contended", o.sum, o.err, alerts, n)
+	}
+}
+
+// stored checks that the first n jobs (job-0000 upwards) are stored with
+// status (not stored, for ""), holding no claim.
+func stored(t *testing.T, e *env, n int, status labeling.Status) {
+	t.Helper()
+	for i := range n {
+		job := fmt.Sprintf("job-%04d", i)
+		if rec := e.record(job); rec.Status != status || rec.Lease != nil {
+			t.Errorf("job %s: stored %q, lease %v; want %q and no claim", job, rec.Status, rec.Lease, status)
+		}
 	}
 }

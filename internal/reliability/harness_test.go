@@ -40,6 +40,11 @@ import (
 // and its own proxy in front of it, so faults stay within one test.
 var dynaliteURL string
 
+// motoSerial serves the tables of the envs newTransactEnv makes: moto's
+// DynamoDB one request at a time, which serves TransactWriteItems (dynalite
+// does not). The first test that needs it starts it; TestMain stops it.
+var motoSerial = testenv.NewSharedMoto(testenv.StartMotoSerial)
+
 func TestMain(m *testing.M) {
 	flag.Parse()
 	os.Exit(runTests(m))
@@ -55,6 +60,11 @@ func runTests(m *testing.M) int {
 	}
 	defer srv.Close()
 	dynaliteURL = srv.URL
+	defer func() {
+		if err := motoSerial.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "stop moto:", err)
+		}
+	}()
 	return m.Run()
 }
 
@@ -107,8 +117,8 @@ var defaultAlertOn = map[labeling.Status]bool{
 	labeling.StatusStopped: true, labeling.StatusStopping: true,
 }
 
-// env is one isolated world: a SageMaker emulator, a table behind its own
-// proxy, a local Slack, a clock, and the ledger of what happened to the
+// env is one isolated world: a SageMaker emulator, a table (on dynalite, or
+// on moto for newTransactEnv) behind its own proxy, a local Slack, a clock, and the ledger of what happened to the
 // jobs, against which the invariant is checked.
 //
 // Its SageMaker is an emulator.Estate: the home source (the function's own
@@ -143,7 +153,7 @@ type env struct {
 	sm           *sagemaker.Client // the home source's
 	sent         sentMessages
 	ddb          *dynamodb.Client // through the proxy
-	direct       *dynamodb.Client // to dynalite, for checks
+	direct       *dynamodb.Client // to the table's server, for checks
 }
 
 var tableSeq atomic.Int64
@@ -154,8 +164,23 @@ func newEnv(t testing.TB) *env {
 	return newEnvOn(t, testenv.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)))
 }
 
+// newTransactEnv is newEnv with its table on moto served one request at a
+// time (motoSerial): its stores write a digest's claims and a storm's saves
+// in TransactWriteItems, which they write one by one on dynalite. Without
+// moto it skips the test, but under CI=true, where it fails it.
+func newTransactEnv(t testing.TB) *env {
+	t.Helper()
+	return newEnvIn(t, testenv.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)), motoSerial.URL(t))
+}
+
 // newEnvOn is an env whose watchers, stores and emulator read clock.
 func newEnvOn(t testing.TB, clock *testenv.Clock) *env {
+	t.Helper()
+	return newEnvIn(t, clock, dynaliteURL)
+}
+
+// newEnvIn is newEnvOn with its table on the DynamoDB at endpoint.
+func newEnvIn(t testing.TB, clock *testenv.Clock, endpoint string) *env {
 	t.Helper()
 	e := &env{
 		t:       t,
@@ -179,14 +204,14 @@ func newEnvOn(t testing.TB, clock *testenv.Clock) *env {
 	}))
 	t.Cleanup(sm.Close)
 	e.smURL = sm.URL
-	e.proxy = testenv.NewDynamoProxy(dynaliteURL)
+	e.proxy = testenv.NewDynamoProxy(endpoint)
 	t.Cleanup(e.proxy.Close)
 	e.slack = testenv.NewSlack(t)
 	cfg := awsConfig()
 	e.home = e.addSource("", emulator.Place{Account: homeAccount, Region: cfg.Region})
 	e.emu, e.sm, e.ledger = e.home.emu, e.home.sm, e.home.ledger
 	e.ddb = dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = aws.String(e.proxy.URL) })
-	e.direct = dynamodb.NewFromConfig(testenv.AWSConfig(dynaliteURL))
+	e.direct = dynamodb.NewFromConfig(testenv.AWSConfig(endpoint))
 	name := regexp.MustCompile(`[^a-zA-Z0-9_.-]+`).ReplaceAllString(t.Name(), "-")
 	if len(name) > 200 {
 		name = name[len(name)-200:]
@@ -471,14 +496,14 @@ func (e *env) converge() map[alertKey]int {
 }
 
 // checkTable reads every job's record and the cursor of the home source
-// straight from dynalite.
+// straight from the table, without the proxy.
 func (e *env) checkTable() {
 	e.t.Helper()
 	e.home.checkTable()
 }
 
 // checkTable reads every job's record and the cursor of src straight from
-// dynalite.
+// the table, without the proxy.
 func (src *source) checkTable() {
 	e := src.e
 	e.t.Helper()
@@ -522,13 +547,15 @@ func (src *source) checkTable() {
 	}
 }
 
-// record reads one job's stored record straight from dynalite.
+// record reads one job's stored record straight from the table, without
+// the proxy.
 func (e *env) record(job string) state.Record {
 	e.t.Helper()
 	return e.home.record(job)
 }
 
-// record reads one of src's jobs' stored record straight from dynalite.
+// record reads one of src's jobs' stored record straight from the table,
+// without the proxy.
 func (src *source) record(job string) state.Record {
 	src.e.t.Helper()
 	recs, err := src.directStore().Load(context.Background(), []string{job})
@@ -538,13 +565,15 @@ func (src *source) record(job string) state.Record {
 	return recs[job]
 }
 
-// cursor reads the home source's stored cursor straight from dynalite.
+// cursor reads the home source's stored cursor straight from the table,
+// without the proxy.
 func (e *env) cursor() time.Time {
 	e.t.Helper()
 	return e.home.cursor()
 }
 
-// cursor reads src's stored cursor straight from dynalite.
+// cursor reads src's stored cursor straight from the table, without the
+// proxy.
 func (src *source) cursor() time.Time {
 	src.e.t.Helper()
 	c, _, err := src.directStore().Cursor(context.Background())
@@ -780,59 +809,70 @@ func (s *hookStore) Commit(ctx context.Context, owner string, next state.Record)
 }
 
 // ClaimAll claims through the wrapped store's batch (a digest's jobs),
-// each job seen by the hooks as a Claim of its own: a fault before one
-// fails that job alone, and the rest go in the batch.
+// each job seen by the hooks as a Claim of its own (batchThrough).
 func (s *hookStore) ClaimAll(ctx context.Context, jobs []state.Record, targets []labeling.Status, lease state.Lease) []error {
-	errs := make([]error, len(jobs))
-	var pass []state.Record
-	var passTargets []labeling.Status
-	var at []int
-	for i, prev := range jobs {
-		if s.before != nil {
-			if err := s.before(ctx, "Claim", prev.Job, targets[i]); err != nil {
-				errs[i] = err
-				continue
+	type claim struct {
+		prev   state.Record
+		target labeling.Status
+	}
+	claims := make([]claim, len(jobs))
+	for i := range jobs {
+		claims[i] = claim{jobs[i], targets[i]}
+	}
+	return batchThrough(ctx, s, "Claim", claims, func(c claim) (string, labeling.Status) { return c.prev.Job, c.target },
+		func(pass []claim) []error {
+			prevs := make([]state.Record, len(pass))
+			targets := make([]labeling.Status, len(pass))
+			for i, c := range pass {
+				prevs[i], targets[i] = c.prev, c.target
 			}
-		}
-		pass, passTargets, at = append(pass, prev), append(passTargets, targets[i]), append(at, i)
-	}
-	if len(pass) > 0 {
-		for k, err := range s.Store.(state.BatchClaimer).ClaimAll(ctx, pass, passTargets, lease) {
-			errs[at[k]] = err
-		}
-	}
-	if s.after != nil {
-		for i, prev := range jobs {
-			s.after("Claim", prev.Job, targets[i], errs[i])
-		}
-	}
-	return errs
+			return s.Store.(state.BatchClaimer).ClaimAll(ctx, prevs, targets, lease)
+		})
 }
 
 // CommitAll commits through the wrapped store's batch (a digest part's
-// jobs), each job seen by the hooks as a Commit of its own: a fault before
-// one fails that job alone, and the rest go in the batch.
+// jobs), each job seen by the hooks as a Commit of its own (batchThrough).
 func (s *hookStore) CommitAll(ctx context.Context, owner string, until time.Time, jobs []state.Committing) []error {
+	return batchThrough(ctx, s, "Commit", jobs, func(c state.Committing) (string, labeling.Status) { return c.Next.Job, c.Next.Status },
+		func(pass []state.Committing) []error {
+			return s.Store.(state.BatchCommitter).CommitAll(ctx, owner, until, pass)
+		})
+}
+
+// SaveAll saves through the wrapped store's batch (a storm's or a first
+// run's records), each job seen by the hooks as a Save of its own
+// (batchThrough).
+func (s *hookStore) SaveAll(ctx context.Context, jobs []state.Saving) []error {
+	return batchThrough(ctx, s, "Save", jobs, func(j state.Saving) (string, labeling.Status) { return j.Prev.Job, j.Next.Status },
+		func(pass []state.Saving) []error { return s.Store.(state.BatchSaver).SaveAll(ctx, pass) })
+}
+
+// batchThrough makes a batch of op through s's hooks, each job seen by
+// them as an op of its own: a fault before one fails that job alone, and
+// the rest go in the batch (write); the hooks after see each job's error.
+func batchThrough[T any](ctx context.Context, s *hookStore, op string, jobs []T, job func(T) (string, labeling.Status), write func([]T) []error) []error {
 	errs := make([]error, len(jobs))
-	var pass []state.Committing
+	var pass []T
 	var at []int
-	for i, c := range jobs {
+	for i, j := range jobs {
 		if s.before != nil {
-			if err := s.before(ctx, "Commit", c.Next.Job, c.Next.Status); err != nil {
+			name, status := job(j)
+			if err := s.before(ctx, op, name, status); err != nil {
 				errs[i] = err
 				continue
 			}
 		}
-		pass, at = append(pass, c), append(at, i)
+		pass, at = append(pass, j), append(at, i)
 	}
 	if len(pass) > 0 {
-		for k, err := range s.Store.(state.BatchCommitter).CommitAll(ctx, owner, until, pass) {
+		for k, err := range write(pass) {
 			errs[at[k]] = err
 		}
 	}
 	if s.after != nil {
-		for i, c := range jobs {
-			s.after("Commit", c.Next.Job, c.Next.Status, errs[i])
+		for i, j := range jobs {
+			name, status := job(j)
+			s.after(op, name, status, errs[i])
 		}
 	}
 	return errs

@@ -46,6 +46,19 @@ func motoFor(t testing.TB, start func(context.Context) (*MotoServer, error)) str
 	ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
 	defer cancel()
 	srv, err := start(ctx)
+	motoStarted(t, err)
+	t.Cleanup(func() {
+		if err := srv.Close(); err != nil {
+			t.Errorf("stop moto_server: %v", err)
+		}
+	})
+	return srv.URL
+}
+
+// motoStarted goes on with t when moto started (err is nil); without moto
+// it skips t, but under CI=true, where it fails t; any other error fails t.
+func motoStarted(t testing.TB, err error) {
+	t.Helper()
 	if errors.Is(err, ErrMotoMissing) {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("moto_server is required in CI: %v", err)
@@ -55,12 +68,6 @@ func motoFor(t testing.TB, start func(context.Context) (*MotoServer, error)) str
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if err := srv.Close(); err != nil {
-			t.Errorf("stop moto_server: %v", err)
-		}
-	})
-	return srv.URL
 }
 
 // MotoServer is a running moto_server. Use it from TestMain, where no

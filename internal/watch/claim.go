@@ -28,22 +28,27 @@ func (w *Watcher) claim(ctx context.Context, r run, d decisions, sum *Summary) (
 		mu                  sync.Mutex
 		claimed, unsure     []decision
 		lostSilent, lostAny int
+		recorded            int // saves written
 	)
 	lease := state.Lease{Owner: r.owner, Until: w.leaseUntil(ctx, r.now)}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(w.opts.Concurrency)
 	// saved takes the outcome of s's save.
 	saved := func(s decision, err error) error {
-		if errors.Is(err, state.ErrConflict) {
-			mu.Lock()
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case errors.Is(err, state.ErrConflict):
 			lostSilent++
-			mu.Unlock()
 			return nil
+		case err != nil:
+			return err
 		}
-		if err == nil && !s.job.Status.Known() {
+		recorded++
+		if !s.job.Status.Known() {
 			w.log.Warn("unknown labeling job status recorded", "job", s.job.Name, "status", s.job.Status)
 		}
-		return err
+		return nil
 	}
 	silent := d.silent
 	if batch, ok := w.store.(state.BatchSaver); ok && len(d.silent) > w.opts.DigestThreshold {
@@ -108,7 +113,7 @@ func (w *Watcher) claim(ctx context.Context, r run, d decisions, sum *Summary) (
 		})
 	}
 	err := g.Wait()
-	sum.Recorded += len(d.silent) - lostSilent
+	sum.Recorded += recorded
 	sum.Contended += lostSilent + lostAny
 	if err != nil {
 		w.release(r, slices.Concat(claimed, unsure))
