@@ -61,19 +61,42 @@ func NewDynamoStore(client DynamoAPI, table string, retention time.Duration, c c
 
 // update runs one conditional UpdateItem on the item at pk.
 func (s *DynamoStore) update(ctx context.Context, pk string, update expression.UpdateBuilder, cond expression.ConditionBuilder) error {
-	expr, err := expression.NewBuilder().WithUpdate(update).WithCondition(cond).Build()
+	w, err := built(update, cond)
 	if err != nil {
-		return fmt.Errorf("build expression: %w", err)
+		return err
 	}
-	_, err = s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+	return s.send(ctx, pk, w)
+}
+
+// send runs w, one conditional UpdateItem, on the item at pk.
+func (s *DynamoStore) send(ctx context.Context, pk string, w write) error {
+	_, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName:                 aws.String(s.table),
 		Key:                       key(pk),
-		UpdateExpression:          expr.Update(),
-		ConditionExpression:       expr.Condition(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
+		UpdateExpression:          aws.String(w.update),
+		ConditionExpression:       aws.String(w.cond),
+		ExpressionAttributeNames:  w.names,
+		ExpressionAttributeValues: w.values,
 	})
 	return err
+}
+
+// A write is one conditional update's expressions, ready to send alone
+// (send) or as an item of a transaction.
+type write struct {
+	update, cond string
+	names        map[string]string
+	values       map[string]types.AttributeValue
+}
+
+// built is the write of update under cond, as the SDK's expression builder
+// makes it.
+func built(update expression.UpdateBuilder, cond expression.ConditionBuilder) (write, error) {
+	expr, err := expression.NewBuilder().WithUpdate(update).WithCondition(cond).Build()
+	if err != nil {
+		return write{}, fmt.Errorf("build expression: %w", err)
+	}
+	return write{update: aws.ToString(expr.Update()), cond: aws.ToString(expr.Condition()), names: expr.Names(), values: expr.Values()}, nil
 }
 
 // fail wraps err from op: a failed condition becomes ErrConflict, and a

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
@@ -55,9 +54,8 @@ func (s *DynamoStore) ClaimAll(ctx context.Context, jobs []Record, targets []lab
 	}
 	s.transactAll(ctx, ready, errs, transaction{
 		op: func(i int) string { return fmt.Sprintf("claim alert for job %q", jobs[i].Job) },
-		write: func(i int, now time.Time) (string, expression.UpdateBuilder, expression.ConditionBuilder, error) {
-			update, cond := claimOf(jobs[i], leaseOf(i), now)
-			return jobs[i].Job, update, cond, nil
+		write: func(i int, now time.Time) (string, write, error) {
+			return jobs[i].Job, claimOf(jobs[i], leaseOf(i), now), nil
 		},
 		one: func(i int) error { return s.Claim(ctx, jobs[i], leaseOf(i)) },
 	})
@@ -81,9 +79,13 @@ func (s *DynamoStore) SaveAll(ctx context.Context, jobs []Saving) []error {
 	}
 	s.transactAll(ctx, ready, errs, transaction{
 		op: func(i int) string { return fmt.Sprintf("save state of job %q", jobs[i].Prev.Job) },
-		write: func(i int, now time.Time) (string, expression.UpdateBuilder, expression.ConditionBuilder, error) {
+		write: func(i int, now time.Time) (string, write, error) {
 			update, cond, err := s.saveOf(jobs[i].Prev, jobs[i].Next, now)
-			return jobs[i].Prev.Job, update, cond, err
+			if err != nil {
+				return "", write{}, err
+			}
+			w, err := built(update, cond)
+			return jobs[i].Prev.Job, w, err
 		},
 		one: func(i int) error { return s.Save(ctx, jobs[i].Prev, jobs[i].Next) },
 	})
@@ -93,9 +95,9 @@ func (s *DynamoStore) SaveAll(ctx context.Context, jobs []Saving) []error {
 // A transaction is what transactAll writes for each of its jobs.
 type transaction struct {
 	op func(i int) string // names job i's write in its error
-	// write is job i's conditional write at now: the job, the update and
-	// its condition, exactly as the write of one job makes them.
-	write func(i int, now time.Time) (job string, update expression.UpdateBuilder, cond expression.ConditionBuilder, err error)
+	// write is job i's conditional write at now: the job, and the update
+	// under its condition, exactly as the write of one job makes them.
+	write func(i int, now time.Time) (job string, w write, err error)
 	one   func(i int) error // writes job i alone
 }
 
@@ -201,21 +203,17 @@ func (s *DynamoStore) transactItems(which []int, t transaction) ([]types.Transac
 	now := s.clock.Now()
 	items := make([]types.TransactWriteItem, len(which))
 	for k, i := range which {
-		job, update, cond, err := t.write(i, now)
+		job, w, err := t.write(i, now)
 		if err != nil {
 			return nil, err
-		}
-		expr, err := expression.NewBuilder().WithUpdate(update).WithCondition(cond).Build()
-		if err != nil {
-			return nil, fmt.Errorf("build expression: %w", err)
 		}
 		items[k] = types.TransactWriteItem{Update: &types.Update{
 			TableName:                 aws.String(s.table),
 			Key:                       key(s.prefix + job),
-			UpdateExpression:          expr.Update(),
-			ConditionExpression:       expr.Condition(),
-			ExpressionAttributeNames:  expr.Names(),
-			ExpressionAttributeValues: expr.Values(),
+			UpdateExpression:          aws.String(w.update),
+			ConditionExpression:       aws.String(w.cond),
+			ExpressionAttributeNames:  w.names,
+			ExpressionAttributeValues: w.values,
 		}}
 	}
 	return items, nil
