@@ -122,20 +122,9 @@ func (b *bench) seed(ctx context.Context) error {
 	for _, j := range b.acct.jobs {
 		b.emu.Put(j)
 	}
-	oldest := b.acct.jobs[0].ModifiedAt
-	b.templates = map[labeling.Status]map[string]types.AttributeValue{}
-	for _, s := range labeling.Statuses {
-		name := "bench-template-" + string(s)
-		if err := b.store.Save(ctx, state.Record{Job: name}, state.Record{Job: name, Status: s, ModifiedAt: oldest}); err != nil {
-			return fmt.Errorf("seed: %w", err)
-		}
-		out, err := b.direct.GetItem(ctx, &dynamodb.GetItemInput{
-			TableName: aws.String(table), Key: itemKey(name), ConsistentRead: aws.Bool(true),
-		})
-		if err != nil {
-			return fmt.Errorf("seed: read template item: %w", err)
-		}
-		b.templates[s] = out.Item
+	var err error
+	if b.templates, err = recordTemplates(ctx, b.store, b.direct, table, b.acct.jobs[0].ModifiedAt); err != nil {
+		return fmt.Errorf("seed: %w", err)
 	}
 	status := map[string]labeling.Status{}
 	for _, j := range b.acct.jobs {
@@ -151,9 +140,37 @@ func (b *bench) seed(ctx context.Context) error {
 	return nil
 }
 
+// recordTemplates has store write one record of each status, modified at
+// at, and returns the items it wrote, by status: putRecords clones them, so
+// that seeded items stay in the store's format.
+func recordTemplates(ctx context.Context, store *state.DynamoStore, client *dynamodb.Client, tableName string, at time.Time) (map[labeling.Status]map[string]types.AttributeValue, error) {
+	templates := map[labeling.Status]map[string]types.AttributeValue{}
+	for _, s := range labeling.Statuses {
+		name := "bench-template-" + string(s)
+		if err := store.Save(ctx, state.Record{Job: name}, state.Record{Job: name, Status: s, ModifiedAt: at}); err != nil {
+			return nil, err
+		}
+		out, err := client.GetItem(ctx, &dynamodb.GetItemInput{
+			TableName: aws.String(tableName), Key: itemKey(name), ConsistentRead: aws.Bool(true),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("read template item: %w", err)
+		}
+		templates[s] = out.Item
+	}
+	return templates, nil
+}
+
 // putStates stores each named job with its status, straight to dynalite,
 // as a baseline would record it (no progress, no card).
 func (b *bench) putStates(ctx context.Context, jobs map[string]labeling.Status) error {
+	return putRecords(ctx, b.direct, table, b.templates, jobs)
+}
+
+// putRecords stores each named job with its status in tableName, each item
+// a clone of the template item of its status (one the store wrote), with
+// parallel BatchWriteItem.
+func putRecords(ctx context.Context, client *dynamodb.Client, tableName string, templates map[labeling.Status]map[string]types.AttributeValue, jobs map[string]labeling.Status) error {
 	names := slices.Sorted(maps.Keys(jobs))
 	const perBatch = 25 // BatchWriteItem's limit
 	g, gctx := errgroup.WithContext(ctx)
@@ -163,7 +180,7 @@ func (b *bench) putStates(ctx context.Context, jobs map[string]labeling.Status) 
 		g.Go(func() error {
 			writes := make([]types.WriteRequest, len(chunk))
 			for i, name := range chunk {
-				item := maps.Clone(b.templates[jobs[name]])
+				item := maps.Clone(templates[jobs[name]])
 				maps.Copy(item, itemKey(name))
 				writes[i] = types.WriteRequest{PutRequest: &types.PutRequest{Item: item}}
 			}
@@ -171,13 +188,13 @@ func (b *bench) putStates(ctx context.Context, jobs map[string]labeling.Status) 
 				if attempt == 10 {
 					return fmt.Errorf("%d items still unprocessed", len(writes))
 				}
-				out, err := b.direct.BatchWriteItem(gctx, &dynamodb.BatchWriteItemInput{
-					RequestItems: map[string][]types.WriteRequest{table: writes},
+				out, err := client.BatchWriteItem(gctx, &dynamodb.BatchWriteItemInput{
+					RequestItems: map[string][]types.WriteRequest{tableName: writes},
 				})
 				if err != nil {
 					return fmt.Errorf("batch write: %w", err)
 				}
-				writes = out.UnprocessedItems[table]
+				writes = out.UnprocessedItems[tableName]
 			}
 			return nil
 		})

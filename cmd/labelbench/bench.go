@@ -254,12 +254,19 @@ func (c counters) minus(o counters) counters {
 
 // made is the calls counted, by kind.
 func (c counters) made() tally {
-	reads := c.ddb["GetItem"] + c.ddb["BatchGetItem"]
-	writes := -reads
-	for _, n := range c.ddb {
-		writes += n
+	return tally{sageMaker: c.sageMaker, reads: ddbReads(c.ddb), writes: ddbWrites(c.ddb), slack: c.posts}
+}
+
+// ddbReads is how many of calls (DynamoDB calls by operation) read.
+func ddbReads(calls map[string]int) int { return calls["GetItem"] + calls["BatchGetItem"] }
+
+// ddbWrites is how many of calls wrote: all but the reads.
+func ddbWrites(calls map[string]int) int {
+	n := -ddbReads(calls)
+	for _, c := range calls {
+		n += c
 	}
-	return tally{sageMaker: c.sageMaker, reads: reads, writes: writes, slack: c.posts}
+	return n
 }
 
 // setLatency adds d to every AWS call.
@@ -279,7 +286,13 @@ type function struct {
 // cold start, never measured) and then moves it, and only it, into share (a
 // nil share is a full core). It returns the warm-up's result.
 func (b *bench) launch(ctx context.Context, env []string, warmUp []byte, share *shareGroup) (*function, app.Result, error) {
-	l, err := testenv.LaunchLambda(b.dep.bootstrap, env...)
+	return launchFunction(ctx, b.dep.bootstrap, env, warmUp, share)
+}
+
+// launchFunction is launch for any bootstrap, such as one built from an
+// older commit.
+func launchFunction(ctx context.Context, bootstrap string, env []string, warmUp []byte, share *shareGroup) (*function, app.Result, error) {
+	l, err := testenv.LaunchLambda(bootstrap, env...)
 	if err != nil {
 		return nil, app.Result{}, err
 	}
@@ -312,7 +325,13 @@ func (fn *function) Close() {
 // invoke sends event to fn and returns the handler's result, when it was
 // sent and how long the round trip through the emulator took.
 func (fn *function) invoke(ctx context.Context, event []byte) (app.Result, time.Time, time.Duration, error) {
-	ictx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	return fn.invokeWithin(ctx, event, 2*time.Minute)
+}
+
+// invokeWithin is invoke, giving up on an answer after limit: more than the
+// function's own timeout.
+func (fn *function) invokeWithin(ctx context.Context, event []byte, limit time.Duration) (app.Result, time.Time, time.Duration, error) {
+	ictx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	start := time.Now()
 	body, err := fn.Invoke(ictx, event)

@@ -348,17 +348,50 @@ func (b *bench) floor(ctx context.Context, s scenario, m minimum, at time.Time, 
 
 // childNamed returns the child of parent whose command is name, or 0.
 func childNamed(parent int, name string) int {
-	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", parent))
-	for _, t := range tasks {
-		b, _ := os.ReadFile(t)
-		for _, f := range strings.Fields(string(b)) {
-			pid, _ := strconv.Atoi(f)
-			if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); err == nil && strings.TrimSpace(string(comm)) == name {
-				return pid
-			}
+	for _, pid := range children(parent) {
+		if command(pid) == name {
+			return pid
 		}
 	}
 	return 0
+}
+
+// command is pid's command name, or "" when it cannot be read.
+func command(pid int) string {
+	comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	return strings.TrimSpace(string(comm))
+}
+
+// descendantNamed returns the first process under root, at any depth,
+// whose command starts with prefix, or 0.
+func descendantNamed(root int, prefix string) int {
+	queue := []int{root}
+	for len(queue) > 0 {
+		pid := queue[0]
+		queue = queue[1:]
+		for _, child := range children(pid) {
+			if name := command(child); name != "" && strings.HasPrefix(name, prefix) {
+				return child
+			}
+			queue = append(queue, child)
+		}
+	}
+	return 0
+}
+
+// children are pid's child processes.
+func children(pid int) []int {
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	var out []int
+	for _, t := range tasks {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, t.Name()))
+		for _, f := range strings.Fields(string(b)) {
+			if child, err := strconv.Atoi(f); err == nil {
+				out = append(out, child)
+			}
+		}
+	}
+	return out
 }
 
 // peakRSS is the process's VmHWM (the most resident memory it has had) in

@@ -60,7 +60,7 @@ func firstRun(ctx context.Context, opts options, dep deployment, jobs int, share
 	// The emulator starts the function at its first invocation: an event
 	// the handler ignores starts it (cold start, at full core) without a
 	// cycle, so that every cycle of the first run is at the CPU share.
-	fn, warm, err := b.launch(ctx, env, []byte(`{"source":"labelbench","detail-type":"labelbench warm-up","detail":{}}`), share)
+	fn, warm, err := b.launch(ctx, env, []byte(ignoredEvent), share)
 	if err != nil {
 		return fr, err
 	}

@@ -5,13 +5,20 @@
 // all on loopback, and reports time, calls against the least possible,
 // memory, cold start and the size of the deployed binary: of the scheduled
 // cycle, of labeling job state change events pushed to one warm function,
-// and of a quiet cycle of a function watching ten sources (sources.go). It
-// measures and reports; its tests judge (main_test.go, sources_test.go).
+// and of a quiet cycle of a function watching ten sources (sources.go).
+// Issue 19's scenarios, at 20 ms per AWS call: the quiet cycle's median
+// wall beside the floor's (quietfloor.go); and, on moto's DynamoDB, which
+// has the TransactWriteItems dynalite lacks (motorig.go), a storm of
+// endings in one run, beside the same storm run by the function built from
+// an older commit (storm.go), and a first run into an account of jobs in
+// progress (busyfirstrun.go). It measures and reports; its tests judge
+// (main_test.go, sources_test.go, storm_test.go).
 //
 //	go run ./cmd/labelbench -out docs/PERFORMANCE.md
 //
 // It needs what `make test` installs: dynalite (node_modules) and
-// aws-lambda-rie (.bin).
+// aws-lambda-rie (.bin); and moto (Python) for the scenarios on moto, which
+// without it are reported not measured.
 package main
 
 import (
@@ -27,6 +34,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/labelwatch/labelwatch/internal/testenv"
 )
 
 func main() {
@@ -61,6 +70,11 @@ type options struct {
 	firstRunTimeout, firstRunMargin time.Duration
 	push                            int  // state change events pushed one after another, at budgetPushAt; 0 for none
 	sources                         bool // also measure a quiet run of ten sources
+	// Issue 19's scenarios, at budgetIssue19At; 0 or "" for none.
+	storm        int    // labeling jobs ending in one run, on moto
+	before       string // the commit whose function runs the storm beside this tree's
+	busyFirstRun int    // jobs in progress at a first run, on moto
+	quietRuns    int    // runs of the quiet cycle beside the floor, for the median wall
 }
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
@@ -84,7 +98,11 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.firstRunTimeout, "firstrun-timeout", 60*time.Second, "the function's timeout in a first deploy (whole seconds)")
 	fs.DurationVar(&o.firstRunMargin, "firstrun-margin", 0, "DEADLINE_MARGIN in a first deploy (0: the function's default)")
 	fs.BoolVar(&o.sources, "sources", true, "also measure a quiet run of the function watching ten sources (REGIONS), at the last latency")
-	only := fs.String("only", "", "comma-separated scenarios to run (quiet, steady, burst, push, sources); all when empty")
+	fs.IntVar(&o.storm, "storm", 10_000, "labeling jobs ending in one run (a tenth Failed), at 20ms per AWS call, on moto (0 for none)")
+	fs.StringVar(&o.before, "before", "d047384", "the commit whose function also runs the storm, for its CPU (empty for none)")
+	fs.IntVar(&o.busyFirstRun, "firstrun-running", 3_000, "jobs in progress at a first run into an empty table, at 20ms per AWS call, on moto (0 for none)")
+	fs.IntVar(&o.quietRuns, "quiet-runs", 5, "runs of the quiet cycle at 20ms per AWS call beside the floor, for the median wall (0 for none)")
+	only := fs.String("only", "", "comma-separated scenarios to run (quiet, steady, burst, push, sources, storm, firstrun-running, quiet-floor); all when empty")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -119,8 +137,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	if o.jobs < 1 || o.steady < 1 || o.burst < 1 || o.coldStarts < 1 {
 		return o, errors.New("-jobs, -steady, -burst and -coldstarts must be at least 1")
 	}
-	if o.push < 0 {
-		return o, errors.New("-push must not be negative")
+	if o.push < 0 || o.storm < 0 || o.busyFirstRun < 0 || o.quietRuns < 0 {
+		return o, errors.New("-push, -storm, -firstrun-running and -quiet-runs must not be negative")
 	}
 	return o, nil
 }
@@ -219,6 +237,12 @@ func measureAll(ctx context.Context, opts options, logf func(string, ...any)) (*
 	if rep.sweep, err = b.sweep(ctx, plan); err != nil {
 		return nil, err
 	}
+	if opts.quietRuns > 0 && opts.wants("quiet-floor") {
+		logf("quiet @ %v beside the floor: %d runs", budgetIssue19At, opts.quietRuns)
+		if rep.quietFloor, err = b.measureQuietFloor(ctx, opts.quietRuns, share); err != nil {
+			return nil, fmt.Errorf("quiet beside the floor: %w", err)
+		}
+	}
 	if opts.profile && opts.wants("burst") {
 		last := opts.latencies[len(opts.latencies)-1]
 		s := changing("burst", opts.burst, last)
@@ -261,6 +285,9 @@ func measureAll(ctx context.Context, opts options, logf func(string, ...any)) (*
 			return nil, fmt.Errorf("ten sources: %w", err)
 		}
 	}
+	if err := measureOnMoto(ctx, opts, dep, share, rep, logf); err != nil {
+		return nil, err
+	}
 	for _, n := range opts.scale {
 		logf("scale: %d jobs", n)
 		sp, err := scale(ctx, opts, dep, n, opts.latencies[len(opts.latencies)-1], share, logf)
@@ -280,4 +307,38 @@ func measureAll(ctx context.Context, opts options, logf func(string, ...any)) (*
 	rep.loadAfter = loadAverage()
 	rep.finished = time.Now()
 	return rep, nil
+}
+
+// measureOnMoto runs the scenarios that need TransactWriteItems, which
+// dynalite lacks: the storm and the busy first run, on one moto serving one
+// request at a time. Without moto they are not measured, and the report
+// says so.
+func measureOnMoto(ctx context.Context, opts options, dep deployment, share *shareGroup, rep *report, logf func(string, ...any)) error {
+	storm := opts.storm > 0 && opts.wants("storm")
+	busy := opts.busyFirstRun > 0 && opts.wants("firstrun-running")
+	if !storm && !busy {
+		return nil
+	}
+	moto, stop, err := startMotoDynamo(ctx)
+	if errors.Is(err, testenv.ErrMotoMissing) {
+		rep.motoMissing = err.Error()
+		logf("the storm and the busy first run are NOT measured: %v", err)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer stop()
+	if storm {
+		if rep.storm, err = measureStorm(ctx, dep, moto, opts.storm, budgetIssue19At, opts.before, share, logf); err != nil {
+			return err
+		}
+	}
+	if busy {
+		logf("first run into %d jobs in progress", opts.busyFirstRun)
+		if rep.busyFirstRun, err = measureBusyFirstRun(ctx, dep, moto, opts.busyFirstRun, budgetIssue19At, share, logf); err != nil {
+			return err
+		}
+	}
+	return nil
 }

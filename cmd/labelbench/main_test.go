@@ -23,7 +23,7 @@ func runBench(t *testing.T, args ...string) *report {
 	t.Helper()
 	var log bytes.Buffer
 	opts, err := parseOptions(append([]string{"-out", "-", "-jobs", "1000", "-latency", "0s", "-paced=false", "-coldstarts", "1",
-		"-arm64=false", "-share=false"}, args...), &log)
+		"-arm64=false", "-share=false", "-storm", "0", "-firstrun-running", "0", "-quiet-runs", "0"}, args...), &log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -54,20 +54,14 @@ type sourcesRun struct {
 func sourceListings() int { return 1 + (sourceRunning+99)/100 }
 
 // reads and writes are the run's DynamoDB calls of each kind.
-func (s *sourcesRun) reads() int { return s.ddb["GetItem"] + s.ddb["BatchGetItem"] }
+func (s *sourcesRun) reads() int { return ddbReads(s.ddb) }
 
 // readOps names the read calls made, with their counts.
 func (s *sourcesRun) readOps() string {
 	return ddbOps(map[string]int{"GetItem": s.ddb["GetItem"], "BatchGetItem": s.ddb["BatchGetItem"]})
 }
 
-func (s *sourcesRun) writes() int {
-	n := -s.reads()
-	for _, c := range s.ddb {
-		n += c
-	}
-	return n
-}
+func (s *sourcesRun) writes() int { return ddbWrites(s.ddb) }
 
 // measureSources starts the function as deployed, with REGIONS naming nine
 // regions beside its own, against one SageMaker endpoint serving each of the

@@ -4,9 +4,10 @@
 // the function's CPU and wall time are set against (issue 11, item 3).
 //
 // It builds its clients, warms one connection to each AWS endpoint, prints
-// "ready" and waits for a line on standard input; then it reads the cursor
-// item, lists the jobs modified since -since and the jobs in progress (100 a
-// page, both listings at once), reads the state of those modified after
+// "ready" and waits for a line on standard input; then it lists the jobs in
+// progress while it reads the cursor item, and the jobs modified since
+// -since once it has (100 a page, both listings at once, as the
+// function's), reads the state of those modified after
 // -cursor (BatchGetItem, 100 at a time, concurrently while listing goes on;
 // the jobs in progress the last cycle left idle need no read),
 // makes -writes-before writes (UpdateItem, concurrently), posts -posts Slack
@@ -101,11 +102,6 @@ func run(ctx context.Context) error {
 
 	var res floorwire.Result
 	var reads, writes atomic.Int64
-	if _, err := ddb.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: key(state.CursorKey), ConsistentRead: aws.Bool(true)}); err != nil {
-		return fmt.Errorf("read cursor: %w", err)
-	}
-	reads.Add(1)
-
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(concurrency)
 	var batch []string
@@ -145,14 +141,13 @@ func run(ctx context.Context) error {
 	}
 	// Both listings at once. Only the jobs modified since the cursor are
 	// read: a job in progress the last cycle left idle, listed alike, needs
-	// no read, and one that changed was modified.
-	listings := []*sagemaker.ListLabelingJobsInput{
-		{LastModifiedTimeAfter: aws.Time(sinceT), MaxResults: aws.Int32(100)},
-		{StatusEquals: smtypes.LabelingJobStatusInProgress, MaxResults: aws.Int32(100)},
-	}
+	// no read, and one that changed was modified. The listing of jobs in
+	// progress needs nothing the cursor holds, so it starts as the cursor
+	// is read, as the function's does; the listing of jobs modified starts
+	// once the cursor is read, as it must.
 	var lists errgroup.Group
 	var listCalls atomic.Int64
-	for i, in := range listings {
+	list := func(in *sagemaker.ListLabelingJobsInput, modified bool) {
 		lists.Go(func() error {
 			p := sagemaker.NewListLabelingJobsPaginator(sm, in)
 			for p.HasMorePages() {
@@ -162,7 +157,7 @@ func run(ctx context.Context) error {
 				}
 				listCalls.Add(1)
 				for _, j := range page.LabelingJobSummaryList {
-					if i == 0 && j.LastModifiedTime.After(cursorT) {
+					if modified && j.LastModifiedTime.After(cursorT) {
 						add(*j.LabelingJobName)
 					}
 				}
@@ -170,6 +165,13 @@ func run(ctx context.Context) error {
 			return nil
 		})
 	}
+	list(&sagemaker.ListLabelingJobsInput{StatusEquals: smtypes.LabelingJobStatusInProgress, MaxResults: aws.Int32(100)}, false)
+	if _, err := ddb.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: key(state.CursorKey), ConsistentRead: aws.Bool(true)}); err != nil {
+		_ = lists.Wait()
+		return fmt.Errorf("read cursor: %w", err)
+	}
+	reads.Add(1)
+	list(&sagemaker.ListLabelingJobsInput{LastModifiedTimeAfter: aws.Time(sinceT), MaxResults: aws.Int32(100)}, true)
 	if err := lists.Wait(); err != nil {
 		return err
 	}
