@@ -26,6 +26,7 @@ func main() {
 }
 
 func run(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	app.TuneGC(getenv)
 	// The level is LOG_LEVEL's once the configuration is read; until then,
 	// and when it cannot be read, info.
 	var level slog.LevelVar

@@ -43,6 +43,7 @@ func run(ctx context.Context) error {
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	app.TuneGC(os.Getenv)
 	cfg, err := config.Load(os.Getenv)
 	if err != nil {
 		return err
