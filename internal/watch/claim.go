@@ -8,6 +8,7 @@ import (
 	"iter"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -244,15 +245,32 @@ func earlier(a, b time.Time) time.Time {
 // release gives up this run's claims of jobs, so the next run can retry
 // them at once.
 func (w *Watcher) release(r run, jobs []decision) {
+	// Release no later than a fifth of DeadlineMargin before the
+	// invocation's deadline, so that the function still answers: a claim
+	// left unreleased only expires, and a storm cut off by its deadline
+	// may hold thousands.
+	ctx := r.settle
+	if deadline, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline.Add(-w.opts.DeadlineMargin/5))
+		defer cancel()
+	}
+	var left atomic.Int64
 	var g errgroup.Group
 	g.SetLimit(w.opts.Concurrency)
 	for _, d := range jobs {
 		g.Go(func() error {
-			err := w.store.Release(r.settle, d.rec.Job, r.owner)
+			if ctx.Err() != nil {
+				left.Add(1)
+				return nil
+			}
+			err := w.store.Release(ctx, d.rec.Job, r.owner)
 			switch {
 			case errors.Is(err, state.ErrConflict):
 				// Not held by this run (a claim never written): nothing
 				// to release.
+			case err != nil && ctx.Err() != nil:
+				left.Add(1)
 			case err != nil:
 				// The lease expires by itself; the alert is still pending.
 				w.log.Warn("release claim", "job", d.job.Name, "record", d.rec.Job, "error", err)
@@ -261,4 +279,7 @@ func (w *Watcher) release(r run, jobs []decision) {
 		})
 	}
 	g.Wait()
+	if n := left.Load(); n > 0 {
+		w.log.Warn("claims left to expire: no time to release them before the deadline", "claims", n)
+	}
 }
