@@ -16,9 +16,10 @@ const gcPercent = 400
 
 // TuneGC sets the garbage collector for a function of
 // AWS_LAMBDA_FUNCTION_MEMORY_SIZE megabytes: GOGC gcPercent, and a soft
-// memory limit at three quarters of the function's memory, past which Go
-// collects as often as it must (the rest is the runtime's, the stacks' and
-// the binary's). A GOGC or GOMEMLIMIT set in the function's environment
+// memory limit at three eighths of the function's memory, past which Go
+// collects as often as it must: with the binary and what the limit does
+// not count, the process stays within half the function's memory, the
+// bound make bench holds the burst to. A GOGC or GOMEMLIMIT set in the function's environment
 // wins: the Go runtime has read it, and TuneGC leaves that setting alone.
 func TuneGC(getenv func(string) string) {
 	if getenv("GOGC") == "" {
@@ -26,6 +27,6 @@ func TuneGC(getenv func(string) string) {
 	}
 	mb, err := strconv.ParseInt(getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"), 10, 64)
 	if getenv("GOMEMLIMIT") == "" && err == nil && mb > 0 {
-		debug.SetMemoryLimit(mb << 20 * 3 / 4)
+		debug.SetMemoryLimit(mb << 20 * 3 / 8)
 	}
 }

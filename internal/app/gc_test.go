@@ -27,7 +27,7 @@ func TestTuneGC(t *testing.T) {
 		gc    int
 		limit int64
 	}{
-		{"the template's 256 MB", map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256"}, gcPercent, 192 << 20},
+		{"the template's 256 MB", map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256"}, gcPercent, 96 << 20},
 		// As the runtime read them: here, the values the case starts with.
 		{"GOGC and GOMEMLIMIT set", map[string]string{"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256", "GOGC": "100", "GOMEMLIMIT": "100MiB"}, 100, math.MaxInt64},
 		{"no memory size", map[string]string{}, gcPercent, math.MaxInt64},

@@ -43,6 +43,10 @@ type DynamoStore struct {
 	// TransactWriteItems (dynalite): ClaimAll then claims one at a time.
 	// Shared by the store's scopes.
 	untransacted *atomic.Bool
+	// transacted is set once the table served a TransactWriteItems (it
+	// took or cancelled it). Until either is known, a batch sends one
+	// transaction alone before the rest. Shared by the store's scopes.
+	transacted *atomic.Bool
 }
 
 var _ Store = (*DynamoStore)(nil)
@@ -56,7 +60,7 @@ func NewDynamoStore(client DynamoAPI, table string, retention time.Duration, c c
 	if c == nil {
 		c = clock.System{}
 	}
-	return &DynamoStore{client: client, table: table, retention: retention, clock: c, cursorKey: CursorKey, untransacted: &atomic.Bool{}}
+	return &DynamoStore{client: client, table: table, retention: retention, clock: c, cursorKey: CursorKey, untransacted: &atomic.Bool{}, transacted: &atomic.Bool{}}
 }
 
 // update runs one conditional UpdateItem on the item at pk.

@@ -117,9 +117,23 @@ func (s *DynamoStore) transactAll(ctx context.Context, ready []int, errs []error
 		left []int // to write one by one
 	)
 	if !s.untransacted.Load() {
+		chunks := slices.Collect(slices.Chunk(ready, maxTransact))
+		if len(chunks) > 1 && !s.transacted.Load() {
+			// Whether the table serves transactions is not known yet: one
+			// goes alone, so that a table without them refuses one call,
+			// not one for each call in flight.
+			left = s.transact(ctx, chunks[0], errs, t)
+			chunks = chunks[1:]
+		}
 		var g errgroup.Group
 		g.SetLimit(transactionsInFlight)
-		for chunk := range slices.Chunk(ready, maxTransact) {
+		for _, chunk := range chunks {
+			if s.untransacted.Load() {
+				mu.Lock()
+				left = append(left, chunk...)
+				mu.Unlock()
+				continue
+			}
 			g.Go(func() error {
 				if rest := s.transact(ctx, chunk, errs, t); len(rest) > 0 {
 					mu.Lock()
@@ -158,6 +172,7 @@ func (s *DynamoStore) transact(ctx context.Context, pending []int, errs []error,
 		}
 		_, err = s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 		if err == nil {
+			s.transacted.Store(true)
 			return nil
 		}
 		var api smithy.APIError
@@ -166,7 +181,10 @@ func (s *DynamoStore) transact(ctx context.Context, pending []int, errs []error,
 			continue
 		}
 		var cancelled *types.TransactionCanceledException
-		if !errors.As(err, &cancelled) || len(cancelled.CancellationReasons) != len(pending) {
+		if errors.As(err, &cancelled) {
+			s.transacted.Store(true)
+		}
+		if cancelled == nil || len(cancelled.CancellationReasons) != len(pending) {
 			for _, i := range pending {
 				errs[i] = s.fail(t.op(i), err)
 			}

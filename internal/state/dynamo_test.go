@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -105,6 +106,35 @@ func testDynamoStore(t *testing.T, server dynamoServer, client *dynamodb.Client)
 		}
 		if got, want := store.untransacted.Load(), server.name == "dynalite"; got != want {
 			t.Errorf("claims one by one %v, want %v: %s serves TransactWriteItems %v", got, want, server.name, !want)
+		}
+	})
+
+	// A first batch of several transactions sends one alone until the
+	// table has answered whether it serves them: a table without them
+	// refuses one call, not one for each call in flight.
+	t.Run("a batch asks once whether the table serves transactions", func(t *testing.T) {
+		if server.racy != "" {
+			t.Skip(string(server.racy))
+		}
+		t.Parallel()
+		counted := &transactCounter{DynamoAPI: client}
+		store := NewDynamoStore(counted, newTable(t, client), retention, testenv.NewClock(t0))
+		jobs := make([]Saving, 450)
+		for i := range jobs {
+			name := fmt.Sprintf("job-%03d", i)
+			jobs[i] = Saving{Prev: Record{Job: name}, Next: Record{Job: name, Status: labeling.StatusInProgress, ModifiedAt: t0}}
+		}
+		for i, err := range store.SaveAll(context.Background(), jobs) {
+			if err != nil {
+				t.Fatalf("SaveAll of %s: %v", jobs[i].Prev.Job, err)
+			}
+		}
+		want := int64(5)
+		if server.name == "dynalite" {
+			want = 1
+		}
+		if n := counted.calls.Load(); n != want {
+			t.Errorf("%d TransactWriteItems calls for 450 saves on %s, want %d", n, server.name, want)
 		}
 	})
 
@@ -507,4 +537,15 @@ func testSourcesApart(t *testing.T, client *dynamodb.Client) {
 			t.Errorf("tally %d: %d, %v; want %d (one count for every source)", i+1, n, err, i+1)
 		}
 	}
+}
+
+// transactCounter counts the TransactWriteItems calls made through it.
+type transactCounter struct {
+	DynamoAPI
+	calls atomic.Int64
+}
+
+func (c *transactCounter) TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, optFns ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error) {
+	c.calls.Add(1)
+	return c.DynamoAPI.TransactWriteItems(ctx, in, optFns...)
 }
