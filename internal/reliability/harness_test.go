@@ -58,7 +58,11 @@ func runTests(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer srv.Close()
+	defer func() {
+		if err := srv.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "stop dynalite:", err)
+		}
+	}()
 	dynaliteURL = srv.URL
 	defer func() {
 		if err := motoSerial.Close(); err != nil {

@@ -39,12 +39,13 @@ type serverKind struct {
 
 // server is a running local server started by startServer.
 type server struct {
-	kind   serverKind
-	url    string // endpoint, such as "http://127.0.0.1:41234"
-	cmd    *exec.Cmd
-	stdin  io.Closer
-	output *SyncBuffer
-	exited chan struct{} // closed once the process has been waited for
+	kind    serverKind
+	url     string // endpoint, such as "http://127.0.0.1:41234"
+	cmd     *exec.Cmd
+	stdin   io.Closer
+	output  *SyncBuffer
+	exited  chan struct{} // closed once the process has been waited for
+	waitErr error         // the process's exit, once exited is closed
 
 	closeOnce sync.Once
 	closeErr  error
@@ -100,9 +101,8 @@ func startServerOn(ctx context.Context, kind serverKind, port int) (*server, err
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", kind.name, err)
 	}
-	var waitErr error
 	go func() {
-		waitErr = cmd.Wait()
+		srv.waitErr = cmd.Wait()
 		close(srv.exited)
 	}()
 
@@ -126,7 +126,7 @@ func startServerOn(ctx context.Context, kind serverKind, port int) (*server, err
 					return nil, fmt.Errorf("start %s on port %d: %w", kind.name, port, errAddrInUse)
 				}
 			}
-			return nil, fmt.Errorf("start %s on port %d: exited (%v) before listening; output:\n%s", kind.name, port, waitErr, text)
+			return nil, fmt.Errorf("start %s on port %d: exited (%v) before listening; output:\n%s", kind.name, port, srv.waitErr, text)
 		case <-ctx.Done():
 			_ = srv.Close()
 			return nil, fmt.Errorf("start %s on port %d: not listening yet (%w); output:\n%s", kind.name, port, ctx.Err(), srv.output.String())
@@ -137,17 +137,27 @@ func startServerOn(ctx context.Context, kind serverKind, port int) (*server, err
 
 // Close kills the server (its process group, for a kind with one) and waits
 // for it to exit. Calls after the first do nothing.
+//
+// A server that had exited before Close, other than at a failed start, is
+// an error that tells why, with the end of its output: a suite whose
+// server died part-way fails each of its later tests on a refused
+// connection, and says no more.
 func (s *server) Close() error {
 	s.closeOnce.Do(func() {
+		select {
+		case <-s.exited:
+			s.closeErr = fmt.Errorf("%s had exited before it was stopped (%v); its output ends:\n%s", s.kind.name, s.waitErr, tail(s.output.String(), 4096))
+		default:
+		}
 		pid := s.cmd.Process.Pid
 		if s.kind.group {
 			// Kill the group before closing stdin, even when the leader has
 			// exited: until stdin closes the watchdog lives, so the group's
 			// id (the leader's pid) still names this group and no other.
-			if err := syscall.Kill(-pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+			if err := syscall.Kill(-pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) && s.closeErr == nil {
 				s.closeErr = fmt.Errorf("kill %s (process group %d): %w", s.kind.name, pid, err)
 			}
-		} else if err := s.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		} else if err := s.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) && s.closeErr == nil {
 			s.closeErr = fmt.Errorf("kill %s (pid %d): %w", s.kind.name, pid, err)
 		}
 		_ = s.stdin.Close()
@@ -180,4 +190,12 @@ func freePorts(n int) ([]int, error) {
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
+}
+
+// tail is the last n bytes of text, or all of it.
+func tail(text string, n int) string {
+	if len(text) <= n {
+		return text
+	}
+	return "…" + text[len(text)-n:]
 }

@@ -69,3 +69,22 @@ func TestServerStops(t *testing.T) {
 		}
 	}
 }
+
+// TestServerDiedSaysWhy checks that Close of a server that died on its own
+// part-way says so, with how it exited.
+func TestServerDiedSaysWhy(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
+	defer cancel()
+	srv, err := StartDynalite(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.server.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-srv.server.exited
+	err = srv.Close()
+	if err == nil || !strings.Contains(err.Error(), "dynalite had exited before it was stopped (signal: killed)") || !strings.Contains(err.Error(), "Dynalite listening at") {
+		t.Errorf("Close of a dynalite that died: %v; want why, and its output", err)
+	}
+}
