@@ -216,18 +216,7 @@ func TestDynamoFaults(t *testing.T) {
 			// to the other, which alerts it.
 			name: "conditional check fails: a concurrent run claims first",
 			fault: func(e *env, wc *watcherConfig) {
-				var once sync.Once
-				wc.store = &hookStore{Store: e.store(), before: func(_ context.Context, op, _ string, _ labeling.Status) error {
-					if op == "Claim" {
-						once.Do(func() {
-							sum, err := e.run(e.watcher(watcherConfig{name: "concurrent"}), 10*time.Second)
-							if err != nil || sum.Alerted != 3 {
-								e.t.Errorf("concurrent cycle: %+v, %v", sum, err)
-							}
-						})
-					}
-					return nil
-				}}
+				runBeforeFirstClaim(e, wc, watcherConfig{name: "concurrent"}, 3)
 			},
 			check: func(t *testing.T, e *env, o outcome) {
 				if o.err != nil || o.sum.Alerted != 0 || o.sum.Contended != 3 {
@@ -338,20 +327,9 @@ func TestDynamoFaults(t *testing.T) {
 			transact: true,
 			fault: func(e *env, wc *watcherConfig) {
 				wc.opts.DigestThreshold = 2
-				var once sync.Once
-				wc.store = &hookStore{Store: e.store(), before: func(_ context.Context, op, _ string, _ labeling.Status) error {
-					if op == "Claim" {
-						once.Do(func() {
-							// It watches job-0001 alone (NAME_CONTAINS).
-							only := labeling.NewSource(e.sm, labeling.Filter{NameContains: "job-0001"})
-							sum, err := e.run(e.watcher(watcherConfig{name: "concurrent", source: only}), 10*time.Second)
-							if err != nil || sum.Alerted != 1 {
-								e.t.Errorf("concurrent cycle: %+v, %v; want job-0001 alerted", sum, err)
-							}
-						})
-					}
-					return nil
-				}}
+				// It watches job-0001 alone (NAME_CONTAINS).
+				only := labeling.NewSource(e.sm, labeling.Filter{NameContains: "job-0001"})
+				runBeforeFirstClaim(e, wc, watcherConfig{name: "concurrent", source: only}, 1)
 			},
 			check: func(t *testing.T, e *env, o outcome) {
 				if o.err != nil || o.sum.Alerted != 2 || o.sum.Contended != 1 {
@@ -389,6 +367,23 @@ func TestDynamoFaults(t *testing.T) {
 			expectCounts(t, counts, want)
 		})
 	}
+}
+
+// runBeforeFirstClaim makes wc's run, just before its first claim, wait
+// for a concurrent cycle of other, which must alert alerted jobs.
+func runBeforeFirstClaim(e *env, wc *watcherConfig, other watcherConfig, alerted int) {
+	var once sync.Once
+	wc.store = &hookStore{Store: e.store(), before: func(_ context.Context, op, _ string, _ labeling.Status) error {
+		if op == "Claim" {
+			once.Do(func() {
+				sum, err := e.run(e.watcher(other), 10*time.Second)
+				if err != nil || sum.Alerted != alerted {
+					e.t.Errorf("concurrent cycle: %+v, %v; want %d alerted", sum, err, alerted)
+				}
+			})
+		}
+		return nil
+	}}
 }
 
 // TestDynamoTableMissing checks that a missing table fails the cycle with an

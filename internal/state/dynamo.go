@@ -39,15 +39,18 @@ type DynamoStore struct {
 	// sit at pk = prefix + job name, its cursor at cursorKey.
 	prefix, cursorKey string
 
-	// untransacted is set once the table answered that it serves no
-	// TransactWriteItems (dynalite): ClaimAll then claims one at a time.
-	// Shared by the store's scopes.
-	untransacted *atomic.Bool
-	// transacted is set once the table served a TransactWriteItems (it
-	// took or cancelled it). Until either is known, a batch sends one
-	// transaction alone before the rest. Shared by the store's scopes.
-	transacted *atomic.Bool
+	// transactions is what the table answered to a TransactWriteItems:
+	// transactionsUnknown until it took or cancelled one (served) or
+	// refused the operation (dynalite). Shared by the store's scopes.
+	transactions *atomic.Int32
 }
+
+// What a table answered to a TransactWriteItems (DynamoStore.transactions).
+const (
+	transactionsUnknown int32 = iota // not asked yet: a batch sends one transaction alone first
+	transactionsServed
+	transactionsRefused // the batches write one by one
+)
 
 var _ Store = (*DynamoStore)(nil)
 
@@ -60,7 +63,7 @@ func NewDynamoStore(client DynamoAPI, table string, retention time.Duration, c c
 	if c == nil {
 		c = clock.System{}
 	}
-	return &DynamoStore{client: client, table: table, retention: retention, clock: c, cursorKey: CursorKey, untransacted: &atomic.Bool{}, transacted: &atomic.Bool{}}
+	return &DynamoStore{client: client, table: table, retention: retention, clock: c, cursorKey: CursorKey, transactions: &atomic.Int32{}}
 }
 
 // update runs one conditional UpdateItem on the item at pk.

@@ -67,11 +67,7 @@ func (s *DynamoStore) SaveAll(ctx context.Context, jobs []Saving) []error {
 	errs := make([]error, len(jobs))
 	var ready []int
 	for i, j := range jobs {
-		err := cmp.Or(checkJob(j.Prev.Job), checkNext(j.Next))
-		if err == nil && j.Next.Job != j.Prev.Job {
-			err = fmt.Errorf("next state is of job %q", j.Next.Job)
-		}
-		if err != nil {
+		if err := checkSave(j.Prev, j.Next); err != nil {
 			errs[i] = fmt.Errorf("save state of job %q: %w", j.Prev.Job, err)
 			continue
 		}
@@ -116,9 +112,9 @@ func (s *DynamoStore) transactAll(ctx context.Context, ready []int, errs []error
 		mu   sync.Mutex
 		left []int // to write one by one
 	)
-	if !s.untransacted.Load() {
+	if s.transactions.Load() != transactionsRefused {
 		chunks := slices.Collect(slices.Chunk(ready, maxTransact))
-		if len(chunks) > 1 && !s.transacted.Load() {
+		if len(chunks) > 1 && s.transactions.Load() == transactionsUnknown {
 			// Whether the table serves transactions is not known yet: one
 			// goes alone, so that a table without them refuses one call,
 			// not one for each call in flight.
@@ -128,7 +124,7 @@ func (s *DynamoStore) transactAll(ctx context.Context, ready []int, errs []error
 		var g errgroup.Group
 		g.SetLimit(transactionsInFlight)
 		for _, chunk := range chunks {
-			if s.untransacted.Load() {
+			if s.transactions.Load() == transactionsRefused {
 				mu.Lock()
 				left = append(left, chunk...)
 				mu.Unlock()
@@ -160,7 +156,7 @@ func (s *DynamoStore) transactAll(ctx context.Context, ready []int, errs []error
 func (s *DynamoStore) transact(ctx context.Context, pending []int, errs []error, t transaction) []int {
 	delay := batchRetryDelay
 	for attempt := 1; len(pending) > 0; attempt++ {
-		if s.untransacted.Load() || attempt > batchAttempts {
+		if s.transactions.Load() == transactionsRefused || attempt > batchAttempts {
 			return pending
 		}
 		items, err := s.transactItems(pending, t)
@@ -172,17 +168,17 @@ func (s *DynamoStore) transact(ctx context.Context, pending []int, errs []error,
 		}
 		_, err = s.client.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
 		if err == nil {
-			s.transacted.Store(true)
+			s.transactions.Store(transactionsServed)
 			return nil
 		}
 		var api smithy.APIError
 		if errors.As(err, &api) && api.ErrorCode() == "UnknownOperationException" {
-			s.untransacted.Store(true)
+			s.transactions.Store(transactionsRefused)
 			continue
 		}
 		var cancelled *types.TransactionCanceledException
 		if errors.As(err, &cancelled) {
-			s.transacted.Store(true)
+			s.transactions.Store(transactionsServed)
 		}
 		if cancelled == nil || len(cancelled.CancellationReasons) != len(pending) {
 			for _, i := range pending {

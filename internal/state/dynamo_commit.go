@@ -29,13 +29,9 @@ func (s *DynamoStore) CommitAll(ctx context.Context, owner string, until time.Ti
 	errs := make([]error, len(jobs))
 	var ready []int
 	for i, c := range jobs {
-		switch {
-		case owner == "":
-			errs[i] = fmt.Errorf("commit alert for job %q: empty owner", c.Next.Job)
-		case checkJob(c.Next.Job) != nil:
-			errs[i] = fmt.Errorf("commit alert for job %q: %w", c.Next.Job, checkJob(c.Next.Job))
-		case checkNext(c.Next) != nil:
-			errs[i] = fmt.Errorf("commit alert for job %q: %w", c.Next.Job, checkNext(c.Next))
+		switch err := checkCommit(owner, c.Next); {
+		case err != nil:
+			errs[i] = fmt.Errorf("commit alert for job %q: %w", c.Next.Job, err)
 		case c.Claimed < 1:
 			errs[i] = fmt.Errorf("commit alert for job %q: claimed version %d, want 1 or more", c.Next.Job, c.Claimed)
 		default:

@@ -3,6 +3,7 @@ package state
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -79,13 +80,7 @@ func wait(ctx context.Context, c clock.Clock, d time.Duration) error {
 // Save writes next, which needed no Slack message, dropping an expired lease.
 func (s *DynamoStore) Save(ctx context.Context, prev, next Record) error {
 	op := fmt.Sprintf("save state of job %q", prev.Job)
-	if err := checkJob(prev.Job); err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	if next.Job != prev.Job {
-		return fmt.Errorf("%s: next state is of job %q", op, next.Job)
-	}
-	if err := checkNext(next); err != nil {
+	if err := checkSave(prev, next); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	update, cond, err := s.saveOf(prev, next, s.clock.Now())
@@ -96,6 +91,17 @@ func (s *DynamoStore) Save(ctx context.Context, prev, next Record) error {
 		return s.fail(op, err)
 	}
 	return nil
+}
+
+// checkSave is what Save and SaveAll refuse before writing.
+func checkSave(prev, next Record) error {
+	if err := checkJob(prev.Job); err != nil {
+		return err
+	}
+	if next.Job != prev.Job {
+		return fmt.Errorf("next state is of job %q", next.Job)
+	}
+	return checkNext(next)
 }
 
 // saveOf is the write of a save of next over prev at now, and its
@@ -112,10 +118,7 @@ func (s *DynamoStore) saveOf(prev, next Record, now time.Time) (expression.Updat
 // for a job seen for the first time.
 func (s *DynamoStore) Claim(ctx context.Context, prev Record, lease Lease) error {
 	op := fmt.Sprintf("claim alert for job %q", prev.Job)
-	if err := checkJob(prev.Job); err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	if err := checkLease(lease); err != nil {
+	if err := cmp.Or(checkJob(prev.Job), checkLease(lease)); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
 	if err := s.send(ctx, s.prefix+prev.Job, claimOf(prev, lease, s.clock.Now())); err != nil {
@@ -157,14 +160,8 @@ func claimOf(prev Record, lease Lease, now time.Time) write {
 // expired, as long as no other run has claimed since.
 func (s *DynamoStore) Commit(ctx context.Context, owner string, next Record) error {
 	op := fmt.Sprintf("commit alert for job %q", next.Job)
-	if err := checkJob(next.Job); err != nil {
+	if err := checkCommit(owner, next); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
-	}
-	if err := checkNext(next); err != nil {
-		return fmt.Errorf("%s: %w", op, err)
-	}
-	if owner == "" {
-		return fmt.Errorf("%s: empty owner", op)
 	}
 	update, err := s.setState(expression.Set(expression.Name(attrVersion), expression.Name(attrVersion).Plus(expression.Value(1))), next, s.clock.Now())
 	if err != nil {
@@ -175,6 +172,14 @@ func (s *DynamoStore) Commit(ctx context.Context, owner string, next Record) err
 		return s.fail(op, err)
 	}
 	return nil
+}
+
+// checkCommit is what Commit and CommitAll refuse before writing.
+func checkCommit(owner string, next Record) error {
+	if owner == "" {
+		return errors.New("empty owner")
+	}
+	return cmp.Or(checkJob(next.Job), checkNext(next))
 }
 
 // Release drops owner's lease and leaves the status as it was.

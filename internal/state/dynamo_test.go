@@ -104,7 +104,7 @@ func testDynamoStore(t *testing.T, server dynamoServer, client *dynamodb.Client)
 		if errs[0] != nil || errs[1] != nil {
 			t.Fatalf("ClaimAll: %v", errs)
 		}
-		if got, want := store.untransacted.Load(), server.name == "dynalite"; got != want {
+		if got, want := store.transactions.Load() == transactionsRefused, server.name == "dynalite"; got != want {
 			t.Errorf("claims one by one %v, want %v: %s serves TransactWriteItems %v", got, want, server.name, !want)
 		}
 	})

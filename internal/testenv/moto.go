@@ -129,12 +129,18 @@ func MotoSerial(t testing.TB) string { return motoFor(t, StartMotoSerial) }
 // StartMotoSerial starts moto's app, as moto_server serves it but on one
 // thread, with python3, on a free loopback port.
 func StartMotoSerial(ctx context.Context) (*MotoServer, error) {
+	return startMotoApp(ctx, "moto (serial)", motoSerialApp)
+}
+
+// startMotoApp starts app, a Python program that serves moto on the host
+// and port it is given, with python3, on a free loopback port.
+func startMotoApp(ctx context.Context, name, app string) (*MotoServer, error) {
 	python, err := motoPython()
 	if err != nil {
 		return nil, err
 	}
-	return startMoto(ctx, "moto (serial)", func(port int) []string {
-		return []string{python, "-c", motoSerialApp, "127.0.0.1", strconv.Itoa(port)}
+	return startMoto(ctx, name, func(port int) []string {
+		return []string{python, "-c", app, "127.0.0.1", strconv.Itoa(port)}
 	})
 }
 

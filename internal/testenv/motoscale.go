@@ -2,7 +2,6 @@ package testenv
 
 import (
 	"context"
-	"strconv"
 	"testing"
 )
 
@@ -65,13 +64,7 @@ run_simple(sys.argv[1], int(sys.argv[2]), DomainDispatcherApplication(create_bac
 // costs moto what its items do, not what the table holds. The benchmark's
 // storms run on it.
 func StartMotoSerialAtScale(ctx context.Context) (*MotoServer, error) {
-	python, err := motoPython()
-	if err != nil {
-		return nil, err
-	}
-	return startMoto(ctx, "moto (serial, at scale)", func(port int) []string {
-		return []string{python, "-c", motoAtScaleApp, "127.0.0.1", strconv.Itoa(port)}
-	})
+	return startMotoApp(ctx, "moto (serial, at scale)", motoAtScaleApp)
 }
 
 // MotoSerialAtScale is MotoSerial with StartMotoSerialAtScale's moto.

@@ -18,7 +18,8 @@ import (
 )
 
 // claim stores the records that need no message and claims the jobs that
-// need one, all concurrently, and counts what it did into sum. It returns
+// need one, all concurrently (many of a kind together: see together), and
+// counts what it did into sum. It returns
 // the alerts and news this run now owns. When a claim fails otherwise than
 // on its condition (the deadline came while it was in flight) it may have
 // been written: every claim of the run is released, so that the next run
@@ -51,26 +52,6 @@ func (w *Watcher) claim(ctx context.Context, r run, d decisions, sum *Summary) (
 		}
 		return nil
 	}
-	silent := d.silent
-	if batch, ok := w.store.(state.BatchSaver); ok && len(d.silent) > w.opts.DigestThreshold {
-		// A storm's, or a first run's: saved together, in as few calls as
-		// the store takes.
-		silent = nil
-		g.Go(func() error {
-			jobs := make([]state.Saving, len(d.silent))
-			for i, s := range d.silent {
-				jobs[i] = state.Saving{Prev: s.rec, Next: s.next}
-			}
-			var first error
-			for i, err := range batch.SaveAll(gctx, jobs) {
-				first = cmp.Or(first, saved(d.silent[i], err))
-			}
-			return first
-		})
-	}
-	for _, s := range silent {
-		g.Go(func() error { return saved(s, w.store.Save(gctx, s.rec, s.next)) })
-	}
 	// settled takes the outcome of c's claim.
 	settled := func(c decision, err error) error {
 		mu.Lock()
@@ -88,31 +69,38 @@ func (w *Watcher) claim(ctx context.Context, r run, d decisions, sum *Summary) (
 		claimed = append(claimed, c)
 		return nil
 	}
-	one := slices.Concat(d.alerts, d.news)
-	if batch, ok := w.store.(state.BatchClaimer); ok && len(d.alerts) > w.opts.DigestThreshold {
-		// A digest's jobs: claimed together, in as few calls as the store
-		// takes.
-		one = d.news
-		g.Go(func() error {
+	leaseOf := func(c decision) state.Lease {
+		l := lease
+		l.Target = c.job.Status
+		return l
+	}
+
+	var saveAll, claimAll func() []error
+	if batch, ok := w.store.(state.BatchSaver); ok {
+		saveAll = func() []error {
+			jobs := make([]state.Saving, len(d.silent))
+			for i, s := range d.silent {
+				jobs[i] = state.Saving{Prev: s.rec, Next: s.next}
+			}
+			return batch.SaveAll(gctx, jobs)
+		}
+	}
+	if batch, ok := w.store.(state.BatchClaimer); ok {
+		claimAll = func() []error {
 			jobs := make([]state.Record, len(d.alerts))
 			targets := make([]labeling.Status, len(d.alerts))
 			for i, c := range d.alerts {
 				jobs[i], targets[i] = c.rec, c.job.Status
 			}
-			var first error
-			for i, err := range batch.ClaimAll(gctx, jobs, targets, lease) {
-				first = cmp.Or(first, settled(d.alerts[i], err))
-			}
-			return first
-		})
+			return batch.ClaimAll(gctx, jobs, targets, lease)
+		}
 	}
-	for _, c := range one {
-		g.Go(func() error {
-			l := lease
-			l.Target = c.job.Status
-			return settled(c, w.store.Claim(gctx, c.rec, l))
-		})
-	}
+	silent := func(i int, err error) error { return saved(d.silent[i], err) }
+	alert := func(i int, err error) error { return settled(d.alerts[i], err) }
+	news := func(i int, err error) error { return settled(d.news[i], err) }
+	w.together(g, len(d.silent), saveAll, func(i int) error { return w.store.Save(gctx, d.silent[i].rec, d.silent[i].next) }, silent)
+	w.together(g, len(d.alerts), claimAll, func(i int) error { return w.store.Claim(gctx, d.alerts[i].rec, leaseOf(d.alerts[i])) }, alert)
+	w.together(g, len(d.news), nil, func(i int) error { return w.store.Claim(gctx, d.news[i].rec, leaseOf(d.news[i])) }, news)
 	err := g.Wait()
 	sum.Recorded += recorded
 	sum.Contended += lostSilent + lostAny
@@ -131,6 +119,26 @@ func (w *Watcher) claim(ctx context.Context, r run, d decisions, sum *Summary) (
 		}
 	}
 	return out, nil
+}
+
+// together makes n writes of one kind on g: in one batch call (all) when
+// there are more than DigestThreshold of them (a storm's, a digest's, a
+// first run's) and the store batches them (all is not nil), else each
+// alone (one(i)), concurrently. took takes each write's outcome.
+func (w *Watcher) together(g *errgroup.Group, n int, all func() []error, one func(i int) error, took func(i int, err error) error) {
+	if all != nil && n > w.opts.DigestThreshold {
+		g.Go(func() error {
+			var first error
+			for i, err := range all() {
+				first = cmp.Or(first, took(i, err))
+			}
+			return first
+		})
+		return
+	}
+	for i := range n {
+		g.Go(func() error { return took(i, one(i)) })
+	}
 }
 
 // leaseUntil is when this run's claims expire: after the invocation's own
@@ -172,39 +180,21 @@ func (w *Watcher) commit(r run, sent iter.Seq2[post, error], sum *Summary) error
 				nexts[i].AlertedAt = at
 			}
 		}
-		var (
-			mu sync.Mutex
-			g  errgroup.Group
-		)
-		g.SetLimit(w.opts.Concurrency)
-		batched := w.commitAll(r, p.decisions, nexts)
-		for i, d := range p.decisions {
-			g.Go(func() error {
-				var err error
-				if batched != nil {
-					err = batched[i]
-				} else {
-					err = w.store.Commit(r.settle, r.owner, nexts[i])
-				}
-				mu.Lock()
-				defer mu.Unlock()
-				switch {
-				case err != nil:
-					// Slack has it; the lease will expire and the next run
-					// will send it once more: the one duplicate a crash can
-					// cause.
-					w.log.Error("message sent but not recorded; it may be sent once more", "job", d.job.Name, "error", err)
-					pending++
-					failure = cmp.Or(failure, fmt.Errorf("message sent but not recorded: %w", err))
-				case d.verdict == Alert:
-					sum.Alerted++
-				default:
-					sum.News++
-				}
-				return nil
-			})
+		for i, err := range w.commitEach(r, p.decisions, nexts) {
+			switch d := p.decisions[i]; {
+			case err != nil:
+				// Slack has it; the lease will expire and the next run
+				// will send it once more: the one duplicate a crash can
+				// cause.
+				w.log.Error("message sent but not recorded; it may be sent once more", "job", d.job.Name, "error", err)
+				pending++
+				failure = cmp.Or(failure, fmt.Errorf("message sent but not recorded: %w", err))
+			case d.verdict == Alert:
+				sum.Alerted++
+			default:
+				sum.News++
+			}
 		}
-		g.Wait()
 	}
 	sum.Pending += pending
 	if pending > 0 {
@@ -215,24 +205,33 @@ func (w *Watcher) commit(r run, sent iter.Seq2[post, error], sum *Summary) error
 	return nil
 }
 
-// commitAll commits the jobs of a post of several (a digest's part) in as
-// few calls as the store takes, while this run's claims on them are live
-// (state.BatchCommitter), and returns each one's error; nil when the post
-// has one job, or the store commits one at a time.
-func (w *Watcher) commitAll(r run, jobs []decision, nexts []state.Record) []error {
-	batch, ok := w.store.(state.BatchCommitter)
-	if !ok || len(jobs) < 2 {
-		return nil
+// commitEach commits the jobs of a post, their records nexts, and returns
+// each one's error. A post of several (a digest's part) is committed in as
+// few calls as the store takes, while this run's claims on its jobs are
+// live (state.BatchCommitter); else each job alone, concurrently.
+func (w *Watcher) commitEach(r run, jobs []decision, nexts []state.Record) []error {
+	if batch, ok := w.store.(state.BatchCommitter); ok && len(jobs) > 1 {
+		until := jobs[0].until
+		committing := make([]state.Committing, len(jobs))
+		for i, d := range jobs {
+			until = earlier(until, d.until)
+			committing[i] = state.Committing{Next: nexts[i], Claimed: d.rec.Version + 1}
+		}
+		// Until the earliest lease's end less the clocks' skew: another
+		// host may see a lease end that much sooner.
+		return batch.CommitAll(r.settle, r.owner, until.Add(-w.opts.ClockSkew), committing)
 	}
-	until := jobs[0].until
-	committing := make([]state.Committing, len(jobs))
-	for i, d := range jobs {
-		until = earlier(until, d.until)
-		committing[i] = state.Committing{Next: nexts[i], Claimed: d.rec.Version + 1}
+	errs := make([]error, len(jobs))
+	var g errgroup.Group
+	g.SetLimit(w.opts.Concurrency)
+	for i := range jobs {
+		g.Go(func() error {
+			errs[i] = w.store.Commit(r.settle, r.owner, nexts[i])
+			return nil
+		})
 	}
-	// Until the earliest lease's end less the clocks' skew: another host
-	// may see a lease end that much sooner.
-	return batch.CommitAll(r.settle, r.owner, until.Add(-w.opts.ClockSkew), committing)
+	g.Wait()
+	return errs
 }
 
 func earlier(a, b time.Time) time.Time {

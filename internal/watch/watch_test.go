@@ -108,33 +108,28 @@ var backends = []backend{
 
 // motoBackend is moto's DynamoDB, a second implementation beside dynalite:
 // a moto_server of the test's own, started when the harness opens it.
-var motoBackend = backend{
-	name: "moto",
-	open: func(t *testing.T, clk *testenv.Clock) (state.Store, func() state.Store) {
-		cfg := testenv.AWSConfig(testenv.Moto(t))
-		cfg.HTTPClient = testenv.HTTPClient()
-		client := dynamodb.NewFromConfig(cfg)
-		table := tableName(t)
-		testenv.CreateTable(t, client, table)
-		open := func() state.Store { return state.NewDynamoStore(client, table, retention, clk) }
-		return open(), open
-	},
-}
+var motoBackend = motoOn("moto", testenv.Moto)
 
 // motoSerialBackend is moto's DynamoDB served one request at a time, as
 // DynamoDB serves writes to one item: racing conditional writes, and
 // TransactWriteItems (which dynalite lacks), have one winner.
-var motoSerialBackend = backend{
-	name: "moto, one request at a time",
-	open: func(t *testing.T, clk *testenv.Clock) (state.Store, func() state.Store) {
-		cfg := testenv.AWSConfig(testenv.MotoSerial(t))
-		cfg.HTTPClient = testenv.HTTPClient()
-		client := dynamodb.NewFromConfig(cfg)
-		table := tableName(t)
-		testenv.CreateTable(t, client, table)
-		open := func() state.Store { return state.NewDynamoStore(client, table, retention, clk) }
-		return open(), open
-	},
+var motoSerialBackend = motoOn("moto, one request at a time", testenv.MotoSerial)
+
+// motoOn is the backend name of a table on a moto of the test's own, which
+// start starts when the harness opens it.
+func motoOn(name string, start func(testing.TB) string) backend {
+	return backend{
+		name: name,
+		open: func(t *testing.T, clk *testenv.Clock) (state.Store, func() state.Store) {
+			cfg := testenv.AWSConfig(start(t))
+			cfg.HTTPClient = testenv.HTTPClient()
+			client := dynamodb.NewFromConfig(cfg)
+			table := tableName(t)
+			testenv.CreateTable(t, client, table)
+			open := func() state.Store { return state.NewDynamoStore(client, table, retention, clk) }
+			return open(), open
+		},
+	}
 }
 
 // tables numbers the tables made on the package's dynalite, which outlives
